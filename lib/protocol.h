@@ -1,0 +1,30 @@
+/* What cassinyd and cassinyctl agree on. Bump CASS_API_VERSION together
+ * with any incompatible change of a path, body or status. */
+#ifndef CASS_PROTOCOL_H
+#define CASS_PROTOCOL_H
+
+#define CASS_API_VERSION "v1"
+#define CASS_DEFAULT_SOCKET "/run/cassiny/cassiny.sock"
+#define CASS_DEFAULT_STATE_DIR "/var/lib/cassiny"
+#define CASS_DEFAULT_CONFIG "/etc/cassiny/cassinyd.yaml"
+#define CASS_DEFAULT_DOCKER_HOST "unix:///var/run/docker.sock"
+#define CASS_MAX_BODY_BYTES (1024 * 1024)
+
+#define CASS_MEDIA_JSON "application/json"
+#define CASS_MEDIA_YAML "application/yaml"
+#define CASS_MEDIA_PROBLEM "application/problem+json"
+
+/* Labels on everything the daemon creates. */
+#define CASS_LABEL_NAME "io.cassiny.name"
+#define CASS_LABEL_KIND "io.cassiny.kind"
+#define CASS_LABEL_RUN "io.cassiny.run"
+#define CASS_LABEL_REVISION "io.cassiny.revision"
+
+/* cassinyctl exit codes. */
+enum {
+    CASS_EXIT_OK = 0,
+    CASS_EXIT_FAILURE = 1,
+    CASS_EXIT_USAGE = 2, /* bad usage or an invalid spec */
+};
+
+#endif
