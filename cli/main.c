@@ -1,1 +1,224 @@
-int main(void) { return 0; }
+/* cassinyctl: the command-line client of cassinyd. */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "ctl.h"
+#include "protocol.h"
+
+struct verb {
+    const char *name;
+    int (*fn)(struct ctl *c, int argc, char **argv);
+    const char *usage;
+};
+
+static const struct verb verbs[] = {
+    {"apply", ctl_cmd_apply, "apply -f FILE [--dry-run]   send specs to the daemon"},
+    {"validate", ctl_cmd_validate, "validate -f FILE            check specs locally"},
+    {"version", ctl_cmd_version, "version                     client, daemon and engine versions"},
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f, "Usage: cassinyctl [--host unix:///PATH | http://HOST:PORT] [--token T]\n"
+               "                  [-o table|json|yaml] VERB [ARGS]\n\nVerbs:\n");
+    for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
+        fprintf(f, "  %s\n", verbs[i].usage);
+    fprintf(f, "\nThe host defaults to $CASSINY_HOST, else unix://" CASS_DEFAULT_SOCKET ".\n"
+               "Exit codes: 0 success, 1 failure, 2 bad usage or invalid spec.\n");
+}
+
+int ctl_exit_for(const struct cass_error *e)
+{
+    if (!e)
+        return CASS_EXIT_FAILURE;
+    switch (e->kind) {
+    case CASS_ERR_INVALID:
+    case CASS_ERR_SYNTAX:
+    case CASS_ERR_TOO_LARGE: return CASS_EXIT_USAGE;
+    default: return CASS_EXIT_FAILURE;
+    }
+}
+
+int ctl_request(struct ctl *c, const char *method, const char *path, const char *content_type,
+                const char *body, size_t len, struct cass_http_response *ret,
+                struct cass_error **err)
+{
+    struct cass_http *h = cass_http_new(c->host, err);
+    if (!h)
+        return -1;
+    if (c->token)
+        cass_http_set_token(h, c->token);
+    cass_http_set_timeout(h, 120000);
+    int rc = cass_http_request(h, method, path, content_type, body, len, ret, err);
+    cass_http_free(h);
+    if (rc < 0)
+        cass_error_prefix(err, "cannot reach cassinyd at %s", c->host);
+    return rc;
+}
+
+json_t *ctl_get_json(struct ctl *c, const char *path, int *ret_exit)
+{
+    struct cass_http_response r = {0};
+    _cleanup_error_ struct cass_error *err = NULL;
+    if (ctl_request(c, "GET", path, NULL, NULL, 0, &r, &err) < 0) {
+        fprintf(stderr, "cassinyctl: %s\n", err->message);
+        *ret_exit = CASS_EXIT_FAILURE;
+        return NULL;
+    }
+    json_t *v = NULL;
+    if (r.status >= 200 && r.status < 300) {
+        json_error_t jerr;
+        v = json_loadb(r.body, r.len, JSON_REJECT_DUPLICATES, &jerr);
+        if (!v) {
+            fprintf(stderr, "cassinyctl: malformed reply from cassinyd: %s\n", jerr.text);
+            *ret_exit = CASS_EXIT_FAILURE;
+        }
+    } else {
+        *ret_exit = ctl_print_problem(&r, NULL);
+    }
+    cass_http_response_clear(&r);
+    return v;
+}
+
+int ctl_print_problem(const struct cass_http_response *r, const char *file)
+{
+    json_error_t jerr;
+    _cleanup_json_ json_t *p = json_loadb(r->body, r->len, JSON_REJECT_DUPLICATES, &jerr);
+    const char *detail = json_string_value(json_object_get(p, "detail"));
+    const char *title = json_string_value(json_object_get(p, "title"));
+    json_t *items = json_object_get(p, "errors");
+    if (json_is_array(items) && json_array_size(items) > 0) {
+        size_t i;
+        json_t *it;
+        json_array_foreach(items, i, it)
+        {
+            const char *path = json_string_value(json_object_get(it, "path"));
+            const char *msg = json_string_value(json_object_get(it, "message"));
+            json_int_t line = json_integer_value(json_object_get(it, "line"));
+            json_int_t col = json_integer_value(json_object_get(it, "column"));
+            if (!path || !*path)
+                path = ".";
+            if (line > 0)
+                fprintf(stderr, "%s:%lld:%lld: %s: %s\n", file ? file : "-", (long long)line,
+                        (long long)col, path, msg ? msg : "");
+            else
+                fprintf(stderr, "%s: %s: %s\n", file ? file : "-", path, msg ? msg : "");
+        }
+    } else if (detail) {
+        fprintf(stderr, "cassinyctl: %s (%ld %s)\n", detail, r->status, title ? title : "");
+    } else {
+        fprintf(stderr, "cassinyctl: cassinyd answered %ld\n", r->status);
+    }
+    switch (r->status) {
+    case 400:
+    case 413:
+    case 415:
+    case 422: return CASS_EXIT_USAGE;
+    default: return CASS_EXIT_FAILURE;
+    }
+}
+
+char *ctl_read_file(const char *path, size_t max, size_t *ret_len, struct cass_error **err)
+{
+    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "re");
+    if (!f) {
+        cass_error_errno(err, errno, "%s", path);
+        return NULL;
+    }
+    size_t cap = 65536, len = 0;
+    char *buf = malloc(cap + 1);
+    while (buf) {
+        if (len == cap) {
+            if (cap > max)
+                break;
+            char *b = realloc(buf, cap * 2 + 1);
+            if (!b) {
+                free(buf);
+                buf = NULL;
+                break;
+            }
+            buf = b;
+            cap *= 2;
+        }
+        size_t n = fread(buf + len, 1, cap - len, f);
+        len += n;
+        if (n == 0)
+            break;
+    }
+    int read_err = ferror(f);
+    if (f != stdin)
+        fclose(f);
+    if (!buf) {
+        cass_error_set(err, CASS_ERR_NOMEM, "out of memory");
+        return NULL;
+    }
+    if (read_err) {
+        free(buf);
+        cass_error_set(err, CASS_ERR_IO, "%s: read error", path);
+        return NULL;
+    }
+    if (len > max) {
+        free(buf);
+        cass_error_set(err, CASS_ERR_TOO_LARGE, "%s: larger than %zu bytes", path, max);
+        return NULL;
+    }
+    buf[len] = '\0';
+    *ret_len = len;
+    return buf;
+}
+
+int main(int argc, char **argv)
+{
+    struct ctl c = {.output = CASS_OUTPUT_TABLE, .tty = isatty(STDOUT_FILENO)};
+    c.host = getenv("CASSINY_HOST");
+    if (!c.host || !*c.host)
+        c.host = "unix://" CASS_DEFAULT_SOCKET;
+    c.token = getenv("CASSINY_TOKEN");
+
+    static const struct option opts[] = {
+        {"host", required_argument, NULL, 'H'}, {"token", required_argument, NULL, 't'},
+        {"output", required_argument, NULL, 'o'}, {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},     {NULL, 0, NULL, 0},
+    };
+    int ch;
+    /* '+': stop at the verb; its own options are parsed by the verb. */
+    while ((ch = getopt_long(argc, argv, "+H:t:o:hV", opts, NULL)) != -1) {
+        switch (ch) {
+        case 'H': c.host = optarg; break;
+        case 't': c.token = optarg; break;
+        case 'o':
+            if (cass_output_format_parse(optarg, &c.output) < 0) {
+                fprintf(stderr, "cassinyctl: -o must be table, json or yaml\n");
+                return CASS_EXIT_USAGE;
+            }
+            break;
+        case 'h': usage(stdout); return CASS_EXIT_OK;
+        case 'V': printf("cassinyctl %s\n", PACKAGE_VERSION); return CASS_EXIT_OK;
+        default: usage(stderr); return CASS_EXIT_USAGE;
+        }
+    }
+    if (optind >= argc) {
+        usage(stderr);
+        return CASS_EXIT_USAGE;
+    }
+    const char *name = argv[optind];
+    for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++) {
+        if (strcmp(verbs[i].name, name) == 0) {
+            int vargc = argc - optind;
+            char **vargv = argv + optind;
+            optind = 1;
+            return verbs[i].fn(&c, vargc, vargv);
+        }
+    }
+    fprintf(stderr, "cassinyctl: unknown verb \"%s\"\n\n", name);
+    usage(stderr);
+    return CASS_EXIT_USAGE;
+}

@@ -1,1 +1,222 @@
-int main(void) { return 0; }
+/* cassinyd: the Cassiny daemon. */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "cfg.h"
+#include "cleanup.h"
+#include "daemon.h"
+#include "engine.h"
+#include "log.h"
+#include "protocol.h"
+#include "server.h"
+#include "store.h"
+
+static void usage(FILE *f)
+{
+    fprintf(f, "Usage: cassinyd [--config FILE] [OPTIONS]\n\n"
+               "  -c, --config FILE       config file (default " CASS_DEFAULT_CONFIG
+               " if present)\n"
+               "      --check-config      validate the config, print it as JSON, and exit\n");
+    for (const struct cass_cfg_flag *fl = cass_cfg_flags; fl->flag; fl++)
+        fprintf(f, "      --%-18s  %s (config key %s)\n", fl->flag, fl->help, fl->key);
+    fprintf(f, "  -V, --version           print the version and exit\n"
+               "  -h, --help              this text\n");
+}
+
+/* systemd's readiness protocol without libsystemd: one datagram. */
+static void sd_notify_text(const char *text)
+{
+    const char *path = getenv("NOTIFY_SOCKET");
+    if (!path || (path[0] != '/' && path[0] != '@'))
+        return;
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    size_t n = strlen(path);
+    if (n >= sizeof(sa.sun_path))
+        return;
+    memcpy(sa.sun_path, path, n);
+    if (sa.sun_path[0] == '@')
+        sa.sun_path[0] = '\0';
+    _cleanup_close_ int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return;
+    socklen_t len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n);
+    if (sendto(fd, text, strlen(text), MSG_NOSIGNAL, (struct sockaddr *)&sa, len) < 0)
+        log_debug("sd_notify: %s", strerror(errno));
+}
+
+static int mkdir_p(const char *path, mode_t mode, struct cass_error **err)
+{
+    _cleanup_free_ char *copy = strdup(path);
+    if (!copy)
+        return cass_error_set(err, CASS_ERR_NOMEM, "out of memory");
+    for (char *p = copy + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(copy, 0755) < 0 && errno != EEXIST)
+            return cass_error_errno(err, errno, "mkdir %s", copy);
+        *p = '/';
+    }
+    if (mkdir(copy, mode) < 0 && errno != EEXIST)
+        return cass_error_errno(err, errno, "mkdir %s", copy);
+    return 0;
+}
+
+static int parse_args(int argc, char **argv, json_t **ret_cfg, int *ret_check_only)
+{
+    enum { OPT_CHECK = 1000, OPT_FLAG_BASE = 1100 };
+    struct option opts[32];
+    size_t n = 0;
+    opts[n++] = (struct option){"config", required_argument, NULL, 'c'};
+    opts[n++] = (struct option){"check-config", no_argument, NULL, OPT_CHECK};
+    opts[n++] = (struct option){"version", no_argument, NULL, 'V'};
+    opts[n++] = (struct option){"help", no_argument, NULL, 'h'};
+    size_t nflags = 0;
+    for (const struct cass_cfg_flag *fl = cass_cfg_flags; fl->flag; fl++, nflags++)
+        opts[n++] = (struct option){fl->flag, required_argument, NULL, OPT_FLAG_BASE + (int)nflags};
+    opts[n] = (struct option){NULL, 0, NULL, 0};
+
+    const char *config_path = NULL;
+    const char *flag_values[16] = {0};
+    int c;
+    while ((c = getopt_long(argc, argv, "c:Vh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c': config_path = optarg; break;
+        case OPT_CHECK: *ret_check_only = 1; break;
+        case 'V': printf("cassinyd %s (API %s)\n", PACKAGE_VERSION, CASS_API_VERSION); exit(0);
+        case 'h': usage(stdout); exit(0);
+        default:
+            if (c >= OPT_FLAG_BASE && c < OPT_FLAG_BASE + (int)nflags) {
+                flag_values[c - OPT_FLAG_BASE] = optarg;
+                break;
+            }
+            usage(stderr);
+            return -1;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "cassinyd: unexpected argument: %s\n", argv[optind]);
+        return -1;
+    }
+
+    _cleanup_error_ struct cass_error *err = NULL;
+    json_t *cfg = cass_cfg_load(config_path ? config_path : CASS_DEFAULT_CONFIG,
+                                config_path != NULL, &err);
+    if (!cfg) {
+        fprintf(stderr, "cassinyd: invalid config: ");
+        cass_error_fprint(stderr, err, config_path ? config_path : CASS_DEFAULT_CONFIG);
+        return -1;
+    }
+    for (size_t i = 0; i < nflags; i++) {
+        if (!flag_values[i])
+            continue;
+        if (cass_cfg_set(&cfg, cass_cfg_flags[i].key, flag_values[i], &err) < 0) {
+            fprintf(stderr, "cassinyd: --%s: ", cass_cfg_flags[i].flag);
+            cass_error_fprint(stderr, err, "--flags");
+            json_decref(cfg);
+            return -1;
+        }
+    }
+    *ret_cfg = cfg;
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    json_t *cfg = NULL;
+    int check_only = 0;
+    if (parse_args(argc, argv, &cfg, &check_only) < 0)
+        return 2;
+    if (check_only) {
+        json_dumpf(cfg, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
+        putchar('\n');
+        json_decref(cfg);
+        return 0;
+    }
+
+    enum cass_log_level level = CASS_LOG_INFO;
+    enum cass_log_format format = CASS_LOG_TEXT;
+    cass_log_level_parse(json_string_value(json_object_get(cfg, "logLevel")), &level);
+    cass_log_format_parse(json_string_value(json_object_get(cfg, "logFormat")), &format);
+    cass_log_setup(level, format);
+
+    struct cass_daemon *d = calloc(1, sizeof(*d));
+    if (!d)
+        return 1;
+    d->config = cfg;
+    d->started_at = time(NULL);
+    pthread_mutex_init(&d->engine_lock, NULL);
+
+    /* Every thread started from here on inherits this mask; main waits for
+     * the signals synchronously. */
+    sigset_t mask;
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGTERM);
+    sigaddset(&mask, SIGINT);
+    sigaddset(&mask, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &mask, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    _cleanup_error_ struct cass_error *err = NULL;
+    int rc = 1;
+    const char *state_dir = cass_daemon_config_str(d, "stateDir");
+    const char *socket_path = cass_daemon_config_str(d, "socket");
+    _cleanup_free_ char *socket_copy = strdup(socket_path);
+    _cleanup_free_ char *db_path = NULL;
+    if (asprintf(&db_path, "%s/cassiny.db", state_dir) < 0)
+        goto out;
+    if (mkdir_p(state_dir, 0700, &err) < 0 || mkdir_p(dirname(socket_copy), 0755, &err) < 0)
+        goto fail;
+    d->store = cass_store_open(db_path, &err);
+    if (!d->store)
+        goto fail;
+
+    if (!cass_daemon_engine(d, &err)) {
+        log_warn("Docker Engine not reachable yet (%s); serving anyway and retrying on use",
+                 err ? err->message : "?");
+        cass_error_free(TAKE_PTR(err));
+    } else {
+        log_info("Docker Engine at %s, API %s", cass_daemon_config_str(d, "dockerHost"),
+                 cass_engine_api_version(d->engine));
+    }
+
+    struct cass_server *server = cass_server_start(d, &err);
+    if (!server)
+        goto fail;
+    log_info("cassinyd %s serving on %s (state in %s)", PACKAGE_VERSION, socket_path, state_dir);
+    sd_notify_text("READY=1");
+
+    for (;;) {
+        int sig = 0;
+        if (sigwait(&mask, &sig) != 0)
+            continue;
+        if (sig == SIGHUP) {
+            log_info("SIGHUP: nothing to reload yet; restart to apply config changes");
+            continue;
+        }
+        log_info("%s: shutting down", strsignal(sig));
+        break;
+    }
+    sd_notify_text("STOPPING=1");
+    atomic_store(&d->stopping, true);
+    cass_server_stop(server);
+    rc = 0;
+    goto out;
+
+fail:
+    log_error("%s", err && err->message ? err->message : "start-up failed");
+out:
+    cass_daemon_free(d);
+    return rc;
+}

@@ -1,1 +1,181 @@
-/* placeholder */
+/* The daemon's record of what ran: revisions, specs, runs, their outputs and
+ * input hashes, API tokens and the audit log, in SQLite (WAL mode).
+ *
+ * Threading: one connection per store, serialized by a mutex that every
+ * public function takes for its whole duration, so a store may be shared by
+ * all threads of the daemon. Several stores (or processes) may open the same
+ * file: write transactions are BEGIN IMMEDIATE and the busy timeout is 5 s.
+ *
+ * Conventions: fallible functions return -1 (or NULL) and set *err, which is
+ * CASS_ERR_INVALID for bad arguments, CASS_ERR_NOT_FOUND for a missing row,
+ * CASS_ERR_CONFLICT for a duplicate or an impossible change, CASS_ERR_IO for
+ * any other database failure (with SQLite's message). Every json_t * result
+ * is a new reference the caller owns; json_t * arguments are borrowed.
+ * Times are RFC 3339 UTC text with milliseconds ("2024-05-01T12:00:00.123Z");
+ * times passed in may carry any fraction or offset and are normalized. */
+#ifndef CASS_STORE_H
+#define CASS_STORE_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+#include "error.h"
+
+#define CASS_STORE_FILE "cassiny.db"      /* inside the daemon's state directory */
+#define CASS_STORE_RUN_ID_LEN 28          /* "r-" and a 26-character ULID */
+#define CASS_STORE_TIME_LEN 24            /* "2024-05-01T12:00:00.123Z" */
+#define CASS_STORE_LIST_DEFAULT 50
+#define CASS_STORE_LIST_MAX 1000
+
+struct cass_store;
+
+/* Opens (creating if needed, mode 0600) the database at path, or an
+ * in-memory one for ":memory:", and migrates it to the current schema. A
+ * database written by a newer cassinyd is refused with CASS_ERR_CONFLICT. */
+struct cass_store *cass_store_open(const char *path, struct cass_error **err);
+void cass_store_close(struct cass_store *s);
+
+/* Schema version of the open database, and the one this code writes. */
+int cass_store_schema_version(struct cass_store *s, struct cass_error **err);
+int cass_store_schema_latest(void);
+/* SQL of migration `version` (1-based), NULL when out of range; for tests
+ * that build a database as an older cassinyd left it. */
+const char *cass_store_migration_sql(int version);
+
+/* A new run id, "r-" and a ULID: 48-bit milliseconds and 80 random bits,
+ * monotonic within a millisecond, so ids sort by creation time. */
+int cass_store_run_id_new(char out[CASS_STORE_RUN_ID_LEN + 1], struct cass_error **err);
+void cass_store_time_now(char out[CASS_STORE_TIME_LEN + 1]);
+/* 1 for a known status (pending ... stopped), else 0; final statuses are
+ * succeeded, failed and stopped. */
+int cass_store_status_valid(const char *status);
+int cass_store_status_final(const char *status);
+
+/* --- revisions: the canonical JSON of a spec and its "sha256:<hex>" ------ */
+
+/* Stores a revision unless it exists; checks that revision is the sha256 of
+ * canonical. Returns 1 when it was new, 0 when it existed, -1 on error. */
+int cass_store_revision_put(struct cass_store *s, const char *revision, const char *name,
+                            const char *kind, const char *canonical, struct cass_error **err);
+/* {"revision", "name", "kind", "createdAt", "spec": <parsed canonical>}. */
+json_t *cass_store_revision_get(struct cass_store *s, const char *revision,
+                                struct cass_error **err);
+/* The revisions of one spec name, newest first, shaped as revision_get. */
+json_t *cass_store_revision_list(struct cass_store *s, const char *name,
+                                 struct cass_error **err);
+
+/* --- specs: the current revision and run of each applied name ------------ */
+
+/* Creates or updates spec name (undeleting it) with its current revision,
+ * which must be stored under the same name and kind, and current run
+ * (run_id may be NULL for none). A live spec cannot change kind (CONFLICT). */
+int cass_store_spec_put(struct cass_store *s, const char *name, const char *kind,
+                        const char *revision, const char *run_id, struct cass_error **err);
+/* {"name", "kind", "revision", "runId", "status", "url", "createdAt",
+ *  "updatedAt", "deletedAt"}; status and url are the current run's (or
+ * null). A deleted spec is NOT_FOUND. */
+json_t *cass_store_spec_get(struct cass_store *s, const char *name, struct cass_error **err);
+/* Array of spec_get objects by name; deleted ones only when asked. */
+json_t *cass_store_spec_list(struct cass_store *s, int include_deleted, struct cass_error **err);
+/* Marks the spec deleted; its revisions and runs stay. */
+int cass_store_spec_delete(struct cass_store *s, const char *name, struct cass_error **err);
+
+/* --- runs ----------------------------------------------------------------- */
+
+/* A run is exchanged as the run JSON of DESIGN.md:
+ *   {"id", "name", "kind", "status", "revision",
+ *    "image": {"ref", "id", "repoDigests": []}, "containers": [], "url",
+ *    "ports": [] or {}, "reason", "error", "exitCode", "createdAt",
+ *    "startedAt", "readyAt", "finishedAt", "artifacts": [{"path", "sha256"}],
+ *    "outputs": [{"path", "size", "sha256"}], "reproducedFrom"}
+ * Any other top-level key is kept as is (the `extra` column). */
+
+/* Inserts a run. name, kind and revision (already stored) are required; id
+ * (generated), status ("pending"), createdAt (now) and the rest default.
+ * "outputs", when given, are stored in the same transaction. On success
+ * *ret_run (when not NULL) receives the stored run. Duplicate id: CONFLICT. */
+int cass_store_run_insert(struct cass_store *s, const json_t *run, json_t **ret_run,
+                          struct cass_error **err);
+/* The run with its outputs (sorted by path). */
+json_t *cass_store_run_get(struct cass_store *s, const char *id, struct cass_error **err);
+/* Changes the fields named in changes (status, reason, error, url, exitCode,
+ * containers, ports, image (merged key by key), startedAt, readyAt,
+ * finishedAt, artifacts, or extra keys). id, name, kind, revision,
+ * createdAt and reproducedFrom cannot change (INVALID unless equal);
+ * outputs go through run_outputs_put. A status change fills the time it
+ * implies when unset (ready: startedAt and readyAt; running: startedAt;
+ * succeeded, failed, stopped: finishedAt). A final status is final: moving
+ * out of it is a CONFLICT, so the first of racing terminations wins.
+ * *ret_run (when not NULL) receives the updated run. */
+int cass_store_run_update(struct cass_store *s, const char *id, const json_t *changes,
+                          json_t **ret_run, struct cass_error **err);
+/* run_update with {"status": status, "reason": reason (NULL: null)}. */
+int cass_store_run_set_status(struct cass_store *s, const char *id, const char *status,
+                              const char *reason, json_t **ret_run, struct cass_error **err);
+
+struct cass_store_run_filter {
+    const char *name;   /* NULL: any */
+    const char *kind;   /* NULL: any */
+    const char *status; /* NULL: any */
+    unsigned limit;     /* 0: CASS_STORE_LIST_DEFAULT; capped at CASS_STORE_LIST_MAX */
+    const char *cursor; /* NULL: first page, else a cursor from the previous page */
+};
+
+/* Runs matching f (NULL: all), newest first, without "outputs" (run_get has
+ * them). *ret_cursor (when not NULL) receives the opaque cursor of the next
+ * page (caller frees), or NULL on the last page. A malformed cursor is
+ * INVALID. */
+json_t *cass_store_run_list(struct cass_store *s, const struct cass_store_run_filter *f,
+                            char **ret_cursor, struct cass_error **err);
+/* Runs in no final status, oldest first, without outputs: what reconcile
+ * must look at after a restart. */
+json_t *cass_store_runs_active(struct cass_store *s, struct cass_error **err);
+/* Number of runs matching f's name, kind and status (f NULL: all). */
+int64_t cass_store_run_count(struct cass_store *s, const struct cass_store_run_filter *f,
+                             struct cass_error **err);
+/* For metrics: [{"kind", "status", "count"}] for each pair with runs. */
+json_t *cass_store_run_counts(struct cass_store *s, struct cass_error **err);
+
+/* Stores [{"path", "size", "sha256"}] for a run in one transaction, replacing
+ * entries of the same path. Paths are relative to the outputs directory. */
+int cass_store_run_outputs_put(struct cass_store *s, const char *run_id, const json_t *outputs,
+                               struct cass_error **err);
+/* Stores [{"path", "sha256"}] (mounted inputs, model artifacts) for a run in
+ * one transaction; input_hashes_get returns them sorted by path. */
+int cass_store_input_hashes_put(struct cass_store *s, const char *run_id, const json_t *hashes,
+                                struct cass_error **err);
+json_t *cass_store_input_hashes_get(struct cass_store *s, const char *run_id,
+                                    struct cass_error **err);
+
+/* --- API tokens: only the sha256 of a secret is ever stored -------------- */
+
+/* Creates a token; *ret_id ("t-<ULID>") and *ret_secret (shown once) are the
+ * caller's to free (ret_id may be NULL). */
+int cass_store_token_create(struct cass_store *s, const char *name, char **ret_id,
+                            char **ret_secret, struct cass_error **err);
+/* 1 when secret belongs to a live token (and records its use; *ret_id, when
+ * not NULL, receives its id), 0 when it does not, -1 on error. Hashes are
+ * compared in constant time. */
+int cass_store_token_verify(struct cass_store *s, const char *secret, char **ret_id,
+                            struct cass_error **err);
+/* [{"id", "name", "createdAt", "lastUsedAt", "revokedAt"}], oldest first. */
+json_t *cass_store_token_list(struct cass_store *s, struct cass_error **err);
+/* Revokes a token; revoking a revoked token changes nothing. */
+int cass_store_token_revoke(struct cass_store *s, const char *id, struct cass_error **err);
+
+/* --- audit log: its ids double as server-sent event ids ------------------ */
+
+/* Appends an entry (actor, target, detail may be NULL; status 0 when there
+ * is none) and returns its id (> 0), or -1. */
+int64_t cass_store_audit_append(struct cass_store *s, const char *actor, const char *action,
+                                const char *target, int status, const json_t *detail,
+                                struct cass_error **err);
+/* Entries with id > after_id, oldest first, at most limit (0: 100; capped at
+ * CASS_STORE_LIST_MAX): [{"id", "time", "actor", "action", "target",
+ * "status", "detail"}]. */
+json_t *cass_store_audit_since(struct cass_store *s, int64_t after_id, unsigned limit,
+                               struct cass_error **err);
+/* The newest id (0 when the log is empty), where a new subscriber starts. */
+int64_t cass_store_audit_last_id(struct cass_store *s, struct cass_error **err);
+
+#endif

@@ -154,3 +154,26 @@ void cass_error_freep(void *p)
 {
     cass_error_free(*(struct cass_error **)p);
 }
+
+void cass_error_fprint(FILE *f, const struct cass_error *e, const char *file_hint)
+{
+    if (!e)
+        return;
+    const char *file = e->file ? e->file : file_hint;
+    if (e->n_items == 0 || !file) {
+        fprintf(f, "%s\n", e->message ? e->message : cass_error_kind_name(e->kind));
+        if (!file)
+            file = "-";
+        if (e->n_items == 0)
+            return;
+    }
+    for (size_t i = 0; i < e->n_items; i++) {
+        const struct cass_error_item *it = &e->items[i];
+        const char *path = it->path && *it->path ? it->path : ".";
+        if (it->line > 0)
+            fprintf(f, "%s:%d:%d: %s: %s\n", file, it->line, it->column, path,
+                    it->message ? it->message : "");
+        else
+            fprintf(f, "%s: %s: %s\n", file, path, it->message ? it->message : "");
+    }
+}

@@ -4,6 +4,7 @@
 #define CASS_ERROR_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 enum cass_error_kind {
     CASS_ERR_INTERNAL = 0,
@@ -61,5 +62,9 @@ void cass_error_merge(struct cass_error **to, struct cass_error **from);
 void cass_error_free(struct cass_error *e);
 
 const char *cass_error_kind_name(enum cass_error_kind kind);
+
+/* Writes e for a person: the message, then one line per item as
+ * "FILE:LINE:COL: path: message" (file from e->file, else file_hint). */
+void cass_error_fprint(FILE *f, const struct cass_error *e, const char *file_hint);
 
 #endif

@@ -16,7 +16,14 @@ struct cass_http {
     char *auth_header;
     long timeout_ms;
     size_t max_body;
+    const atomic_int *cancel;
+    int cancelled; /* the last transfer was cancelled */
+    char *headers; /* raw response headers of the last transfer */
+    size_t headers_len;
 };
+
+/* Response headers kept per transfer; the engine's are a few hundred bytes. */
+#define MAX_HEADER_BYTES (64u << 10)
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 
@@ -72,6 +79,7 @@ void cass_http_free(struct cass_http *h)
     free(h->socket_path);
     free(h->base);
     free(h->auth_header);
+    free(h->headers);
     free(h);
 }
 
@@ -91,6 +99,69 @@ void cass_http_set_timeout(struct cass_http *h, long timeout_ms)
 void cass_http_set_max_body(struct cass_http *h, size_t max)
 {
     h->max_body = max;
+}
+
+void cass_http_set_cancel(struct cass_http *h, const atomic_int *cancel)
+{
+    h->cancel = cancel;
+}
+
+int cass_http_cancelled(const struct cass_http *h)
+{
+    return h->cancelled;
+}
+
+char *cass_http_last_header(const struct cass_http *h, const char *name)
+{
+    size_t nlen = strlen(name);
+    const char *p = h->headers;
+    const char *end = p ? p + h->headers_len : NULL;
+    while (p && p < end) {
+        const char *eol = memchr(p, '\n', (size_t)(end - p));
+        const char *line_end = eol ? eol : end;
+        if ((size_t)(line_end - p) > nlen && p[nlen] == ':' && strncasecmp(p, name, nlen) == 0) {
+            const char *v = p + nlen + 1;
+            while (v < line_end && (*v == ' ' || *v == '\t'))
+                v++;
+            const char *ve = line_end;
+            while (ve > v && (ve[-1] == '\r' || ve[-1] == ' ' || ve[-1] == '\t'))
+                ve--;
+            return strndup(v, (size_t)(ve - v));
+        }
+        p = eol ? eol + 1 : end;
+    }
+    return NULL;
+}
+
+static size_t header_cb(char *data, size_t size, size_t nmemb, void *userdata)
+{
+    struct cass_http *h = userdata;
+    size_t n = size * nmemb;
+    /* A new status line (after a 100 Continue or a redirect) starts a new block. */
+    if (n >= 5 && memcmp(data, "HTTP/", 5) == 0)
+        h->headers_len = 0;
+    if (h->headers_len + n > MAX_HEADER_BYTES)
+        return n; /* keep what fits; the rest is not needed */
+    char *b = realloc(h->headers, h->headers_len + n + 1);
+    if (!b)
+        return 0;
+    memcpy(b + h->headers_len, data, n);
+    h->headers = b;
+    h->headers_len += n;
+    b[h->headers_len] = '\0';
+    return n;
+}
+
+static int xferinfo_cb(void *userdata, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                       curl_off_t ulnow)
+{
+    (void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
+    struct cass_http *h = userdata;
+    if (h->cancel && atomic_load(h->cancel)) {
+        h->cancelled = 1;
+        return 1;
+    }
+    return 0;
 }
 
 void cass_http_response_clear(struct cass_http_response *r)
@@ -180,6 +251,21 @@ static int perform(struct cass_http *h, const char *method, const char *path,
         curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, writer);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, sink);
+    h->headers_len = 0;
+    if (h->headers)
+        h->headers[0] = '\0';
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, header_cb);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, h);
+    h->cancelled = 0;
+    if (h->cancel) {
+        if (atomic_load(h->cancel)) {
+            h->cancelled = 1;
+            return 0;
+        }
+        curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+        curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, xferinfo_cb);
+        curl_easy_setopt(c, CURLOPT_XFERINFODATA, h);
+    }
 
     struct curl_slist *headers = NULL;
     if (h->auth_header)
@@ -202,6 +288,8 @@ static int perform(struct cass_http *h, const char *method, const char *path,
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
 
     if (rc == CURLE_WRITE_ERROR && sink->stopped)
+        return 0;
+    if (rc == CURLE_ABORTED_BY_CALLBACK && h->cancelled)
         return 0;
     if (sink->too_large)
         return cass_error_set(err, CASS_ERR_TOO_LARGE, "%s %s: response larger than %zu bytes",

@@ -5,6 +5,7 @@
 #ifndef CASS_HTTP_H
 #define CASS_HTTP_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 
 #include "error.h"
@@ -50,6 +51,19 @@ int cass_http_stream(struct cass_http *h, const char *method, const char *path,
                      const char *content_type, const char *body, size_t body_len,
                      cass_http_chunk_fn fn, void *userdata, long *ret_status,
                      char **ret_error_body, struct cass_error **err);
+
+/* Cancels transfers on h, from any thread, once *cancel becomes non-zero
+ * (checked about once a second while idle, more often while data flows); NULL
+ * to stop watching. A cancelled transfer returns 0 like a stopped stream: ask
+ * cass_http_cancelled() when it matters. *cancel must outlive the transfers. */
+void cass_http_set_cancel(struct cass_http *h, const atomic_int *cancel);
+/* Whether the last transfer on h ended because of its cancel flag. */
+int cass_http_cancelled(const struct cass_http *h);
+
+/* Value of response header `name` (case-insensitive, first occurrence,
+ * surrounding blanks trimmed) of the last transfer on h. Caller owns the
+ * result; NULL when the header was absent. */
+char *cass_http_last_header(const struct cass_http *h, const char *name);
 
 /* Percent-encodes s for a query string. Caller owns the result. */
 char *cass_http_escape(const char *s);

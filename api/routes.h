@@ -1,0 +1,44 @@
+/* REST routes and their handlers, independent of the HTTP library so that
+ * they can be tested without a socket. */
+#ifndef CASS_ROUTES_H
+#define CASS_ROUTES_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include "daemon.h"
+#include "error.h"
+
+struct MHD_Connection;
+
+struct cass_api_request {
+    struct cass_daemon *d;
+    struct MHD_Connection *conn; /* for query arguments; NULL in tests */
+    const char *method;
+    const char *path;
+    const char *content_type; /* may be NULL */
+    const char *body;         /* NUL-terminated, may be "" */
+    size_t body_len;
+    char actor[64];
+    json_t *query; /* tests only: query arguments when conn is NULL (borrowed) */
+};
+
+struct cass_api_reply {
+    unsigned status;
+    json_t *body;             /* owned by the reply */
+    char *text;               /* alternative to body, owned */
+    const char *content_type; /* for text */
+    int audit;                /* state-changing: append to the audit log */
+    json_t *audit_detail;     /* owned, may be NULL */
+};
+
+/* Routes one request. On success fills reply (status and body or text) and
+ * returns 0; on failure returns -1 with *err (and optionally reply->status
+ * set to override the status derived from the error kind). */
+int cass_routes_handle(struct cass_api_request *req, struct cass_api_reply *reply,
+                       struct cass_error **err);
+
+/* A query argument, borrowed; NULL when absent. */
+const char *cass_routes_query(const struct cass_api_request *req, const char *key);
+
+#endif

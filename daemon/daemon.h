@@ -1,0 +1,42 @@
+/* The daemon's shared state, handed to the API layer and the workers. */
+#ifndef CASS_DAEMON_H
+#define CASS_DAEMON_H
+
+#include <jansson.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <time.h>
+
+#include "error.h"
+
+struct cass_engine;
+struct cass_store;
+
+struct cass_daemon {
+    json_t *config; /* owned; validated, defaults filled, flags applied */
+    struct cass_store *store;
+    time_t started_at;
+    atomic_bool stopping;
+
+    pthread_mutex_t engine_lock;
+    struct cass_engine *engine; /* NULL while the engine cannot be reached */
+    char *engine_error;         /* why, when engine is NULL */
+
+    /* Counters for /metrics. */
+    atomic_ulong requests_total;
+    atomic_ulong requests_4xx;
+    atomic_ulong requests_5xx;
+};
+
+/* Config accessors: the value at a dotted path ("policy.maxCpus"), borrowed. */
+const char *cass_daemon_config_str(const struct cass_daemon *d, const char *path);
+json_int_t cass_daemon_config_int(const struct cass_daemon *d, const char *path);
+
+/* The engine client, connecting (and negotiating the API version) if there
+ * is none yet. Borrowed: valid until cass_daemon_free. NULL with *err of
+ * kind UNAVAILABLE while the engine does not answer. */
+struct cass_engine *cass_daemon_engine(struct cass_daemon *d, struct cass_error **err);
+
+void cass_daemon_free(struct cass_daemon *d);
+
+#endif

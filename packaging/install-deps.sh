@@ -1,0 +1,20 @@
+#!/bin/sh
+# Installs everything Cassiny needs to build, test and run on Debian 12.
+# Usage (as root): packaging/install-deps.sh [--with-images]
+set -eu
+pkgs="build-essential autoconf automake pkg-config git curl ca-certificates
+libcurl4-openssl-dev libjansson-dev libyaml-dev libsqlite3-dev libmicrohttpd-dev libssl-dev check
+docker.io busybox-static clang clang-format jq"
+case "${1:-}" in --with-images) pkgs="$pkgs mmdebstrap" ;; esac
+missing=""
+for p in $pkgs; do
+    dpkg-query -W -f '${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+    echo "install-deps: installing:$missing" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    # shellcheck disable=SC2086
+    apt-get install -y -qq --no-install-recommends $missing >/dev/null
+fi
+echo "install-deps: all dependencies present" >&2

@@ -1,0 +1,51 @@
+#!/bin/bash
+# Sets Cassiny up on a fresh Debian 12 machine and runs it, as root:
+# installs the dependencies, builds and installs cassinyd and cassinyctl,
+# starts a Docker Engine if none answers, starts cassinyd with its state in
+# /var/lib/cassiny, and checks the example specs through it. Running it
+# again is harmless: what is already there is kept.
+set -euo pipefail
+src=$(cd "$(dirname "$0")/../.." && pwd)
+[ "$(id -u)" = 0 ] || { echo "up: run as root" >&2; exit 2; }
+step() { printf '==> %s\n' "$*" >&2; }
+
+step "dependencies"
+"$src/packaging/install-deps.sh"
+
+step "build and install"
+cd "$src"
+autoreconf -fi >/dev/null 2>&1
+mkdir -p build/release
+cd build/release
+[ -f Makefile ] || "$src/configure" --prefix=/usr/local --sysconfdir=/etc --localstatedir=/var >configure.log
+make -j"$(nproc)" >make.log 2>&1 || { tail -n 40 make.log; exit 1; }
+make install >/dev/null
+getent group cassiny >/dev/null || groupadd --system cassiny
+mkdir -p /etc/cassiny
+[ -f /etc/cassiny/cassinyd.yaml ] || install -m 0644 "$src/packaging/cassinyd.yaml" /etc/cassiny/cassinyd.yaml
+
+step "Docker Engine"
+CASS_ENGINE_PIDFILE=/run/cassiny-dockerd.pid "$src/packaging/engine.sh" start
+
+step "cassinyd"
+sock=/run/cassiny/cassiny.sock
+if curl -fsS --unix-socket "$sock" http://localhost/healthz >/dev/null 2>&1; then
+    echo "cassinyd already serving on $sock" >&2
+elif [ -d /run/systemd/system ]; then
+    install -m 0644 "$src/packaging/systemd/cassinyd.service" /etc/systemd/system/cassinyd.service
+    systemctl daemon-reload
+    systemctl enable --now cassinyd.service
+else
+    mkdir -p /var/log/cassiny
+    nohup /usr/local/sbin/cassinyd --config /etc/cassiny/cassinyd.yaml >>/var/log/cassiny/cassinyd.log 2>&1 &
+fi
+for _ in $(seq 50); do
+    curl -fsS --unix-socket "$sock" http://localhost/healthz >/dev/null 2>&1 && break
+    sleep 0.2
+done
+
+step "check"
+cassinyctl version
+for f in "$src"/examples/*.yaml; do
+    cassinyctl apply --dry-run -f "$f"
+done

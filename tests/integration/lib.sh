@@ -1,0 +1,59 @@
+# Shared by the integration scripts: assertions with a tally, and a private
+# cassinyd on its own socket and state directory, removed at exit.
+passed=0
+failed=0
+ok() { passed=$((passed + 1)); echo "ok - $*"; }
+not_ok() { failed=$((failed + 1)); echo "not ok - $*"; }
+check() { # check DESCRIPTION COMMAND...
+    local d=$1
+    shift
+    if "$@"; then ok "$d"; else not_ok "$d"; fi
+}
+summary() { echo "${SUITE:-tests}: $passed passed, $failed failed"; [ "$failed" -eq 0 ]; }
+
+# start_daemon BUILD [extra cassinyd flags]: sets WORK, SOCK, HOST, DAEMON_PID
+start_daemon() {
+    local build=$1
+    shift
+    WORK=$(mktemp -d /tmp/cassiny-it.XXXXXX)
+    SOCK="$WORK/cassiny.sock"
+    HOST="unix://$SOCK"
+    "$build/daemon/cassinyd" --state-dir "$WORK/state" --socket "$SOCK" \
+        --log-level debug "$@" >"$WORK/cassinyd.log" 2>&1 &
+    DAEMON_PID=$!
+    local i=0
+    until curl -fsS --unix-socket "$SOCK" http://localhost/healthz >/dev/null 2>&1; do
+        i=$((i + 1))
+        if [ $i -gt 100 ] || ! kill -0 "$DAEMON_PID" 2>/dev/null; then
+            echo "cassinyd did not come up; its log:"
+            cat "$WORK/cassinyd.log"
+            return 1
+        fi
+        sleep 0.1
+    done
+}
+
+stop_daemon() {
+    [ -n "${DAEMON_PID:-}" ] || return 0
+    kill -TERM "$DAEMON_PID" 2>/dev/null || true
+    wait "$DAEMON_PID" 2>/dev/null
+    DAEMON_STATUS=$?
+    DAEMON_PID=
+}
+
+cleanup_daemon() {
+    stop_daemon
+    if [ "$failed" -gt 0 ] && [ -f "${WORK:-/nonexistent}/cassinyd.log" ]; then
+        echo "--- cassinyd log"
+        tail -n 50 "$WORK/cassinyd.log"
+    fi
+    [ -n "${WORK:-}" ] && rm -rf "$WORK"
+}
+
+# api METHOD PATH [curl args]: prints "STATUS CONTENT-TYPE" and leaves the body in $WORK/body
+api() {
+    local m=$1 p=$2
+    shift 2
+    curl -sS --unix-socket "$SOCK" -X "$m" -o "$WORK/body" \
+        -w '%{http_code} %{content_type}' "$@" "http://localhost$p"
+}

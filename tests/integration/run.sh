@@ -1,0 +1,17 @@
+#!/bin/sh
+# Runs the integration suites against the real Docker Engine.
+# Usage: run.sh BUILDDIR SRCDIR   (called by `make check-integration`)
+set -u
+build=$1
+src=$2
+status=0
+mkdir -p "$build/tests/integration"
+
+echo "--- engine client against the real engine"
+"$build/tests/integration/check_engine_live" >"$build/tests/integration/check_engine_live.log" 2>&1 || status=1
+tail -n 15 "$build/tests/integration/check_engine_live.log"
+
+echo "--- cassinyd and cassinyctl"
+bash "$src/tests/integration/test_daemon.sh" "$build" "$src" >"$build/tests/integration/daemon.log" 2>&1 || status=1
+cat "$build/tests/integration/daemon.log"
+exit $status

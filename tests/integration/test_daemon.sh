@@ -1,0 +1,123 @@
+#!/bin/bash
+# cassinyd on a private socket, driven with curl and cassinyctl: health,
+# version with the real engine, dry runs, and bad input of every kind,
+# after which the daemon must still serve. Then a clean SIGTERM.
+set -u
+build=$1
+src=$2
+SUITE=daemon
+. "$src/tests/integration/lib.sh"
+trap cleanup_daemon EXIT
+ctl="$build/cli/cassinyctl"
+
+start_daemon "$build" || { not_ok "daemon starts"; summary; exit 1; }
+ok "daemon starts on a private socket"
+
+check "socket is mode 0660 or stricter" test "$(stat -c %a "$SOCK")" -le 660
+
+r=$(api GET /healthz)
+check "GET /healthz answers 200 JSON" test "$r" = "200 application/json"
+
+r=$(api GET /v1/version)
+check "GET /v1/version answers 200" test "${r%% *}" = 200
+check "version names the engine's version" jq -e '.engine.version | test("^[0-9]+\\.")' "$WORK/body"
+check "version names the negotiated API version" jq -e '.engine.negotiatedApiVersion | test("^1\\.[0-9]+$")' "$WORK/body"
+
+out=$("$ctl" --host "$HOST" version)
+check "cassinyctl version shows the engine" grep -q '^Engine:  Docker' <<<"$out"
+"$ctl" --host "$HOST" -o json version >"$WORK/v.json"
+check "cassinyctl -o json version is JSON" jq -e '.server.version' "$WORK/v.json"
+
+for f in "$src"/examples/*.yaml; do
+    r=$(api POST '/v1/specs?dryRun=true' -H 'Content-Type: application/yaml' --data-binary @"$f")
+    check "dry run of examples/$(basename "$f") is 200" test "${r%% *}" = 200
+    check "dry run of $(basename "$f") returns a sha256 revision" jq -e '.specs[0].revision | test("^sha256:[0-9a-f]{64}$")' "$WORK/body"
+    out=$("$ctl" --host "$HOST" apply --dry-run -f "$f")
+    check "cassinyctl apply --dry-run -f examples/$(basename "$f") exits 0" test $? = 0
+    check "cassinyctl validate -f examples/$(basename "$f") exits 0" "$ctl" validate -f "$f"
+done
+
+# Same spec, same revision, wherever it is validated.
+f="$src/examples/notebook.yaml"
+api POST '/v1/specs?dryRun=true' --data-binary @"$f" -H 'Content-Type: application/yaml' >/dev/null
+rev_daemon=$(jq -r '.specs[0].revision' "$WORK/body")
+rev_client=$("$ctl" -o json validate -f "$f" | jq -r '.[0].revision')
+check "daemon and client agree on the revision" test "$rev_daemon" = "$rev_client"
+
+# --- bad input: each gets a problem+json with the right status
+bad() { # bad DESCRIPTION EXPECTED_STATUS CURL_ARGS...
+    local d=$1 want=$2
+    shift 2
+    local r
+    r=$(api POST '/v1/specs?dryRun=true' "$@")
+    if [ "${r%% *}" = "$want" ] && [ "${r#* }" = "application/problem+json" ] &&
+        jq -e ".status == $want and (.title | length > 0)" "$WORK/body" >/dev/null; then
+        ok "$d -> $want problem+json"
+    else
+        not_ok "$d -> expected $want problem+json, got $r: $(head -c 300 "$WORK/body")"
+    fi
+}
+H=(-H 'Content-Type: application/yaml')
+bad "malformed YAML" 400 "${H[@]}" --data-binary $'apiVersion: cassiny/v1\nkind: [Notebook\n'
+bad "unknown field" 422 "${H[@]}" --data-binary $'apiVersion: cassiny/v1\nkind: Notebook\nmetadata: {name: a}\nspec:\n  image: cassiny/notebook:bookworm\n  resources: {cpu: 1}\n'
+check "unknown field error names the path and line" jq -e '.errors[] | select(.path == "spec.resources.cpu" and .line == 6)' "$WORK/body"
+bad "bad name" 422 "${H[@]}" --data-binary $'apiVersion: cassiny/v1\nkind: Notebook\nmetadata: {name: Bad_Name}\nspec: {image: x}\n'
+bad "path traversal in a mount" 422 "${H[@]}" --data-binary $'apiVersion: cassiny/v1\nkind: Notebook\nmetadata: {name: a}\nspec:\n  image: cassiny/notebook:bookworm\n  mounts: [{source: /srv/../etc, target: /data}]\n'
+bad "empty body" 422 "${H[@]}" --data-binary ''
+head -c 2000000 /dev/zero | tr '\0' 'a' >"$WORK/huge"
+bad "2 MB body" 413 "${H[@]}" --data-binary @"$WORK/huge"
+bad "2 MB chunked body" 413 "${H[@]}" -H 'Transfer-Encoding: chunked' --data-binary @"$WORK/huge"
+{ printf 'a: '; for _ in $(seq 200); do printf '['; done; for _ in $(seq 200); do printf ']'; done; echo; } >"$WORK/deep"
+bad "nesting 200 deep" 413 "${H[@]}" --data-binary @"$WORK/deep"
+bad "billion laughs" 422 "${H[@]}" --data-binary $'a: &a ["x","x","x","x","x","x","x","x","x"]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\n'
+bad "non-UTF-8 bytes" 400 "${H[@]}" --data-binary $'apiVersion: cassiny/v1\nkind: \xff\xfe\n'
+bad "wrong content type" 415 -H 'Content-Type: text/plain' --data-binary 'x: 1'
+bad "bad dryRun value" 400 "${H[@]}" --data-binary @"$src/examples/job.yaml" -G --data-urlencode 'dryRun=maybe' -X POST
+r=$(api GET /v1/nope)
+check "unknown path -> 404 problem+json" test "$r" = "404 application/problem+json"
+r=$(api DELETE /v1/version)
+check "wrong method -> 405 problem+json" test "$r" = "405 application/problem+json"
+
+# The invalid examples from the case folders, through the client.
+inv="$src/tests/data/specs/invalid"
+n=0
+for d in "$inv"/*/; do
+    [ -f "$d/input.yaml" ] || continue
+    "$ctl" validate -f "$d/input.yaml" >/dev/null 2>"$WORK/err"
+    rc=$?
+    if [ $rc -ne 2 ] || ! grep -qE '^[^:]+(:[0-9]+:[0-9]+)?: [^ ]+: ' "$WORK/err"; then
+        not_ok "cassinyctl validate $(basename "$d") exits 2 with FILE:LINE:COL lines (rc=$rc: $(head -c 200 "$WORK/err"))"
+    fi
+    n=$((n + 1))
+done
+check "cassinyctl validate refused all $n invalid cases with exit 2" test "$n" -gt 0
+"$ctl" --host "$HOST" apply --dry-run -f "$inv/unknown-field-resources/input.yaml" 2>"$WORK/err" >/dev/null
+check "apply --dry-run of an invalid spec exits 2" test $? = 2
+check "apply --dry-run prints FILE:LINE:COL: path: message" grep -qE 'input.yaml:[0-9]+:[0-9]+: spec\.' "$WORK/err"
+"$ctl" --host "unix://$WORK/nothing.sock" version >/dev/null 2>&1
+check "cassinyctl exits 1 when the daemon is unreachable" test $? = 1
+"$ctl" --host "$HOST" frobnicate >/dev/null 2>&1
+check "cassinyctl exits 2 on an unknown verb" test $? = 2
+
+# Many concurrent requests, then still healthy.
+for i in $(seq 40); do api GET /healthz >/dev/null & done
+wait
+r=$(api GET /healthz)
+check "daemon still serves after all of the above" test "$r" = "200 application/json"
+check "daemon process is alive" kill -0 "$DAEMON_PID"
+r=$(api GET /metrics)
+check "GET /metrics is Prometheus text" grep -q '^cassiny_http_requests_total' "$WORK/body"
+
+# Clean shutdown.
+stop_daemon
+check "SIGTERM exits 0" test "$DAEMON_STATUS" = 0
+check "socket removed at shutdown" test ! -e "$SOCK"
+check "database survives in the state directory" test -s "$WORK/state/cassiny.db"
+
+# Refuses to share a socket with a live daemon.
+start_daemon "$build" || not_ok "restart"
+"$build/daemon/cassinyd" --state-dir "$WORK/state2" --socket "$SOCK" >"$WORK/second.log" 2>&1
+check "a second daemon on the same socket refuses to start" test $? != 0
+check "the first daemon still serves" test "$(api GET /healthz)" = "200 application/json"
+
+summary

@@ -1,0 +1,179 @@
+/* problem+json mapping and the routes, driven without a socket. */
+#include "config.h"
+
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cfg.h"
+#include "cleanup.h"
+#include "daemon.h"
+#include "problem.h"
+#include "routes.h"
+#include "store.h"
+
+static struct cass_daemon *daemon_new(void)
+{
+    struct cass_daemon *d = calloc(1, sizeof(*d));
+    _cleanup_error_ struct cass_error *err = NULL;
+    d->config = cass_cfg_load(NULL, 0, &err);
+    ck_assert_msg(d->config != NULL, "defaults: %s", err ? err->message : "?");
+    /* An engine that is not there: the API must say so, not fail. */
+    json_object_set_new(d->config, "dockerHost", json_string("unix:///nonexistent/docker.sock"));
+    d->store = cass_store_open(":memory:", &err);
+    ck_assert_ptr_nonnull(d->store);
+    pthread_mutex_init(&d->engine_lock, NULL);
+    return d;
+}
+
+struct result {
+    int rc;
+    unsigned status;
+    json_t *body;
+    struct cass_error *err;
+};
+
+static struct result call(struct cass_daemon *d, const char *method, const char *path,
+                          const char *ct, const char *body, json_t *query)
+{
+    struct cass_api_request req = {.d = d,
+                                   .method = method,
+                                   .path = path,
+                                   .content_type = ct,
+                                   .body = body ? body : "",
+                                   .body_len = body ? strlen(body) : 0,
+                                   .query = query};
+    struct cass_api_reply reply = {.status = 200};
+    struct result r = {0};
+    r.rc = cass_routes_handle(&req, &reply, &r.err);
+    if (r.rc < 0) {
+        r.status = reply.status >= 400 ? reply.status : cass_problem_status(r.err);
+        r.body = cass_problem_from_error(r.err);
+    } else {
+        r.status = reply.status;
+        r.body = reply.body ? reply.body : json_string(reply.text ? reply.text : "");
+    }
+    free(reply.text);
+    json_decref(reply.audit_detail);
+    return r;
+}
+
+static void result_clear(struct result *r)
+{
+    json_decref(r->body);
+    cass_error_free(r->err);
+}
+
+START_TEST(status_mapping)
+{
+    struct {
+        enum cass_error_kind kind;
+        unsigned status;
+    } cases[] = {{CASS_ERR_INVALID, 422},     {CASS_ERR_SYNTAX, 400},   {CASS_ERR_TOO_LARGE, 413},
+                 {CASS_ERR_NOT_FOUND, 404},   {CASS_ERR_CONFLICT, 409}, {CASS_ERR_FORBIDDEN, 403},
+                 {CASS_ERR_UNAVAILABLE, 503}, {CASS_ERR_ENGINE, 502},   {CASS_ERR_IO, 500}};
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct cass_error *e = NULL;
+        cass_error_set(&e, cases[i].kind, "x");
+        ck_assert_uint_eq(cass_problem_status(e), cases[i].status);
+        json_t *p = cass_problem_from_error(e);
+        ck_assert_int_eq(json_integer_value(json_object_get(p, "status")), cases[i].status);
+        ck_assert_str_eq(json_string_value(json_object_get(p, "detail")), "x");
+        json_decref(p);
+        cass_error_free(e);
+    }
+    struct cass_error *e = NULL;
+    cass_error_add_item(&e, "spec.resources.memory", 7, 13, "bad quantity");
+    json_t *p = cass_problem_from_error(e);
+    json_t *it = json_array_get(json_object_get(p, "errors"), 0);
+    ck_assert_str_eq(json_string_value(json_object_get(it, "path")), "spec.resources.memory");
+    ck_assert_int_eq(json_integer_value(json_object_get(it, "line")), 7);
+    ck_assert_int_eq(json_integer_value(json_object_get(it, "column")), 13);
+    json_decref(p);
+    cass_error_free(e);
+}
+END_TEST
+
+START_TEST(routes_basic)
+{
+    struct cass_daemon *d = daemon_new();
+    struct result r = call(d, "GET", "/healthz", NULL, NULL, NULL);
+    ck_assert_int_eq(r.rc, 0);
+    ck_assert_str_eq(json_string_value(json_object_get(r.body, "status")), "ok");
+    result_clear(&r);
+
+    r = call(d, "GET", "/v1/version", NULL, NULL, NULL);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_ptr_nonnull(json_object_get(json_object_get(r.body, "engine"), "error"));
+    result_clear(&r);
+
+    r = call(d, "GET", "/v1/nothing", NULL, NULL, NULL);
+    ck_assert_uint_eq(r.status, 404);
+    result_clear(&r);
+
+    r = call(d, "DELETE", "/healthz", NULL, NULL, NULL);
+    ck_assert_uint_eq(r.status, 405);
+    result_clear(&r);
+
+    r = call(d, "GET", "/metrics", NULL, NULL, NULL);
+    ck_assert_ptr_nonnull(strstr(json_string_value(r.body), "cassiny_up 1"));
+    result_clear(&r);
+    cass_daemon_free(d);
+}
+END_TEST
+
+static const char good[] = "apiVersion: cassiny/v1\n"
+                           "kind: Notebook\n"
+                           "metadata: {name: churn}\n"
+                           "spec:\n"
+                           "  image: cassiny/notebook:bookworm\n";
+
+START_TEST(routes_dry_run)
+{
+    struct cass_daemon *d = daemon_new();
+    json_t *q = json_pack("{s:s}", "dryRun", "true");
+    struct result r = call(d, "POST", "/v1/specs", "application/yaml", good, q);
+    ck_assert_msg(r.rc == 0, "dry run failed: %s", r.err ? r.err->message : "");
+    json_t *s0 = json_array_get(json_object_get(r.body, "specs"), 0);
+    ck_assert_str_eq(json_string_value(json_object_get(s0, "name")), "churn");
+    ck_assert_int_eq(strncmp(json_string_value(json_object_get(s0, "revision")), "sha256:", 7), 0);
+    result_clear(&r);
+
+    const char bad[] = "apiVersion: cassiny/v1\nkind: Notebook\nmetadata: {name: Bad}\n"
+                       "spec:\n  image: x\n  resources: {cpu: 1}\n";
+    r = call(d, "POST", "/v1/specs", "application/yaml", bad, q);
+    ck_assert_uint_eq(r.status, 422);
+    ck_assert_uint_ge(json_array_size(json_object_get(r.body, "errors")), 2);
+    result_clear(&r);
+
+    r = call(d, "POST", "/v1/specs", "text/plain", good, q);
+    ck_assert_uint_eq(r.status, 415);
+    result_clear(&r);
+
+    json_object_set_new(q, "dryRun", json_string("maybe"));
+    r = call(d, "POST", "/v1/specs", "application/yaml", good, q);
+    ck_assert_uint_eq(r.status, 400);
+    result_clear(&r);
+
+    r = call(d, "POST", "/v1/specs", "application/yaml", "a: [", q);
+    ck_assert_uint_eq(r.status, 400);
+    result_clear(&r);
+    json_decref(q);
+    cass_daemon_free(d);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("problem");
+    TCase *tc = tcase_create("core");
+    tcase_add_test(tc, status_mapping);
+    tcase_add_test(tc, routes_basic);
+    tcase_add_test(tc, routes_dry_run);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
