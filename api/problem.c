@@ -7,18 +7,28 @@
 unsigned cass_problem_status(const struct cass_error *e)
 {
     switch (e->kind) {
-    case CASS_ERR_INVALID: return 422;
-    case CASS_ERR_SYNTAX: return 400;
-    case CASS_ERR_TOO_LARGE: return 413;
-    case CASS_ERR_NOT_FOUND: return 404;
-    case CASS_ERR_CONFLICT: return 409;
-    case CASS_ERR_FORBIDDEN: return 403;
-    case CASS_ERR_UNAUTHORIZED: return 401;
-    case CASS_ERR_ENGINE: return 502;
-    case CASS_ERR_UNAVAILABLE: return 503;
+    case CASS_ERR_INVALID:
+        return 422;
+    case CASS_ERR_SYNTAX:
+        return 400;
+    case CASS_ERR_TOO_LARGE:
+        return 413;
+    case CASS_ERR_NOT_FOUND:
+        return 404;
+    case CASS_ERR_CONFLICT:
+        return 409;
+    case CASS_ERR_FORBIDDEN:
+        return 403;
+    case CASS_ERR_UNAUTHORIZED:
+        return 401;
+    case CASS_ERR_ENGINE:
+        return 502;
+    case CASS_ERR_UNAVAILABLE:
+        return 503;
     case CASS_ERR_IO:
     case CASS_ERR_NOMEM:
-    case CASS_ERR_INTERNAL: return 500;
+    case CASS_ERR_INTERNAL:
+        return 500;
     }
     return 500;
 }
@@ -26,20 +36,34 @@ unsigned cass_problem_status(const struct cass_error *e)
 static const char *status_title(unsigned status)
 {
     switch (status) {
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 409: return "Conflict";
-    case 413: return "Content Too Large";
-    case 415: return "Unsupported Media Type";
-    case 422: return "Unprocessable Content";
-    case 429: return "Too Many Requests";
-    case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Unavailable";
+    case 400:
+        return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 409:
+        return "Conflict";
+    case 413:
+        return "Content Too Large";
+    case 415:
+        return "Unsupported Media Type";
+    case 422:
+        return "Unprocessable Content";
+    case 429:
+        return "Too Many Requests";
+    case 500:
+        return "Internal Server Error";
+    case 501:
+        return "Not Implemented";
+    case 502:
+        return "Bad Gateway";
+    case 503:
+        return "Service Unavailable";
     }
     return "Error";
 }

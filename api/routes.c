@@ -84,9 +84,9 @@ static int h_version(struct cass_api_request *req, struct cass_api_reply *reply,
                             json_string(cass_engine_api_version(e)));
         json_object_set_new(out, "engine", engine);
     } else {
-        json_object_set_new(out, "engine",
-                            json_pack("{s:s}", "error",
-                                      eerr && eerr->message ? eerr->message : "unreachable"));
+        json_object_set_new(
+            out, "engine",
+            json_pack("{s:s}", "error", eerr && eerr->message ? eerr->message : "unreachable"));
     }
     reply->body = TAKE_PTR(out);
     return 0;
@@ -162,12 +162,11 @@ static int h_specs_post(struct cass_api_request *req, struct cass_api_reply *rep
     json_t *s;
     json_array_foreach(specs, i, s)
     {
-        json_array_append_new(list, json_pack("{s:O,s:O,s:O,s:O,s:O}", "kind",
-                                              json_object_get(s, "kind"), "name",
-                                              json_object_get(s, "name"), "revision",
-                                              json_object_get(s, "revision"), "line",
-                                              json_object_get(s, "line"), "spec",
-                                              json_object_get(s, "spec")));
+        json_array_append_new(
+            list,
+            json_pack("{s:O,s:O,s:O,s:O,s:O}", "kind", json_object_get(s, "kind"), "name",
+                      json_object_get(s, "name"), "revision", json_object_get(s, "revision"),
+                      "line", json_object_get(s, "line"), "spec", json_object_get(s, "spec")));
     }
     reply->body = json_pack("{s:b,s:o}", "dryRun", 1, "specs", list);
     return reply->body ? 0 : cass_error_set(err, CASS_ERR_NOMEM, "out of memory");
@@ -194,8 +193,8 @@ int cass_routes_handle(struct cass_api_request *req, struct cass_api_reply *repl
     }
     if (path_known) {
         reply->status = 405;
-        return cass_error_set(err, CASS_ERR_INVALID, "method %s is not allowed on %s",
-                              req->method, req->path);
+        return cass_error_set(err, CASS_ERR_INVALID, "method %s is not allowed on %s", req->method,
+                              req->path);
     }
     return cass_error_set(err, CASS_ERR_NOT_FOUND, "no such endpoint: %s %s", req->method,
                           req->path);

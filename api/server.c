@@ -156,9 +156,8 @@ static enum MHD_Result dispatch(struct cass_server *s, struct MHD_Connection *co
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_data_size,
-                                  void **con_cls)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
 {
     struct cass_server *s = cls;
     struct request *r = *con_cls;
@@ -179,8 +178,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                 r->too_large = 1;
                 count_status(s->d, 413);
                 char detail[128];
-                snprintf(detail, sizeof(detail), "request body larger than %zu bytes",
-                         s->max_body);
+                snprintf(detail, sizeof(detail), "request body larger than %zu bytes", s->max_body);
                 return send_problem(conn, 413, detail);
             }
         }

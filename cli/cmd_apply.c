@@ -17,9 +17,15 @@ int ctl_cmd_apply(struct ctl *c, int argc, char **argv)
     int dry_run = 0, ch;
     while ((ch = getopt_long(argc, argv, "f:", opts, NULL)) != -1) {
         switch (ch) {
-        case 'f': file = optarg; break;
-        case 'n': dry_run = 1; break;
-        default: fprintf(stderr, "Usage: cassinyctl apply -f FILE [--dry-run]\n"); return 2;
+        case 'f':
+            file = optarg;
+            break;
+        case 'n':
+            dry_run = 1;
+            break;
+        default:
+            fprintf(stderr, "Usage: cassinyctl apply -f FILE [--dry-run]\n");
+            return 2;
         }
     }
     if (!file || optind < argc) {

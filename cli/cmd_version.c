@@ -25,8 +25,7 @@ int ctl_cmd_version(struct ctl *c, int argc, char **argv)
     printf("Client:  cassinyctl %s (API %s)\n", PACKAGE_VERSION, CASS_API_VERSION);
     if (!server)
         return code;
-    printf("Daemon:  cassinyd %s (API %s)\n",
-           json_string_value(json_object_get(server, "version")),
+    printf("Daemon:  cassinyd %s (API %s)\n", json_string_value(json_object_get(server, "version")),
            json_string_value(json_object_get(server, "apiVersion")));
     json_t *engine = json_object_get(server, "engine");
     const char *eerr = json_string_value(json_object_get(engine, "error"));

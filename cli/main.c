@@ -42,8 +42,10 @@ int ctl_exit_for(const struct cass_error *e)
     switch (e->kind) {
     case CASS_ERR_INVALID:
     case CASS_ERR_SYNTAX:
-    case CASS_ERR_TOO_LARGE: return CASS_EXIT_USAGE;
-    default: return CASS_EXIT_FAILURE;
+    case CASS_ERR_TOO_LARGE:
+        return CASS_EXIT_USAGE;
+    default:
+        return CASS_EXIT_FAILURE;
     }
 }
 
@@ -121,8 +123,10 @@ int ctl_print_problem(const struct cass_http_response *r, const char *file)
     case 400:
     case 413:
     case 415:
-    case 422: return CASS_EXIT_USAGE;
-    default: return CASS_EXIT_FAILURE;
+    case 422:
+        return CASS_EXIT_USAGE;
+    default:
+        return CASS_EXIT_FAILURE;
     }
 }
 
@@ -184,25 +188,35 @@ int main(int argc, char **argv)
     c.token = getenv("CASSINY_TOKEN");
 
     static const struct option opts[] = {
-        {"host", required_argument, NULL, 'H'}, {"token", required_argument, NULL, 't'},
+        {"host", required_argument, NULL, 'H'},   {"token", required_argument, NULL, 't'},
         {"output", required_argument, NULL, 'o'}, {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},     {NULL, 0, NULL, 0},
+        {"version", no_argument, NULL, 'V'},      {NULL, 0, NULL, 0},
     };
     int ch;
     /* '+': stop at the verb; its own options are parsed by the verb. */
     while ((ch = getopt_long(argc, argv, "+H:t:o:hV", opts, NULL)) != -1) {
         switch (ch) {
-        case 'H': c.host = optarg; break;
-        case 't': c.token = optarg; break;
+        case 'H':
+            c.host = optarg;
+            break;
+        case 't':
+            c.token = optarg;
+            break;
         case 'o':
             if (cass_output_format_parse(optarg, &c.output) < 0) {
                 fprintf(stderr, "cassinyctl: -o must be table, json or yaml\n");
                 return CASS_EXIT_USAGE;
             }
             break;
-        case 'h': usage(stdout); return CASS_EXIT_OK;
-        case 'V': printf("cassinyctl %s\n", PACKAGE_VERSION); return CASS_EXIT_OK;
-        default: usage(stderr); return CASS_EXIT_USAGE;
+        case 'h':
+            usage(stdout);
+            return CASS_EXIT_OK;
+        case 'V':
+            printf("cassinyctl %s\n", PACKAGE_VERSION);
+            return CASS_EXIT_OK;
+        default:
+            usage(stderr);
+            return CASS_EXIT_USAGE;
         }
     }
     if (optind >= argc) {

@@ -37,8 +37,8 @@ static char *read_file(const char *path, size_t *ret_len, struct cass_error **er
         return NULL;
     }
     if (!S_ISREG(st.st_mode) || st.st_size > CONFIG_MAX_BYTES) {
-        cass_error_set(err, CASS_ERR_TOO_LARGE, "%s: not a regular file of at most %d bytes",
-                       path, CONFIG_MAX_BYTES);
+        cass_error_set(err, CASS_ERR_TOO_LARGE, "%s: not a regular file of at most %d bytes", path,
+                       CONFIG_MAX_BYTES);
         return NULL;
     }
     char *buf = malloc((size_t)st.st_size + 1);

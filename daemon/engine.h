@@ -65,16 +65,16 @@ int cass_engine_info_swarm(const json_t *info, bool *ret_active, bool *ret_manag
 /* ---- images ------------------------------------------------------------- */
 
 struct cass_engine_image {
-    char *id;             /* "sha256:...", owned */
-    char **repo_digests;  /* owned, n_repo_digests entries (0 when null/missing) */
+    char *id;            /* "sha256:...", owned */
+    char **repo_digests; /* owned, n_repo_digests entries (0 when null/missing) */
     size_t n_repo_digests;
 };
 void cass_engine_image_clear(struct cass_engine_image *img);
 
 /* GET /images/{ref}/json. 404 -> CASS_ERR_NOT_FOUND. ret is untouched on
  * failure, cleared with cass_engine_image_clear. */
-int cass_engine_image_inspect(struct cass_engine *e, const char *ref,
-                              struct cass_engine_image *ret, struct cass_error **err);
+int cass_engine_image_inspect(struct cass_engine *e, const char *ref, struct cass_engine_image *ret,
+                              struct cass_error **err);
 /* The parsing half of image_inspect, for replies already in hand. */
 int cass_engine_image_parse(const char *body, size_t len, struct cass_engine_image *ret,
                             struct cass_error **err);
@@ -104,10 +104,10 @@ struct cass_container_mount {
 };
 
 struct cass_container_port {
-    int container_port; /* 1..65535 */
-    const char *proto;  /* "tcp" (NULL) or "udp" */
+    int container_port;  /* 1..65535 */
+    const char *proto;   /* "tcp" (NULL) or "udp" */
     const char *host_ip; /* NULL: all addresses */
-    int host_port;      /* 0: the engine chooses */
+    int host_port;       /* 0: the engine chooses */
 };
 
 struct cass_container_label {
@@ -147,8 +147,7 @@ struct cass_container_spec {
 
 /* The body of POST /containers/create for spec. Caller owns it. Exposed for
  * tests; validates ports, mounts and restart policy. */
-json_t *cass_engine_container_body(const struct cass_container_spec *spec,
-                                   struct cass_error **err);
+json_t *cass_engine_container_body(const struct cass_container_spec *spec, struct cass_error **err);
 
 /* POST /containers/create. Returns the new container's id (caller owns). */
 char *cass_engine_container_create(struct cass_engine *e, const struct cass_container_spec *spec,
@@ -162,8 +161,8 @@ int cass_engine_container_stop(struct cass_engine *e, const char *id, int timeou
 /* Sends signal ("SIGKILL", "TERM", "9"; NULL: SIGKILL). 409 if not running. */
 int cass_engine_container_kill(struct cass_engine *e, const char *id, const char *signal,
                                struct cass_error **err);
-int cass_engine_container_remove(struct cass_engine *e, const char *id, bool force,
-                                 bool volumes, struct cass_error **err);
+int cass_engine_container_remove(struct cass_engine *e, const char *id, bool force, bool volumes,
+                                 struct cass_error **err);
 /* GET /containers/{id}/json. Caller owns the object. */
 json_t *cass_engine_container_inspect(struct cass_engine *e, const char *id,
                                       struct cass_error **err);
@@ -178,7 +177,7 @@ struct cass_container_state {
     char *status; /* "created", "running", "exited", ... owned */
     bool running;
     bool oom_killed;
-    bool tty;          /* Config.Tty */
+    bool tty; /* Config.Tty */
     int exit_code;
     int pid;
     char *started_at;  /* RFC 3339 as the engine wrote it, owned, may be NULL */
@@ -186,7 +185,7 @@ struct cass_container_state {
     char *error;       /* State.Error, owned, NULL when empty */
 };
 int cass_engine_container_state(const json_t *inspect, struct cass_container_state *ret,
-                                 struct cass_error **err);
+                                struct cass_error **err);
 void cass_container_state_clear(struct cass_container_state *s);
 
 /* The host port published for container_port/proto (proto NULL: "tcp") in an
@@ -242,8 +241,8 @@ struct cass_engine_logs_opts {
     bool timestamps;
     bool no_stdout; /* both streams unless told */
     bool no_stderr;
-    int tail;      /* last N lines; < 0: all */
-    int64_t since; /* UNIX seconds, 0: from the start */
+    int tail;                 /* last N lines; < 0: all */
+    int64_t since;            /* UNIX seconds, 0: from the start */
     const atomic_int *cancel; /* may be NULL */
 };
 

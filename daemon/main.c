@@ -24,10 +24,10 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f, "Usage: cassinyd [--config FILE] [OPTIONS]\n\n"
-               "  -c, --config FILE       config file (default " CASS_DEFAULT_CONFIG
-               " if present)\n"
-               "      --check-config      validate the config, print it as JSON, and exit\n");
+    fprintf(f,
+            "Usage: cassinyd [--config FILE] [OPTIONS]\n\n"
+            "  -c, --config FILE       config file (default " CASS_DEFAULT_CONFIG " if present)\n"
+            "      --check-config      validate the config, print it as JSON, and exit\n");
     for (const struct cass_cfg_flag *fl = cass_cfg_flags; fl->flag; fl++)
         fprintf(f, "      --%-18s  %s (config key %s)\n", fl->flag, fl->help, fl->key);
     fprintf(f, "  -V, --version           print the version and exit\n"
@@ -92,10 +92,18 @@ static int parse_args(int argc, char **argv, json_t **ret_cfg, int *ret_check_on
     int c;
     while ((c = getopt_long(argc, argv, "c:Vh", opts, NULL)) != -1) {
         switch (c) {
-        case 'c': config_path = optarg; break;
-        case OPT_CHECK: *ret_check_only = 1; break;
-        case 'V': printf("cassinyd %s (API %s)\n", PACKAGE_VERSION, CASS_API_VERSION); exit(0);
-        case 'h': usage(stdout); exit(0);
+        case 'c':
+            config_path = optarg;
+            break;
+        case OPT_CHECK:
+            *ret_check_only = 1;
+            break;
+        case 'V':
+            printf("cassinyd %s (API %s)\n", PACKAGE_VERSION, CASS_API_VERSION);
+            exit(0);
+        case 'h':
+            usage(stdout);
+            exit(0);
         default:
             if (c >= OPT_FLAG_BASE && c < OPT_FLAG_BASE + (int)nflags) {
                 flag_values[c - OPT_FLAG_BASE] = optarg;
@@ -111,8 +119,8 @@ static int parse_args(int argc, char **argv, json_t **ret_cfg, int *ret_check_on
     }
 
     _cleanup_error_ struct cass_error *err = NULL;
-    json_t *cfg = cass_cfg_load(config_path ? config_path : CASS_DEFAULT_CONFIG,
-                                config_path != NULL, &err);
+    json_t *cfg =
+        cass_cfg_load(config_path ? config_path : CASS_DEFAULT_CONFIG, config_path != NULL, &err);
     if (!cfg) {
         fprintf(stderr, "cassinyd: invalid config: ");
         cass_error_fprint(stderr, err, config_path ? config_path : CASS_DEFAULT_CONFIG);

@@ -21,9 +21,9 @@
 
 #include "error.h"
 
-#define CASS_STORE_FILE "cassiny.db"      /* inside the daemon's state directory */
-#define CASS_STORE_RUN_ID_LEN 28          /* "r-" and a 26-character ULID */
-#define CASS_STORE_TIME_LEN 24            /* "2024-05-01T12:00:00.123Z" */
+#define CASS_STORE_FILE "cassiny.db" /* inside the daemon's state directory */
+#define CASS_STORE_RUN_ID_LEN 28     /* "r-" and a 26-character ULID */
+#define CASS_STORE_TIME_LEN 24       /* "2024-05-01T12:00:00.123Z" */
 #define CASS_STORE_LIST_DEFAULT 50
 #define CASS_STORE_LIST_MAX 1000
 
@@ -61,8 +61,7 @@ int cass_store_revision_put(struct cass_store *s, const char *revision, const ch
 json_t *cass_store_revision_get(struct cass_store *s, const char *revision,
                                 struct cass_error **err);
 /* The revisions of one spec name, newest first, shaped as revision_get. */
-json_t *cass_store_revision_list(struct cass_store *s, const char *name,
-                                 struct cass_error **err);
+json_t *cass_store_revision_list(struct cass_store *s, const char *name, struct cass_error **err);
 
 /* --- specs: the current revision and run of each applied name ------------ */
 

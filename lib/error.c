@@ -48,7 +48,7 @@ int cass_error_errno(struct cass_error **err, int errnum, const char *fmt, ...)
     va_start(ap, fmt);
     _cleanup_free_ char *m = vformat(fmt, ap);
     va_end(ap);
-    enum cass_error_kind kind = errnum == ENOMEM ? CASS_ERR_NOMEM
+    enum cass_error_kind kind = errnum == ENOMEM   ? CASS_ERR_NOMEM
                                 : errnum == ENOENT ? CASS_ERR_NOT_FOUND
                                                    : CASS_ERR_IO;
     return cass_error_set(err, kind, "%s: %s", m ? m : "?", strerror(errnum));
@@ -129,18 +129,30 @@ void cass_error_free(struct cass_error *e)
 const char *cass_error_kind_name(enum cass_error_kind kind)
 {
     switch (kind) {
-    case CASS_ERR_INTERNAL: return "internal";
-    case CASS_ERR_INVALID: return "invalid";
-    case CASS_ERR_SYNTAX: return "syntax";
-    case CASS_ERR_TOO_LARGE: return "too-large";
-    case CASS_ERR_NOT_FOUND: return "not-found";
-    case CASS_ERR_CONFLICT: return "conflict";
-    case CASS_ERR_FORBIDDEN: return "forbidden";
-    case CASS_ERR_UNAUTHORIZED: return "unauthorized";
-    case CASS_ERR_ENGINE: return "engine";
-    case CASS_ERR_UNAVAILABLE: return "unavailable";
-    case CASS_ERR_IO: return "io";
-    case CASS_ERR_NOMEM: return "no-memory";
+    case CASS_ERR_INTERNAL:
+        return "internal";
+    case CASS_ERR_INVALID:
+        return "invalid";
+    case CASS_ERR_SYNTAX:
+        return "syntax";
+    case CASS_ERR_TOO_LARGE:
+        return "too-large";
+    case CASS_ERR_NOT_FOUND:
+        return "not-found";
+    case CASS_ERR_CONFLICT:
+        return "conflict";
+    case CASS_ERR_FORBIDDEN:
+        return "forbidden";
+    case CASS_ERR_UNAUTHORIZED:
+        return "unauthorized";
+    case CASS_ERR_ENGINE:
+        return "engine";
+    case CASS_ERR_UNAVAILABLE:
+        return "unavailable";
+    case CASS_ERR_IO:
+        return "io";
+    case CASS_ERR_NOMEM:
+        return "no-memory";
     }
     return "unknown";
 }

@@ -8,16 +8,16 @@
 
 enum cass_error_kind {
     CASS_ERR_INTERNAL = 0,
-    CASS_ERR_INVALID,     /* bad input: spec, body, flag, name (422/400, exit 2) */
-    CASS_ERR_SYNTAX,      /* input that does not parse (400) */
-    CASS_ERR_TOO_LARGE,   /* a size or count limit (413) */
-    CASS_ERR_NOT_FOUND,   /* 404 */
-    CASS_ERR_CONFLICT,    /* 409 */
-    CASS_ERR_FORBIDDEN,   /* policy refusal (403) */
-    CASS_ERR_UNAUTHORIZED,/* 401 */
-    CASS_ERR_ENGINE,      /* the Docker Engine answered with an error (status kept) */
-    CASS_ERR_UNAVAILABLE, /* the engine or a peer cannot be reached (503) */
-    CASS_ERR_IO,          /* file system, database */
+    CASS_ERR_INVALID,      /* bad input: spec, body, flag, name (422/400, exit 2) */
+    CASS_ERR_SYNTAX,       /* input that does not parse (400) */
+    CASS_ERR_TOO_LARGE,    /* a size or count limit (413) */
+    CASS_ERR_NOT_FOUND,    /* 404 */
+    CASS_ERR_CONFLICT,     /* 409 */
+    CASS_ERR_FORBIDDEN,    /* policy refusal (403) */
+    CASS_ERR_UNAUTHORIZED, /* 401 */
+    CASS_ERR_ENGINE,       /* the Docker Engine answered with an error (status kept) */
+    CASS_ERR_UNAVAILABLE,  /* the engine or a peer cannot be reached (503) */
+    CASS_ERR_IO,           /* file system, database */
     CASS_ERR_NOMEM,
 };
 
@@ -32,9 +32,9 @@ struct cass_error_item {
 
 struct cass_error {
     enum cass_error_kind kind;
-    int status;   /* engine or HTTP status when kind is ENGINE, else 0 */
+    int status; /* engine or HTTP status when kind is ENGINE, else 0 */
     char *message;
-    char *file;   /* file name the items refer to, may be NULL */
+    char *file; /* file name the items refer to, may be NULL */
     size_t n_items;
     struct cass_error_item *items;
 };

@@ -98,8 +98,7 @@ int cass_hash_random(void *buf, size_t n, struct cass_error **err)
 
 char *cass_hash_random_token(size_t n, struct cass_error **err)
 {
-    static const char b64[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     unsigned char raw[256];
     if (n > sizeof(raw)) {
         cass_error_set(err, CASS_ERR_INTERNAL, "token too long");

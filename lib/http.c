@@ -273,7 +273,8 @@ static int perform(struct cass_http *h, const char *method, const char *path,
     headers = curl_slist_append(headers, "Expect:");
     if (body) {
         _cleanup_free_ char *ct = NULL;
-        if (asprintf(&ct, "Content-Type: %s", content_type ? content_type : "application/json") >= 0)
+        if (asprintf(&ct, "Content-Type: %s", content_type ? content_type : "application/json") >=
+            0)
             headers = curl_slist_append(headers, ct);
         curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
         curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
@@ -329,8 +330,8 @@ int cass_http_request(struct cass_http *h, const char *method, const char *path,
 
 int cass_http_stream(struct cass_http *h, const char *method, const char *path,
                      const char *content_type, const char *body, size_t body_len,
-                     cass_http_chunk_fn fn, void *userdata, long *ret_status,
-                     char **ret_error_body, struct cass_error **err)
+                     cass_http_chunk_fn fn, void *userdata, long *ret_status, char **ret_error_body,
+                     struct cass_error **err)
 {
     struct sink s = {.h = h, .fn = fn, .userdata = userdata};
     if (ret_error_body)

@@ -49,8 +49,8 @@ typedef int (*cass_http_chunk_fn)(const char *data, size_t len, void *userdata);
  * an error of this function. */
 int cass_http_stream(struct cass_http *h, const char *method, const char *path,
                      const char *content_type, const char *body, size_t body_len,
-                     cass_http_chunk_fn fn, void *userdata, long *ret_status,
-                     char **ret_error_body, struct cass_error **err);
+                     cass_http_chunk_fn fn, void *userdata, long *ret_status, char **ret_error_body,
+                     struct cass_error **err);
 
 /* Cancels transfers on h, from any thread, once *cancel becomes non-zero
  * (checked about once a second while idle, more often while data flows); NULL

@@ -79,8 +79,8 @@ void cass_log_write(enum cass_log_level level, const char *fmt, ...)
     if (log_format == CASS_LOG_JSON) {
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
-        json_t *o = json_pack("{s:f,s:s,s:s}", "ts", (double)ts.tv_sec + ts.tv_nsec / 1e9,
-                              "level", level_names[level], "msg", msg);
+        json_t *o = json_pack("{s:f,s:s,s:s}", "ts", (double)ts.tv_sec + ts.tv_nsec / 1e9, "level",
+                              level_names[level], "msg", msg);
         if (o) {
             char *line = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII);
             if (line) {

@@ -31,8 +31,8 @@ void cass_output_json(FILE *f, const json_t *v)
 /* Plain scalars only where a YAML 1.1 or 1.2 reader sees the same string. */
 static int plain_safe(const char *s)
 {
-    static const char *const reserved[] = {"true", "false", "yes", "no", "on", "off", "null",
-                                           "y", "n", "~"};
+    static const char *const reserved[] = {"true", "false", "yes", "no", "on",
+                                           "off",  "null",  "y",   "n",  "~"};
     if (!*s || strlen(s) > 200)
         return 0;
     for (size_t i = 0; i < sizeof(reserved) / sizeof(reserved[0]); i++)
@@ -51,9 +51,9 @@ static int plain_safe(const char *s)
 static int emit_scalar(yaml_emitter_t *em, const char *text, int quoted)
 {
     yaml_event_t ev;
-    if (!yaml_scalar_event_initialize(&ev, NULL, NULL, (yaml_char_t *)text, (int)strlen(text), 1,
-                                      1, quoted ? YAML_DOUBLE_QUOTED_SCALAR_STYLE
-                                                : YAML_PLAIN_SCALAR_STYLE))
+    if (!yaml_scalar_event_initialize(&ev, NULL, NULL, (yaml_char_t *)text, (int)strlen(text), 1, 1,
+                                      quoted ? YAML_DOUBLE_QUOTED_SCALAR_STYLE
+                                             : YAML_PLAIN_SCALAR_STYLE))
         return -1;
     return yaml_emitter_emit(em, &ev) ? 0 : -1;
 }
@@ -90,8 +90,7 @@ static int emit_value(yaml_emitter_t *em, const json_t *v)
         return yaml_emitter_emit(em, &ev) ? 0 : -1;
     }
     case JSON_ARRAY: {
-        if (!yaml_sequence_start_event_initialize(&ev, NULL, NULL, 1,
-                                                  YAML_BLOCK_SEQUENCE_STYLE) ||
+        if (!yaml_sequence_start_event_initialize(&ev, NULL, NULL, 1, YAML_BLOCK_SEQUENCE_STYLE) ||
             !yaml_emitter_emit(em, &ev))
             return -1;
         size_t i;
@@ -117,9 +116,12 @@ static int emit_value(yaml_emitter_t *em, const json_t *v)
         if (!strpbrk(buf, ".eE"))
             strcat(buf, ".0");
         return emit_scalar(em, buf, 0);
-    case JSON_TRUE: return emit_scalar(em, "true", 0);
-    case JSON_FALSE: return emit_scalar(em, "false", 0);
-    case JSON_NULL: return emit_scalar(em, "null", 0);
+    case JSON_TRUE:
+        return emit_scalar(em, "true", 0);
+    case JSON_FALSE:
+        return emit_scalar(em, "false", 0);
+    case JSON_NULL:
+        return emit_scalar(em, "null", 0);
     }
     return -1;
 }

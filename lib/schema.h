@@ -37,6 +37,12 @@ const json_t *cass_schema_get(const char *name);
  * value (caller owns) with defaults filled and quantities converted; on
  * failure NULL with *err of kind INVALID. base_path is the path of instance
  * ("" for a whole document). */
+/* Checks that schema uses only the keywords above (annotations such as
+ * title, description, $comment, examples and errorMessage are allowed) and
+ * that its patterns compile. cass_schema_get refuses files that fail this.
+ * Returns 0, or -1 with one item per problem (path inside the schema). */
+int cass_schema_check(const json_t *schema, struct cass_error **err);
+
 json_t *cass_schema_apply(const json_t *schema, const json_t *instance, const json_t *pos,
                           const char *base_path, struct cass_error **err);
 

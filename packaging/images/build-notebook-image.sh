@@ -3,8 +3,8 @@
 # registry: mmdebstrap bookworm into a tarball, then `docker import` it.
 #
 # Usage: build-notebook-image.sh [--tag TAG] [--mirror URL] [--security-mirror URL]
-#                                [--snapshot YYYYMMDDTHHMMSSZ] [--force] [--verify]
-#                                [--dry-run]
+#                                [--snapshot YYYYMMDDTHHMMSSZ] [--with-toolchain]
+#                                [--force] [--verify] [--dry-run]
 #
 #   --tag TAG              image tag (default cassiny/notebook:bookworm)
 #   --mirror URL           Debian archive to use instead of the one in the host's
@@ -13,6 +13,10 @@
 #                          from a snapshot-style --mirror, else from the apt sources)
 #   --snapshot DATE        pin to a snapshot-style mirror date, e.g. 20250520T000000Z;
 #                          the mirror must be snapshot-style (.../archive/debian[/DATE])
+#   --with-toolchain       keep C/C++ headers, gcc internals and static libraries
+#                          (dropped by default: python3-scipy depends on
+#                          python3-pythran, which pulls in g++ and -dev packages
+#                          worth ~440 MB that a notebook does not use)
 #   --force                rebuild even if TAG exists
 #   --verify               after building (or finding) the image, start it, check
 #                          /api/status with and without the token, run 1+1 in a
@@ -31,6 +35,7 @@ mirror=
 security_mirror=
 snapshot=
 force=0
+toolchain=0
 verify=0
 dry_run=0
 apt_etc=${CASSINY_APT_ETC:-/etc/apt}
@@ -50,6 +55,7 @@ while [ $# -gt 0 ]; do
     --snapshot) [ $# -ge 2 ] || usage; snapshot=$2; shift 2 ;;
     --snapshot=*) snapshot=${1#*=}; shift ;;
     --force) force=1; shift ;;
+    --with-toolchain) toolchain=1; shift ;;
     --verify) verify=1; shift ;;
     --dry-run) dry_run=1; shift ;;
     -h|--help) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
@@ -152,6 +158,25 @@ EOF
             [ "$c" = 204 ] || { log "verify[$vname]: DELETE kernel -> $c (want 204)"; fail=1; }
         fi
     fi
+    # The scientific stack, and executing a notebook headless with nbconvert
+    # (what a Job that runs a notebook would do).
+    out=$(docker exec -i "$cid" sh -c 'cd /tmp && python3 - && python3 -m nbconvert --to notebook --execute --output out.ipynb in.ipynb >/dev/null 2>&1 && python3 -c "import nbformat; nb = nbformat.read(\"out.ipynb\", 4); print(nb.cells[0].outputs[0].text.strip())"' <<'EOF' 2>&1
+import nbformat
+from nbformat.v4 import new_notebook, new_code_cell
+nb = new_notebook(cells=[new_code_cell(
+    "import pandas, sklearn\n"
+    "from sklearn.datasets import load_iris\n"
+    "from sklearn.linear_model import LogisticRegression\n"
+    "X, y = load_iris(return_X_y=True, as_frame=True)\n"
+    "m = LogisticRegression(max_iter=1000).fit(X, y)\n"
+    "print('iris', pandas.__version__, sklearn.__version__, round(m.score(X, y), 2))")])
+nbformat.write(nb, "in.ipynb")
+EOF
+    ) || true
+    case $out in
+    iris*) log "verify[$vname]: nbconvert --execute with pandas+sklearn: $out (ok)" ;;
+    *) log "verify[$vname]: nbconvert --execute failed: $out"; fail=1 ;;
+    esac
     if [ $fail != 0 ]; then
         log "verify[$vname]: container log:"; docker logs "$cid" 2>&1 | tail -n 30 >&2
     fi
@@ -319,6 +344,7 @@ cat > "$work/cassiny/image-info.json" <<EOF
   "builder": "packaging/images/build-notebook-image.sh",
   "mmdebstrap": "$(mmdebstrap --version | awk '{print $2}')",
   "variant": "apt",
+  "toolchain_files": $([ $toolchain = 1 ] && echo true || echo false),
   "packages_requested": "$packages",
   "packages_file": "/usr/share/cassiny/packages.txt"
 }
@@ -341,6 +367,16 @@ set -- --variant=apt --mode=root --format=tar --architectures="$arch" \
     --customize-hook="copy-in $work/cassiny/image-info.json /usr/share/cassiny" \
     --customize-hook='dpkg-query --admindir="$1/var/lib/dpkg" -W | LC_ALL=C sort > "$1/usr/share/cassiny/packages.txt"' \
     --customize-hook='rm -rf "$1/var/cache/apt"/*.bin "$1/var/cache/debconf"/*-old "$1/var/lib/dpkg"/*-old "$1/var/log"/*.log "$1/var/log/apt"/*'
+if [ $toolchain = 0 ]; then
+    # dpkg still records these packages as installed; only the files are skipped
+    # (the same mechanism as the doc exclusions, kept in the image's dpkg.cfg.d).
+    set -- "$@" \
+        --dpkgopt='path-exclude=/usr/include/*' \
+        --dpkgopt='path-exclude=/usr/lib/gcc/*' \
+        --dpkgopt='path-exclude=/usr/lib/*.a' \
+        --dpkgopt='path-exclude=/usr/lib/*/lib?san.so*' \
+        --dpkgopt='path-exclude=/usr/lib/*/libubsan.so*'
+fi
 if [ -n "$snapshot" ]; then
     set -- --aptopt='Acquire::Check-Valid-Until "false"' "$@"
 fi

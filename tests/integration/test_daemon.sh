@@ -120,4 +120,16 @@ start_daemon "$build" || not_ok "restart"
 check "a second daemon on the same socket refuses to start" test $? != 0
 check "the first daemon still serves" test "$(api GET /healthz)" = "200 application/json"
 
+stop_daemon
+rm -rf "$WORK"
+
+# A dead engine: the daemon starts, says so, and keeps serving.
+start_daemon "$build" --docker-host unix:///nonexistent/docker.sock || not_ok "start without an engine"
+r=$(api GET /v1/version)
+check "version with a dead engine is still 200" test "${r%% *}" = 200
+check "version with a dead engine names the error" jq -e '.engine.error | length > 0' "$WORK/body"
+r=$(api POST '/v1/specs?dryRun=true' -H 'Content-Type: application/yaml' --data-binary @"$src/examples/notebook.yaml")
+check "dry run works without an engine" test "${r%% *}" = 200
+check "healthz with a dead engine is 200" test "$(api GET /healthz)" = "200 application/json"
+
 summary

@@ -72,8 +72,8 @@ START_TEST(table_and_yaml_output)
                           "b?[2J         failed\n");
     free(buf);
 
-    json_t *v = json_pack("{s:s,s:s,s:i,s:[s,n],s:b}", "name", "churn", "on", "yes", "n", 3,
-                          "list", "1.5", "ok", 1);
+    json_t *v = json_pack("{s:s,s:s,s:i,s:[s,n],s:b}", "name", "churn", "on", "yes", "n", 3, "list",
+                          "1.5", "ok", 1);
     f = open_memstream(&buf, &len);
     ck_assert_int_eq(cass_output_yaml(f, v), 0);
     fclose(f);
