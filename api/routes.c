@@ -5,20 +5,27 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <unistd.h>
 
 #include "cleanup.h"
 #include "engine.h"
+#include "lifecycle.h"
 #include "protocol.h"
 #include "routes.h"
 #include "spec.h"
 #include "store.h"
 
-typedef int (*handler_fn)(struct cass_api_request *req, struct cass_api_reply *reply,
-                          struct cass_error **err);
+/* arg is the {name} or {id} segment of the path, NULL for fixed paths. */
+typedef int (*handler_fn)(struct cass_api_request *req, const char *arg,
+                          struct cass_api_reply *reply, struct cass_error **err);
 
 struct route {
     const char *method;
-    const char *path;
+    const char *prefix; /* the path, or the part before {arg} */
+    const char *suffix; /* NULL: fixed path; else what follows {arg} ("" for none) */
     handler_fn fn;
 };
 
@@ -46,8 +53,8 @@ static int query_bool(const struct cass_api_request *req, const char *key, int *
     return 0;
 }
 
-static int h_healthz(struct cass_api_request *req, struct cass_api_reply *reply,
-                     struct cass_error **err)
+static int h_healthz(struct cass_api_request *req, const char *arg,
+                     struct cass_api_reply *reply, struct cass_error **err)
 {
     struct cass_daemon *d = req->d;
     pthread_mutex_lock(&d->engine_lock);
@@ -58,8 +65,8 @@ static int h_healthz(struct cass_api_request *req, struct cass_api_reply *reply,
     return reply->body ? 0 : cass_error_set(err, CASS_ERR_NOMEM, "out of memory");
 }
 
-static int h_version(struct cass_api_request *req, struct cass_api_reply *reply,
-                     struct cass_error **err)
+static int h_version(struct cass_api_request *req, const char *arg,
+                     struct cass_api_reply *reply, struct cass_error **err)
 {
     _cleanup_json_ json_t *out =
         json_pack("{s:s,s:s}", "version", PACKAGE_VERSION, "apiVersion", CASS_API_VERSION);
@@ -92,8 +99,8 @@ static int h_version(struct cass_api_request *req, struct cass_api_reply *reply,
     return 0;
 }
 
-static int h_metrics(struct cass_api_request *req, struct cass_api_reply *reply,
-                     struct cass_error **err)
+static int h_metrics(struct cass_api_request *req, const char *arg,
+                     struct cass_api_reply *reply, struct cass_error **err)
 {
     struct cass_daemon *d = req->d;
     pthread_mutex_lock(&d->engine_lock);
@@ -135,8 +142,8 @@ static int spec_media_ok(const char *ct)
     return 0;
 }
 
-static int h_specs_post(struct cass_api_request *req, struct cass_api_reply *reply,
-                        struct cass_error **err)
+static int h_specs_post(struct cass_api_request *req, const char *arg,
+                     struct cass_api_reply *reply, struct cass_error **err)
 {
     int dry_run = 0;
     if (query_bool(req, "dryRun", &dry_run, err) < 0)
@@ -152,10 +159,14 @@ static int h_specs_post(struct cass_api_request *req, struct cass_api_reply *rep
     if (!specs)
         return -1;
     if (!dry_run) {
-        reply->status = 501;
-        return cass_error_set(err, CASS_ERR_INTERNAL,
-                              "launching specs is not available in this version; use "
-                              "?dryRun=true to validate");
+        json_t *out = cass_lifecycle_apply(req->d, specs, err);
+        if (!out)
+            return -1;
+        reply->status = 202;
+        reply->body = out;
+        reply->audit = 1;
+        reply->audit_detail = json_deep_copy(out);
+        return 0;
     }
     json_t *list = json_array();
     size_t i;
@@ -172,29 +183,334 @@ static int h_specs_post(struct cass_api_request *req, struct cass_api_reply *rep
     return reply->body ? 0 : cass_error_set(err, CASS_ERR_NOMEM, "out of memory");
 }
 
-static const struct route routes[] = {
-    {"GET", "/healthz", h_healthz},
-    {"GET", "/metrics", h_metrics},
-    {"GET", "/v1/version", h_version},
-    {"POST", "/v1/specs", h_specs_post},
+
+/* ---- specs ------------------------------------------------------------- */
+
+static int h_specs_list(struct cass_api_request *req, const char *arg,
+                        struct cass_api_reply *reply, struct cass_error **err)
+{
+    json_t *list = cass_store_spec_list(req->d->store, 0, err);
+    if (!list)
+        return -1;
+    reply->body = json_pack("{s:o}", "specs", list);
+    return 0;
+}
+
+static int h_specs_get(struct cass_api_request *req, const char *name,
+                       struct cass_api_reply *reply, struct cass_error **err)
+{
+    _cleanup_json_ json_t *spec = cass_store_spec_get(req->d->store, name, err);
+    if (!spec)
+        return -1;
+    const char *run_id = json_string_value(json_object_get(spec, "runId"));
+    json_t *run = run_id ? cass_store_run_get(req->d->store, run_id, err) : json_null();
+    if (!run)
+        return -1;
+    json_object_set_new(spec, "run", run);
+    _cleanup_json_ json_t *rev = cass_store_revision_get(
+        req->d->store, json_string_value(json_object_get(spec, "revision")), err);
+    if (!rev)
+        return -1;
+    json_object_set(spec, "spec", json_object_get(rev, "spec"));
+    reply->body = TAKE_PTR(spec);
+    return 0;
+}
+
+static int h_specs_delete(struct cass_api_request *req, const char *name,
+                          struct cass_api_reply *reply, struct cass_error **err)
+{
+    int purge = 0;
+    if (query_bool(req, "purge", &purge, err) < 0)
+        return -1;
+    if (cass_lifecycle_delete(req->d, name, purge, err) < 0)
+        return -1;
+    reply->body = json_pack("{s:s,s:b,s:b}", "name", name, "deleted", 1, "purged", purge);
+    reply->audit = 1;
+    reply->audit_detail = json_incref(reply->body);
+    return 0;
+}
+
+/* ---- runs -------------------------------------------------------------- */
+
+static int parse_limit(const struct cass_api_request *req, unsigned *ret, struct cass_error **err)
+{
+    const char *v = cass_routes_query(req, "limit");
+    *ret = 0;
+    if (!v)
+        return 0;
+    char *end = NULL;
+    errno = 0;
+    unsigned long n = strtoul(v, &end, 10);
+    if (errno || end == v || *end || n < 1 || n > 1000)
+        return cass_error_set(err, CASS_ERR_SYNTAX, "limit must be a number from 1 to 1000");
+    *ret = (unsigned)n;
+    return 0;
+}
+
+static int h_runs_list(struct cass_api_request *req, const char *arg,
+                       struct cass_api_reply *reply, struct cass_error **err)
+{
+    struct cass_store_run_filter f = {
+        .name = cass_routes_query(req, "name"),
+        .kind = cass_routes_query(req, "kind"),
+        .status = cass_routes_query(req, "status"),
+        .cursor = cass_routes_query(req, "cursor"),
+    };
+    if (parse_limit(req, &f.limit, err) < 0)
+        return -1;
+    char *next = NULL;
+    json_t *runs = cass_store_run_list(req->d->store, &f, &next, err);
+    if (!runs)
+        return -1;
+    reply->body = json_pack("{s:o,s:s?}", "runs", runs, "next", next);
+    free(next);
+    return 0;
+}
+
+static int h_runs_get(struct cass_api_request *req, const char *id, struct cass_api_reply *reply,
+                      struct cass_error **err)
+{
+    reply->body = cass_store_run_get(req->d->store, id, err);
+    return reply->body ? 0 : -1;
+}
+
+static int h_runs_stop(struct cass_api_request *req, const char *id, struct cass_api_reply *reply,
+                       struct cass_error **err)
+{
+    json_t *run = NULL;
+    char reason[96];
+    snprintf(reason, sizeof(reason), "stopped by %s", req->actor);
+    if (cass_lifecycle_run_stop(req->d, id, reason, &run, err) < 0)
+        return -1;
+    reply->body = run;
+    reply->audit = 1;
+    return 0;
+}
+
+/* Logs: a thread copies the engine's demultiplexed stream into a pipe that
+ * the connection's thread reads; closing either end ends both. */
+struct log_stream {
+    struct log_stream *next; /* in live_streams */
+    int fds[2];
+    atomic_int cancel;
+    pthread_t thread;
+    struct cass_engine *engine;
+    char *container;
+    struct cass_engine_logs_opts opts;
 };
+
+/* Open follows, so that shutdown can end them (a connection thread blocked
+ * on a quiet follow would otherwise hold the server up). */
+static pthread_mutex_t streams_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct log_stream *live_streams;
+
+void cass_routes_cancel_streams(void)
+{
+    pthread_mutex_lock(&streams_lock);
+    for (struct log_stream *ls = live_streams; ls; ls = ls->next)
+        atomic_store(&ls->cancel, 1);
+    pthread_mutex_unlock(&streams_lock);
+}
+
+static int log_pipe_write(int stream, const char *data, size_t len, void *ud)
+{
+    struct log_stream *ls = ud;
+    while (len > 0) {
+        ssize_t n = write(ls->fds[1], data, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return 1; /* the client went away */
+        data += n;
+        len -= (size_t)n;
+    }
+    return atomic_load(&ls->cancel) ? 1 : 0;
+}
+
+static void *log_thread(void *arg)
+{
+    struct log_stream *ls = arg;
+    struct cass_error *err = NULL;
+    if (cass_engine_container_logs(ls->engine, ls->container, &ls->opts, log_pipe_write, ls,
+                                   &err) < 0 &&
+        !atomic_load(&ls->cancel)) {
+        char line[512];
+        int n = snprintf(line, sizeof(line), "\n[cassiny: log stream ended: %s]\n",
+                         err->message ? err->message : "?");
+        if (n > 0 && write(ls->fds[1], line, (size_t)n) < 0)
+            n = 0;
+    }
+    cass_error_free(err);
+    close(ls->fds[1]);
+    ls->fds[1] = -1;
+    return NULL;
+}
+
+static long log_stream_read(void *ctx, char *buf, size_t max)
+{
+    struct log_stream *ls = ctx;
+    for (;;) {
+        ssize_t n = read(ls->fds[0], buf, max);
+        if (n < 0 && errno == EINTR)
+            continue;
+        return n;
+    }
+}
+
+static void log_stream_free(void *ctx)
+{
+    struct log_stream *ls = ctx;
+    pthread_mutex_lock(&streams_lock);
+    for (struct log_stream **p = &live_streams; *p; p = &(*p)->next)
+        if (*p == ls) {
+            *p = ls->next;
+            break;
+        }
+    pthread_mutex_unlock(&streams_lock);
+    atomic_store(&ls->cancel, 1);
+    close(ls->fds[0]);
+    pthread_join(ls->thread, NULL);
+    free(ls->container);
+    free(ls);
+}
+
+static long file_stream_read(void *ctx, char *buf, size_t max)
+{
+    int fd = (int)(intptr_t)ctx;
+    for (;;) {
+        ssize_t n = read(fd, buf, max);
+        if (n < 0 && errno == EINTR)
+            continue;
+        return n;
+    }
+}
+
+static void file_stream_free(void *ctx)
+{
+    close((int)(intptr_t)ctx);
+}
+
+static int h_runs_logs(struct cass_api_request *req, const char *id,
+                       struct cass_api_reply *reply, struct cass_error **err)
+{
+    int follow = 0;
+    if (query_bool(req, "follow", &follow, err) < 0)
+        return -1;
+    int tail = -1;
+    const char *t = cass_routes_query(req, "tail");
+    if (t) {
+        char *end = NULL;
+        long n = strtol(t, &end, 10);
+        if (end == t || *end || n < 0 || n > 1000000)
+            return cass_error_set(err, CASS_ERR_SYNTAX, "tail must be a number of lines");
+        tail = (int)n;
+    }
+    _cleanup_json_ json_t *run = cass_store_run_get(req->d->store, id, err);
+    if (!run)
+        return -1;
+    const char *cid = json_string_value(json_array_get(json_object_get(run, "containers"), 0));
+    struct cass_engine *e = NULL;
+    _cleanup_json_ json_t *ins = NULL;
+    if (cid) {
+        _cleanup_error_ struct cass_error *ierr = NULL;
+        e = cass_daemon_engine(req->d, &ierr);
+        ins = e ? cass_engine_container_inspect(e, cid, &ierr) : NULL;
+    }
+    reply->content_type = "text/plain; charset=utf-8";
+    if (!ins) {
+        /* The container is gone: serve what was kept. */
+        _cleanup_free_ char *path = cass_lifecycle_log_path(req->d, id);
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+            return cass_error_set(err, CASS_ERR_NOT_FOUND,
+                                  "run %s has no container and no kept logs", id);
+        reply->stream_read = file_stream_read;
+        reply->stream_free = file_stream_free;
+        reply->stream_ctx = (void *)(intptr_t)fd;
+        return 0;
+    }
+    struct log_stream *ls = calloc(1, sizeof(*ls));
+    if (!ls || pipe2(ls->fds, O_CLOEXEC) < 0) {
+        free(ls);
+        return cass_error_set(err, CASS_ERR_INTERNAL, "cannot make a pipe for the logs");
+    }
+    ls->engine = e;
+    ls->container = strdup(cid);
+    ls->opts.follow = follow;
+    ls->opts.tail = tail;
+    ls->opts.cancel = &ls->cancel;
+    if (pthread_create(&ls->thread, NULL, log_thread, ls) != 0) {
+        close(ls->fds[0]);
+        close(ls->fds[1]);
+        free(ls->container);
+        free(ls);
+        return cass_error_set(err, CASS_ERR_INTERNAL, "cannot start the log thread");
+    }
+    pthread_mutex_lock(&streams_lock);
+    ls->next = live_streams;
+    live_streams = ls;
+    pthread_mutex_unlock(&streams_lock);
+    reply->stream_read = log_stream_read;
+    reply->stream_free = log_stream_free;
+    reply->stream_ctx = ls;
+    return 0;
+}
+
+static const struct route routes[] = {
+    {"GET", "/healthz", NULL, h_healthz},
+    {"GET", "/metrics", NULL, h_metrics},
+    {"GET", "/v1/version", NULL, h_version},
+    {"POST", "/v1/specs", NULL, h_specs_post},
+    {"GET", "/v1/specs", NULL, h_specs_list},
+    {"GET", "/v1/specs/", "", h_specs_get},
+    {"DELETE", "/v1/specs/", "", h_specs_delete},
+    {"GET", "/v1/runs", NULL, h_runs_list},
+    {"GET", "/v1/runs/", "", h_runs_get},
+    {"GET", "/v1/runs/", "/logs", h_runs_logs},
+    {"POST", "/v1/runs/", "/stop", h_runs_stop},
+};
+
+/* Matches path against a route; on a match with an argument, copies the
+ * argument (one segment of [A-Za-z0-9._-], at most 127 bytes) to arg. */
+static int route_match(const struct route *r, const char *path, char *arg, size_t n)
+{
+    if (!r->suffix)
+        return strcmp(r->prefix, path) == 0;
+    size_t plen = strlen(r->prefix);
+    if (strncmp(path, r->prefix, plen) != 0)
+        return 0;
+    const char *a = path + plen;
+    size_t alen = strcspn(a, "/");
+    if (alen == 0 || alen >= n || strcmp(a + alen, r->suffix) != 0)
+        return 0;
+    for (size_t i = 0; i < alen; i++) {
+        char c = a[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '_' || c == '.'))
+            return 0;
+    }
+    memcpy(arg, a, alen);
+    arg[alen] = '\0';
+    return 1;
+}
 
 int cass_routes_handle(struct cass_api_request *req, struct cass_api_reply *reply,
                        struct cass_error **err)
 {
     int path_known = 0;
+    char arg[128];
     for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
-        if (strcmp(routes[i].path, req->path) != 0)
+        if (!route_match(&routes[i], req->path, arg, sizeof(arg)))
             continue;
         path_known = 1;
         if (strcmp(routes[i].method, req->method) == 0 ||
             (strcmp(req->method, "HEAD") == 0 && strcmp(routes[i].method, "GET") == 0))
-            return routes[i].fn(req, reply, err);
+            return routes[i].fn(req, routes[i].suffix ? arg : NULL, reply, err);
     }
     if (path_known) {
         reply->status = 405;
-        return cass_error_set(err, CASS_ERR_INVALID, "method %s is not allowed on %s", req->method,
-                              req->path);
+        return cass_error_set(err, CASS_ERR_INVALID, "method %s is not allowed on %s",
+                              req->method, req->path);
     }
     return cass_error_set(err, CASS_ERR_NOT_FOUND, "no such endpoint: %s %s", req->method,
                           req->path);

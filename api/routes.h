@@ -5,6 +5,7 @@
 
 #include <jansson.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "daemon.h"
 #include "error.h"
@@ -28,6 +29,12 @@ struct cass_api_reply {
     json_t *body;             /* owned by the reply */
     char *text;               /* alternative to body, owned */
     const char *content_type; /* for text */
+    /* A streamed body (logs): stream_read fills buf and returns the bytes
+     * written, 0 at the end, -1 on error; it may block. stream_free is
+     * called once when the response is done or the client went away. */
+    long (*stream_read)(void *ctx, char *buf, size_t max);
+    void (*stream_free)(void *ctx);
+    void *stream_ctx;
     int audit;                /* state-changing: append to the audit log */
     json_t *audit_detail;     /* owned, may be NULL */
 };
@@ -40,5 +47,8 @@ int cass_routes_handle(struct cass_api_request *req, struct cass_api_reply *repl
 
 /* A query argument, borrowed; NULL when absent. */
 const char *cass_routes_query(const struct cass_api_request *req, const char *key);
+
+/* Ends every open log follow (at shutdown). */
+void cass_routes_cancel_streams(void);
 
 #endif

@@ -73,6 +73,53 @@ static enum MHD_Result send_json(struct MHD_Connection *conn, unsigned status,
     return send_text(conn, status, content_type, withnl, n + 1);
 }
 
+static ssize_t stream_reader(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    struct cass_api_reply *r = cls;
+    long n = r->stream_read(r->stream_ctx, buf, max);
+    if (n > 0)
+        return n;
+    return n == 0 ? MHD_CONTENT_READER_END_OF_STREAM : MHD_CONTENT_READER_END_WITH_ERROR;
+}
+
+static void stream_done(void *cls)
+{
+    struct cass_api_reply *r = cls;
+    if (r->stream_free)
+        r->stream_free(r->stream_ctx);
+    free(r);
+}
+
+/* Hands the stream of reply to libmicrohttpd, which owns it from here. */
+static enum MHD_Result send_stream(struct MHD_Connection *conn, unsigned status,
+                                   const char *content_type, struct cass_api_reply *reply)
+{
+    struct cass_api_reply *copy = malloc(sizeof(*copy));
+    if (!copy) {
+        if (reply->stream_free)
+            reply->stream_free(reply->stream_ctx);
+        return MHD_NO;
+    }
+    *copy = *reply;
+    reply->stream_read = NULL;
+    struct MHD_Response *resp =
+        MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024, stream_reader, copy,
+                                          stream_done);
+    if (!resp) {
+        stream_done(copy);
+        return MHD_NO;
+    }
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+                            content_type ? content_type : "text/plain; charset=utf-8");
+    MHD_add_response_header(resp, "Cache-Control", "no-store");
+    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    /* Follows last as long as the client wants. */
+    MHD_set_connection_option(conn, MHD_CONNECTION_OPTION_TIMEOUT, 0);
+    enum MHD_Result ret = MHD_queue_response(conn, status, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
 static enum MHD_Result send_problem(struct MHD_Connection *conn, unsigned status,
                                     const char *detail)
 {
@@ -134,6 +181,9 @@ static enum MHD_Result dispatch(struct cass_server *s, struct MHD_Connection *co
         else
             log_debug("%s %s: %u %s", method, url, status, err->message ? err->message : "");
         ret = send_json(conn, status, CASS_MEDIA_PROBLEM, p);
+    } else if (reply.stream_read) {
+        status = reply.status;
+        ret = send_stream(conn, status, reply.content_type, &reply);
     } else if (reply.text) {
         status = reply.status;
         ret = send_text(conn, status, reply.content_type ? reply.content_type : "text/plain",
@@ -351,6 +401,8 @@ void cass_server_stop(struct cass_server *s)
 {
     if (!s)
         return;
+    MHD_quiesce_daemon(s->mhd);
+    cass_routes_cancel_streams();
     MHD_stop_daemon(s->mhd);
     unlink(s->socket_path);
     free(s->socket_path);

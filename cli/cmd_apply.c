@@ -2,19 +2,84 @@
 
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cleanup.h"
 #include "ctl.h"
 #include "protocol.h"
 
+#define APPLY_USAGE "Usage: cassinyctl apply -f FILE [--dry-run] [--wait] [--timeout SECONDS]\n"
+
+/* KIND NAME REVISION, then RUN STATUS for launched specs, and RESULT. */
+static void print_specs(json_t *reply, int dry_run)
+{
+    static const char *const headers[] = {"KIND", "NAME", "REVISION", "RUN", "STATUS", "RESULT"};
+    static const char *const dry_headers[] = {"KIND", "NAME", "REVISION", "RESULT"};
+    struct cass_table *t = cass_table_new(dry_run ? 4 : 6, dry_run ? dry_headers : headers);
+    size_t i;
+    json_t *s;
+    json_array_foreach(json_object_get(reply, "specs"), i, s)
+    {
+        char rev[20];
+        ctl_short_digest(ctl_str(s, "revision", NULL), rev);
+        json_t *run = json_object_get(s, "run");
+        const char *result = dry_run                                        ? "valid (dry run)"
+                             : json_is_false(json_object_get(s, "changed")) ? "unchanged"
+                                                                            : "applied";
+        const char *cells[] = {ctl_str(s, "kind", ""),  ctl_str(s, "name", ""),      rev,
+                               ctl_str(run, "id", "-"), ctl_str(run, "status", "-"), result};
+        if (dry_run)
+            cells[3] = result;
+        cass_table_add(t, cells);
+    }
+    cass_table_print(t, stdout);
+    cass_table_free(t);
+}
+
+/* Waits for the runs of an apply reply and puts their final state back into it. */
+static int wait_for_reply(struct ctl *c, json_t *reply, double timeout_s)
+{
+    json_t *specs = json_object_get(reply, "specs");
+    _cleanup_json_ json_t *runs = json_array();
+    size_t i;
+    json_t *s;
+    json_array_foreach(specs, i, s)
+    {
+        if (json_is_object(json_object_get(s, "run")))
+            json_array_append(runs, json_object_get(s, "run"));
+    }
+    /* Progress is for people: on stdout in table form, else on a terminal's stderr only. */
+    FILE *progress = stdout;
+    int tty = c->tty;
+    if (c->output != CASS_OUTPUT_TABLE) {
+        tty = isatty(STDERR_FILENO);
+        progress = tty ? stderr : NULL;
+    }
+    int code = ctl_wait_runs(c, runs, timeout_s, progress, tty);
+    size_t k = 0;
+    json_array_foreach(specs, i, s)
+    {
+        if (json_is_object(json_object_get(s, "run")))
+            json_object_set(s, "run", json_array_get(runs, k++));
+    }
+    if (c->output == CASS_OUTPUT_TABLE) {
+        json_array_foreach(runs, i, s) ctl_print_run_outcome(s, stdout);
+    }
+    return code;
+}
+
 int ctl_cmd_apply(struct ctl *c, int argc, char **argv)
 {
     static const struct option opts[] = {{"filename", required_argument, NULL, 'f'},
                                          {"dry-run", no_argument, NULL, 'n'},
+                                         {"wait", no_argument, NULL, 'w'},
+                                         {"timeout", required_argument, NULL, 'T'},
                                          {NULL, 0, NULL, 0}};
     const char *file = NULL;
-    int dry_run = 0, ch;
+    int dry_run = 0, wait = 0, ch;
+    long timeout_s = 300;
     while ((ch = getopt_long(argc, argv, "f:", opts, NULL)) != -1) {
         switch (ch) {
         case 'f':
@@ -23,13 +88,24 @@ int ctl_cmd_apply(struct ctl *c, int argc, char **argv)
         case 'n':
             dry_run = 1;
             break;
+        case 'w':
+            wait = 1;
+            break;
+        case 'T':
+            if (ctl_parse_long("apply", "--timeout", optarg, 1, 7 * 86400, &timeout_s) < 0)
+                return CASS_EXIT_USAGE;
+            break;
         default:
-            fprintf(stderr, "Usage: cassinyctl apply -f FILE [--dry-run]\n");
-            return 2;
+            fputs(APPLY_USAGE, stderr);
+            return CASS_EXIT_USAGE;
         }
     }
     if (!file || optind < argc) {
-        fprintf(stderr, "Usage: cassinyctl apply -f FILE [--dry-run]\n");
+        fputs(APPLY_USAGE, stderr);
+        return CASS_EXIT_USAGE;
+    }
+    if (dry_run && wait) {
+        fprintf(stderr, "cassinyctl apply: --wait has nothing to wait for with --dry-run\n");
         return CASS_EXIT_USAGE;
     }
     _cleanup_error_ struct cass_error *err = NULL;
@@ -58,26 +134,14 @@ int ctl_cmd_apply(struct ctl *c, int argc, char **argv)
         fprintf(stderr, "cassinyctl: malformed reply from cassinyd: %s\n", jerr.text);
         return CASS_EXIT_FAILURE;
     }
-    if (c->output != CASS_OUTPUT_TABLE) {
+    int code = CASS_EXIT_OK;
+    if (c->output == CASS_OUTPUT_TABLE) {
+        print_specs(reply, dry_run);
+        fflush(stdout);
+    }
+    if (wait)
+        code = wait_for_reply(c, reply, (double)timeout_s);
+    if (c->output != CASS_OUTPUT_TABLE)
         cass_output_value(stdout, c->output, reply);
-        return CASS_EXIT_OK;
-    }
-    static const char *const headers[] = {"KIND", "NAME", "REVISION", "RESULT"};
-    struct cass_table *t = cass_table_new(4, headers);
-    size_t i;
-    json_t *s;
-    json_array_foreach(json_object_get(reply, "specs"), i, s)
-    {
-        const char *rev = json_string_value(json_object_get(s, "revision"));
-        char shortrev[20];
-        snprintf(shortrev, sizeof(shortrev), "%.12s",
-                 rev && strncmp(rev, "sha256:", 7) == 0 ? rev + 7 : (rev ? rev : ""));
-        const char *cells[] = {json_string_value(json_object_get(s, "kind")),
-                               json_string_value(json_object_get(s, "name")), shortrev,
-                               dry_run ? "valid (dry run)" : "applied"};
-        cass_table_add(t, cells);
-    }
-    cass_table_print(t, stdout);
-    cass_table_free(t);
-    return CASS_EXIT_OK;
+    return code;
 }

@@ -9,13 +9,6 @@
 #include "protocol.h"
 #include "spec.h"
 
-/* Short form of a revision for tables: the first 12 hex digits. */
-static void short_revision(const char *rev, char out[20])
-{
-    const char *hex = rev && strncmp(rev, "sha256:", 7) == 0 ? rev + 7 : (rev ? rev : "");
-    snprintf(out, 20, "%.12s", hex);
-}
-
 int ctl_cmd_validate(struct ctl *c, int argc, char **argv)
 {
     static const struct option opts[] = {{"filename", required_argument, NULL, 'f'},
@@ -56,6 +49,7 @@ int ctl_cmd_validate(struct ctl *c, int argc, char **argv)
         {
             json_t *o = json_deep_copy(s);
             json_object_del(o, "canonical");
+            json_object_del(o, "pos");
             json_object_set_new(o, "file", json_string(files[i]));
             json_array_append_new(all, o);
         }
@@ -75,7 +69,7 @@ int ctl_cmd_validate(struct ctl *c, int argc, char **argv)
         char line[24], rev[20];
         snprintf(line, sizeof(line), "%lld",
                  (long long)json_integer_value(json_object_get(s, "line")));
-        short_revision(json_string_value(json_object_get(s, "revision")), rev);
+        ctl_short_digest(json_string_value(json_object_get(s, "revision")), rev);
         const char *cells[] = {json_string_value(json_object_get(s, "file")), line,
                                json_string_value(json_object_get(s, "kind")),
                                json_string_value(json_object_get(s, "name")), rev};

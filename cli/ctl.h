@@ -22,9 +22,18 @@ int ctl_request(struct ctl *c, const char *method, const char *path, const char 
                 const char *body, size_t len, struct cass_http_response *ret,
                 struct cass_error **err);
 
+/* A new HTTP handle to the daemon with the token set and a whole-request
+ * timeout (0: none). Caller owns; NULL with *err set on failure. */
+struct cass_http *ctl_http_new(struct ctl *c, long timeout_ms, struct cass_error **err);
+
 /* A GET whose 2xx JSON body is returned (caller owns); otherwise the problem
  * is printed and NULL returned with *ret_exit set. */
 json_t *ctl_get_json(struct ctl *c, const char *path, int *ret_exit);
+
+/* Like ctl_get_json for any method without a body. When not_found is given,
+ * a 404 prints "cassinyctl: NOT_FOUND" instead of the daemon's problem. */
+json_t *ctl_call_json(struct ctl *c, const char *method, const char *path, const char *not_found,
+                      int *ret_exit);
 
 /* Prints a non-2xx reply (problem+json or plain) to stderr, with spec errors
  * as FILE:LINE:COL lines, and returns the exit code for it. */
@@ -36,8 +45,78 @@ char *ctl_read_file(const char *path, size_t max, size_t *ret_len, struct cass_e
 /* The exit code for an error from this process (not from the daemon). */
 int ctl_exit_for(const struct cass_error *e);
 
+/* ---- util.c: helpers shared by the verbs ---- */
+
+/* DNS label (^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$), as metadata.name. */
+int ctl_name_valid(const char *s);
+/* "r-" and a 26-character ULID in Crockford base 32. */
+int ctl_run_id_valid(const char *s);
+/* Checks a NAME (and, when allow_run, a RUN) argument; prints why not and
+ * returns CASS_EXIT_USAGE when it is neither, else 0. */
+int ctl_check_target(const char *verb, const char *arg, int allow_run);
+
+/* "Notebook", "Job" or "Model" for a kind word in any case, singular or
+ * plural ("notebooks"); NULL for anything else. */
+const char *ctl_kind_parse(const char *word);
+
+/* First 12 hex digits of a "sha256:..." digest, for tables. */
+void ctl_short_digest(const char *digest, char out[20]);
+
+/* Seconds since an RFC 3339 UTC time ("5s", "3m", "2h", "4d"); "" when
+ * ts is NULL or does not parse. */
+void ctl_format_age(const char *ts, char *out, size_t n);
+/* A time for a table: "5m ago" on a terminal, else ts itself ("" if NULL). */
+void ctl_format_time(const struct ctl *c, const char *ts, char *out, size_t n);
+
+/* Parses a whole decimal number in [min, max] for option opt of verb; says
+ * what is wrong and returns -1 otherwise. */
+int ctl_parse_long(const char *verb, const char *opt, const char *s, long min, long max, long *ret);
+
+/* Sends a request without a body that changes something; prints the reply
+ * with -o json|yaml, else done (one line). A 404 prints not_found. Returns
+ * the exit code. */
+int ctl_act(struct ctl *c, const char *method, const char *path, const char *not_found,
+            const char *done);
+
+/* String member of o, or fallback when absent, null or not a string. */
+const char *ctl_str(const json_t *o, const char *key, const char *fallback);
+
+/* Writes s with control characters shown as '?' (text that came from a
+ * container must not drive the terminal). */
+void ctl_fputs_clean(const char *s, FILE *f);
+
+/* GET /v1/specs/{name} and GET /v1/runs/{id}: the object (caller owns) or
+ * NULL with the problem printed and *ret_exit set. */
+json_t *ctl_fetch_spec(struct ctl *c, const char *name, int *ret_exit);
+json_t *ctl_fetch_run(struct ctl *c, const char *id, int *ret_exit);
+
+/* Status words for people: "queued", "creating container", "waiting for
+ * Jupyter" (a starting Notebook), ...; others as they are. */
+const char *ctl_status_word(const char *kind, const char *status);
+/* Whether a run in this status is done being launched (ready, running or final). */
+int ctl_status_settled(const char *status);
+int ctl_status_final(const char *status);
+
+/* ---- wait.c ---- */
+
+/* Polls each run in runs (an array of run objects, replaced in place by
+ * their latest state) until it is ready, running or final, showing progress
+ * on progress (NULL: none); tty says whether progress is a terminal.
+ * Returns CASS_EXIT_OK, or CASS_EXIT_FAILURE on a failed or stopped run, a
+ * timeout or an unreachable daemon (after saying so on stderr). */
+int ctl_wait_runs(struct ctl *c, json_t *runs, double timeout_s, FILE *progress, int tty);
+/* The closing line for a settled run: "NAME is ready: URL" and the like. */
+void ctl_print_run_outcome(const json_t *run, FILE *f);
+
 int ctl_cmd_version(struct ctl *c, int argc, char **argv);
 int ctl_cmd_validate(struct ctl *c, int argc, char **argv);
 int ctl_cmd_apply(struct ctl *c, int argc, char **argv);
+int ctl_cmd_get(struct ctl *c, int argc, char **argv);
+int ctl_cmd_describe(struct ctl *c, int argc, char **argv);
+int ctl_cmd_open(struct ctl *c, int argc, char **argv);
+int ctl_cmd_logs(struct ctl *c, int argc, char **argv);
+int ctl_cmd_delete(struct ctl *c, int argc, char **argv);
+int ctl_cmd_runs(struct ctl *c, int argc, char **argv);
+int ctl_cmd_stop(struct ctl *c, int argc, char **argv);
 
 #endif

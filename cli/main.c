@@ -20,9 +20,24 @@ struct verb {
 };
 
 static const struct verb verbs[] = {
-    {"apply", ctl_cmd_apply, "apply -f FILE [--dry-run]   send specs to the daemon"},
-    {"validate", ctl_cmd_validate, "validate -f FILE            check specs locally"},
-    {"version", ctl_cmd_version, "version                     client, daemon and engine versions"},
+    {"apply", ctl_cmd_apply,
+     "apply -f FILE [--dry-run] [--wait] [--timeout SECONDS]\n"
+     "                               send specs to the daemon (and wait until they run)"},
+    {"validate", ctl_cmd_validate, "validate -f FILE             check specs locally"},
+    {"get", ctl_cmd_get, "get [KIND] [NAME]            list specs with their status and URL"},
+    {"describe", ctl_cmd_describe,
+     "describe NAME|RUN            everything recorded about a spec or run"},
+    {"open", ctl_cmd_open, "open NAME                    print the URL of a ready notebook"},
+    {"logs", ctl_cmd_logs,
+     "logs NAME|RUN [-f] [--tail N]\n"
+     "                               print (or follow) a run's output"},
+    {"runs", ctl_cmd_runs,
+     "runs [NAME] [--status S] [--kind K] [--limit N]\n"
+     "                               run history, newest first"},
+    {"stop", ctl_cmd_stop, "stop RUN                     stop a run"},
+    {"delete", ctl_cmd_delete,
+     "delete NAME [--purge]        stop and remove a spec (--purge: and its workspace)"},
+    {"version", ctl_cmd_version, "version                      client, daemon and engine versions"},
 };
 
 static void usage(FILE *f)
@@ -31,7 +46,9 @@ static void usage(FILE *f)
                "                  [-o table|json|yaml] VERB [ARGS]\n\nVerbs:\n");
     for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
         fprintf(f, "  %s\n", verbs[i].usage);
-    fprintf(f, "\nThe host defaults to $CASSINY_HOST, else unix://" CASS_DEFAULT_SOCKET ".\n"
+    fprintf(f, "\nKIND is notebook, job or model. RUN is a run id (r-...).\n"
+               "The host defaults to $CASSINY_HOST, else unix://" CASS_DEFAULT_SOCKET ";\n"
+               "the token to $CASSINY_TOKEN. See cassinyctl(1).\n"
                "Exit codes: 0 success, 1 failure, 2 bad usage or invalid spec.\n");
 }
 
@@ -49,16 +66,24 @@ int ctl_exit_for(const struct cass_error *e)
     }
 }
 
+struct cass_http *ctl_http_new(struct ctl *c, long timeout_ms, struct cass_error **err)
+{
+    struct cass_http *h = cass_http_new(c->host, err);
+    if (!h)
+        return NULL;
+    if (c->token)
+        cass_http_set_token(h, c->token);
+    cass_http_set_timeout(h, timeout_ms);
+    return h;
+}
+
 int ctl_request(struct ctl *c, const char *method, const char *path, const char *content_type,
                 const char *body, size_t len, struct cass_http_response *ret,
                 struct cass_error **err)
 {
-    struct cass_http *h = cass_http_new(c->host, err);
+    struct cass_http *h = ctl_http_new(c, 120000, err);
     if (!h)
         return -1;
-    if (c->token)
-        cass_http_set_token(h, c->token);
-    cass_http_set_timeout(h, 120000);
     int rc = cass_http_request(h, method, path, content_type, body, len, ret, err);
     cass_http_free(h);
     if (rc < 0)
@@ -68,9 +93,15 @@ int ctl_request(struct ctl *c, const char *method, const char *path, const char 
 
 json_t *ctl_get_json(struct ctl *c, const char *path, int *ret_exit)
 {
+    return ctl_call_json(c, "GET", path, NULL, ret_exit);
+}
+
+json_t *ctl_call_json(struct ctl *c, const char *method, const char *path, const char *not_found,
+                      int *ret_exit)
+{
     struct cass_http_response r = {0};
     _cleanup_error_ struct cass_error *err = NULL;
-    if (ctl_request(c, "GET", path, NULL, NULL, 0, &r, &err) < 0) {
+    if (ctl_request(c, method, path, NULL, NULL, 0, &r, &err) < 0) {
         fprintf(stderr, "cassinyctl: %s\n", err->message);
         *ret_exit = CASS_EXIT_FAILURE;
         return NULL;
@@ -83,6 +114,9 @@ json_t *ctl_get_json(struct ctl *c, const char *path, int *ret_exit)
             fprintf(stderr, "cassinyctl: malformed reply from cassinyd: %s\n", jerr.text);
             *ret_exit = CASS_EXIT_FAILURE;
         }
+    } else if (r.status == 404 && not_found) {
+        fprintf(stderr, "cassinyctl: %s\n", not_found);
+        *ret_exit = CASS_EXIT_FAILURE;
     } else {
         *ret_exit = ctl_print_problem(&r, NULL);
     }
@@ -179,6 +213,45 @@ char *ctl_read_file(const char *path, size_t max, size_t *ret_len, struct cass_e
     return buf;
 }
 
+static int set_output(struct ctl *c, const char *v)
+{
+    if (!v || cass_output_format_parse(v, &c->output) < 0) {
+        fprintf(stderr, "cassinyctl: -o must be table, json or yaml\n");
+        return -1;
+    }
+    return 0;
+}
+
+/* "-o FMT" may also follow the verb ("cassinyctl get -o json"): takes it
+ * (-o X, -oX, --output X, --output=X) out of the verb's arguments, up to a
+ * "--". Returns the new argc, or -1 after a bad value. */
+static int take_output_option(struct ctl *c, int argc, char **argv)
+{
+    int out = 1, i = 1;
+    for (; i < argc && strcmp(argv[i], "--") != 0; i++) {
+        const char *a = argv[i], *v = NULL;
+        if (strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0) {
+            if (set_output(c, ++i < argc ? argv[i] : NULL) < 0)
+                return -1;
+            continue;
+        }
+        if (strncmp(a, "-o", 2) == 0 && a[2] != '-')
+            v = a + 2;
+        else if (strncmp(a, "--output=", 9) == 0)
+            v = a + 9;
+        if (v) {
+            if (set_output(c, v) < 0)
+                return -1;
+            continue;
+        }
+        argv[out++] = argv[i];
+    }
+    for (; i < argc; i++)
+        argv[out++] = argv[i];
+    argv[out] = NULL;
+    return out;
+}
+
 int main(int argc, char **argv)
 {
     struct ctl c = {.output = CASS_OUTPUT_TABLE, .tty = isatty(STDOUT_FILENO)};
@@ -203,10 +276,8 @@ int main(int argc, char **argv)
             c.token = optarg;
             break;
         case 'o':
-            if (cass_output_format_parse(optarg, &c.output) < 0) {
-                fprintf(stderr, "cassinyctl: -o must be table, json or yaml\n");
+            if (set_output(&c, optarg) < 0)
                 return CASS_EXIT_USAGE;
-            }
             break;
         case 'h':
             usage(stdout);
@@ -226,9 +297,11 @@ int main(int argc, char **argv)
     const char *name = argv[optind];
     for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++) {
         if (strcmp(verbs[i].name, name) == 0) {
-            int vargc = argc - optind;
             char **vargv = argv + optind;
-            optind = 1;
+            int vargc = take_output_option(&c, argc - optind, vargv);
+            if (vargc < 0)
+                return CASS_EXIT_USAGE;
+            optind = 0; /* 0: reset GNU getopt fully, out of the "+" mode */
             return verbs[i].fn(&c, vargc, vargv);
         }
     }

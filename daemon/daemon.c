@@ -1,10 +1,17 @@
 #include "config.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 #include <string.h>
 
 #include "daemon.h"
 #include "cfg.h"
+#include "cleanup.h"
+#include "hash.h"
+#include "protocol.h"
 #include "engine.h"
 #include "store.h"
 
@@ -37,6 +44,37 @@ struct cass_engine *cass_daemon_engine(struct cass_daemon *d, struct cass_error 
     }
     pthread_mutex_unlock(&d->engine_lock);
     return e;
+}
+
+int cass_daemon_instance_load(struct cass_daemon *d, struct cass_error **err)
+{
+    _cleanup_free_ char *path = NULL;
+    if (asprintf(&path, "%s/instance", cass_daemon_config_str(d, "stateDir")) < 0)
+        return cass_error_set(err, CASS_ERR_NOMEM, "out of memory");
+    char buf[64] = {0};
+    _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        ssize_t n = read(fd, buf, sizeof(buf) - 1);
+        while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
+            buf[--n] = '\0';
+        if (n < 8 || n >= (ssize_t)sizeof(d->instance) ||
+            strspn(buf, "abcdefghijklmnopqrstuvwxyz0123456789") != (size_t)n)
+            return cass_error_set(err, CASS_ERR_IO, "%s: not an instance id", path);
+    } else if (errno == ENOENT) {
+        unsigned char raw[12];
+        if (cass_hash_random(raw, sizeof(raw), err) < 0)
+            return -1;
+        for (size_t i = 0; i < sizeof(raw); i++)
+            snprintf(buf + 2 * i, 3, "%02x", raw[i]);
+        _cleanup_close_ int wfd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (wfd < 0 || write(wfd, buf, strlen(buf)) != (ssize_t)strlen(buf) || fsync(wfd) < 0)
+            return cass_error_errno(err, errno, "write %s", path);
+    } else {
+        return cass_error_errno(err, errno, "open %s", path);
+    }
+    snprintf(d->instance, sizeof(d->instance), "%s", buf);
+    snprintf(d->instance_label, sizeof(d->instance_label), "%s=%s", CASS_LABEL_INSTANCE, buf);
+    return 0;
 }
 
 void cass_daemon_free(struct cass_daemon *d)

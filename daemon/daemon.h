@@ -11,11 +11,15 @@
 
 struct cass_engine;
 struct cass_store;
+struct cass_lifecycle;
 
 struct cass_daemon {
     json_t *config; /* owned; validated, defaults filled, flags applied */
     struct cass_store *store;
+    struct cass_lifecycle *lifecycle; /* owned by lifecycle.c */
     time_t started_at;
+    char instance[40]; /* this state directory's id, for CASS_LABEL_INSTANCE */
+    char instance_label[96]; /* "io.cassiny.instance=<id>" */
     atomic_bool stopping;
 
     pthread_mutex_t engine_lock;
@@ -36,6 +40,9 @@ json_int_t cass_daemon_config_int(const struct cass_daemon *d, const char *path)
  * is none yet. Borrowed: valid until cass_daemon_free. NULL with *err of
  * kind UNAVAILABLE while the engine does not answer. */
 struct cass_engine *cass_daemon_engine(struct cass_daemon *d, struct cass_error **err);
+
+/* Reads the instance id kept in the state directory, creating it once. */
+int cass_daemon_instance_load(struct cass_daemon *d, struct cass_error **err);
 
 void cass_daemon_free(struct cass_daemon *d);
 

@@ -494,7 +494,7 @@ void cass_engine_free(struct cass_engine *e)
 
 const char *cass_engine_api_version(const struct cass_engine *e)
 {
-    int minor = atomic_load(&((struct cass_engine *)e)->api_minor);
+    int minor = atomic_load(&e->api_minor);
     return api_versions[minor - CASS_ENGINE_API_MIN_MINOR];
 }
 
@@ -544,6 +544,8 @@ void cass_engine_image_clear(struct cass_engine_image *img)
     for (size_t i = 0; i < img->n_repo_digests; i++)
         free(img->repo_digests[i]);
     free(img->repo_digests);
+    free(img->user);
+    free(img->working_dir);
     memset(img, 0, sizeof(*img));
 }
 
@@ -580,6 +582,27 @@ int cass_engine_image_parse(const char *body, size_t len, struct cass_engine_ima
             return cass_error_set(err, CASS_ERR_NOMEM, "out of memory");
         }
         img.n_repo_digests = i + 1;
+    }
+    /* The user and working directory the image asks for; both optional. */
+    json_t *config = json_object_get(j, "Config");
+    if (config && !json_is_null(config) && !json_is_object(config)) {
+        cass_engine_image_clear(&img);
+        return cass_error_set(err, CASS_ERR_ENGINE, "%s: Config is not an object", what);
+    }
+    const char *fields[] = {"User", "WorkingDir"};
+    char **slots[] = {&img.user, &img.working_dir};
+    for (size_t i = 0; i < 2; i++) {
+        json_t *v = json_object_get(config, fields[i]);
+        if (v && !json_is_null(v) && !json_is_string(v)) {
+            cass_engine_image_clear(&img);
+            return cass_error_set(err, CASS_ERR_ENGINE, "%s: Config.%s is not a string", what,
+                                  fields[i]);
+        }
+        if (json_is_string(v) && *json_string_value(v) &&
+            !(*slots[i] = strdup(json_string_value(v)))) {
+            cass_engine_image_clear(&img);
+            return cass_error_set(err, CASS_ERR_NOMEM, "out of memory");
+        }
     }
     *ret = img;
     return 0;

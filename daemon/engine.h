@@ -68,6 +68,8 @@ struct cass_engine_image {
     char *id;            /* "sha256:...", owned */
     char **repo_digests; /* owned, n_repo_digests entries (0 when null/missing) */
     size_t n_repo_digests;
+    char *user;        /* Config.User, owned, NULL when unset or empty */
+    char *working_dir; /* Config.WorkingDir, owned, NULL when unset or empty */
 };
 void cass_engine_image_clear(struct cass_engine_image *img);
 

@@ -17,6 +17,7 @@
 #include "cleanup.h"
 #include "daemon.h"
 #include "engine.h"
+#include "lifecycle.h"
 #include "log.h"
 #include "protocol.h"
 #include "server.h"
@@ -186,6 +187,8 @@ int main(int argc, char **argv)
         goto out;
     if (mkdir_p(state_dir, 0700, &err) < 0 || mkdir_p(dirname(socket_copy), 0755, &err) < 0)
         goto fail;
+    if (cass_daemon_instance_load(d, &err) < 0)
+        goto fail;
     d->store = cass_store_open(db_path, &err);
     if (!d->store)
         goto fail;
@@ -199,6 +202,8 @@ int main(int argc, char **argv)
                  cass_engine_api_version(d->engine));
     }
 
+    if (cass_lifecycle_start(d, &err) < 0)
+        goto fail;
     struct cass_server *server = cass_server_start(d, &err);
     if (!server)
         goto fail;
@@ -219,10 +224,12 @@ int main(int argc, char **argv)
     sd_notify_text("STOPPING=1");
     atomic_store(&d->stopping, true);
     cass_server_stop(server);
+    cass_lifecycle_stop(d);
     rc = 0;
     goto out;
 
 fail:
+    cass_lifecycle_stop(d);
     log_error("%s", err && err->message ? err->message : "start-up failed");
 out:
     cass_daemon_free(d);

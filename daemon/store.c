@@ -764,10 +764,8 @@ struct cass_store *cass_store_open(const char *path, struct cass_error **err)
     pthread_mutex_init(&s->lock, NULL);
     s->memory = memory;
     /* NOMUTEX: the store's own mutex serializes every use of the connection. */
-    int rc = sqlite3_open_v2(path, &s->db,
-                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX |
-                                 SQLITE_OPEN_EXRESCODE,
-                             NULL);
+    int rc = sqlite3_open_v2(
+        path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
     if (rc != SQLITE_OK) {
         cass_error_set(err, CASS_ERR_IO, "open %s: %s", path,
                        s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));

@@ -19,6 +19,9 @@
 #define CASS_LABEL_KIND "io.cassiny.kind"
 #define CASS_LABEL_RUN "io.cassiny.run"
 #define CASS_LABEL_REVISION "io.cassiny.revision"
+/* Which daemon (state directory) owns it: daemons sharing an engine never
+ * touch each other's containers. */
+#define CASS_LABEL_INSTANCE "io.cassiny.instance"
 
 /* cassinyctl exit codes. */
 enum {

@@ -23,8 +23,8 @@ const char cass_quantity_duration_forms[] =
 
 struct decimal {
     u128 whole;
-    u128 frac;    /* the digits after the point as an integer */
-    int n_frac;   /* how many of them */
+    u128 frac;  /* the digits after the point as an integer */
+    int n_frac; /* how many of them */
     int has_point;
 };
 

@@ -92,6 +92,13 @@ struct ctx {
 static void report(struct ctx *c, const char *path, bool at_key, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
+/* Where an error about a value points: the key for a mapping or a sequence
+ * ("spec:" rather than the first line inside it), else the value itself. */
+static bool key_for(const json_t *v)
+{
+    return json_is_object(v) || json_is_array(v);
+}
+
 static void report(struct ctx *c, const char *path, bool at_key, const char *fmt, ...)
 {
     va_list ap;
@@ -128,14 +135,21 @@ static void forward(struct ctx *c, const struct cass_error *e)
 static const char *type_name(const json_t *v)
 {
     switch (json_typeof(v)) {
-    case JSON_OBJECT: return "object";
-    case JSON_ARRAY: return "array";
-    case JSON_STRING: return "string";
-    case JSON_INTEGER: return "integer";
-    case JSON_REAL: return "number";
+    case JSON_OBJECT:
+        return "object";
+    case JSON_ARRAY:
+        return "array";
+    case JSON_STRING:
+        return "string";
+    case JSON_INTEGER:
+        return "integer";
+    case JSON_REAL:
+        return "number";
     case JSON_TRUE:
-    case JSON_FALSE: return "boolean";
-    case JSON_NULL: return "null";
+    case JSON_FALSE:
+        return "boolean";
+    case JSON_NULL:
+        return "null";
     }
     return "value";
 }
@@ -176,9 +190,8 @@ static bool type_allows(const json_t *type, const char *name)
     const json_t *t;
     if (json_is_string(type))
         return !strcmp(json_string_value(type), name);
-    json_array_foreach (type, i, t)
-        if (json_is_string(t) && !strcmp(json_string_value(t), name))
-            return true;
+    json_array_foreach(type, i,
+                       t) if (json_is_string(t) && !strcmp(json_string_value(t), name)) return true;
     return false;
 }
 
@@ -302,8 +315,7 @@ static void join_keys(FILE *f, const json_t *obj)
     const json_t *v;
     if (!keys)
         return;
-    json_object_foreach ((json_t *)obj, k, v)
-        keys[i++] = k;
+    json_object_foreach((json_t *)obj, k, v) keys[i++] = k;
     for (size_t a = 1; a < n; a++)
         for (size_t b = a; b > 0 && strcmp(keys[b - 1], keys[b]) > 0; b--) {
             const char *t = keys[b];
@@ -326,7 +338,8 @@ static json_t *apply_object(struct ctx *c, const json_t *schema, const json_t *r
     const char *key;
     json_t *out = json_object();
 
-    json_object_foreach ((json_t *)inst, key, v) {
+    json_object_foreach((json_t *)inst, key, v)
+    {
         _cleanup_free_ char *kpath = cass_yaml_path_key(path, key);
         if (!kpath)
             continue;
@@ -371,7 +384,8 @@ static json_t *apply_object(struct ctx *c, const json_t *schema, const json_t *r
 
     json_t *req;
     size_t i;
-    json_array_foreach (required, i, req) {
+    json_array_foreach(required, i, req)
+    {
         if (!json_is_string(req) || json_object_get(inst, json_string_value(req)))
             continue;
         _cleanup_free_ char *rpath = cass_yaml_path_key(path, json_string_value(req));
@@ -383,7 +397,8 @@ static json_t *apply_object(struct ctx *c, const json_t *schema, const json_t *r
      * default, itself validated and processed (quantities converted, the
      * nested defaults of a default object filled). */
     const json_t *sub;
-    json_object_foreach ((json_t *)props, key, sub) {
+    json_object_foreach((json_t *)props, key, sub)
+    {
         if (json_object_get(inst, key))
             continue;
         const json_t *def = find_default(sub, root, 0);
@@ -401,10 +416,10 @@ static json_t *apply_object(struct ctx *c, const json_t *schema, const json_t *r
     const json_t *maxp = json_object_get(schema, "maxProperties");
     size_t n = json_object_size(inst);
     if (json_is_integer(minp) && (json_int_t)n < json_integer_value(minp))
-        report(c, path, false, "must have at least %" JSON_INTEGER_FORMAT " field%s",
+        report(c, path, true, "must have at least %" JSON_INTEGER_FORMAT " field%s",
                json_integer_value(minp), json_integer_value(minp) == 1 ? "" : "s");
     if (json_is_integer(maxp) && (json_int_t)n > json_integer_value(maxp))
-        report(c, path, false, "must have at most %" JSON_INTEGER_FORMAT " field%s",
+        report(c, path, true, "must have at most %" JSON_INTEGER_FORMAT " field%s",
                json_integer_value(maxp), json_integer_value(maxp) == 1 ? "" : "s");
     return out;
 }
@@ -430,16 +445,15 @@ static json_t *apply_array(struct ctx *c, const json_t *schema, const json_t *ro
         json_array_append_new(out, r ? r : json_null());
     }
     if (json_is_integer(mini) && (json_int_t)n < json_integer_value(mini))
-        report(c, path, false, "must have at least %" JSON_INTEGER_FORMAT " item%s",
+        report(c, path, true, "must have at least %" JSON_INTEGER_FORMAT " item%s",
                json_integer_value(mini), json_integer_value(mini) == 1 ? "" : "s");
     if (json_is_integer(maxi) && (json_int_t)n > json_integer_value(maxi))
-        report(c, path, false, "must have at most %" JSON_INTEGER_FORMAT " item%s",
+        report(c, path, true, "must have at most %" JSON_INTEGER_FORMAT " item%s",
                json_integer_value(maxi), json_integer_value(maxi) == 1 ? "" : "s");
     return out;
 }
 
-static void check_string(struct ctx *c, const json_t *schema, const json_t *inst,
-                         const char *path)
+static void check_string(struct ctx *c, const json_t *schema, const json_t *inst, const char *path)
 {
     const char *s = json_string_value(inst);
     size_t bytes = json_string_length(inst);
@@ -462,8 +476,8 @@ static void check_string(struct ctx *c, const json_t *schema, const json_t *inst
     if (json_is_string(pattern)) {
         char rmsg[128] = "";
         /* an embedded NUL would hide the rest of the string from regexec */
-        int m = strlen(s) == bytes ? regex_match(json_string_value(pattern), s, rmsg, sizeof(rmsg))
-                                   : 0;
+        int m =
+            strlen(s) == bytes ? regex_match(json_string_value(pattern), s, rmsg, sizeof(rmsg)) : 0;
         const json_t *em = json_object_get(schema, "errorMessage");
         if (m < 0)
             report(c, path, false, "schema error: pattern %s does not compile: %s",
@@ -498,8 +512,7 @@ static void check_string(struct ctx *c, const json_t *schema, const json_t *inst
     }
 }
 
-static void check_number(struct ctx *c, const json_t *schema, const json_t *inst,
-                         const char *path)
+static void check_number(struct ctx *c, const json_t *schema, const json_t *inst, const char *path)
 {
     static const struct {
         const char *kw;
@@ -586,7 +599,7 @@ static size_t branch_badness(const struct cass_error *e, const char *path)
 {
     size_t bad = e->n_items;
     for (size_t i = 0; i < e->n_items; i++)
-        if (!strcmp(e->items[i].path, path) && !strncmp(e->items[i].message, "must be a", 9))
+        if (!strcmp(e->items[i].path, path) && strstr(e->items[i].message, ", not a"))
             bad += 1000;
     return bad;
 }
@@ -609,8 +622,8 @@ static json_t *apply_combinators(struct ctx *c, const json_t *schema, const json
         if (!errs)
             break;
         for (size_t i = 0; i < nb; i++) {
-            json_t *r = trial(c, json_array_get(branches, i), root, value, path, depth + 1,
-                              &errs[i]);
+            json_t *r =
+                trial(c, json_array_get(branches, i), root, value, path, depth + 1, &errs[i]);
             if (!errs[i]) {
                 if (matched == 0)
                     first = i;
@@ -655,24 +668,28 @@ static json_t *apply_combinators(struct ctx *c, const json_t *schema, const json
                         fprintf(f, " (%zu) ", i + 1);
                         if (json_is_string(title))
                             fprintf(f, "%s: ", json_string_value(title));
-                        if (*it->path && strcmp(it->path, path))
-                            fprintf(f, "%s ", it->path);
+                        /* "required field" messages name their field already */
+                        if (*it->path && strcmp(it->path, path) &&
+                            strncmp(it->message, "required field", 14))
+                            fprintf(f, "%s: ", it->path);
                         fprintf(f, "%s%s", it->message, i + 1 < nb ? ";" : "");
                     }
                     fclose(f);
                 }
-                report(c, path, false, "%s", text ? text : "matches none of the allowed forms");
+                report(c, path, key_for(value), "%s",
+                       text ? text : "matches none of the allowed forms");
                 free(text);
             }
         } else if (pass == 0 && matched > 1) {
             const json_t *t1 = json_object_get(json_array_get(branches, first), "title");
             const json_t *t2 = json_object_get(json_array_get(branches, second), "title");
             if (json_is_string(t1) && json_is_string(t2))
-                report(c, path, false, "must match exactly one form, but matches both \"%s\" and "
+                report(c, path, key_for(value),
+                       "must match exactly one form, but matches both \"%s\" and "
                        "\"%s\"",
                        json_string_value(t1), json_string_value(t2));
             else
-                report(c, path, false,
+                report(c, path, key_for(value),
                        "must match exactly one of %zu forms, but matches %zu (forms %zu and %zu)",
                        nb, matched, first + 1, second + 1);
         }
@@ -685,15 +702,15 @@ static json_t *apply_combinators(struct ctx *c, const json_t *schema, const json
         }
     }
 
-    if (not) {
+    if (not ) {
         struct cass_error *e = NULL;
         json_decref(trial(c, not, root, value, path, depth + 1, &e));
         if (!e) {
             const json_t *title = json_object_get(not, "title");
             if (json_is_string(title))
-                report(c, path, false, "must not be %s", json_string_value(title));
+                report(c, path, key_for(value), "must not be %s", json_string_value(title));
             else
-                report(c, path, false, "must not match the excluded form");
+                report(c, path, key_for(value), "must not match the excluded form");
         }
         cass_error_free(e);
     }
@@ -761,8 +778,8 @@ static json_t *apply(struct ctx *c, const json_t *schema, const json_t *root, co
         } else {
             size_t i;
             const json_t *t;
-            json_array_foreach (type, i, t)
-                ok = ok || (json_is_string(t) && type_matches(json_string_value(t), value));
+            json_array_foreach(type, i, t) ok =
+                ok || (json_is_string(t) && type_matches(json_string_value(t), value));
         }
         if (!ok) {
             char *want = NULL;
@@ -774,14 +791,17 @@ static json_t *apply(struct ctx *c, const json_t *schema, const json_t *root, co
                 } else {
                     size_t i, n = json_array_size(type);
                     const json_t *t;
-                    json_array_foreach (type, i, t)
-                        fprintf(f, "%s%s %s", i == 0 ? "" : i + 1 == n ? " or " : ", ",
+                    json_array_foreach(type, i, t)
+                        fprintf(f, "%s%s %s",
+                                i == 0       ? ""
+                                : i + 1 == n ? " or "
+                                             : ", ",
                                 article(json_string_value(t) ? json_string_value(t) : "x"),
                                 json_string_value(t) ? json_string_value(t) : "?");
                 }
                 fclose(f);
             }
-            report(c, path, false, "must be %s, not %s %s", want ? want : "another type",
+            report(c, path, key_for(value), "must be %s, not %s %s", want ? want : "another type",
                    article(type_name(value)), type_name(value));
             free(want);
             return value;
@@ -799,27 +819,27 @@ static json_t *apply(struct ctx *c, const json_t *schema, const json_t *root, co
         bool found = false;
         size_t i;
         const json_t *e;
-        json_array_foreach (en, i, e)
-            found = found || json_equal(e, value);
+        json_array_foreach(en, i, e) found = found || json_equal(e, value);
         if (!found) {
             char *text = NULL;
             size_t tn = 0;
             FILE *f = open_memstream(&text, &tn);
             if (f) {
-                json_array_foreach (en, i, e) {
+                json_array_foreach(en, i, e)
+                {
                     _cleanup_free_ char *t = value_text(e);
                     fprintf(f, "%s%s", i ? ", " : "", t ? t : "?");
                 }
                 fclose(f);
             }
-            report(c, path, false, "must be one of: %s", text ? text : "");
+            report(c, path, key_for(value), "must be one of: %s", text ? text : "");
             free(text);
         }
     }
     const json_t *cn = json_object_get(schema, "const");
     if (cn && !json_equal(cn, value)) {
         _cleanup_free_ char *t = json_dumps(cn, JSON_ENCODE_ANY | JSON_COMPACT);
-        report(c, path, false, "must be %s", t ? t : "a fixed value");
+        report(c, path, key_for(value), "must be %s", t ? t : "a fixed value");
     }
 
     if (json_is_string(value)) {
@@ -865,13 +885,29 @@ json_t *cass_schema_apply(const json_t *schema, const json_t *instance, const js
 /* ---- schema checking and the embedded files -------------------------------- */
 
 static const char *const annotation_keywords[] = {
-    "$schema", "$id", "$comment", "title", "description", "examples", "default",
-    "deprecated", "readOnly", "writeOnly", "errorMessage", NULL,
+    "$schema", "$id",        "$comment", "title",     "description",  "examples",
+    "default", "deprecated", "readOnly", "writeOnly", "errorMessage", NULL,
 };
 static const char *const value_keywords[] = {
-    "type", "required", "enum", "const", "pattern", "minimum", "maximum", "exclusiveMinimum",
-    "exclusiveMaximum", "minLength", "maxLength", "minItems", "maxItems", "minProperties",
-    "maxProperties", "$ref", "x-cassiny-quantity", "x-cassiny-path", NULL,
+    "type",
+    "required",
+    "enum",
+    "const",
+    "pattern",
+    "minimum",
+    "maximum",
+    "exclusiveMinimum",
+    "exclusiveMaximum",
+    "minLength",
+    "maxLength",
+    "minItems",
+    "maxItems",
+    "minProperties",
+    "maxProperties",
+    "$ref",
+    "x-cassiny-quantity",
+    "x-cassiny-path",
+    NULL,
 };
 
 static bool in_list(const char *const *list, const char *s)
@@ -882,8 +918,7 @@ static bool in_list(const char *const *list, const char *s)
     return false;
 }
 
-static int check_schema(const json_t *schema, const char *where, struct cass_error **err,
-                        int depth)
+static int check_schema(const json_t *schema, const char *where, struct cass_error **err, int depth)
 {
     const char *key;
     const json_t *v;
@@ -895,15 +930,16 @@ static int check_schema(const json_t *schema, const char *where, struct cass_err
         cass_error_add_item(err, where, 0, 0, "a schema must be an object or a boolean");
         return -1;
     }
-    json_object_foreach ((json_t *)schema, key, v) {
+    json_object_foreach((json_t *)schema, key, v)
+    {
         _cleanup_free_ char *sub = cass_yaml_path_key(where, key);
         if (in_list(annotation_keywords, key)) {
             continue;
         } else if (in_list(value_keywords, key)) {
             if (!strcmp(key, "pattern")) {
                 char msg[128];
-                if (!json_is_string(v) || regex_match(json_string_value(v), "", msg,
-                                                      sizeof(msg)) < 0) {
+                if (!json_is_string(v) ||
+                    regex_match(json_string_value(v), "", msg, sizeof(msg)) < 0) {
                     cass_error_add_item(err, sub, 0, 0, "pattern does not compile as POSIX ERE");
                     r = -1;
                 }
@@ -926,7 +962,8 @@ static int check_schema(const json_t *schema, const char *where, struct cass_err
                 r = -1;
                 continue;
             }
-            json_object_foreach ((json_t *)v, k2, v2) {
+            json_object_foreach((json_t *)v, k2, v2)
+            {
                 _cleanup_free_ char *sub2 = cass_yaml_path_key(sub, k2);
                 if (check_schema(v2, sub2 ? sub2 : sub, err, depth + 1) < 0)
                     r = -1;
@@ -943,7 +980,8 @@ static int check_schema(const json_t *schema, const char *where, struct cass_err
                 r = -1;
                 continue;
             }
-            json_array_foreach (v, i, b) {
+            json_array_foreach(v, i, b)
+            {
                 _cleanup_free_ char *sub2 = cass_yaml_path_index(sub, i);
                 if (check_schema(b, sub2 ? sub2 : sub, err, depth + 1) < 0)
                     r = -1;

@@ -48,8 +48,7 @@ static void item_at(struct cass_error **err, const json_t *pos, const char *path
 
 /* Checks apiVersion and kind of one document and finds its schema file name
  * (static string), or returns NULL after adding items to *err. */
-static const char *document_schema(const json_t *value, const json_t *pos,
-                                   struct cass_error **err)
+static const char *document_schema(const json_t *value, const json_t *pos, struct cass_error **err)
 {
     const json_t *api = json_object_get(value, "apiVersion");
     const json_t *kind = json_object_get(value, "kind");
@@ -122,9 +121,11 @@ static json_t *load_document(const json_t *doc, struct cass_error **err)
         cass_error_set(err, CASS_ERR_NOMEM, "out of memory");
         return NULL;
     }
-    return json_pack("{s:O,s:O,s:i,s:O,s:s,s:s}", "kind", json_object_get(spec, "kind"), "name",
-                     name, "line", line, "spec", spec, "canonical", canonical, "revision",
-                     revision);
+    /* pos goes along so that later checks (the daemon's policy) can name
+     * lines too. */
+    return json_pack("{s:O,s:O,s:i,s:O,s:s,s:s,s:O}", "kind", json_object_get(spec, "kind"), "name",
+                     name, "line", line, "spec", spec, "canonical", canonical, "revision", revision,
+                     "pos", pos ? (json_t *)pos : json_null());
 }
 
 /* Hands e to the caller, with a message that counts the items. */
@@ -163,7 +164,8 @@ json_t *cass_spec_load(const char *buf, size_t len, struct cass_error **err)
     /* every document is checked, so that one answer lists all the errors */
     size_t i;
     const json_t *doc;
-    json_array_foreach (docs, i, doc) {
+    json_array_foreach(docs, i, doc)
+    {
         struct cass_error *de = NULL;
         json_t *r = load_document(doc, &de);
         if (r) {
@@ -171,7 +173,8 @@ json_t *cass_spec_load(const char *buf, size_t len, struct cass_error **err)
             const char *name = json_string_value(json_object_get(r, "name"));
             size_t j;
             const json_t *prev;
-            json_array_foreach (out, j, prev) {
+            json_array_foreach(out, j, prev)
+            {
                 if (strcmp(json_string_value(json_object_get(prev, "name")), name))
                     continue;
                 char *msg = NULL;

@@ -16,7 +16,8 @@
  *    "spec": <the whole document, validated, defaults filled, quantities
  *             canonical>,
  *    "canonical": "<spec as canonical JSON text>",
- *    "revision": "sha256:<hex of canonical>"}
+ *    "revision": "sha256:<hex of canonical>",
+ *    "pos": <the document's position map, see cass_yaml_parse>}
  * On failure returns NULL and *err holds every error of every document as
  * items (path relative to its document, absolute line and column). An
  * input with no document at all is an error. */

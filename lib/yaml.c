@@ -68,11 +68,21 @@ char *cass_yaml_path_key(const char *base, const char *key)
         fputs("[\"", f);
         for (const unsigned char *p = (const unsigned char *)key; *p; p++) {
             switch (*p) {
-            case '"': fputs("\\\"", f); break;
-            case '\\': fputs("\\\\", f); break;
-            case '\n': fputs("\\n", f); break;
-            case '\r': fputs("\\r", f); break;
-            case '\t': fputs("\\t", f); break;
+            case '"':
+                fputs("\\\"", f);
+                break;
+            case '\\':
+                fputs("\\\\", f);
+                break;
+            case '\n':
+                fputs("\\n", f);
+                break;
+            case '\r':
+                fputs("\\r", f);
+                break;
+            case '\t':
+                fputs("\\t", f);
+                break;
             default:
                 if (*p < 0x20 || *p == 0x7f)
                     fprintf(f, "\\u%04x", *p);
@@ -230,11 +240,11 @@ struct state {
     const struct cass_yaml_limits *lim;
     struct cass_error **err;
     size_t n_errors;
-    bool fatal;                   /* syntax error or limit: stop reading */
-    enum cass_error_kind kind;    /* of the fatal error, else INVALID */
+    bool fatal;                /* syntax error or limit: stop reading */
+    enum cass_error_kind kind; /* of the fatal error, else INVALID */
     size_t n_nodes;
-    json_t *pos;                  /* of the current document, borrowed */
-    int no_pos;                   /* > 0 while parsing keys and dropped values */
+    json_t *pos; /* of the current document, borrowed */
+    int no_pos;  /* > 0 while parsing keys and dropped values */
 };
 
 static void add_error(struct state *st, enum cass_error_kind kind, const char *path, int line,
@@ -273,9 +283,12 @@ static void mark_linecol(const yaml_mark_t *m, int *line, int *col)
     *col = (int)m->column + 1;
 }
 
-/* Reads the next event; on failure records the libyaml error at path. */
-static int next_event(struct state *st, yaml_event_t *ev, const char *path)
+/* Reads the next event; on failure records libyaml's error. Syntax errors
+ * carry the root path: a confused parser's idea of where it was is not a
+ * field the author would recognise; the line and column are what matter. */
+static int next_event(struct state *st, yaml_event_t *ev)
 {
+    const char *path = "";
     if (st->fatal)
         return -1;
     if (yaml_parser_parse(&st->parser, ev))
@@ -298,7 +311,12 @@ static int next_event(struct state *st, yaml_event_t *ev, const char *path)
         add_error(st, CASS_ERR_NOMEM, path, 0, 0, "out of memory while parsing YAML");
         break;
     default:
-        mark_linecol(&p->problem_mark, &line, &col);
+        /* "unexpected end of stream" points past the end; the construct
+         * that was left open is where the author should look */
+        if (p->context && p->problem_mark.index >= st->len)
+            mark_linecol(&p->context_mark, &line, &col);
+        else
+            mark_linecol(&p->problem_mark, &line, &col);
         if (p->context)
             add_error(st, CASS_ERR_SYNTAX, path, line, col, "%s: %s", p->context, problem);
         else
@@ -320,6 +338,17 @@ static void record_pos(struct state *st, const char *path, const yaml_mark_t *va
 
 /* ---- scalars: YAML 1.2 core schema ---------------------------------------- */
 
+/* "!!foo" for "tag:yaml.org,2002:foo", as the author wrote it. */
+static const char *short_tag(const char *tag, char *buf, size_t n)
+{
+    static const char prefix[] = "tag:yaml.org,2002:";
+    if (!strncmp(tag, prefix, sizeof(prefix) - 1)) {
+        snprintf(buf, n, "!!%s", tag + sizeof(prefix) - 1);
+        return buf;
+    }
+    return tag;
+}
+
 static locale_t c_locale;
 static pthread_once_t c_locale_once = PTHREAD_ONCE_INIT;
 
@@ -330,8 +359,7 @@ static void c_locale_init(void)
 
 static bool is_null_form(const char *s)
 {
-    return !*s || !strcmp(s, "~") || !strcmp(s, "null") || !strcmp(s, "Null") ||
-           !strcmp(s, "NULL");
+    return !*s || !strcmp(s, "~") || !strcmp(s, "null") || !strcmp(s, "Null") || !strcmp(s, "NULL");
 }
 
 static int bool_form(const char *s)
@@ -485,10 +513,11 @@ static json_t *scalar_value(struct state *st, const yaml_event_t *ev, const char
             !strcmp(tag, TAG_BOOL) || !strcmp(tag, TAG_NULL)) {
             as = tag;
         } else {
+            char buf[80];
             add_error(st, CASS_ERR_INVALID, path, line, col,
                       "tag %.60s is not supported on a scalar (only !!str, !!int, !!float, "
                       "!!bool and !!null)",
-                      tag);
+                      short_tag(tag, buf, sizeof(buf)));
             return NULL;
         }
     } else if (!plain || tag) {
@@ -569,10 +598,11 @@ static bool collection_tag_ok(struct state *st, const yaml_event_t *ev, const ch
     if (!tag || !strcmp(tag, "!") || !strcmp(tag, want))
         return true;
     int line, col;
+    char buf[80];
     mark_linecol(&ev->start_mark, &line, &col);
     add_error(st, CASS_ERR_INVALID, path, line, col,
-              "tag %.60s is not supported here (a %s takes no tag or %s)", tag,
-              !strcmp(want, TAG_MAP) ? "mapping" : "sequence",
+              "tag %.60s is not supported here (a %s takes no tag or %s)",
+              short_tag(tag, buf, sizeof(buf)), !strcmp(want, TAG_MAP) ? "mapping" : "sequence",
               !strcmp(want, TAG_MAP) ? "!!map" : "!!seq");
     return false;
 }
@@ -580,12 +610,12 @@ static bool collection_tag_ok(struct state *st, const yaml_event_t *ev, const ch
 static json_t *parse_sequence(struct state *st, yaml_event_t *start, const char *path, int depth)
 {
     _cleanup_json_ json_t *arr = json_array();
-    bool ok = collection_tag_ok(st, start, (const char *)start->data.sequence_start.tag, TAG_SEQ,
-                                path);
+    bool ok =
+        collection_tag_ok(st, start, (const char *)start->data.sequence_start.tag, TAG_SEQ, path);
     size_t n = 0;
     for (;;) {
         yaml_event_t ev;
-        if (next_event(st, &ev, path) < 0)
+        if (next_event(st, &ev) < 0)
             return NULL;
         if (ev.type == YAML_SEQUENCE_END_EVENT) {
             yaml_event_delete(&ev);
@@ -595,8 +625,8 @@ static json_t *parse_sequence(struct state *st, yaml_event_t *start, const char 
             int line, col;
             mark_linecol(&ev.start_mark, &line, &col);
             yaml_event_delete(&ev);
-            add_error(st, CASS_ERR_TOO_LARGE, path, line, col,
-                      "sequence has more than %zu items", st->lim->max_items);
+            add_error(st, CASS_ERR_TOO_LARGE, path, line, col, "sequence has more than %zu items",
+                      st->lim->max_items);
             return NULL;
         }
         _cleanup_free_ char *ipath = cass_yaml_path_index(path, n);
@@ -620,12 +650,13 @@ static json_t *parse_sequence(struct state *st, yaml_event_t *start, const char 
 static json_t *parse_mapping(struct state *st, yaml_event_t *start, const char *path, int depth)
 {
     _cleanup_json_ json_t *obj = json_object();
-    bool ok = collection_tag_ok(st, start, (const char *)start->data.mapping_start.tag, TAG_MAP,
-                                path);
+    _cleanup_json_ json_t *key_lines = json_object(); /* for duplicate reports */
+    bool ok =
+        collection_tag_ok(st, start, (const char *)start->data.mapping_start.tag, TAG_MAP, path);
     size_t n = 0;
     for (;;) {
         yaml_event_t kev;
-        if (next_event(st, &kev, path) < 0)
+        if (next_event(st, &kev) < 0)
             return NULL;
         if (kev.type == YAML_MAPPING_END_EVENT) {
             yaml_event_delete(&kev);
@@ -655,7 +686,9 @@ static json_t *parse_mapping(struct state *st, yaml_event_t *start, const char *
                 return NULL;
             }
             if (k && !json_is_string(k)) {
-                add_error(st, CASS_ERR_INVALID, path, kl, kc,
+                _cleanup_free_ char *bad =
+                    cass_yaml_path_key(path, (const char *)kev.data.scalar.value);
+                add_error(st, CASS_ERR_INVALID, bad ? bad : path, kl, kc,
                           "mapping keys must be strings; quote \"%.60s\" to use it as one",
                           (const char *)kev.data.scalar.value);
                 ok = false;
@@ -686,17 +719,18 @@ static json_t *parse_mapping(struct state *st, yaml_event_t *start, const char *
         }
 
         bool dup = false;
-        if (key && json_object_get(obj, key)) {
-            int fl = 0, fc = 0;
-            cass_yaml_pos_lookup(st->pos, kpath, 1, &fl, &fc);
+        if (key && json_object_get(key_lines, key)) {
             add_error(st, CASS_ERR_INVALID, kpath, kl, kc,
-                      "duplicate key \"%.60s\" (first at line %d)", key, fl);
+                      "duplicate key \"%.60s\" (first at line %d)", key,
+                      (int)json_integer_value(json_object_get(key_lines, key)));
             dup = true;
             ok = false;
+        } else if (key) {
+            json_object_set_new(key_lines, key, json_integer(kl));
         }
 
         yaml_event_t vev;
-        if (next_event(st, &vev, kpath ? kpath : path) < 0)
+        if (next_event(st, &vev) < 0)
             return NULL;
         /* a dropped value leaves no positions, so that the first one's stay */
         bool keep = key && !dup;
@@ -739,9 +773,15 @@ static json_t *parse_node(struct state *st, yaml_event_t *ev, const char *path, 
                   "anchors and aliases are not supported (*%.60s)",
                   (const char *)ev->data.alias.anchor);
         return NULL;
-    case YAML_SCALAR_EVENT: anchor = (const char *)ev->data.scalar.anchor; break;
-    case YAML_SEQUENCE_START_EVENT: anchor = (const char *)ev->data.sequence_start.anchor; break;
-    case YAML_MAPPING_START_EVENT: anchor = (const char *)ev->data.mapping_start.anchor; break;
+    case YAML_SCALAR_EVENT:
+        anchor = (const char *)ev->data.scalar.anchor;
+        break;
+    case YAML_SEQUENCE_START_EVENT:
+        anchor = (const char *)ev->data.sequence_start.anchor;
+        break;
+    case YAML_MAPPING_START_EVENT:
+        anchor = (const char *)ev->data.mapping_start.anchor;
+        break;
     default:
         add_error(st, CASS_ERR_SYNTAX, path, line, col, "unexpected YAML event");
         return NULL;
@@ -759,15 +799,15 @@ static json_t *parse_node(struct state *st, yaml_event_t *ev, const char *path, 
     if (ev->type == YAML_SCALAR_EVENT) {
         if (ev->data.scalar.length > st->lim->max_scalar) {
             add_error(st, CASS_ERR_TOO_LARGE, path, line, col,
-                      "scalar of %zu bytes is larger than the limit of %zu",
-                      ev->data.scalar.length, st->lim->max_scalar);
+                      "scalar of %zu bytes is larger than the limit of %zu", ev->data.scalar.length,
+                      st->lim->max_scalar);
             return NULL;
         }
         v = scalar_value(st, ev, path);
     } else {
         if (depth + 1 > st->lim->max_depth) {
-            add_error(st, CASS_ERR_TOO_LARGE, path, line, col,
-                      "nesting is deeper than %d levels", st->lim->max_depth);
+            add_error(st, CASS_ERR_TOO_LARGE, path, line, col, "nesting is deeper than %d levels",
+                      st->lim->max_depth);
             return NULL;
         }
         if (ev->type == YAML_SEQUENCE_START_EVENT)
@@ -789,7 +829,7 @@ static int parse_stream(struct state *st, json_t *docs)
     yaml_event_t ev;
     size_t n_docs = 0;
 
-    if (next_event(st, &ev, "") < 0)
+    if (next_event(st, &ev) < 0)
         return -1;
     if (ev.type != YAML_STREAM_START_EVENT) {
         yaml_event_delete(&ev);
@@ -799,7 +839,7 @@ static int parse_stream(struct state *st, json_t *docs)
     yaml_event_delete(&ev);
 
     for (;;) {
-        if (next_event(st, &ev, "") < 0)
+        if (next_event(st, &ev) < 0)
             return -1;
         if (ev.type == YAML_STREAM_END_EVENT) {
             yaml_event_delete(&ev);
@@ -821,7 +861,7 @@ static int parse_stream(struct state *st, json_t *docs)
 
         _cleanup_json_ json_t *pos = json_object();
         st->pos = pos;
-        if (next_event(st, &ev, "") < 0)
+        if (next_event(st, &ev) < 0)
             return -1;
         _cleanup_json_ json_t *value = parse_node(st, &ev, "", 0, 0, 0);
         yaml_event_delete(&ev);
@@ -829,7 +869,7 @@ static int parse_stream(struct state *st, json_t *docs)
         if (st->fatal)
             return -1;
 
-        if (next_event(st, &ev, "") < 0)
+        if (next_event(st, &ev) < 0)
             return -1;
         if (ev.type != YAML_DOCUMENT_END_EVENT) {
             yaml_event_delete(&ev);
@@ -840,8 +880,8 @@ static int parse_stream(struct state *st, json_t *docs)
 
         /* Empty documents (a trailing "---", a comment-only file) are dropped. */
         if (value && !json_is_null(value))
-            json_array_append_new(docs, json_pack("{s:O,s:i,s:O}", "value", value, "line", dl,
-                                                  "pos", pos));
+            json_array_append_new(
+                docs, json_pack("{s:O,s:i,s:O}", "value", value, "line", dl, "pos", pos));
     }
 }
 

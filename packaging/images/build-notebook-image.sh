@@ -22,7 +22,8 @@
 #                          /api/status with and without the token, run 1+1 in a
 #                          kernel, and repeat with a read-only root; exits non-zero
 #                          on failure
-#   --dry-run              print the resolved build inputs and exit
+#   --dry-run              print the resolved build inputs (stderr) and the apt
+#                          source lines (stdout) and exit
 #
 # Progress goes to stderr; the image ID (sha256:...) is the last line on stdout.
 # Must run as root (mmdebstrap is installed with apt-get if missing).
@@ -58,7 +59,7 @@ while [ $# -gt 0 ]; do
     --with-toolchain) toolchain=1; shift ;;
     --verify) verify=1; shift ;;
     --dry-run) dry_run=1; shift ;;
-    -h|--help) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
     *) usage ;;
     esac
 done
@@ -73,22 +74,22 @@ fi
 # ---------------------------------------------------------------------------
 http_code() { curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$1" 2>/dev/null || true; }
 
-# verify_run NAME [docker run options...]: starts the image, checks the API and a
-# kernel, removes the container. Sets startup_seconds.
+# verify_run NAME BASE_URL [docker run options...]: starts the image, checks the
+# API, a kernel and nbconvert, removes the container. Sets startup_seconds.
 verify_run() {
-    vname=$1; shift
+    vname=$1; bu=$2; shift 2
     token=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
     cname=cassiny-verify-notebook-$$-$vname
     t0=$(date +%s.%N)
     cid=$(docker run -d --name "$cname" -p 127.0.0.1::8888 "$@" "$tag" \
         python3 -m notebook --ip=0.0.0.0 --port=8888 --no-browser \
-        "--NotebookApp.token=$token" --NotebookApp.base_url=/) ||
+        "--NotebookApp.token=$token" "--NotebookApp.base_url=$bu") ||
         { log "verify[$vname]: docker run failed"; return 1; }
     # shellcheck disable=SC2064
     trap "docker rm -f '$cid' >/dev/null 2>&1 || true; ${cleanup_cmd:-:}" EXIT
     port=$(docker port "$cid" 8888/tcp | sed -n 's/^127\.0\.0\.1:\([0-9]*\)$/\1/p' | head -n1)
     [ -n "$port" ] || { log "verify[$vname]: no published port"; docker rm -f "$cid" >/dev/null; return 1; }
-    base=http://127.0.0.1:$port
+    base=http://127.0.0.1:$port${bu%/}
     i=0 code=000
     while [ $i -lt 600 ]; do
         code=$(http_code "$base/api/status?token=$token")
@@ -110,6 +111,14 @@ verify_run() {
         c=$(http_code "$base/api/status")
         if [ "$c" = 403 ]; then log "verify[$vname]: /api/status without token -> 403 (ok)"
         else log "verify[$vname]: /api/status without token -> $c (want 403)"; fail=1; fi
+        c=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: token $token" "$base/api/status")
+        if [ "$c" = 200 ]; then log "verify[$vname]: token in 'Authorization: token' header -> 200 (ok)"
+        else log "verify[$vname]: token in Authorization header -> $c (want 200)"; fail=1; fi
+        c=$(curl -s -o /dev/null -w '%{http_code}' -X PUT -H "Authorization: token $token" \
+            -d '{"type":"notebook","content":{"cells":[],"metadata":{},"nbformat":4,"nbformat_minor":5}}' \
+            "$base/api/contents/verify.ipynb")
+        if [ "$c" = 201 ] || [ "$c" = 200 ]; then log "verify[$vname]: saving a notebook in the work dir -> $c (ok)"
+        else log "verify[$vname]: saving a notebook -> $c (want 201)"; fail=1; fi
         c=$(http_code "$base/tree?token=$token")
         if [ "$c" = 200 ]; then log "verify[$vname]: /tree -> 200 (ok)"
         else log "verify[$vname]: /tree -> $c (want 200)"; fail=1; fi
@@ -120,7 +129,7 @@ verify_run() {
             [ "$c" = 200 ] || { log "verify[$vname]: /static/$asset -> $c (want 200)"; fail=1; }
         done
         kid=$(curl -s -X POST -H 'Content-Type: application/json' -d '{"name":"python3"}' \
-            "$base/api/kernels?token=$token" | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])' 2>/dev/null) || kid=
+            "$base/api/kernels?token=$token" | sed -n 's/^{"id": *"\([0-9a-f-]*\)".*/\1/p') || kid=
         if [ -z "$kid" ]; then
             log "verify[$vname]: POST /api/kernels failed"; fail=1
         else
@@ -187,15 +196,17 @@ EOF
 }
 
 do_verify() {
-    verify_run plain || return 1
+    verify_run plain / || return 1
     plain_startup=$startup_seconds
-    # Hardened: what the daemon's policy asks for. Jupyter needs a writable HOME
-    # (runtime dir with connection files, ~/.jupyter, ~/.ipython, ~/.local) and
-    # /tmp; the notebook directory would be a volume in practice.
-    verify_run hardened --read-only --cap-drop ALL --security-opt no-new-privileges \
-        --user 1000:1000 \
+    # Hardened, as the daemon's policy runs it, under a base URL. With a read-only
+    # root Jupyter needs a writable HOME (~/.local/share/jupyter/runtime holds the
+    # server and kernel connection files; ~/.ipython, ~/.jupyter) and a writable
+    # notebook dir (a volume in practice); /tmp for nbconvert and user code.
+    verify_run hardened /user/verify/ --read-only --cap-drop ALL \
+        --security-opt no-new-privileges --user 1000:1000 \
         --tmpfs /tmp:rw,nosuid,nodev,size=64m \
-        --tmpfs /home/jovyan:rw,nosuid,nodev,size=256m,uid=1000,gid=1000,mode=0755 || return 1
+        --tmpfs /home/jovyan:rw,nosuid,nodev,size=64m,uid=1000,gid=1000,mode=0700 \
+        --tmpfs /home/jovyan/work:rw,nosuid,nodev,size=64m,uid=1000,gid=1000,mode=0755 || return 1
     log "verify: ok (startup to /api/status 200: ${plain_startup}s plain, ${startup_seconds}s hardened)"
 }
 
@@ -307,7 +318,11 @@ log "  $m1"
 log "  $m2"
 if [ -n "$m3" ]; then log "  $m3"; else log "  (no security archive found; pass --security-mirror URL to add one)"; fi
 log "packages: $packages"
-if [ $dry_run = 1 ]; then exit 0; fi
+if [ $dry_run = 1 ]; then
+    printf '%s\n' "$m1" "$m2" ${m3:+"$m3"}
+    exit 0
+fi
+old_id=$(image_id) || old_id=
 
 # ---------------------------------------------------------------------------
 # Build
@@ -325,7 +340,7 @@ built=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 if [ -n "${SOURCE_DATE_EPOCH:-}" ]; then
     built=$(date -u -d "@$SOURCE_DATE_EPOCH" +%Y-%m-%dT%H:%M:%SZ)
 fi
-work=$(mktemp -d "${TMPDIR:-/tmp}/cassiny-notebook-image.XXXXXX")
+work=$(mktemp -d -t cassiny-notebook-image.XXXXXX)
 cleanup_cmd="rm -rf '$work'"
 # shellcheck disable=SC2064
 trap "$cleanup_cmd" EXIT
@@ -398,6 +413,7 @@ docker import \
     --change 'ENV HOME=/home/jovyan' \
     --change 'ENV LANG=C.UTF-8' \
     --change 'ENV SHELL=/bin/bash' \
+    --change 'ENV PYDEVD_DISABLE_FILE_VALIDATION=1' \
     --change 'USER 1000:1000' \
     --change 'WORKDIR /home/jovyan/work' \
     --change 'EXPOSE 8888' \
@@ -412,6 +428,10 @@ docker import \
     "$tarball" "$tag" >/dev/null || die "docker import failed"
 rm -f "$tarball"
 id=$(image_id) || die "image $tag missing after import"
+if [ -n "$old_id" ] && [ "$old_id" != "$id" ] &&
+   [ -z "$(docker image inspect --format '{{join .RepoTags ""}}' "$old_id" 2>/dev/null)" ]; then
+    if docker image rm "$old_id" >/dev/null 2>&1; then log "removed the previous, now untagged $old_id"; fi
+fi
 log "built $tag $id in $(($(date +%s) - start))s, $(docker image inspect --format '{{.Size}}' "$tag" | awk '{printf "%.0f MB", $1 / 1e6}')"
 
 if [ $verify = 1 ]; then do_verify || die "verification failed"; fi

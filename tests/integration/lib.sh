@@ -15,7 +15,7 @@ summary() { echo "${SUITE:-tests}: $passed passed, $failed failed"; [ "$failed" 
 start_daemon() {
     local build=$1
     shift
-    WORK=$(mktemp -d /tmp/cassiny-it.XXXXXX)
+    WORK=${WORK:-$(mktemp -d /tmp/cassiny-it.XXXXXX)}
     SOCK="$WORK/cassiny.sock"
     HOST="unix://$SOCK"
     "$build/daemon/cassinyd" --state-dir "$WORK/state" --socket "$SOCK" \
@@ -56,4 +56,39 @@ api() {
     shift 2
     curl -sS --unix-socket "$SOCK" -X "$m" -o "$WORK/body" \
         -w '%{http_code} %{content_type}' "$@" "http://localhost$p"
+}
+
+# wait_run RUN_ID SECONDS STATUS...: polls until the run has one of the
+# statuses (or any final one); prints the status it ended in.
+wait_run() {
+    local id=$1 secs=$2
+    shift 2
+    local end=$(($(date +%s) + secs)) st
+    while :; do
+        st=$(curl -s --unix-socket "$SOCK" "http://localhost/v1/runs/$id" | jq -r .status)
+        for want in "$@" succeeded failed stopped; do
+            [ "$st" = "$want" ] && { echo "$st"; return 0; }
+        done
+        [ "$(date +%s)" -ge $end ] && { echo "$st"; return 1; }
+        sleep 0.2
+    done
+}
+
+# apply_yaml YAML: POSTs a spec, leaves the reply in $WORK/body, prints the status code.
+apply_yaml() {
+    curl -sS --unix-socket "$SOCK" -X POST -o "$WORK/body" -w '%{http_code}' \
+        -H 'Content-Type: application/yaml' --data-binary "$1" http://localhost/v1/specs
+}
+
+# A private config: images of the project, mounts under $WORK/data.
+write_config() {
+    mkdir -p "$WORK/data"
+    cat >"$WORK/config.yaml" <<CFG
+policy:
+  images: ["cassiny/*"]
+  mountRoots: ["$WORK/data"]
+  maxCpus: 4
+  maxMemory: 8Gi
+  maxGpus: 0
+CFG
 }

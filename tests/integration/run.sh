@@ -14,4 +14,12 @@ tail -n 15 "$build/tests/integration/check_engine_live.log"
 echo "--- cassinyd and cassinyctl"
 bash "$src/tests/integration/test_daemon.sh" "$build" "$src" >"$build/tests/integration/daemon.log" 2>&1 || status=1
 cat "$build/tests/integration/daemon.log"
+
+echo "--- cassinyctl verbs"
+bash "$src/tests/integration/test_cli.sh" "$build" "$src" >"$build/tests/integration/cli.log" 2>&1 || status=1
+cat "$build/tests/integration/cli.log"
+
+echo "--- notebooks end to end (real Jupyter)"
+bash "$src/tests/integration/test_notebook.sh" "$build" "$src" >"$build/tests/integration/notebook.log" 2>&1 || status=1
+cat "$build/tests/integration/notebook.log"
 exit $status

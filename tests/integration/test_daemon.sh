@@ -122,6 +122,7 @@ check "the first daemon still serves" test "$(api GET /healthz)" = "200 applicat
 
 stop_daemon
 rm -rf "$WORK"
+WORK=
 
 # A dead engine: the daemon starts, says so, and keeps serving.
 start_daemon "$build" --docker-host unix:///nonexistent/docker.sock || not_ok "start without an engine"

@@ -6,11 +6,15 @@
  *       "canonical" and "revision" are those of the expected document
  *   specs/invalid/<case>/{input.yaml,errors.txt}    refused; every line
  *       "LINE PATH [message substring]" of errors.txt is a reported item
- *       (PATH "." is the document itself)
+ *       (PATH "." is the document itself; blank lines and lines starting
+ *       with # are ignored; other items reported are printed as info)
  *   specs/equivalent/<group>/<file>.yaml            all files, same revisions
  *   specs/different/<group>/<file>.yaml             all files, distinct revisions
  *   config/valid/<case>.yaml [+ <case>.json]        loads as config.schema.json
  *   config/invalid/<case>/{input.yaml,errors.txt}   refused as for specs
+ *
+ * Outside tests/data: every .yaml file of examples/ must load, and
+ * packaging/cassinyd.yaml must load to exactly config/valid/defaults.json.
  *
  * The minimum counts below keep cases from disappearing unnoticed. */
 #include "config.h"
@@ -264,6 +268,22 @@ END_TEST
 
 /* --- invalid ------------------------------------------------------------ */
 
+/* End of the PATH field of an errors.txt line: the first space outside a
+ * quoted key (metadata.labels["a b"] is one path). */
+static char *path_end(char *s)
+{
+    int quoted = 0;
+    for (; *s; s++) {
+        if (quoted && *s == '\\' && s[1])
+            s++;
+        else if (*s == '"')
+            quoted = !quoted;
+        else if (*s == ' ' && !quoted)
+            break;
+    }
+    return s;
+}
+
 static int item_matches(const struct cass_error_item *it, int line, const char *path,
                         const char *msg)
 {
@@ -296,12 +316,11 @@ static int check_errors(const char *label, const char *expected_text, const stru
             continue;
         }
         char *path = end + 1;
-        char *msg = strchr(path, ' ');
-        if (msg) {
+        char *msg = path_end(path);
+        if (*msg)
             *msg++ = '\0';
-            if (!*msg)
-                msg = NULL;
-        }
+        if (!*msg)
+            msg = NULL;
         if (strcmp(path, ".") == 0)
             path = "";
         int found = 0;
@@ -525,6 +544,45 @@ START_TEST(different_groups)
 }
 END_TEST
 
+/* --- examples ------------------------------------------------------------ */
+
+/* The examples shipped with the source must load, one kind each at least. */
+START_TEST(examples_validate)
+{
+    _cleanup_free_ char *dir = join(data_dir(), "../../examples");
+    _cleanup_(names_free) struct names files = {0};
+    list_dir(dir, 0, ".yaml", &files);
+    int failed = 0, notebooks = 0, jobs = 0, models = 0;
+    for (size_t i = 0; i < files.n; i++) {
+        _cleanup_free_ char *path = join(dir, files.v[i]);
+        _cleanup_free_ char *label = join("examples", files.v[i]);
+        size_t len = 0;
+        _cleanup_free_ char *buf = read_file(path, &len);
+        _cleanup_error_ struct cass_error *err = NULL;
+        _cleanup_json_ json_t *got = buf ? cass_spec_load(buf, len, &err) : NULL;
+        if (!got) {
+            fprintf(stderr, "FAIL %s: refused\n", label);
+            print_error("errors", err);
+            failed++;
+            continue;
+        }
+        size_t j;
+        json_t *doc;
+        json_array_foreach(got, j, doc)
+        {
+            const char *kind = str_or_empty(json_object_get(doc, "kind"));
+            notebooks += !strcmp(kind, "Notebook");
+            jobs += !strcmp(kind, "Job");
+            models += !strcmp(kind, "Model");
+        }
+    }
+    ck_assert_msg(failed == 0, "%d examples refused (details on stderr)", failed);
+    ck_assert_msg(notebooks && jobs && models,
+                  "examples lack a kind: %d notebooks, %d jobs, %d models", notebooks, jobs,
+                  models);
+}
+END_TEST
+
 /* --- config ------------------------------------------------------------- */
 
 static json_t *load_config_file(const char *label, const char *path)
@@ -616,6 +674,7 @@ static Suite *spec_cases_suite(void)
     tcase_add_test(tc, invalid_cases);
     tcase_add_test(tc, equivalent_groups);
     tcase_add_test(tc, different_groups);
+    tcase_add_test(tc, examples_validate);
     tcase_add_test(tc, config_valid_cases);
     tcase_add_test(tc, config_invalid_cases);
     suite_add_tcase(s, tc);

@@ -1,0 +1,1104 @@
+#include "config.h"
+
+#include <ctype.h>
+#include <stdarg.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "engine.h"
+#include "hash.h"
+#include "http.h"
+#include "lifecycle.h"
+#include "log.h"
+#include "notebook.h"
+#include "policy.h"
+#include "protocol.h"
+#include "store.h"
+
+#define STOP_TIMEOUT_S 10
+#define READY_TIMEOUT_S 180
+#define CULL_TICK_S 2
+#define CASS_RUN_LOG_MAX (8u << 20)
+
+struct job {
+    char *run_id;
+    struct job *next;
+};
+
+struct cass_lifecycle {
+    struct cass_daemon *d;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    struct job *head, *tail;
+    size_t busy;
+    bool stopping;
+    atomic_int cancel; /* set at shutdown: ends engine streams and waits */
+    pthread_mutex_t apply_lock;
+    pthread_t *workers;
+    size_t n_workers;
+    pthread_t culler, watcher;
+    bool culler_started, watcher_started;
+};
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static char *xasprintf(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *s = NULL;
+    if (vasprintf(&s, fmt, ap) < 0)
+        abort();
+    va_end(ap);
+    return s;
+}
+
+/* Sleeps up to ms, returning early (1) when the lifecycle is stopping. */
+static int nap(struct cass_lifecycle *lc, long ms)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += ms / 1000;
+    until.tv_nsec += (ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&lc->lock);
+    while (!lc->stopping) {
+        if (pthread_cond_timedwait(&lc->cond, &lc->lock, &until) == ETIMEDOUT)
+            break;
+    }
+    int stopping = lc->stopping;
+    pthread_mutex_unlock(&lc->lock);
+    return stopping;
+}
+
+static void enqueue(struct cass_lifecycle *lc, const char *run_id)
+{
+    struct job *j = calloc(1, sizeof(*j));
+    if (!j || !(j->run_id = strdup(run_id))) {
+        free(j);
+        log_error("out of memory queueing run %s", run_id);
+        return;
+    }
+    pthread_mutex_lock(&lc->lock);
+    bool queued = lc->busy >= lc->n_workers || lc->head;
+    if (lc->tail)
+        lc->tail->next = j;
+    else
+        lc->head = j;
+    lc->tail = j;
+    pthread_cond_broadcast(&lc->cond);
+    pthread_mutex_unlock(&lc->lock);
+    if (queued) {
+        _cleanup_error_ struct cass_error *err = NULL;
+        /* Only a pending run becomes queued; a worker may have taken it already. */
+        _cleanup_json_ json_t *run = cass_store_run_get(lc->d->store, run_id, &err);
+        const char *st = json_string_value(json_object_get(run, "status"));
+        if (st && strcmp(st, "pending") == 0)
+            cass_store_run_set_status(lc->d->store, run_id, "queued", NULL, NULL, NULL);
+    }
+}
+
+/* ---- helpers over the store ------------------------------------------- */
+
+static void run_fail(struct cass_daemon *d, const char *run_id, const char *reason,
+                     const char *error)
+{
+    _cleanup_json_ json_t *ch = json_pack("{s:s,s:s,s:s?}", "status", "failed", "reason", reason,
+                                          "error", error);
+    _cleanup_error_ struct cass_error *err = NULL;
+    if (cass_store_run_update(d->store, run_id, ch, NULL, &err) < 0) {
+        if (err->kind != CASS_ERR_CONFLICT)
+            log_error("run %s: cannot record failure: %s", run_id, err->message);
+        return;
+    }
+    log_warn("run %s failed: %s%s%s", run_id, reason, error ? ": " : "", error ? error : "");
+}
+
+static int run_update_fields(struct cass_daemon *d, const char *run_id, json_t *changes,
+                             struct cass_error **err)
+{
+    int rc = cass_store_run_update(d->store, run_id, changes, NULL, err);
+    json_decref(changes);
+    return rc;
+}
+
+/* The spec document of a run's revision (caller owns). */
+static json_t *run_doc(struct cass_daemon *d, const json_t *run, struct cass_error **err)
+{
+    const char *rev = json_string_value(json_object_get(run, "revision"));
+    _cleanup_json_ json_t *r = cass_store_revision_get(d->store, rev, err);
+    if (!r)
+        return NULL;
+    return json_incref(json_object_get(r, "spec"));
+}
+
+struct log_file {
+    FILE *f;
+    size_t written;
+};
+
+static int log_to_file(int stream, const char *data, size_t len, void *ud)
+{
+    struct log_file *lf = ud;
+    if (lf->written + len > CASS_RUN_LOG_MAX) {
+        fputs("\n[cassiny: log truncated]\n", lf->f);
+        return 1;
+    }
+    lf->written += fwrite(data, 1, len, lf->f);
+    return 0;
+}
+
+char *cass_lifecycle_log_path(struct cass_daemon *d, const char *run_id)
+{
+    return xasprintf("%s/runs/%s/container.log", cass_daemon_config_str(d, "stateDir"), run_id);
+}
+
+/* Keeps a container's output in the state directory before the container
+ * goes, so that logs stay readable after the run. */
+static void save_logs(struct cass_daemon *d, struct cass_engine *e, const char *run_id,
+                      const char *cid)
+{
+    const char *state = cass_daemon_config_str(d, "stateDir");
+    _cleanup_free_ char *runs = xasprintf("%s/runs", state);
+    _cleanup_free_ char *dir = xasprintf("%s/runs/%s", state, run_id);
+    if ((mkdir(runs, 0700) < 0 && errno != EEXIST) || (mkdir(dir, 0700) < 0 && errno != EEXIST)) {
+        log_warn("run %s: cannot keep logs: mkdir %s: %s", run_id, dir, strerror(errno));
+        return;
+    }
+    _cleanup_free_ char *path = cass_lifecycle_log_path(d, run_id);
+    _cleanup_free_ char *tmp = xasprintf("%s.tmp", path);
+    struct log_file lf = {.f = fopen(tmp, "we")};
+    if (!lf.f) {
+        log_warn("run %s: cannot keep logs: %s: %s", run_id, tmp, strerror(errno));
+        return;
+    }
+    struct cass_engine_logs_opts o = {.tail = -1};
+    _cleanup_error_ struct cass_error *err = NULL;
+    int rc = cass_engine_container_logs(e, cid, &o, log_to_file, &lf, &err);
+    if (fclose(lf.f) != 0 || rc < 0) {
+        if (err && err->kind != CASS_ERR_NOT_FOUND)
+            log_warn("run %s: cannot keep logs: %s", run_id, err->message);
+        unlink(tmp);
+        return;
+    }
+    if (rename(tmp, path) < 0)
+        log_warn("run %s: cannot keep logs: rename: %s", run_id, strerror(errno));
+}
+
+/* Stops and removes every container of a run, keeping its logs. Missing
+ * ones are fine. */
+static void remove_containers(struct cass_daemon *d, struct cass_engine *e, const json_t *run)
+{
+    size_t i;
+    json_t *c;
+    const char *run_id = json_string_value(json_object_get(run, "id"));
+    json_array_foreach(json_object_get(run, "containers"), i, c)
+    {
+        const char *id = json_string_value(c);
+        if (!id)
+            continue;
+        _cleanup_error_ struct cass_error *err = NULL;
+        if (cass_engine_container_stop(e, id, STOP_TIMEOUT_S, &err) < 0 &&
+            err->kind != CASS_ERR_NOT_FOUND)
+            log_warn("stop container %.12s: %s", id, err->message);
+        cass_error_free(TAKE_PTR(err));
+        if (run_id)
+            save_logs(d, e, run_id, id);
+        if (cass_engine_container_remove(e, id, true, false, &err) < 0 &&
+            err->kind != CASS_ERR_NOT_FOUND)
+            log_warn("remove container %.12s: %s", id, err->message);
+    }
+}
+
+/* ---- launching a notebook ------------------------------------------------- */
+
+/* Container names: "cassiny-<name>-<the run id's last 10 characters>". */
+static void container_name(const char *name, const char *run_id, char *out, size_t n)
+{
+    size_t len = strlen(run_id);
+    snprintf(out, n, "cassiny-%s-%s", name, run_id + (len > 10 ? len - 10 : 0));
+    for (char *p = out; *p; p++)
+        *p = (char)tolower((unsigned char)*p);
+}
+
+struct strv {
+    char **v;
+    size_t n;
+};
+
+static void strv_add(struct strv *s, char *owned)
+{
+    char **v = realloc(s->v, (s->n + 2) * sizeof(*v));
+    if (!v || !owned)
+        abort();
+    s->v = v;
+    s->v[s->n++] = owned;
+    s->v[s->n] = NULL;
+}
+
+static void strv_free(struct strv *s)
+{
+    for (size_t i = 0; i < s->n; i++)
+        free(s->v[i]);
+    free(s->v);
+    s->v = NULL;
+    s->n = 0;
+}
+
+/* Collects the last lines of a container's output for an error message. */
+struct tail_buf {
+    char buf[2048];
+    size_t len;
+};
+
+static int tail_collect(int stream, const char *data, size_t len, void *ud)
+{
+    struct tail_buf *t = ud;
+    for (size_t i = 0; i < len; i++) {
+        if (t->len == sizeof(t->buf) - 1) {
+            memmove(t->buf, t->buf + 1024, t->len - 1024);
+            t->len -= 1024;
+        }
+        t->buf[t->len++] = data[i];
+    }
+    t->buf[t->len] = '\0';
+    return 0;
+}
+
+static char *container_tail(struct cass_engine *e, const char *id)
+{
+    struct tail_buf t = {.len = 0};
+    struct cass_engine_logs_opts o = {.tail = 15};
+    _cleanup_error_ struct cass_error *err = NULL;
+    if (cass_engine_container_logs(e, id, &o, tail_collect, &t, &err) < 0 || t.len == 0)
+        return NULL;
+    return strdup(t.buf);
+}
+
+static char *image_missing_hint(const char *ref)
+{
+    const char *script = strncmp(ref, "cassiny/notebook", 16) == 0
+                             ? "packaging/images/build-notebook-image.sh"
+                         : strncmp(ref, "cassiny/model-server", 20) == 0
+                             ? "packaging/images/build-model-server-image.sh"
+                             : NULL;
+    if (script)
+        return xasprintf("image %s is not in the engine and no registry provided it; build it "
+                         "with %s",
+                         ref, script);
+    return xasprintf("image %s is not in the engine and could not be pulled", ref);
+}
+
+/* -1 with an error that says how the container ended (and its last output)
+ * when it is no longer running; 0 while it runs. */
+static int check_running(struct cass_engine *e, const char *cid, struct cass_error **err)
+{
+    _cleanup_json_ json_t *ins = cass_engine_container_inspect(e, cid, err);
+    if (!ins)
+        return -1;
+    struct cass_container_state st = {0};
+    if (cass_engine_container_state(ins, &st, err) < 0)
+        return -1;
+    bool running = st.running;
+    int code = st.exit_code;
+    bool oom = st.oom_killed;
+    cass_container_state_clear(&st);
+    if (running)
+        return 0;
+    _cleanup_free_ char *tail = container_tail(e, cid);
+    return cass_error_set(err, CASS_ERR_ENGINE, "container exited (code %d%s)%s%s", code,
+                          oom ? ", out of memory" : "",
+                          tail ? " before it was ready; its last output:\n" : "",
+                          tail ? tail : "");
+}
+
+/* Waits until Jupyter answers with the token, the container exits, or the
+ * timeout passes. */
+static int wait_ready(struct cass_lifecycle *lc, struct cass_engine *e, const char *cid,
+                      const char *base, const char *token, struct cass_error **err)
+{
+    double start = now_seconds();
+    long delay = 50;
+    double last_inspect = 0;
+    for (;;) {
+        _cleanup_error_ struct cass_error *perr = NULL;
+        if (cass_notebook_status(base, token, 2000, NULL, &perr) == 0)
+            return 0;
+        if (perr->kind == CASS_ERR_UNAUTHORIZED)
+            return cass_error_set(err, CASS_ERR_ENGINE,
+                                  "Jupyter refused the run's token: does the image honour "
+                                  "JUPYTER_TOKEN?");
+        double now = now_seconds();
+        if (now - last_inspect > 1.0) {
+            last_inspect = now;
+            if (check_running(e, cid, err) < 0)
+                return -1;
+        }
+        if (now - start > READY_TIMEOUT_S)
+            return cass_error_set(err, CASS_ERR_UNAVAILABLE,
+                                  "Jupyter did not answer /api/status within %d s (%s)",
+                                  READY_TIMEOUT_S, perr->message);
+        if (nap(lc, delay))
+            return cass_error_set(err, CASS_ERR_UNAVAILABLE, "daemon stopping");
+        if (delay < 500)
+            delay *= 2;
+    }
+}
+
+/* *reason names the step that failed, for the run's record. */
+static int launch_notebook(struct cass_lifecycle *lc, struct cass_engine *e, const json_t *run,
+                           const json_t *doc, const char **reason, struct cass_error **err)
+{
+    struct cass_daemon *d = lc->d;
+    const char *run_id = json_string_value(json_object_get(run, "id"));
+    const char *name = json_string_value(json_object_get(run, "name"));
+    const char *revision = json_string_value(json_object_get(run, "revision"));
+    const json_t *spec = json_object_get(doc, "spec");
+    const char *ref = json_string_value(json_object_get(spec, "image"));
+
+    /* 1. The image, pinned by ID from here on. */
+    *reason = "image-not-found";
+    struct cass_engine_image img = {0};
+    _cleanup_error_ struct cass_error *ierr = NULL;
+    if (cass_engine_image_inspect(e, ref, &img, &ierr) < 0) {
+        if (ierr->kind != CASS_ERR_NOT_FOUND) {
+            cass_error_merge(err, &ierr);
+            return -1;
+        }
+        cass_error_free(TAKE_PTR(ierr));
+        log_info("run %s: image %s not present, trying to pull it", run_id, ref);
+        if (cass_engine_image_pull(e, ref, NULL, NULL, &lc->cancel, &ierr) < 0 ||
+            cass_engine_image_inspect(e, ref, &img, &ierr) < 0) {
+            _cleanup_free_ char *hint = image_missing_hint(ref);
+            return cass_error_set(err, CASS_ERR_NOT_FOUND, "%s (%s)", hint,
+                                  ierr ? ierr->message : "?");
+        }
+    }
+    json_t *digests = json_array();
+    for (size_t i = 0; i < img.n_repo_digests; i++)
+        json_array_append_new(digests, json_string(img.repo_digests[i]));
+    _cleanup_free_ char *image_id = strdup(img.id);
+    _cleanup_free_ char *image_user = img.user ? strdup(img.user) : NULL;
+    _cleanup_free_ char *workdir = img.working_dir && *img.working_dir
+                                       ? strdup(img.working_dir)
+                                       : strdup("/home/jovyan/work");
+    cass_engine_image_clear(&img);
+    if (run_update_fields(d, run_id,
+                          json_pack("{s:{s:s,s:o}}", "image", "id", image_id, "repoDigests",
+                                    digests),
+                          err) < 0)
+        return -1;
+
+    *reason = "launch-failed";
+    const char *user = NULL;
+    if (cass_policy_user(json_object_get(d->config, "policy"), image_user, &user, err) < 0)
+        return -1;
+
+    /* 2. The workspace volume, kept across runs. */
+    const char *workspace = json_string_value(json_object_get(spec, "workspace"));
+    struct cass_container_label vlabels[] = {{CASS_LABEL_NAME, name},
+                                             {CASS_LABEL_KIND, "Notebook"},
+                                             {CASS_LABEL_INSTANCE, d->instance}};
+    if (workspace) {
+        _cleanup_free_ char *vol = cass_engine_volume_create(e, workspace, vlabels, 3, err);
+        if (!vol)
+            return -1;
+    }
+
+    /* 3. The container. */
+    _cleanup_free_ char *token = NULL;
+    const char *given = json_string_value(json_object_get(spec, "token"));
+    token = given ? strdup(given) : cass_hash_random_token(32, err);
+    if (!token)
+        return -1;
+
+    struct strv env = {0};
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)json_object_get(spec, "env"), k, v)
+        strv_add(&env, xasprintf("%s=%s", k, json_string_value(v)));
+    strv_add(&env, xasprintf("JUPYTER_TOKEN=%s", token));
+
+    struct strv cmd = {0};
+    json_t *cmdv = json_object_get(spec, "command");
+    size_t i;
+    json_array_foreach(cmdv, i, v) strv_add(&cmd, strdup(json_string_value(v)));
+
+    size_t nm = json_array_size(json_object_get(spec, "mounts"));
+    struct cass_container_mount *mounts = calloc(nm + 1, sizeof(*mounts));
+    if (!mounts)
+        abort();
+    json_array_foreach(json_object_get(spec, "mounts"), i, v)
+    {
+        mounts[i].type = CASS_MOUNT_BIND;
+        mounts[i].source = json_string_value(json_object_get(v, "source"));
+        mounts[i].target = json_string_value(json_object_get(v, "target"));
+        mounts[i].read_only = json_is_true(json_object_get(v, "readOnly"));
+    }
+    if (workspace)
+        mounts[nm++] = (struct cass_container_mount){
+            .type = CASS_MOUNT_VOLUME, .source = workspace, .target = workdir};
+
+    int port = (int)json_integer_value(json_object_get(spec, "port"));
+    const char *publish = cass_daemon_config_str(d, "publishAddress");
+    struct cass_container_port ports[] = {{.container_port = port, .host_ip = publish}};
+    struct cass_container_label labels[] = {{CASS_LABEL_NAME, name},
+                                            {CASS_LABEL_KIND, "Notebook"},
+                                            {CASS_LABEL_RUN, run_id},
+                                            {CASS_LABEL_REVISION, revision},
+                                            {CASS_LABEL_INSTANCE, d->instance}};
+    const json_t *res = json_object_get(spec, "resources");
+    char cname[128];
+    container_name(name, run_id, cname, sizeof(cname));
+    struct cass_container_spec cs = {
+        .name = cname,
+        .image = image_id,
+        .cmd = cmd.n ? (const char *const *)cmd.v : NULL,
+        .env = (const char *const *)env.v,
+        .user = user,
+        .labels = labels,
+        .n_labels = 5,
+        .mounts = mounts,
+        .n_mounts = nm,
+        .ports = ports,
+        .n_ports = 1,
+        .nano_cpus = (int64_t)(json_number_value(json_object_get(res, "cpus")) * 1e9 + 0.5),
+        .memory = (int64_t)json_integer_value(json_object_get(res, "memory")),
+        .gpus = (int)json_integer_value(json_object_get(res, "gpus")),
+        .cap_drop = cass_policy_cap_drop(),
+        .security_opt = cass_policy_security_opt(),
+        .restart_policy = "no",
+    };
+    char *cid = cass_engine_container_create(e, &cs, err);
+    strv_free(&env);
+    strv_free(&cmd);
+    free(mounts);
+    if (!cid)
+        return -1;
+    _cleanup_free_ char *cid_owned = cid;
+    if (run_update_fields(d, run_id,
+                          json_pack("{s:[s],s:s,s:s}", "containers", cid, "status", "starting",
+                                    "token", token),
+                          err) < 0)
+        return -1;
+
+    /* 4. Start, learn the engine-chosen port, wait for Jupyter. */
+    if (cass_engine_container_start(e, cid, err) < 0)
+        return -1;
+    _cleanup_json_ json_t *ins = cass_engine_container_inspect(e, cid, err);
+    if (!ins)
+        return -1;
+    _cleanup_free_ char *host_ip = NULL;
+    int host_port = 0;
+    if (cass_engine_container_host_port(ins, port, NULL, &host_ip, &host_port, err) < 0) {
+        /* A container that died at once has no port: say that instead. */
+        _cleanup_error_ struct cass_error *xerr = NULL;
+        if (check_running(e, cid, &xerr) < 0) {
+            *reason = "exited";
+            cass_error_free(TAKE_PTR(*err));
+            cass_error_merge(err, &xerr);
+        }
+        return -1;
+    }
+    const char *reach = !host_ip || !*host_ip || strcmp(host_ip, "0.0.0.0") == 0 ? "127.0.0.1"
+                        : strcmp(host_ip, "::") == 0                             ? "[::1]"
+                                                                                 : host_ip;
+    _cleanup_free_ char *base = xasprintf("http://%s:%d", reach, host_port);
+    _cleanup_free_ char *etok = cass_http_escape(token);
+    _cleanup_free_ char *url = xasprintf("http://%s:%d/?token=%s", publish, host_port, etok);
+    if (run_update_fields(d, run_id,
+                          json_pack("{s:[{s:i,s:s,s:i}]}", "ports", "containerPort", port,
+                                    "hostIp", publish, "hostPort", host_port),
+                          err) < 0)
+        return -1;
+    *reason = "not-ready";
+    if (wait_ready(lc, e, cid, base, token, err) < 0) {
+        if (strncmp((*err)->message, "container exited", 16) == 0)
+            *reason = "exited";
+        return -1;
+    }
+    *reason = "launch-failed";
+    if (run_update_fields(d, run_id, json_pack("{s:s,s:s}", "status", "ready", "url", url), err) <
+        0)
+        return -1;
+    log_info("run %s: notebook %s ready at %s:%d", run_id, name, publish, host_port);
+    return 0;
+}
+
+/* Stops the runs of name other than keep_id that are still live. */
+static void stop_other_runs(struct cass_lifecycle *lc, struct cass_engine *e, const char *name,
+                            const char *keep_id)
+{
+    _cleanup_error_ struct cass_error *err = NULL;
+    _cleanup_json_ json_t *active = cass_store_runs_active(lc->d->store, &err);
+    size_t i;
+    json_t *r;
+    json_array_foreach(active, i, r)
+    {
+        const char *id = json_string_value(json_object_get(r, "id"));
+        if (strcmp(json_string_value(json_object_get(r, "name")), name) != 0 ||
+            strcmp(id, keep_id) == 0)
+            continue;
+        _cleanup_free_ char *reason = xasprintf("replaced by %s", keep_id);
+        cass_store_run_set_status(lc->d->store, id, "stopped", reason, NULL, NULL);
+        remove_containers(lc->d, e, r);
+        log_info("run %s stopped: %s", id, reason);
+    }
+}
+
+static void launch(struct cass_lifecycle *lc, const char *run_id)
+{
+    struct cass_daemon *d = lc->d;
+    _cleanup_error_ struct cass_error *err = NULL;
+    _cleanup_json_ json_t *run = cass_store_run_get(d->store, run_id, &err);
+    if (!run) {
+        log_error("run %s: %s", run_id, err->message);
+        return;
+    }
+    if (cass_store_status_final(json_string_value(json_object_get(run, "status"))))
+        return; /* stopped while it waited */
+    _cleanup_json_ json_t *doc = run_doc(d, run, &err);
+    struct cass_engine *e = doc ? cass_daemon_engine(d, &err) : NULL;
+    if (!e) {
+        run_fail(d, run_id, "engine-unavailable", err ? err->message : "?");
+        return;
+    }
+    stop_other_runs(lc, e, json_string_value(json_object_get(run, "name")), run_id);
+    if (cass_store_run_set_status(d->store, run_id, "creating", NULL, NULL, &err) < 0) {
+        log_warn("run %s: %s", run_id, err->message);
+        return;
+    }
+    const char *kind = json_string_value(json_object_get(run, "kind"));
+    const char *reason = "launch-failed";
+    int rc = strcmp(kind, "Notebook") == 0
+                 ? launch_notebook(lc, e, run, doc, &reason, &err)
+                 : cass_error_set(&err, CASS_ERR_INVALID, "%s runs are not supported yet", kind);
+    if (rc == 0)
+        return;
+    if (atomic_load(&lc->cancel)) {
+        /* Shutting down: the next start's reconcile launches it again. */
+        log_info("run %s: launch interrupted by shutdown", run_id);
+        return;
+    }
+    /* Leave nothing behind: the run says what happened; its container goes. */
+    _cleanup_error_ struct cass_error *gerr = NULL;
+    _cleanup_json_ json_t *now = cass_store_run_get(d->store, run_id, &gerr);
+    const char *status = json_string_value(json_object_get(now, "status"));
+    if (now && !cass_store_status_final(status)) {
+        run_fail(d, run_id, reason, err->message);
+    }
+    if (now)
+        remove_containers(d, e, now);
+}
+
+static void *worker_main(void *arg)
+{
+    struct cass_lifecycle *lc = arg;
+    for (;;) {
+        pthread_mutex_lock(&lc->lock);
+        while (!lc->head && !lc->stopping)
+            pthread_cond_wait(&lc->cond, &lc->lock);
+        if (lc->stopping) {
+            pthread_mutex_unlock(&lc->lock);
+            return NULL;
+        }
+        struct job *j = lc->head;
+        lc->head = j->next;
+        if (!lc->head)
+            lc->tail = NULL;
+        lc->busy++;
+        pthread_mutex_unlock(&lc->lock);
+
+        launch(lc, j->run_id);
+        free(j->run_id);
+        free(j);
+
+        pthread_mutex_lock(&lc->lock);
+        lc->busy--;
+        pthread_mutex_unlock(&lc->lock);
+    }
+}
+
+/* ---- apply, stop, delete -------------------------------------------------- */
+
+json_t *cass_lifecycle_apply(struct cass_daemon *d, const json_t *specs, struct cass_error **err)
+{
+    struct cass_lifecycle *lc = d->lifecycle;
+    const json_t *policy = json_object_get(d->config, "policy");
+    size_t i;
+    json_t *s;
+    /* Every spec is judged before anything happens to any of them. */
+    struct cass_error *perr = NULL;
+    json_array_foreach(specs, i, s)
+    {
+        struct cass_error *one = NULL;
+        if (cass_policy_check(policy, cass_daemon_config_str(d, "dockerHost"),
+                              json_object_get(s, "spec"), json_object_get(s, "pos"), &one) < 0)
+            cass_error_merge(&perr, &one);
+    }
+    if (perr) {
+        perr->kind = CASS_ERR_FORBIDDEN;
+        free(perr->message);
+        perr->message = strdup("refused by the daemon's policy");
+        cass_error_merge(err, &perr);
+        return NULL;
+    }
+    json_array_foreach(specs, i, s)
+    {
+        const char *kind = json_string_value(json_object_get(s, "kind"));
+        if (strcmp(kind, "Notebook") != 0) {
+            int line = (int)json_integer_value(json_object_get(s, "line"));
+            cass_error_add_item(err, "kind", line, 1,
+                                "%s specs can be validated but not launched by this version", kind);
+        }
+    }
+    if (err && *err)
+        return NULL;
+
+    pthread_mutex_lock(&lc->apply_lock);
+    json_t *out = json_array();
+    json_t *to_launch = json_array();
+    int rc = 0;
+    json_array_foreach(specs, i, s)
+    {
+        const char *name = json_string_value(json_object_get(s, "name"));
+        const char *kind = json_string_value(json_object_get(s, "kind"));
+        const char *rev = json_string_value(json_object_get(s, "revision"));
+        const char *canonical = json_string_value(json_object_get(s, "canonical"));
+        if (cass_store_revision_put(d->store, rev, name, kind, canonical, err) < 0) {
+            rc = -1;
+            break;
+        }
+        _cleanup_error_ struct cass_error *gerr = NULL;
+        _cleanup_json_ json_t *cur = cass_store_spec_get(d->store, name, &gerr);
+        const char *cur_rev = json_string_value(json_object_get(cur, "revision"));
+        const char *cur_run = json_string_value(json_object_get(cur, "runId"));
+        _cleanup_json_ json_t *run = NULL;
+        if (cur && cur_rev && cur_run && strcmp(cur_rev, rev) == 0) {
+            run = cass_store_run_get(d->store, cur_run, &gerr);
+            const char *st = json_string_value(json_object_get(run, "status"));
+            if (run && !cass_store_status_final(st)) {
+                json_array_append_new(out, json_pack("{s:s,s:s,s:s,s:b,s:O}", "name", name,
+                                                     "kind", kind, "revision", rev, "changed",
+                                                     0, "run", run));
+                continue;
+            }
+            json_decref(TAKE_PTR(run));
+        }
+        _cleanup_json_ json_t *proto = json_pack("{s:s,s:s,s:s,s:{s:s}}", "name", name, "kind",
+                                                 kind, "revision", rev, "image", "ref",
+                                                 json_string_value(json_object_get(
+                                                     json_object_get(json_object_get(s, "spec"),
+                                                                     "spec"),
+                                                     "image")));
+        if (cass_store_run_insert(d->store, proto, &run, err) < 0 ||
+            cass_store_spec_put(d->store, name, kind, rev,
+                                json_string_value(json_object_get(run, "id")), err) < 0) {
+            rc = -1;
+            break;
+        }
+        json_array_append(to_launch, json_object_get(run, "id"));
+        json_array_append_new(out, json_pack("{s:s,s:s,s:s,s:b,s:O}", "name", name, "kind", kind,
+                                             "revision", rev, "changed", 1, "run", run));
+    }
+    pthread_mutex_unlock(&lc->apply_lock);
+    json_t *id;
+    json_array_foreach(to_launch, i, id) enqueue(lc, json_string_value(id));
+    json_decref(to_launch);
+    if (rc < 0) {
+        json_decref(out);
+        return NULL;
+    }
+    return json_pack("{s:o}", "specs", out);
+}
+
+int cass_lifecycle_run_stop(struct cass_daemon *d, const char *run_id, const char *reason,
+                            json_t **ret_run, struct cass_error **err)
+{
+    _cleanup_json_ json_t *run = cass_store_run_get(d->store, run_id, err);
+    if (!run)
+        return -1;
+    if (!cass_store_status_final(json_string_value(json_object_get(run, "status")))) {
+        /* Final first: the engine's "die" event then finds nothing to mark. */
+        _cleanup_error_ struct cass_error *serr = NULL;
+        if (cass_store_run_set_status(d->store, run_id, "stopped", reason, NULL, &serr) < 0 &&
+            serr->kind != CASS_ERR_CONFLICT) {
+            cass_error_merge(err, &serr);
+            return -1;
+        }
+        struct cass_engine *e = cass_daemon_engine(d, err);
+        if (!e)
+            return -1;
+        remove_containers(d, e, run);
+        log_info("run %s stopped: %s", run_id, reason);
+    }
+    if (ret_run)
+        *ret_run = cass_store_run_get(d->store, run_id, err);
+    return 0;
+}
+
+int cass_lifecycle_delete(struct cass_daemon *d, const char *name, bool purge,
+                          struct cass_error **err)
+{
+    struct cass_lifecycle *lc = d->lifecycle;
+    _cleanup_json_ json_t *spec = cass_store_spec_get(d->store, name, err);
+    if (!spec)
+        return -1;
+    pthread_mutex_lock(&lc->apply_lock);
+    int rc = 0;
+    _cleanup_json_ json_t *active = cass_store_runs_active(d->store, err);
+    size_t i;
+    json_t *r;
+    json_array_foreach(active, i, r)
+    {
+        if (strcmp(json_string_value(json_object_get(r, "name")), name) == 0 &&
+            cass_lifecycle_run_stop(d, json_string_value(json_object_get(r, "id")), "deleted",
+                                    NULL, err) < 0)
+            rc = -1;
+    }
+    if (rc == 0 && purge) {
+        _cleanup_json_ json_t *rev = cass_store_revision_get(
+            d->store, json_string_value(json_object_get(spec, "revision")), err);
+        const char *ws = json_string_value(
+            json_object_get(json_object_get(json_object_get(rev, "spec"), "spec"), "workspace"));
+        struct cass_engine *e = ws ? cass_daemon_engine(d, err) : NULL;
+        if (ws && (!e || cass_engine_volume_remove(e, ws, true, err) < 0)) {
+            if (err && *err && (*err)->kind == CASS_ERR_NOT_FOUND)
+                cass_error_free(TAKE_PTR(*err));
+            else
+                rc = -1;
+        }
+    }
+    if (rc == 0)
+        rc = cass_store_spec_delete(d->store, name, err);
+    pthread_mutex_unlock(&lc->apply_lock);
+    return rc;
+}
+
+/* ---- reconcile ----------------------------------------------------------------- */
+
+static const char *label_of(const json_t *container, const char *key)
+{
+    return json_string_value(json_object_get(json_object_get(container, "Labels"), key));
+}
+
+int cass_lifecycle_reconcile(struct cass_daemon *d, struct cass_error **err)
+{
+    struct cass_lifecycle *lc = d->lifecycle;
+    struct cass_engine *e = cass_daemon_engine(d, err);
+    if (!e)
+        return -1;
+    const char *const filter[] = {CASS_LABEL_RUN, d->instance_label, NULL};
+    _cleanup_json_ json_t *containers = cass_engine_container_list(e, filter, true, err);
+    if (!containers)
+        return -1;
+    pthread_mutex_lock(&lc->apply_lock);
+    _cleanup_json_ json_t *active = cass_store_runs_active(d->store, err);
+    if (!active) {
+        pthread_mutex_unlock(&lc->apply_lock);
+        return -1;
+    }
+    /* Runs the workers hold right now are theirs, not reconcile's. */
+    size_t i, j;
+    json_t *r, *c;
+    json_array_foreach(active, i, r)
+    {
+        const char *id = json_string_value(json_object_get(r, "id"));
+        const char *status = json_string_value(json_object_get(r, "status"));
+        json_t *mine = NULL;
+        json_array_foreach(containers, j, c)
+        {
+            const char *run_label = label_of(c, CASS_LABEL_RUN);
+            if (run_label && strcmp(run_label, id) == 0) {
+                mine = c;
+                break;
+            }
+        }
+        const char *state = json_string_value(json_object_get(mine, "State"));
+        bool running = state && strcmp(state, "running") == 0;
+        if (strcmp(status, "ready") == 0 || strcmp(status, "running") == 0) {
+            if (!mine)
+                run_fail(d, id, "container-vanished",
+                         "its container was removed behind the daemon's back");
+            else if (!running)
+                run_fail(d, id, "exited",
+                         json_string_value(json_object_get(mine, "Status")));
+            continue;
+        }
+        /* A launch cut short (pending, queued, creating, starting): start
+         * it again from a clean slate unless a worker has it. */
+        bool in_queue = false;
+        pthread_mutex_lock(&lc->lock);
+        for (struct job *q = lc->head; q; q = q->next)
+            if (strcmp(q->run_id, id) == 0)
+                in_queue = true;
+        bool workers_busy = lc->busy > 0;
+        pthread_mutex_unlock(&lc->lock);
+        if (in_queue || (workers_busy && (strcmp(status, "creating") == 0 ||
+                                          strcmp(status, "starting") == 0)))
+            continue;
+        log_info("run %s was %s when the daemon stopped: launching it again", id, status);
+        if (mine) {
+            _cleanup_error_ struct cass_error *rerr = NULL;
+            const char *cid = json_string_value(json_object_get(mine, "Id"));
+            if (cid)
+                cass_engine_container_remove(e, cid, true, false, &rerr);
+        }
+        _cleanup_json_ json_t *ch = json_pack("{s:s,s:[]}", "status", "pending", "containers");
+        _cleanup_error_ struct cass_error *uerr = NULL;
+        if (cass_store_run_update(d->store, id, ch, NULL, &uerr) < 0)
+            log_warn("run %s: %s", id, uerr->message);
+        enqueue(lc, id);
+    }
+    /* Containers that no live run owns are orphans. */
+    json_array_foreach(containers, j, c)
+    {
+        const char *run_label = label_of(c, CASS_LABEL_RUN);
+        const char *cid = json_string_value(json_object_get(c, "Id"));
+        if (!run_label || !cid)
+            continue;
+        bool owned = false;
+        json_array_foreach(active, i, r)
+        {
+            if (strcmp(json_string_value(json_object_get(r, "id")), run_label) == 0)
+                owned = true;
+        }
+        if (owned)
+            continue;
+        log_warn("removing container %.12s of run %s: no live run owns it", cid, run_label);
+        _cleanup_error_ struct cass_error *rerr = NULL;
+        if (cass_engine_container_remove(e, cid, true, false, &rerr) < 0 &&
+            rerr->kind != CASS_ERR_NOT_FOUND)
+            log_warn("remove %.12s: %s", cid, rerr->message);
+    }
+    pthread_mutex_unlock(&lc->apply_lock);
+    return 0;
+}
+
+/* ---- events watcher --------------------------------------------------------- */
+
+static int on_event(json_t *ev, void *ud)
+{
+    struct cass_lifecycle *lc = ud;
+    const char *action = json_string_value(json_object_get(ev, "Action"));
+    json_t *attrs = json_object_get(json_object_get(ev, "Actor"), "Attributes");
+    const char *run_id = json_string_value(json_object_get(attrs, CASS_LABEL_RUN));
+    if (!action || !run_id)
+        return 0;
+    log_debug("engine event %s for run %s", action, run_id);
+    if (strcmp(action, "oom") == 0) {
+        _cleanup_json_ json_t *ch = json_pack("{s:b}", "oomKilled", 1);
+        cass_store_run_update(lc->d->store, run_id, ch, NULL, NULL);
+        return 0;
+    }
+    if (strcmp(action, "die") != 0 && strcmp(action, "destroy") != 0)
+        return 0;
+    _cleanup_error_ struct cass_error *err = NULL;
+    _cleanup_json_ json_t *run = cass_store_run_get(lc->d->store, run_id, &err);
+    const char *status = json_string_value(json_object_get(run, "status"));
+    /* Only a serving run dies unexpectedly; launches handle their own. */
+    if (!status || (strcmp(status, "ready") != 0 && strcmp(status, "running") != 0))
+        return 0;
+    const char *code = json_string_value(json_object_get(attrs, "exitCode"));
+    bool oom = json_is_true(json_object_get(run, "oomKilled"));
+    _cleanup_free_ char *msg = xasprintf("container %s%s%s%s",
+                                         strcmp(action, "die") == 0 ? "exited" : "was removed",
+                                         code ? " with code " : "", code ? code : "",
+                                         oom ? " (out of memory)" : "");
+    _cleanup_json_ json_t *ch = json_pack("{s:s,s:s,s:s}", "status", "failed", "reason",
+                                          oom ? "oom" : "exited", "error", msg);
+    if (code)
+        json_object_set_new(ch, "exitCode", json_integer(atoi(code)));
+    if (cass_store_run_update(lc->d->store, run_id, ch, NULL, &err) == 0)
+        log_warn("run %s failed: %s", run_id, msg);
+    return 0;
+}
+
+static void *watcher_main(void *arg)
+{
+    struct cass_lifecycle *lc = arg;
+    long backoff = 500;
+    bool need_reconcile = true;
+    while (!atomic_load(&lc->cancel)) {
+        _cleanup_error_ struct cass_error *err = NULL;
+        struct cass_engine *e = cass_daemon_engine(lc->d, &err);
+        if (e && cass_engine_ping(e, &err) == 0) {
+            if (need_reconcile) {
+                if (cass_lifecycle_reconcile(lc->d, &err) < 0) {
+                    log_warn("reconcile: %s", err->message);
+                    cass_error_free(TAKE_PTR(err));
+                } else {
+                    need_reconcile = false;
+                    log_info("reconciled with the engine");
+                }
+            }
+            char since[32];
+            snprintf(since, sizeof(since), "%lld", (long long)time(NULL) - 1);
+            const char *const labels[] = {CASS_LABEL_RUN, lc->d->instance_label, NULL};
+            static const char *const types[] = {"container", NULL};
+            static const char *const events[] = {"die", "oom", "destroy", NULL};
+            struct cass_engine_events_opts o = {.labels = labels,
+                                                .types = types,
+                                                .events = events,
+                                                .since = since,
+                                                .cancel = &lc->cancel};
+            backoff = 500;
+            if (cass_engine_events(e, &o, on_event, lc, &err) < 0 && !atomic_load(&lc->cancel))
+                log_warn("engine events: %s; reconnecting", err ? err->message : "?");
+            /* Whatever happened while we were not listening is found by
+             * comparing again. */
+            need_reconcile = true;
+        } else if (err) {
+            log_debug("engine not answering: %s", err->message);
+        }
+        if (nap(lc, backoff))
+            break;
+        if (backoff < 5000)
+            backoff *= 2;
+    }
+    return NULL;
+}
+
+/* ---- idle culling ------------------------------------------------------------ */
+
+static void cull_once(struct cass_lifecycle *lc)
+{
+    struct cass_daemon *d = lc->d;
+    _cleanup_error_ struct cass_error *err = NULL;
+    _cleanup_json_ json_t *active = cass_store_runs_active(d->store, &err);
+    size_t i;
+    json_t *r;
+    json_array_foreach(active, i, r)
+    {
+        if (strcmp(json_string_value(json_object_get(r, "status")), "ready") != 0 ||
+            strcmp(json_string_value(json_object_get(r, "kind")), "Notebook") != 0)
+            continue;
+        _cleanup_error_ struct cass_error *cerr = NULL;
+        _cleanup_json_ json_t *doc = run_doc(d, r, &cerr);
+        json_t *idle = json_object_get(json_object_get(doc, "spec"), "idleTimeout");
+        if (!json_is_integer(idle) || json_integer_value(idle) <= 0)
+            continue;
+        json_int_t timeout = json_integer_value(idle);
+        const char *id = json_string_value(json_object_get(r, "id"));
+        const char *token = json_string_value(json_object_get(r, "token"));
+        json_t *p0 = json_array_get(json_object_get(r, "ports"), 0);
+        int host_port = (int)json_integer_value(json_object_get(p0, "hostPort"));
+        const char *host_ip = json_string_value(json_object_get(p0, "hostIp"));
+        if (!token || host_port <= 0)
+            continue;
+        const char *reach =
+            !host_ip || strcmp(host_ip, "0.0.0.0") == 0 ? "127.0.0.1" : host_ip;
+        _cleanup_free_ char *base = xasprintf("http://%s:%d", reach, host_port);
+        _cleanup_json_ json_t *status = NULL;
+        if (cass_notebook_status(base, token, 2000, &status, &cerr) < 0) {
+            log_debug("cull: run %s: %s", id, cerr->message);
+            continue;
+        }
+        /* Asking for the kernels counts as activity in Jupyter, so ask only
+         * once the notebook already looks idle, and decide on that answer. */
+        int verdict = cass_notebook_idle_decide(status, NULL, timeout, now_seconds(), &cerr);
+        if (verdict != 1)
+            continue;
+        _cleanup_json_ json_t *kernels = cass_notebook_kernels(base, token, 2000, &cerr);
+        if (!kernels)
+            continue;
+        verdict = cass_notebook_idle_decide(status, kernels, timeout, now_seconds(), &cerr);
+        if (verdict != 1) {
+            log_debug("cull: run %s idle but a kernel is busy: spared", id);
+            continue;
+        }
+        _cleanup_free_ char *reason = xasprintf("idle: no activity for %lld s", (long long)timeout);
+        log_info("run %s: %s; stopping it", id, reason);
+        _cleanup_error_ struct cass_error *serr = NULL;
+        if (cass_lifecycle_run_stop(d, id, reason, NULL, &serr) < 0)
+            log_warn("cull: run %s: %s", id, serr->message);
+    }
+}
+
+static void *culler_main(void *arg)
+{
+    struct cass_lifecycle *lc = arg;
+    while (!nap(lc, CULL_TICK_S * 1000))
+        cull_once(lc);
+    return NULL;
+}
+
+/* ---- start and stop ------------------------------------------------------------ */
+
+int cass_lifecycle_start(struct cass_daemon *d, struct cass_error **err)
+{
+    struct cass_lifecycle *lc = calloc(1, sizeof(*lc));
+    if (!lc)
+        return cass_error_set(err, CASS_ERR_NOMEM, "out of memory");
+    lc->d = d;
+    pthread_mutex_init(&lc->lock, NULL);
+    pthread_cond_init(&lc->cond, NULL);
+    pthread_mutex_init(&lc->apply_lock, NULL);
+    json_int_t n = cass_daemon_config_int(d, "limits.maxConcurrentRuns");
+    lc->n_workers = n > 0 ? (size_t)n : 4;
+    lc->workers = calloc(lc->n_workers, sizeof(*lc->workers));
+    if (!lc->workers) {
+        free(lc);
+        return cass_error_set(err, CASS_ERR_NOMEM, "out of memory");
+    }
+    d->lifecycle = lc;
+    for (size_t i = 0; i < lc->n_workers; i++)
+        if (pthread_create(&lc->workers[i], NULL, worker_main, lc) != 0) {
+            lc->n_workers = i;
+            cass_lifecycle_stop(d);
+            return cass_error_set(err, CASS_ERR_INTERNAL, "cannot start worker threads");
+        }
+    lc->watcher_started = pthread_create(&lc->watcher, NULL, watcher_main, lc) == 0;
+    lc->culler_started = pthread_create(&lc->culler, NULL, culler_main, lc) == 0;
+    if (!lc->watcher_started || !lc->culler_started) {
+        cass_lifecycle_stop(d);
+        return cass_error_set(err, CASS_ERR_INTERNAL, "cannot start lifecycle threads");
+    }
+    return 0;
+}
+
+void cass_lifecycle_stop(struct cass_daemon *d)
+{
+    struct cass_lifecycle *lc = d->lifecycle;
+    if (!lc)
+        return;
+    pthread_mutex_lock(&lc->lock);
+    lc->stopping = true;
+    atomic_store(&lc->cancel, 1);
+    pthread_cond_broadcast(&lc->cond);
+    pthread_mutex_unlock(&lc->lock);
+    for (size_t i = 0; i < lc->n_workers; i++)
+        pthread_join(lc->workers[i], NULL);
+    if (lc->watcher_started)
+        pthread_join(lc->watcher, NULL);
+    if (lc->culler_started)
+        pthread_join(lc->culler, NULL);
+    while (lc->head) {
+        struct job *j = lc->head;
+        lc->head = j->next;
+        free(j->run_id);
+        free(j);
+    }
+    free(lc->workers);
+    pthread_mutex_destroy(&lc->lock);
+    pthread_cond_destroy(&lc->cond);
+    pthread_mutex_destroy(&lc->apply_lock);
+    free(lc);
+    d->lifecycle = NULL;
+}

@@ -1,0 +1,34 @@
+/* Jupyter-specific knowledge: readiness through /api/status and idleness
+ * through last_activity and the kernels' execution_state. */
+#ifndef CASS_NOTEBOOK_H
+#define CASS_NOTEBOOK_H
+
+#include <jansson.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "error.h"
+
+/* GET base/api/status?token=T. 0 when Jupyter answers 200 with a JSON
+ * object (returned in *ret_status when not NULL, caller owns); -1 with *err
+ * otherwise (UNAVAILABLE while it does not answer yet, UNAUTHORIZED for a
+ * refused token). base is "http://127.0.0.1:49153". */
+int cass_notebook_status(const char *base, const char *token, long timeout_ms,
+                         json_t **ret_status, struct cass_error **err);
+
+/* GET base/api/kernels?token=T: the kernels array (caller owns). */
+json_t *cass_notebook_kernels(const char *base, const char *token, long timeout_ms,
+                              struct cass_error **err);
+
+/* Jupyter's ISO 8601 UTC times ("2024-05-01T12:00:00.123456Z" or with
+ * "+00:00") to UNIX seconds; -1 if malformed. */
+int cass_notebook_parse_time(const char *s, double *ret);
+
+/* The culling rule, without I/O: 1 when last_activity of status is older
+ * than idle_timeout_s at now and no kernel is busy, 0 when not, -1 when
+ * the replies are malformed. kernels may be NULL when not fetched (then
+ * only the age is judged). */
+int cass_notebook_idle_decide(const json_t *status, const json_t *kernels, int64_t idle_timeout_s,
+                              double now, struct cass_error **err);
+
+#endif
