@@ -33,7 +33,7 @@ unsigned cass_problem_status(const struct cass_error *e)
     return 500;
 }
 
-static const char *status_title(unsigned status)
+const char *cass_problem_title(unsigned status)
 {
     switch (status) {
     case 400:
@@ -70,8 +70,9 @@ static const char *status_title(unsigned status)
 
 json_t *cass_problem_new(unsigned status, const char *detail)
 {
-    return json_pack("{s:s,s:s,s:I,s:s}", "type", "about:blank", "title", status_title(status),
-                     "status", (json_int_t)status, "detail", detail ? detail : "");
+    return json_pack("{s:s,s:s,s:I,s:s}", "type", "about:blank", "title",
+                     cass_problem_title(status), "status", (json_int_t)status, "detail",
+                     detail ? detail : "");
 }
 
 json_t *cass_problem_from_error(const struct cass_error *e)

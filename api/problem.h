@@ -17,4 +17,7 @@ json_t *cass_problem_from_error(const struct cass_error *e);
 /* A problem object with just a status and a detail (caller owns). */
 json_t *cass_problem_new(unsigned status, const char *detail);
 
+/* The reason phrase of an HTTP status ("Not Found"). Static. */
+const char *cass_problem_title(unsigned status);
+
 #endif

@@ -53,8 +53,8 @@ static int query_bool(const struct cass_api_request *req, const char *key, int *
     return 0;
 }
 
-static int h_healthz(struct cass_api_request *req, const char *arg,
-                     struct cass_api_reply *reply, struct cass_error **err)
+static int h_healthz(struct cass_api_request *req, const char *arg, struct cass_api_reply *reply,
+                     struct cass_error **err)
 {
     struct cass_daemon *d = req->d;
     pthread_mutex_lock(&d->engine_lock);
@@ -65,8 +65,8 @@ static int h_healthz(struct cass_api_request *req, const char *arg,
     return reply->body ? 0 : cass_error_set(err, CASS_ERR_NOMEM, "out of memory");
 }
 
-static int h_version(struct cass_api_request *req, const char *arg,
-                     struct cass_api_reply *reply, struct cass_error **err)
+static int h_version(struct cass_api_request *req, const char *arg, struct cass_api_reply *reply,
+                     struct cass_error **err)
 {
     _cleanup_json_ json_t *out =
         json_pack("{s:s,s:s}", "version", PACKAGE_VERSION, "apiVersion", CASS_API_VERSION);
@@ -99,8 +99,8 @@ static int h_version(struct cass_api_request *req, const char *arg,
     return 0;
 }
 
-static int h_metrics(struct cass_api_request *req, const char *arg,
-                     struct cass_api_reply *reply, struct cass_error **err)
+static int h_metrics(struct cass_api_request *req, const char *arg, struct cass_api_reply *reply,
+                     struct cass_error **err)
 {
     struct cass_daemon *d = req->d;
     pthread_mutex_lock(&d->engine_lock);
@@ -142,8 +142,8 @@ static int spec_media_ok(const char *ct)
     return 0;
 }
 
-static int h_specs_post(struct cass_api_request *req, const char *arg,
-                     struct cass_api_reply *reply, struct cass_error **err)
+static int h_specs_post(struct cass_api_request *req, const char *arg, struct cass_api_reply *reply,
+                        struct cass_error **err)
 {
     int dry_run = 0;
     if (query_bool(req, "dryRun", &dry_run, err) < 0)
@@ -183,11 +183,10 @@ static int h_specs_post(struct cass_api_request *req, const char *arg,
     return reply->body ? 0 : cass_error_set(err, CASS_ERR_NOMEM, "out of memory");
 }
 
-
 /* ---- specs ------------------------------------------------------------- */
 
-static int h_specs_list(struct cass_api_request *req, const char *arg,
-                        struct cass_api_reply *reply, struct cass_error **err)
+static int h_specs_list(struct cass_api_request *req, const char *arg, struct cass_api_reply *reply,
+                        struct cass_error **err)
 {
     json_t *list = cass_store_spec_list(req->d->store, 0, err);
     if (!list)
@@ -196,8 +195,8 @@ static int h_specs_list(struct cass_api_request *req, const char *arg,
     return 0;
 }
 
-static int h_specs_get(struct cass_api_request *req, const char *name,
-                       struct cass_api_reply *reply, struct cass_error **err)
+static int h_specs_get(struct cass_api_request *req, const char *name, struct cass_api_reply *reply,
+                       struct cass_error **err)
 {
     _cleanup_json_ json_t *spec = cass_store_spec_get(req->d->store, name, err);
     if (!spec)
@@ -247,8 +246,8 @@ static int parse_limit(const struct cass_api_request *req, unsigned *ret, struct
     return 0;
 }
 
-static int h_runs_list(struct cass_api_request *req, const char *arg,
-                       struct cass_api_reply *reply, struct cass_error **err)
+static int h_runs_list(struct cass_api_request *req, const char *arg, struct cass_api_reply *reply,
+                       struct cass_error **err)
 {
     struct cass_store_run_filter f = {
         .name = cass_routes_query(req, "name"),
@@ -331,8 +330,8 @@ static void *log_thread(void *arg)
 {
     struct log_stream *ls = arg;
     struct cass_error *err = NULL;
-    if (cass_engine_container_logs(ls->engine, ls->container, &ls->opts, log_pipe_write, ls,
-                                   &err) < 0 &&
+    if (cass_engine_container_logs(ls->engine, ls->container, &ls->opts, log_pipe_write, ls, &err) <
+            0 &&
         !atomic_load(&ls->cancel)) {
         char line[512];
         int n = snprintf(line, sizeof(line), "\n[cassiny: log stream ended: %s]\n",
@@ -390,8 +389,8 @@ static void file_stream_free(void *ctx)
     close((int)(intptr_t)ctx);
 }
 
-static int h_runs_logs(struct cass_api_request *req, const char *id,
-                       struct cass_api_reply *reply, struct cass_error **err)
+static int h_runs_logs(struct cass_api_request *req, const char *id, struct cass_api_reply *reply,
+                       struct cass_error **err)
 {
     int follow = 0;
     if (query_bool(req, "follow", &follow, err) < 0)
@@ -457,16 +456,11 @@ static int h_runs_logs(struct cass_api_request *req, const char *id,
 }
 
 static const struct route routes[] = {
-    {"GET", "/healthz", NULL, h_healthz},
-    {"GET", "/metrics", NULL, h_metrics},
-    {"GET", "/v1/version", NULL, h_version},
-    {"POST", "/v1/specs", NULL, h_specs_post},
-    {"GET", "/v1/specs", NULL, h_specs_list},
-    {"GET", "/v1/specs/", "", h_specs_get},
-    {"DELETE", "/v1/specs/", "", h_specs_delete},
-    {"GET", "/v1/runs", NULL, h_runs_list},
-    {"GET", "/v1/runs/", "", h_runs_get},
-    {"GET", "/v1/runs/", "/logs", h_runs_logs},
+    {"GET", "/healthz", NULL, h_healthz},         {"GET", "/metrics", NULL, h_metrics},
+    {"GET", "/v1/version", NULL, h_version},      {"POST", "/v1/specs", NULL, h_specs_post},
+    {"GET", "/v1/specs", NULL, h_specs_list},     {"GET", "/v1/specs/", "", h_specs_get},
+    {"DELETE", "/v1/specs/", "", h_specs_delete}, {"GET", "/v1/runs", NULL, h_runs_list},
+    {"GET", "/v1/runs/", "", h_runs_get},         {"GET", "/v1/runs/", "/logs", h_runs_logs},
     {"POST", "/v1/runs/", "/stop", h_runs_stop},
 };
 
@@ -509,8 +503,8 @@ int cass_routes_handle(struct cass_api_request *req, struct cass_api_reply *repl
     }
     if (path_known) {
         reply->status = 405;
-        return cass_error_set(err, CASS_ERR_INVALID, "method %s is not allowed on %s",
-                              req->method, req->path);
+        return cass_error_set(err, CASS_ERR_INVALID, "method %s is not allowed on %s", req->method,
+                              req->path);
     }
     return cass_error_set(err, CASS_ERR_NOT_FOUND, "no such endpoint: %s %s", req->method,
                           req->path);

@@ -35,8 +35,8 @@ struct cass_api_reply {
     long (*stream_read)(void *ctx, char *buf, size_t max);
     void (*stream_free)(void *ctx);
     void *stream_ctx;
-    int audit;                /* state-changing: append to the audit log */
-    json_t *audit_detail;     /* owned, may be NULL */
+    int audit;            /* state-changing: append to the audit log */
+    json_t *audit_detail; /* owned, may be NULL */
 };
 
 /* Routes one request. On success fills reply (status and body or text) and

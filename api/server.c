@@ -102,9 +102,8 @@ static enum MHD_Result send_stream(struct MHD_Connection *conn, unsigned status,
     }
     *copy = *reply;
     reply->stream_read = NULL;
-    struct MHD_Response *resp =
-        MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024, stream_reader, copy,
-                                          stream_done);
+    struct MHD_Response *resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024,
+                                                                  stream_reader, copy, stream_done);
     if (!resp) {
         stream_done(copy);
         return MHD_NO;
@@ -174,8 +173,10 @@ static enum MHD_Result dispatch(struct cass_server *s, struct MHD_Connection *co
             cass_error_set(&err, CASS_ERR_INTERNAL, "handler failed without an error");
         status = reply.status >= 400 ? reply.status : cass_problem_status(err);
         _cleanup_json_ json_t *p = cass_problem_from_error(err);
-        if (p)
+        if (p) {
             json_object_set_new(p, "status", json_integer(status));
+            json_object_set_new(p, "title", json_string(cass_problem_title(status)));
+        }
         if (status >= 500)
             log_error("%s %s: %s", method, url, err->message ? err->message : "?");
         else

@@ -18,7 +18,7 @@ struct cass_daemon {
     struct cass_store *store;
     struct cass_lifecycle *lifecycle; /* owned by lifecycle.c */
     time_t started_at;
-    char instance[40]; /* this state directory's id, for CASS_LABEL_INSTANCE */
+    char instance[40];       /* this state directory's id, for CASS_LABEL_INSTANCE */
     char instance_label[96]; /* "io.cassiny.instance=<id>" */
     atomic_bool stopping;
 

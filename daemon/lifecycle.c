@@ -119,8 +119,8 @@ static void enqueue(struct cass_lifecycle *lc, const char *run_id)
 static void run_fail(struct cass_daemon *d, const char *run_id, const char *reason,
                      const char *error)
 {
-    _cleanup_json_ json_t *ch = json_pack("{s:s,s:s,s:s?}", "status", "failed", "reason", reason,
-                                          "error", error);
+    _cleanup_json_ json_t *ch =
+        json_pack("{s:s,s:s,s:s?}", "status", "failed", "reason", reason, "error", error);
     _cleanup_error_ struct cass_error *err = NULL;
     if (cass_store_run_update(d->store, run_id, ch, NULL, &err) < 0) {
         if (err->kind != CASS_ERR_CONFLICT)
@@ -324,8 +324,7 @@ static int check_running(struct cass_engine *e, const char *cid, struct cass_err
     _cleanup_free_ char *tail = container_tail(e, cid);
     return cass_error_set(err, CASS_ERR_ENGINE, "container exited (code %d%s)%s%s", code,
                           oom ? ", out of memory" : "",
-                          tail ? " before it was ready; its last output:\n" : "",
-                          tail ? tail : "");
+                          tail ? " before it was ready; its last output:\n" : "", tail ? tail : "");
 }
 
 /* Waits until Jupyter answers with the token, the container exits, or the
@@ -395,14 +394,12 @@ static int launch_notebook(struct cass_lifecycle *lc, struct cass_engine *e, con
         json_array_append_new(digests, json_string(img.repo_digests[i]));
     _cleanup_free_ char *image_id = strdup(img.id);
     _cleanup_free_ char *image_user = img.user ? strdup(img.user) : NULL;
-    _cleanup_free_ char *workdir = img.working_dir && *img.working_dir
-                                       ? strdup(img.working_dir)
-                                       : strdup("/home/jovyan/work");
+    _cleanup_free_ char *workdir =
+        img.working_dir && *img.working_dir ? strdup(img.working_dir) : strdup("/home/jovyan/work");
     cass_engine_image_clear(&img);
-    if (run_update_fields(d, run_id,
-                          json_pack("{s:{s:s,s:o}}", "image", "id", image_id, "repoDigests",
-                                    digests),
-                          err) < 0)
+    if (run_update_fields(
+            d, run_id, json_pack("{s:{s:s,s:o}}", "image", "id", image_id, "repoDigests", digests),
+            err) < 0)
         return -1;
 
     *reason = "launch-failed";
@@ -412,9 +409,8 @@ static int launch_notebook(struct cass_lifecycle *lc, struct cass_engine *e, con
 
     /* 2. The workspace volume, kept across runs. */
     const char *workspace = json_string_value(json_object_get(spec, "workspace"));
-    struct cass_container_label vlabels[] = {{CASS_LABEL_NAME, name},
-                                             {CASS_LABEL_KIND, "Notebook"},
-                                             {CASS_LABEL_INSTANCE, d->instance}};
+    struct cass_container_label vlabels[] = {
+        {CASS_LABEL_NAME, name}, {CASS_LABEL_KIND, "Notebook"}, {CASS_LABEL_INSTANCE, d->instance}};
     if (workspace) {
         _cleanup_free_ char *vol = cass_engine_volume_create(e, workspace, vlabels, 3, err);
         if (!vol)
@@ -492,10 +488,10 @@ static int launch_notebook(struct cass_lifecycle *lc, struct cass_engine *e, con
     if (!cid)
         return -1;
     _cleanup_free_ char *cid_owned = cid;
-    if (run_update_fields(d, run_id,
-                          json_pack("{s:[s],s:s,s:s}", "containers", cid, "status", "starting",
-                                    "token", token),
-                          err) < 0)
+    if (run_update_fields(
+            d, run_id,
+            json_pack("{s:[s],s:s,s:s}", "containers", cid, "status", "starting", "token", token),
+            err) < 0)
         return -1;
 
     /* 4. Start, learn the engine-chosen port, wait for Jupyter. */
@@ -523,8 +519,8 @@ static int launch_notebook(struct cass_lifecycle *lc, struct cass_engine *e, con
     _cleanup_free_ char *etok = cass_http_escape(token);
     _cleanup_free_ char *url = xasprintf("http://%s:%d/?token=%s", publish, host_port, etok);
     if (run_update_fields(d, run_id,
-                          json_pack("{s:[{s:i,s:s,s:i}]}", "ports", "containerPort", port,
-                                    "hostIp", publish, "hostPort", host_port),
+                          json_pack("{s:[{s:i,s:s,s:i}]}", "ports", "containerPort", port, "hostIp",
+                                    publish, "hostPort", host_port),
                           err) < 0)
         return -1;
     *reason = "not-ready";
@@ -694,19 +690,17 @@ json_t *cass_lifecycle_apply(struct cass_daemon *d, const json_t *specs, struct 
             run = cass_store_run_get(d->store, cur_run, &gerr);
             const char *st = json_string_value(json_object_get(run, "status"));
             if (run && !cass_store_status_final(st)) {
-                json_array_append_new(out, json_pack("{s:s,s:s,s:s,s:b,s:O}", "name", name,
-                                                     "kind", kind, "revision", rev, "changed",
-                                                     0, "run", run));
+                json_array_append_new(out,
+                                      json_pack("{s:s,s:s,s:s,s:b,s:O}", "name", name, "kind", kind,
+                                                "revision", rev, "changed", 0, "run", run));
                 continue;
             }
             json_decref(TAKE_PTR(run));
         }
-        _cleanup_json_ json_t *proto = json_pack("{s:s,s:s,s:s,s:{s:s}}", "name", name, "kind",
-                                                 kind, "revision", rev, "image", "ref",
-                                                 json_string_value(json_object_get(
-                                                     json_object_get(json_object_get(s, "spec"),
-                                                                     "spec"),
-                                                     "image")));
+        _cleanup_json_ json_t *proto = json_pack(
+            "{s:s,s:s,s:s,s:{s:s}}", "name", name, "kind", kind, "revision", rev, "image", "ref",
+            json_string_value(
+                json_object_get(json_object_get(json_object_get(s, "spec"), "spec"), "image")));
         if (cass_store_run_insert(d->store, proto, &run, err) < 0 ||
             cass_store_spec_put(d->store, name, kind, rev,
                                 json_string_value(json_object_get(run, "id")), err) < 0) {
@@ -768,8 +762,8 @@ int cass_lifecycle_delete(struct cass_daemon *d, const char *name, bool purge,
     json_array_foreach(active, i, r)
     {
         if (strcmp(json_string_value(json_object_get(r, "name")), name) == 0 &&
-            cass_lifecycle_run_stop(d, json_string_value(json_object_get(r, "id")), "deleted",
-                                    NULL, err) < 0)
+            cass_lifecycle_run_stop(d, json_string_value(json_object_get(r, "id")), "deleted", NULL,
+                                    err) < 0)
             rc = -1;
     }
     if (rc == 0 && purge) {
@@ -837,8 +831,7 @@ int cass_lifecycle_reconcile(struct cass_daemon *d, struct cass_error **err)
                 run_fail(d, id, "container-vanished",
                          "its container was removed behind the daemon's back");
             else if (!running)
-                run_fail(d, id, "exited",
-                         json_string_value(json_object_get(mine, "Status")));
+                run_fail(d, id, "exited", json_string_value(json_object_get(mine, "Status")));
             continue;
         }
         /* A launch cut short (pending, queued, creating, starting): start
@@ -850,8 +843,8 @@ int cass_lifecycle_reconcile(struct cass_daemon *d, struct cass_error **err)
                 in_queue = true;
         bool workers_busy = lc->busy > 0;
         pthread_mutex_unlock(&lc->lock);
-        if (in_queue || (workers_busy && (strcmp(status, "creating") == 0 ||
-                                          strcmp(status, "starting") == 0)))
+        if (in_queue ||
+            (workers_busy && (strcmp(status, "creating") == 0 || strcmp(status, "starting") == 0)))
             continue;
         log_info("run %s was %s when the daemon stopped: launching it again", id, status);
         if (mine) {
@@ -917,10 +910,9 @@ static int on_event(json_t *ev, void *ud)
         return 0;
     const char *code = json_string_value(json_object_get(attrs, "exitCode"));
     bool oom = json_is_true(json_object_get(run, "oomKilled"));
-    _cleanup_free_ char *msg = xasprintf("container %s%s%s%s",
-                                         strcmp(action, "die") == 0 ? "exited" : "was removed",
-                                         code ? " with code " : "", code ? code : "",
-                                         oom ? " (out of memory)" : "");
+    _cleanup_free_ char *msg =
+        xasprintf("container %s%s%s%s", strcmp(action, "die") == 0 ? "exited" : "was removed",
+                  code ? " with code " : "", code ? code : "", oom ? " (out of memory)" : "");
     _cleanup_json_ json_t *ch = json_pack("{s:s,s:s,s:s}", "status", "failed", "reason",
                                           oom ? "oom" : "exited", "error", msg);
     if (code)
@@ -1002,8 +994,7 @@ static void cull_once(struct cass_lifecycle *lc)
         const char *host_ip = json_string_value(json_object_get(p0, "hostIp"));
         if (!token || host_port <= 0)
             continue;
-        const char *reach =
-            !host_ip || strcmp(host_ip, "0.0.0.0") == 0 ? "127.0.0.1" : host_ip;
+        const char *reach = !host_ip || strcmp(host_ip, "0.0.0.0") == 0 ? "127.0.0.1" : host_ip;
         _cleanup_free_ char *base = xasprintf("http://%s:%d", reach, host_port);
         _cleanup_json_ json_t *status = NULL;
         if (cass_notebook_status(base, token, 2000, &status, &cerr) < 0) {

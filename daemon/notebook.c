@@ -36,8 +36,7 @@ static json_t *get_json(const char *base, const char *path, const char *token, l
         json_error_t jerr;
         v = json_loadb(r.body, r.len, JSON_REJECT_DUPLICATES, &jerr);
         if (!v)
-            cass_error_set(err, CASS_ERR_ENGINE, "Jupyter %s: malformed JSON: %s", path,
-                           jerr.text);
+            cass_error_set(err, CASS_ERR_ENGINE, "Jupyter %s: malformed JSON: %s", path, jerr.text);
     } else if (r.status == 401 || r.status == 403) {
         cass_error_set(err, CASS_ERR_UNAUTHORIZED, "Jupyter %s refused the token (%ld)", path,
                        r.status);
@@ -48,8 +47,8 @@ static json_t *get_json(const char *base, const char *path, const char *token, l
     return v;
 }
 
-int cass_notebook_status(const char *base, const char *token, long timeout_ms,
-                         json_t **ret_status, struct cass_error **err)
+int cass_notebook_status(const char *base, const char *token, long timeout_ms, json_t **ret_status,
+                         struct cass_error **err)
 {
     json_t *v = get_json(base, "/api/status", token, timeout_ms, err);
     if (!v)

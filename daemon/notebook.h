@@ -13,8 +13,8 @@
  * object (returned in *ret_status when not NULL, caller owns); -1 with *err
  * otherwise (UNAVAILABLE while it does not answer yet, UNAUTHORIZED for a
  * refused token). base is "http://127.0.0.1:49153". */
-int cass_notebook_status(const char *base, const char *token, long timeout_ms,
-                         json_t **ret_status, struct cass_error **err);
+int cass_notebook_status(const char *base, const char *token, long timeout_ms, json_t **ret_status,
+                         struct cass_error **err);
 
 /* GET base/api/kernels?token=T: the kernels array (caller owns). */
 json_t *cass_notebook_kernels(const char *base, const char *token, long timeout_ms,

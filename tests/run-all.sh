@@ -23,7 +23,7 @@ step() { printf '\n=== %s ===\n' "$*"; }
 started=$(date +%s)
 
 step "dependencies"
-"$src/packaging/install-deps.sh"
+"$src/packaging/install-deps.sh" --with-images
 
 step "Docker Engine"
 export CASS_ENGINE_PIDFILE=/run/cassiny-test-dockerd.pid
@@ -35,6 +35,14 @@ trap cleanup EXIT
 "$src/packaging/engine.sh" start
 "$src/packaging/images/build-test-image.sh" >/dev/null
 echo "test image: $(docker image inspect --format '{{.Id}}' cassiny/test-busybox:latest)"
+# The real notebook image: built once from Debian packages, skipped when present.
+mkdir -p "$src/build"
+if ! nb_id=$("$src/packaging/images/build-notebook-image.sh" 2>"$src/build/notebook-image.log"); then
+    echo "notebook image build failed:"
+    tail -n 30 "$src/build/notebook-image.log"
+    exit 1
+fi
+echo "notebook image: $(tail -n 1 <<<"$nb_id")"
 
 step "build (ASan + UBSan, -Werror)"
 cd "$src"

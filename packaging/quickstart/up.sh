@@ -1,16 +1,18 @@
 #!/bin/bash
-# Sets Cassiny up on a fresh Debian 12 machine and runs it, as root:
-# installs the dependencies, builds and installs cassinyd and cassinyctl,
-# starts a Docker Engine if none answers, starts cassinyd with its state in
-# /var/lib/cassiny, and checks the example specs through it. Running it
-# again is harmless: what is already there is kept.
+# Sets Cassiny up on a fresh Debian 12 machine and runs its main job, as
+# root: installs the dependencies, builds and installs cassinyd and
+# cassinyctl, starts a Docker Engine if none answers, builds the notebook
+# image from Debian packages if it is missing, starts cassinyd with its state
+# in /var/lib/cassiny, applies examples/notebook.yaml and prints the URL of
+# the running Jupyter. Running it again is harmless: what is already there is
+# kept, and an unchanged spec is not relaunched.
 set -euo pipefail
 src=$(cd "$(dirname "$0")/../.." && pwd)
 [ "$(id -u)" = 0 ] || { echo "up: run as root" >&2; exit 2; }
 step() { printf '==> %s\n' "$*" >&2; }
 
 step "dependencies"
-"$src/packaging/install-deps.sh"
+"$src/packaging/install-deps.sh" --with-images
 
 step "build and install"
 cd "$src"
@@ -26,6 +28,9 @@ mkdir -p /etc/cassiny
 
 step "Docker Engine"
 CASS_ENGINE_PIDFILE=/run/cassiny-dockerd.pid "$src/packaging/engine.sh" start
+
+step "notebook image (a few minutes the first time)"
+"$src/packaging/images/build-notebook-image.sh" | tail -n 1
 
 step "cassinyd"
 sock=/run/cassiny/cassiny.sock
@@ -47,5 +52,16 @@ done
 step "check"
 cassinyctl version
 for f in "$src"/examples/*.yaml; do
-    cassinyctl apply --dry-run -f "$f"
+    cassinyctl validate -f "$f" >/dev/null
 done
+
+step "the example notebook"
+# The example mounts two host directories; the policy wants them to exist.
+mkdir -p /srv/data/churn /srv/scratch/churn
+chown 1000:1000 /srv/scratch/churn
+cassinyctl apply -f "$src/examples/notebook.yaml" --wait
+url=$(cassinyctl open churn-analysis)
+code=$(curl -s -o /dev/null -w '%{http_code}' "${url%%/\?*}/api/status?token=${url#*token=}")
+[ "$code" = 200 ] || { echo "up: Jupyter answered $code" >&2; exit 1; }
+echo
+echo "Jupyter is running: $url"

@@ -72,7 +72,8 @@ bad "nesting 200 deep" 413 "${H[@]}" --data-binary @"$WORK/deep"
 bad "billion laughs" 422 "${H[@]}" --data-binary $'a: &a ["x","x","x","x","x","x","x","x","x"]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\n'
 bad "non-UTF-8 bytes" 400 "${H[@]}" --data-binary $'apiVersion: cassiny/v1\nkind: \xff\xfe\n'
 bad "wrong content type" 415 -H 'Content-Type: text/plain' --data-binary 'x: 1'
-bad "bad dryRun value" 400 "${H[@]}" --data-binary @"$src/examples/job.yaml" -G --data-urlencode 'dryRun=maybe' -X POST
+r=$(api POST '/v1/specs?dryRun=maybe' "${H[@]}" --data-binary @"$src/examples/job.yaml")
+check "a bad dryRun value is 400, never a real apply" test "$r" = "400 application/problem+json"
 r=$(api GET /v1/nope)
 check "unknown path -> 404 problem+json" test "$r" = "404 application/problem+json"
 r=$(api DELETE /v1/version)
@@ -91,7 +92,7 @@ for d in "$inv"/*/; do
     n=$((n + 1))
 done
 check "cassinyctl validate refused all $n invalid cases with exit 2" test "$n" -gt 0
-"$ctl" --host "$HOST" apply --dry-run -f "$inv/unknown-field-resources/input.yaml" 2>"$WORK/err" >/dev/null
+"$ctl" --host "$HOST" apply --dry-run -f "$inv/unknown-field-cpu/input.yaml" 2>"$WORK/err" >/dev/null
 check "apply --dry-run of an invalid spec exits 2" test $? = 2
 check "apply --dry-run prints FILE:LINE:COL: path: message" grep -qE 'input.yaml:[0-9]+:[0-9]+: spec\.' "$WORK/err"
 "$ctl" --host "unix://$WORK/nothing.sock" version >/dev/null 2>&1
@@ -100,8 +101,12 @@ check "cassinyctl exits 1 when the daemon is unreachable" test $? = 1
 check "cassinyctl exits 2 on an unknown verb" test $? = 2
 
 # Many concurrent requests, then still healthy.
-for i in $(seq 40); do api GET /healthz >/dev/null & done
-wait
+pids=()
+for i in $(seq 40); do
+    curl -s --unix-socket "$SOCK" -o /dev/null http://localhost/healthz &
+    pids+=($!)
+done
+wait "${pids[@]}"
 r=$(api GET /healthz)
 check "daemon still serves after all of the above" test "$r" = "200 application/json"
 check "daemon process is alive" kill -0 "$DAEMON_PID"

@@ -1,0 +1,86 @@
+/* The Jupyter rules without a Jupyter: time parsing and the culling decision. */
+#include "config.h"
+
+#include <check.h>
+#include <stdlib.h>
+
+#include "cleanup.h"
+#include "notebook.h"
+
+START_TEST(parse_times)
+{
+    double t = 0;
+    ck_assert_int_eq(cass_notebook_parse_time("2024-05-01T12:00:00Z", &t), 0);
+    ck_assert(t == 1714564800.0);
+    ck_assert_int_eq(cass_notebook_parse_time("2024-05-01T12:00:00.250000Z", &t), 0);
+    ck_assert(t == 1714564800.25);
+    ck_assert_int_eq(cass_notebook_parse_time("2024-05-01T12:00:00.5+00:00", &t), 0);
+    ck_assert(t == 1714564800.5);
+    const char *bad[] = {"",
+                         "yesterday",
+                         "2024-05-01",
+                         "2024-05-01T12:00:00",
+                         "2024-05-01T12:00:00.Z",
+                         "2024-05-01T12:00:00+02:00",
+                         "2024-05-01T12:00:00Zjunk"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        ck_assert_msg(cass_notebook_parse_time(bad[i], &t) < 0, "accepted %s", bad[i]);
+    ck_assert_int_lt(cass_notebook_parse_time(NULL, &t), 0);
+}
+END_TEST
+
+START_TEST(idle_decision)
+{
+    const double last = 1714564800.0; /* 2024-05-01T12:00:00Z */
+    _cleanup_json_ json_t *status = json_pack("{s:s}", "last_activity", "2024-05-01T12:00:00Z");
+    _cleanup_json_ json_t *idle =
+        json_pack("[{s:s},{s:s}]", "execution_state", "idle", "execution_state", "dead");
+    _cleanup_json_ json_t *busy =
+        json_pack("[{s:s},{s:s}]", "execution_state", "idle", "execution_state", "busy");
+    _cleanup_json_ json_t *starting = json_pack("[{s:s}]", "execution_state", "starting");
+    _cleanup_json_ json_t *none = json_array();
+    _cleanup_error_ struct cass_error *err = NULL;
+
+    /* Younger than the timeout: never idle. */
+    ck_assert_int_eq(cass_notebook_idle_decide(status, NULL, 60, last + 30, &err), 0);
+    ck_assert_int_eq(cass_notebook_idle_decide(status, idle, 60, last + 59.9, &err), 0);
+    /* Old enough: idle unless a kernel works. */
+    ck_assert_int_eq(cass_notebook_idle_decide(status, NULL, 60, last + 61, &err), 1);
+    ck_assert_int_eq(cass_notebook_idle_decide(status, none, 60, last + 61, &err), 1);
+    ck_assert_int_eq(cass_notebook_idle_decide(status, idle, 60, last + 61, &err), 1);
+    ck_assert_int_eq(cass_notebook_idle_decide(status, busy, 60, last + 3600, &err), 0);
+    ck_assert_int_eq(cass_notebook_idle_decide(status, starting, 60, last + 3600, &err), 0);
+    ck_assert_ptr_null(err);
+
+    /* Malformed replies are errors, never a reason to cull. */
+    _cleanup_json_ json_t *nolast = json_object();
+    ck_assert_int_lt(cass_notebook_idle_decide(nolast, NULL, 60, last + 61, &err), 0);
+    cass_error_free(TAKE_PTR(err));
+    _cleanup_json_ json_t *notarray = json_object();
+    ck_assert_int_lt(cass_notebook_idle_decide(status, notarray, 60, last + 61, &err), 0);
+}
+END_TEST
+
+START_TEST(status_unreachable)
+{
+    /* Port 1 on loopback: nothing listens; an error, not a hang or a crash. */
+    _cleanup_error_ struct cass_error *err = NULL;
+    ck_assert_int_lt(cass_notebook_status("http://127.0.0.1:1", "t", 2000, NULL, &err), 0);
+    ck_assert_int_eq(err->kind, CASS_ERR_UNAVAILABLE);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("notebook");
+    TCase *tc = tcase_create("core");
+    tcase_add_test(tc, parse_times);
+    tcase_add_test(tc, idle_decision);
+    tcase_add_test(tc, status_unreachable);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
