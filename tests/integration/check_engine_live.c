@@ -5,6 +5,8 @@
  * No engine is a failure: the integration runner starts one first. */
 #include "config.h"
 
+#include "check_run.h"
+
 #include <check.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -751,10 +753,7 @@ int main(void)
     }
     chmod(file, 0644);
 
-    SRunner *sr = srunner_create(live_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    int failed = cass_check_failures(live_suite());
 
     cleanup_by_label();
     unlink(file);

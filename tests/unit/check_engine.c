@@ -3,6 +3,8 @@
  * replies (tests/data/engine) good and malformed, error mapping, filters. */
 #include "config.h"
 
+#include "check_run.h"
+
 #include <check.h>
 #include <jansson.h>
 #include <poll.h>
@@ -1280,9 +1282,5 @@ static Suite *engine_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(engine_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return cass_check_run(engine_suite());
 }

@@ -1,5 +1,7 @@
 #include "config.h"
 
+#include "check_run.h"
+
 #include <check.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -95,9 +97,5 @@ int main(void)
     tcase_add_test(tc, items_and_merge);
     tcase_add_test(tc, table_and_yaml_output);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return cass_check_run(s);
 }

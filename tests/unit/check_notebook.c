@@ -1,6 +1,8 @@
 /* The Jupyter rules without a Jupyter: time parsing and the culling decision. */
 #include "config.h"
 
+#include "check_run.h"
+
 #include <check.h>
 #include <stdlib.h>
 
@@ -78,9 +80,5 @@ int main(void)
     tcase_add_test(tc, idle_decision);
     tcase_add_test(tc, status_unreachable);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return cass_check_run(s);
 }

@@ -1,5 +1,7 @@
 #include "config.h"
 
+#include "check_run.h"
+
 #include <check.h>
 #include <jansson.h>
 #include <stdarg.h>
@@ -943,9 +945,5 @@ static Suite *policy_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(policy_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return cass_check_run(policy_suite());
 }

@@ -1,6 +1,8 @@
 /* problem+json mapping and the routes, driven without a socket. */
 #include "config.h"
 
+#include "check_run.h"
+
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
@@ -171,9 +173,5 @@ int main(void)
     tcase_add_test(tc, routes_basic);
     tcase_add_test(tc, routes_dry_run);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return cass_check_run(s);
 }

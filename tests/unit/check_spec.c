@@ -1,5 +1,7 @@
 #include "config.h"
 
+#include "check_run.h"
+
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -416,9 +418,5 @@ int main(void)
     tcase_add_test(tc, parse_errors_pass_through);
     tcase_add_test(tc, load_as_config);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return cass_check_run(s);
 }

@@ -19,6 +19,8 @@
  * The minimum counts below keep cases from disappearing unnoticed. */
 #include "config.h"
 
+#include "check_run.h"
+
 #include <check.h>
 #include <dirent.h>
 #include <errno.h>
@@ -683,9 +685,5 @@ static Suite *spec_cases_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(spec_cases_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return cass_check_run(spec_cases_suite());
 }

@@ -1,5 +1,7 @@
 #include "config.h"
 
+#include "check_run.h"
+
 #include <check.h>
 #include <dirent.h>
 #include <errno.h>
@@ -1159,10 +1161,7 @@ int main(void)
         perror("mkdtemp");
         return EXIT_FAILURE;
     }
-    SRunner *sr = srunner_create(store_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    int failed = cass_check_failures(store_suite());
     remove_tree(tmpdir);
     return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }
