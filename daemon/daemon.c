@@ -46,6 +46,19 @@ struct cass_engine *cass_daemon_engine(struct cass_daemon *d, struct cass_error 
     return e;
 }
 
+struct cass_daemon *cass_daemon_new(json_t *config)
+{
+    struct cass_daemon *d = calloc(1, sizeof(*d));
+    if (!d)
+        return NULL;
+    d->config = config;
+    d->started_at = time(NULL);
+    pthread_mutex_init(&d->engine_lock, NULL);
+    pthread_mutex_init(&d->events_lock, NULL);
+    pthread_cond_init(&d->events_cond, NULL);
+    return d;
+}
+
 int cass_daemon_instance_load(struct cass_daemon *d, struct cass_error **err)
 {
     _cleanup_free_ char *path = NULL;
@@ -86,5 +99,7 @@ void cass_daemon_free(struct cass_daemon *d)
     json_decref(d->config);
     free(d->engine_error);
     pthread_mutex_destroy(&d->engine_lock);
+    pthread_mutex_destroy(&d->events_lock);
+    pthread_cond_destroy(&d->events_cond);
     free(d);
 }

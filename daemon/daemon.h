@@ -26,6 +26,11 @@ struct cass_daemon {
     struct cass_engine *engine; /* NULL while the engine cannot be reached */
     char *engine_error;         /* why, when engine is NULL */
 
+    /* Wakes event streams when something was recorded. */
+    pthread_mutex_t events_lock;
+    pthread_cond_t events_cond;
+    unsigned long events_seq;
+
     /* Counters for /metrics. */
     atomic_ulong requests_total;
     atomic_ulong requests_4xx;
@@ -40,6 +45,10 @@ json_int_t cass_daemon_config_int(const struct cass_daemon *d, const char *path)
  * is none yet. Borrowed: valid until cass_daemon_free. NULL with *err of
  * kind UNAVAILABLE while the engine does not answer. */
 struct cass_engine *cass_daemon_engine(struct cass_daemon *d, struct cass_error **err);
+
+/* A daemon state around config (which it takes over); the caller adds the
+ * store and starts the rest. */
+struct cass_daemon *cass_daemon_new(json_t *config);
 
 /* Reads the instance id kept in the state directory, creating it once. */
 int cass_daemon_instance_load(struct cass_daemon *d, struct cass_error **err);

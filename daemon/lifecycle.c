@@ -66,6 +66,54 @@ static char *xasprintf(const char *fmt, ...)
     return s;
 }
 
+/* Every change of a run goes through here: the store first, then, for a
+ * change of status, an event for GET /v1/events. changes is borrowed;
+ * *ret_run (may be NULL) gets the run as stored. */
+static int run_change(struct cass_daemon *d, const char *run_id, const json_t *changes,
+                      json_t **ret_run, struct cass_error **err)
+{
+    json_t *run = NULL;
+    if (cass_store_run_update(d->store, run_id, changes, &run, err) < 0)
+        return -1;
+    if (json_object_get(changes, "status"))
+        cass_lifecycle_emit(d, run);
+    if (ret_run)
+        *ret_run = run;
+    else
+        json_decref(run);
+    return 0;
+}
+
+static int run_status(struct cass_daemon *d, const char *run_id, const char *status,
+                      const char *reason, struct cass_error **err)
+{
+    _cleanup_json_ json_t *ch = json_pack("{s:s,s:s?}", "status", status, "reason", reason);
+    return run_change(d, run_id, ch, NULL, err);
+}
+
+void cass_lifecycle_emit(struct cass_daemon *d, const json_t *run)
+{
+    if (!run)
+        return;
+    _cleanup_json_ json_t *detail = json_object();
+    static const char *const keys[] = {"id",  "name",     "kind",       "status",
+                                       "reason", "exitCode", "url", "reproducedFrom"};
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+        json_t *v = json_object_get(run, keys[i]);
+        if (v)
+            json_object_set(detail, keys[i], v);
+    }
+    _cleanup_error_ struct cass_error *err = NULL;
+    if (cass_store_audit_append(d->store, "cassinyd", "run",
+                                json_string_value(json_object_get(run, "id")), 0, detail,
+                                &err) < 0)
+        log_warn("event for run: %s", err->message);
+    pthread_mutex_lock(&d->events_lock);
+    d->events_seq++;
+    pthread_cond_broadcast(&d->events_cond);
+    pthread_mutex_unlock(&d->events_lock);
+}
+
 /* Sleeps up to ms, returning early (1) when the lifecycle is stopping. */
 static int nap(struct cass_lifecycle *lc, long ms)
 {
@@ -110,7 +158,7 @@ static void enqueue(struct cass_lifecycle *lc, const char *run_id)
         _cleanup_json_ json_t *run = cass_store_run_get(lc->d->store, run_id, &err);
         const char *st = json_string_value(json_object_get(run, "status"));
         if (st && strcmp(st, "pending") == 0)
-            cass_store_run_set_status(lc->d->store, run_id, "queued", NULL, NULL, NULL);
+            run_status(lc->d, run_id, "queued", NULL, NULL);
     }
 }
 
@@ -122,7 +170,7 @@ static void run_fail(struct cass_daemon *d, const char *run_id, const char *reas
     _cleanup_json_ json_t *ch =
         json_pack("{s:s,s:s,s:s?}", "status", "failed", "reason", reason, "error", error);
     _cleanup_error_ struct cass_error *err = NULL;
-    if (cass_store_run_update(d->store, run_id, ch, NULL, &err) < 0) {
+    if (run_change(d, run_id, ch, NULL, &err) < 0) {
         if (err->kind != CASS_ERR_CONFLICT)
             log_error("run %s: cannot record failure: %s", run_id, err->message);
         return;
@@ -133,7 +181,7 @@ static void run_fail(struct cass_daemon *d, const char *run_id, const char *reas
 static int run_update_fields(struct cass_daemon *d, const char *run_id, json_t *changes,
                              struct cass_error **err)
 {
-    int rc = cass_store_run_update(d->store, run_id, changes, NULL, err);
+    int rc = run_change(d, run_id, changes, NULL, err);
     json_decref(changes);
     return rc;
 }
@@ -552,7 +600,7 @@ static void stop_other_runs(struct cass_lifecycle *lc, struct cass_engine *e, co
             strcmp(id, keep_id) == 0)
             continue;
         _cleanup_free_ char *reason = xasprintf("replaced by %s", keep_id);
-        cass_store_run_set_status(lc->d->store, id, "stopped", reason, NULL, NULL);
+        run_status(lc->d, id, "stopped", reason, NULL);
         remove_containers(lc->d, e, r);
         log_info("run %s stopped: %s", id, reason);
     }
@@ -576,7 +624,7 @@ static void launch(struct cass_lifecycle *lc, const char *run_id)
         return;
     }
     stop_other_runs(lc, e, json_string_value(json_object_get(run, "name")), run_id);
-    if (cass_store_run_set_status(d->store, run_id, "creating", NULL, NULL, &err) < 0) {
+    if (run_status(d, run_id, "creating", NULL, &err) < 0) {
         log_warn("run %s: %s", run_id, err->message);
         return;
     }
@@ -702,6 +750,7 @@ json_t *cass_lifecycle_apply(struct cass_daemon *d, const json_t *specs, struct 
             json_string_value(
                 json_object_get(json_object_get(json_object_get(s, "spec"), "spec"), "image")));
         if (cass_store_run_insert(d->store, proto, &run, err) < 0 ||
+            (cass_lifecycle_emit(d, run), 0) ||
             cass_store_spec_put(d->store, name, kind, rev,
                                 json_string_value(json_object_get(run, "id")), err) < 0) {
             rc = -1;
@@ -731,7 +780,7 @@ int cass_lifecycle_run_stop(struct cass_daemon *d, const char *run_id, const cha
     if (!cass_store_status_final(json_string_value(json_object_get(run, "status")))) {
         /* Final first: the engine's "die" event then finds nothing to mark. */
         _cleanup_error_ struct cass_error *serr = NULL;
-        if (cass_store_run_set_status(d->store, run_id, "stopped", reason, NULL, &serr) < 0 &&
+        if (run_status(d, run_id, "stopped", reason, &serr) < 0 &&
             serr->kind != CASS_ERR_CONFLICT) {
             cass_error_merge(err, &serr);
             return -1;
@@ -855,7 +904,7 @@ int cass_lifecycle_reconcile(struct cass_daemon *d, struct cass_error **err)
         }
         _cleanup_json_ json_t *ch = json_pack("{s:s,s:[]}", "status", "pending", "containers");
         _cleanup_error_ struct cass_error *uerr = NULL;
-        if (cass_store_run_update(d->store, id, ch, NULL, &uerr) < 0)
+        if (run_change(d, id, ch, NULL, &uerr) < 0)
             log_warn("run %s: %s", id, uerr->message);
         enqueue(lc, id);
     }
@@ -917,7 +966,7 @@ static int on_event(json_t *ev, void *ud)
                                           oom ? "oom" : "exited", "error", msg);
     if (code)
         json_object_set_new(ch, "exitCode", json_integer(atoi(code)));
-    if (cass_store_run_update(lc->d->store, run_id, ch, NULL, &err) == 0)
+    if (run_change(lc->d, run_id, ch, NULL, &err) == 0)
         log_warn("run %s failed: %s", run_id, msg);
     return 0;
 }

@@ -44,4 +44,8 @@ int cass_lifecycle_reconcile(struct cass_daemon *d, struct cass_error **err);
  * (caller owns). */
 char *cass_lifecycle_log_path(struct cass_daemon *d, const char *run_id);
 
+/* Records a run's state as an event (the audit log, whose ids are the
+ * server-sent event ids) and wakes GET /v1/events streams. */
+void cass_lifecycle_emit(struct cass_daemon *d, const json_t *run);
+
 #endif

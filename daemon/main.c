@@ -160,12 +160,9 @@ int main(int argc, char **argv)
     cass_log_format_parse(json_string_value(json_object_get(cfg, "logFormat")), &format);
     cass_log_setup(level, format);
 
-    struct cass_daemon *d = calloc(1, sizeof(*d));
+    struct cass_daemon *d = cass_daemon_new(cfg);
     if (!d)
         return 1;
-    d->config = cfg;
-    d->started_at = time(NULL);
-    pthread_mutex_init(&d->engine_lock, NULL);
 
     /* Every thread started from here on inherits this mask; main waits for
      * the signals synchronously. */

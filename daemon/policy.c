@@ -206,7 +206,7 @@ static int string_array(const json_t *arr, const char *key, struct cass_error **
 static int ctx_init(struct ctx *c, const json_t *policy, const char *docker_host, const json_t *pos,
                     struct cass_error **err)
 {
-    const json_t *images, *roots, *cpus, *mem, *gpus;
+    const json_t *images = NULL, *roots = NULL, *cpus = NULL, *mem = NULL, *gpus = NULL;
 
     memset(c, 0, sizeof(*c));
     c->pos = pos;

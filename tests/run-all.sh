@@ -81,7 +81,7 @@ tally_plain_log() {
         failed=$((failed + 1))
         return
     fi
-    echo "$name: $line"
+    echo "$line"
     p=$(sed -E 's/^([A-Za-z-]+: )?([0-9]+) passed.*/\2/' <<<"$line")
     f=$(sed -E 's/.* ([0-9]+) failed.*/\1/' <<<"$line")
     passed=$((passed + p))

@@ -16,15 +16,14 @@
 
 static struct cass_daemon *daemon_new(void)
 {
-    struct cass_daemon *d = calloc(1, sizeof(*d));
     _cleanup_error_ struct cass_error *err = NULL;
-    d->config = cass_cfg_load(NULL, 0, &err);
-    ck_assert_msg(d->config != NULL, "defaults: %s", err ? err->message : "?");
+    json_t *config = cass_cfg_load(NULL, 0, &err);
+    ck_assert_msg(config != NULL, "defaults: %s", err ? err->message : "?");
+    struct cass_daemon *d = cass_daemon_new(config);
     /* An engine that is not there: the API must say so, not fail. */
     json_object_set_new(d->config, "dockerHost", json_string("unix:///nonexistent/docker.sock"));
     d->store = cass_store_open(":memory:", &err);
     ck_assert_ptr_nonnull(d->store);
-    pthread_mutex_init(&d->engine_lock, NULL);
     return d;
 }
 
