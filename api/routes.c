@@ -298,6 +298,9 @@ struct log_stream {
     struct cass_engine_logs_opts opts;
 };
 
+/* Set at shutdown: every open stream ends. */
+static atomic_int streams_cancelled;
+
 /* Open follows, so that shutdown can end them (a connection thread blocked
  * on a quiet follow would otherwise hold the server up). */
 static pthread_mutex_t streams_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -305,6 +308,7 @@ static struct log_stream *live_streams;
 
 void cass_routes_cancel_streams(void)
 {
+    atomic_store(&streams_cancelled, 1);
     pthread_mutex_lock(&streams_lock);
     for (struct log_stream *ls = live_streams; ls; ls = ls->next)
         atomic_store(&ls->cancel, 1);
@@ -455,13 +459,182 @@ static int h_runs_logs(struct cass_api_request *req, const char *id, struct cass
     return 0;
 }
 
+static int h_runs_reproduce(struct cass_api_request *req, const char *id,
+                            struct cass_api_reply *reply, struct cass_error **err)
+{
+    json_t *run = cass_lifecycle_reproduce(req->d, id, err);
+    if (!run)
+        return -1;
+    reply->status = 202;
+    reply->body = run;
+    reply->audit = 1;
+    return 0;
+}
+
+/* ---- events: server-sent, from the audit log ------------------------------ */
+
+struct sse {
+    struct cass_daemon *d;
+    int64_t last_id;
+    char *name;    /* only runs of this name, may be NULL */
+    char *run;     /* only this run, may be NULL */
+    char *pending; /* formatted text not yet sent */
+    size_t len, off;
+};
+
+static void sse_format(struct sse *x, json_t *entries)
+{
+    size_t i;
+    json_t *en;
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    if (!f)
+        return;
+    json_array_foreach(entries, i, en)
+    {
+        json_int_t id = json_integer_value(json_object_get(en, "id"));
+        if (id > x->last_id)
+            x->last_id = id;
+        const char *action = json_string_value(json_object_get(en, "action"));
+        json_t *detail = json_object_get(en, "detail");
+        bool is_run = action && strcmp(action, "run") == 0;
+        if ((x->name || x->run) && !is_run)
+            continue;
+        if (x->name &&
+            strcmp(x->name, json_string_value(json_object_get(detail, "name")) ?: "") != 0)
+            continue;
+        if (x->run && strcmp(x->run, json_string_value(json_object_get(detail, "id")) ?: "") != 0)
+            continue;
+        json_t *data =
+            is_run
+                ? json_deep_copy(detail)
+                : json_pack("{s:O,s:O,s:O,s:O}", "actor", json_object_get(en, "actor"), "action",
+                            json_object_get(en, "action"), "target", json_object_get(en, "target"),
+                            "status", json_object_get(en, "status"));
+        if (!data)
+            continue;
+        json_object_set(data, "time", json_object_get(en, "time"));
+        char *text = json_dumps(data, JSON_COMPACT | JSON_SORT_KEYS);
+        json_decref(data);
+        if (text)
+            fprintf(f, "id: %lld\nevent: %s\ndata: %s\n\n", (long long)id,
+                    is_run ? "run" : "request", text);
+        free(text);
+    }
+    fclose(f);
+    free(x->pending);
+    x->pending = buf;
+    x->len = len;
+    x->off = 0;
+}
+
+static long sse_read(void *ctx, char *buf, size_t max)
+{
+    struct sse *x = ctx;
+    struct cass_daemon *d = x->d;
+    for (int idle = 0;;) {
+        if (x->off < x->len) {
+            size_t n = x->len - x->off < max ? x->len - x->off : max;
+            memcpy(buf, x->pending + x->off, n);
+            x->off += n;
+            return (long)n;
+        }
+        if (atomic_load(&streams_cancelled) || atomic_load(&d->stopping))
+            return 0;
+        pthread_mutex_lock(&d->events_lock);
+        unsigned long seq = d->events_seq;
+        pthread_mutex_unlock(&d->events_lock);
+        _cleanup_error_ struct cass_error *err = NULL;
+        _cleanup_json_ json_t *entries = cass_store_audit_since(d->store, x->last_id, 100, &err);
+        if (!entries)
+            return -1;
+        if (json_array_size(entries) > 0) {
+            sse_format(x, entries);
+            idle = 0;
+            continue;
+        }
+        if (++idle >= 15) {
+            /* A comment now and then keeps proxies and clients from giving up. */
+            static const char ka[] = ": keep-alive\n\n";
+            if (max < sizeof(ka) - 1)
+                return -1;
+            memcpy(buf, ka, sizeof(ka) - 1);
+            return (long)(sizeof(ka) - 1);
+        }
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += 1;
+        pthread_mutex_lock(&d->events_lock);
+        while (d->events_seq == seq) {
+            if (pthread_cond_timedwait(&d->events_cond, &d->events_lock, &until) != 0)
+                break;
+        }
+        pthread_mutex_unlock(&d->events_lock);
+    }
+}
+
+static void sse_free(void *ctx)
+{
+    struct sse *x = ctx;
+    free(x->name);
+    free(x->run);
+    free(x->pending);
+    free(x);
+}
+
+static int h_events(struct cass_api_request *req, const char *arg, struct cass_api_reply *reply,
+                    struct cass_error **err)
+{
+    struct sse *x = calloc(1, sizeof(*x));
+    if (!x)
+        return cass_error_set(err, CASS_ERR_NOMEM, "out of memory");
+    x->d = req->d;
+    const char *last =
+        req->conn ? MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "Last-Event-ID") : NULL;
+    if (!last)
+        last = cass_routes_query(req, "since");
+    if (last) {
+        char *end = NULL;
+        errno = 0;
+        long long v = strtoll(last, &end, 10);
+        if (errno || end == last || *end || v < 0) {
+            free(x);
+            return cass_error_set(err, CASS_ERR_SYNTAX,
+                                  "Last-Event-ID (or since) must be an event id");
+        }
+        x->last_id = v;
+    } else {
+        _cleanup_error_ struct cass_error *lerr = NULL;
+        x->last_id = cass_store_audit_last_id(req->d->store, &lerr);
+        if (x->last_id < 0)
+            x->last_id = 0;
+    }
+    const char *name = cass_routes_query(req, "name");
+    const char *run = cass_routes_query(req, "run");
+    x->name = name ? strdup(name) : NULL;
+    x->run = run ? strdup(run) : NULL;
+    reply->content_type = "text/event-stream";
+    reply->stream_read = sse_read;
+    reply->stream_free = sse_free;
+    reply->stream_ctx = x;
+    return 0;
+}
+
 static const struct route routes[] = {
-    {"GET", "/healthz", NULL, h_healthz},         {"GET", "/metrics", NULL, h_metrics},
-    {"GET", "/v1/version", NULL, h_version},      {"POST", "/v1/specs", NULL, h_specs_post},
-    {"GET", "/v1/specs", NULL, h_specs_list},     {"GET", "/v1/specs/", "", h_specs_get},
-    {"DELETE", "/v1/specs/", "", h_specs_delete}, {"GET", "/v1/runs", NULL, h_runs_list},
-    {"GET", "/v1/runs/", "", h_runs_get},         {"GET", "/v1/runs/", "/logs", h_runs_logs},
+    {"GET", "/healthz", NULL, h_healthz},
+    {"GET", "/metrics", NULL, h_metrics},
+    {"GET", "/v1/version", NULL, h_version},
+    {"POST", "/v1/specs", NULL, h_specs_post},
+    {"GET", "/v1/specs", NULL, h_specs_list},
+    {"GET", "/v1/specs/", "", h_specs_get},
+    {"DELETE", "/v1/specs/", "", h_specs_delete},
+    {"GET", "/v1/runs", NULL, h_runs_list},
+    {"GET", "/v1/runs/", "", h_runs_get},
+    {"GET", "/v1/runs/", "/logs", h_runs_logs},
     {"POST", "/v1/runs/", "/stop", h_runs_stop},
+    {"POST", "/v1/runs/", "/reproduce", h_runs_reproduce},
+    {"GET", "/v1/events", NULL, h_events},
 };
 
 /* Matches path against a route; on a match with an argument, copies the

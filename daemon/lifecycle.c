@@ -18,6 +18,7 @@
 #include "lifecycle.h"
 #include "log.h"
 #include "notebook.h"
+#include "outputs.h"
 #include "policy.h"
 #include "protocol.h"
 #include "store.h"
@@ -38,6 +39,7 @@ struct cass_lifecycle {
     pthread_cond_t cond;
     struct job *head, *tail;
     size_t busy;
+    char *inflight[64]; /* run ids the workers hold now (n_workers at most) */
     bool stopping;
     atomic_int cancel; /* set at shutdown: ends engine streams and waits */
     pthread_mutex_t apply_lock;
@@ -96,8 +98,8 @@ void cass_lifecycle_emit(struct cass_daemon *d, const json_t *run)
     if (!run)
         return;
     _cleanup_json_ json_t *detail = json_object();
-    static const char *const keys[] = {"id",  "name",     "kind",       "status",
-                                       "reason", "exitCode", "url", "reproducedFrom"};
+    static const char *const keys[] = {"id",     "name",     "kind", "status",
+                                       "reason", "exitCode", "url",  "reproducedFrom"};
     for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
         json_t *v = json_object_get(run, keys[i]);
         if (v)
@@ -105,8 +107,7 @@ void cass_lifecycle_emit(struct cass_daemon *d, const json_t *run)
     }
     _cleanup_error_ struct cass_error *err = NULL;
     if (cass_store_audit_append(d->store, "cassinyd", "run",
-                                json_string_value(json_object_get(run, "id")), 0, detail,
-                                &err) < 0)
+                                json_string_value(json_object_get(run, "id")), 0, detail, &err) < 0)
         log_warn("event for run: %s", err->message);
     pthread_mutex_lock(&d->events_lock);
     d->events_seq++;
@@ -160,6 +161,19 @@ static void enqueue(struct cass_lifecycle *lc, const char *run_id)
         if (st && strcmp(st, "pending") == 0)
             run_status(lc->d, run_id, "queued", NULL, NULL);
     }
+}
+
+/* Whether a worker has the run now or will soon. */
+static bool held(struct cass_lifecycle *lc, const char *run_id)
+{
+    bool h = false;
+    pthread_mutex_lock(&lc->lock);
+    for (struct job *q = lc->head; q && !h; q = q->next)
+        h = strcmp(q->run_id, run_id) == 0;
+    for (size_t i = 0; i < 64 && !h; i++)
+        h = lc->inflight[i] && strcmp(lc->inflight[i], run_id) == 0;
+    pthread_mutex_unlock(&lc->lock);
+    return h;
 }
 
 /* ---- helpers over the store ------------------------------------------- */
@@ -408,22 +422,37 @@ static int wait_ready(struct cass_lifecycle *lc, struct cass_engine *e, const ch
     }
 }
 
-/* *reason names the step that failed, for the run's record. */
-static int launch_notebook(struct cass_lifecycle *lc, struct cass_engine *e, const json_t *run,
-                           const json_t *doc, const char **reason, struct cass_error **err)
+/* Finds the run's image and records its ID and digests in the run. A
+ * reproduction names the ID it must use; otherwise the reference is looked
+ * up (and pulled when a registry has it). Outputs are the caller's. */
+static int resolve_image(struct cass_lifecycle *lc, struct cass_engine *e, const json_t *run,
+                         const char *ref, char **ret_id, char **ret_user, char **ret_workdir,
+                         struct cass_error **err)
 {
-    struct cass_daemon *d = lc->d;
     const char *run_id = json_string_value(json_object_get(run, "id"));
-    const char *name = json_string_value(json_object_get(run, "name"));
-    const char *revision = json_string_value(json_object_get(run, "revision"));
-    const json_t *spec = json_object_get(doc, "spec");
-    const char *ref = json_string_value(json_object_get(spec, "image"));
-
-    /* 1. The image, pinned by ID from here on. */
-    *reason = "image-not-found";
+    const char *pinned = json_string_value(json_object_get(json_object_get(run, "image"), "id"));
     struct cass_engine_image img = {0};
     _cleanup_error_ struct cass_error *ierr = NULL;
-    if (cass_engine_image_inspect(e, ref, &img, &ierr) < 0) {
+    if (pinned) {
+        if (cass_engine_image_inspect(e, pinned, &img, &ierr) < 0) {
+            json_t *digests = json_object_get(json_object_get(run, "image"), "repoDigests");
+            const char *digest = json_string_value(json_array_get(digests, 0));
+            _cleanup_free_ char *hint = image_missing_hint(ref);
+            if (ierr->kind != CASS_ERR_NOT_FOUND) {
+                cass_error_merge(err, &ierr);
+                return -1;
+            }
+            if (digest)
+                return cass_error_set(err, CASS_ERR_NOT_FOUND,
+                                      "image %s (%s) is no longer in the engine; pull %s to "
+                                      "reproduce this run",
+                                      pinned, ref, digest);
+            return cass_error_set(err, CASS_ERR_NOT_FOUND,
+                                  "image %s (%s) is no longer in the engine and came from no "
+                                  "registry; rebuild it from the same recipe to reproduce (%s)",
+                                  pinned, ref, hint);
+        }
+    } else if (cass_engine_image_inspect(e, ref, &img, &ierr) < 0) {
         if (ierr->kind != CASS_ERR_NOT_FOUND) {
             cass_error_merge(err, &ierr);
             return -1;
@@ -440,16 +469,33 @@ static int launch_notebook(struct cass_lifecycle *lc, struct cass_engine *e, con
     json_t *digests = json_array();
     for (size_t i = 0; i < img.n_repo_digests; i++)
         json_array_append_new(digests, json_string(img.repo_digests[i]));
-    _cleanup_free_ char *image_id = strdup(img.id);
-    _cleanup_free_ char *image_user = img.user ? strdup(img.user) : NULL;
-    _cleanup_free_ char *workdir =
-        img.working_dir && *img.working_dir ? strdup(img.working_dir) : strdup("/home/jovyan/work");
+    *ret_id = strdup(img.id);
+    *ret_user = img.user ? strdup(img.user) : NULL;
+    *ret_workdir = img.working_dir ? strdup(img.working_dir) : NULL;
     cass_engine_image_clear(&img);
-    if (run_update_fields(
-            d, run_id, json_pack("{s:{s:s,s:o}}", "image", "id", image_id, "repoDigests", digests),
-            err) < 0)
-        return -1;
+    return run_update_fields(
+        lc->d, run_id, json_pack("{s:{s:s,s:o}}", "image", "id", *ret_id, "repoDigests", digests),
+        err);
+}
 
+/* *reason names the step that failed, for the run's record. */
+static int launch_notebook(struct cass_lifecycle *lc, struct cass_engine *e, const json_t *run,
+                           const json_t *doc, const char **reason, struct cass_error **err)
+{
+    struct cass_daemon *d = lc->d;
+    const char *run_id = json_string_value(json_object_get(run, "id"));
+    const char *name = json_string_value(json_object_get(run, "name"));
+    const char *revision = json_string_value(json_object_get(run, "revision"));
+    const json_t *spec = json_object_get(doc, "spec");
+    const char *ref = json_string_value(json_object_get(spec, "image"));
+
+    /* 1. The image, pinned by ID from here on. */
+    *reason = "image-not-found";
+    _cleanup_free_ char *image_id = NULL, *image_user = NULL, *workdir = NULL;
+    if (resolve_image(lc, e, run, ref, &image_id, &image_user, &workdir, err) < 0)
+        return -1;
+    if (!workdir)
+        workdir = strdup("/home/jovyan/work");
     *reason = "launch-failed";
     const char *user = NULL;
     if (cass_policy_user(json_object_get(d->config, "policy"), image_user, &user, err) < 0)
@@ -585,6 +631,320 @@ static int launch_notebook(struct cass_lifecycle *lc, struct cass_engine *e, con
     return 0;
 }
 
+/* ---- jobs ------------------------------------------------------------------ */
+
+static char *run_dir(struct cass_daemon *d, const char *run_id)
+{
+    return xasprintf("%s/runs/%s", cass_daemon_config_str(d, "stateDir"), run_id);
+}
+
+static int mkdir_mode(const char *path, mode_t mode, struct cass_error **err)
+{
+    if (mkdir(path, mode) < 0 && errno != EEXIST)
+        return cass_error_errno(err, errno, "mkdir %s", path);
+    /* Explicit, past the umask: the job's user must be able to write. */
+    if (chmod(path, mode) < 0)
+        return cass_error_errno(err, errno, "chmod %s", path);
+    return 0;
+}
+
+/* Kills the container when the deadline passes or the daemon stops, so
+ * that the worker's wait returns. */
+struct deadline {
+    struct cass_lifecycle *lc;
+    struct cass_engine *e;
+    const char *cid;
+    double at;              /* 0: none */
+    atomic_int cancel_wait; /* wakes the wait on shutdown */
+    atomic_int done;
+    atomic_int fired;
+    pthread_t thread;
+};
+
+static void *deadline_main(void *arg)
+{
+    struct deadline *dl = arg;
+    while (!atomic_load(&dl->done)) {
+        if (nap(dl->lc, 250)) {
+            atomic_store(&dl->cancel_wait, 1);
+            return NULL;
+        }
+        if (dl->at > 0 && now_seconds() >= dl->at && !atomic_load(&dl->done)) {
+            atomic_store(&dl->fired, 1);
+            _cleanup_error_ struct cass_error *err = NULL;
+            if (cass_engine_container_kill(dl->e, dl->cid, "SIGKILL", &err) < 0 &&
+                err->kind != CASS_ERR_CONFLICT)
+                log_warn("timeout: kill %.12s: %s", dl->cid, err->message);
+            return NULL;
+        }
+    }
+    return NULL;
+}
+
+/* Hashes a job's inputs, one manifest for all of them with paths under
+ * their container targets. Returns the manifest (caller owns). */
+static json_t *hash_inputs(const json_t *spec, struct cass_error **err)
+{
+    json_t *all = json_array();
+    size_t i;
+    json_t *in;
+    json_array_foreach(json_object_get(spec, "inputs"), i, in)
+    {
+        const char *src = json_string_value(json_object_get(in, "source"));
+        const char *target = json_string_value(json_object_get(in, "target"));
+        json_t *m = cass_outputs_manifest(src, target + 1, err);
+        if (!m) {
+            cass_error_prefix(err, "hashing input %s", src);
+            json_decref(all);
+            return NULL;
+        }
+        json_array_extend(all, m);
+        json_decref(m);
+    }
+    return all;
+}
+
+/* What a finished job's run says: its exit, its outputs, and for a
+ * reproduction how they compare with the original's. */
+static void finish_job(struct cass_lifecycle *lc, struct cass_engine *e, const json_t *run,
+                       const char *cid, bool timed_out)
+{
+    struct cass_daemon *d = lc->d;
+    const char *run_id = json_string_value(json_object_get(run, "id"));
+    _cleanup_error_ struct cass_error *err = NULL;
+    _cleanup_json_ json_t *ins = cass_engine_container_inspect(e, cid, &err);
+    struct cass_container_state st = {0};
+    if (!ins || cass_engine_container_state(ins, &st, &err) < 0) {
+        run_fail(d, run_id, "container-vanished", err ? err->message : "container is gone");
+        return;
+    }
+    int code = st.exit_code;
+    bool oom = st.oom_killed;
+    cass_container_state_clear(&st);
+
+    _cleanup_json_ json_t *ch = json_pack("{s:i}", "exitCode", code);
+    _cleanup_free_ char *dir = run_dir(d, run_id);
+    _cleanup_free_ char *outdir = xasprintf("%s/outputs", dir);
+    _cleanup_json_ json_t *manifest = cass_outputs_manifest(outdir, "", &err);
+    if (manifest) {
+        if (cass_store_run_outputs_put(d->store, run_id, manifest, &err) < 0)
+            log_warn("run %s: outputs: %s", run_id, err->message);
+        char digest[65];
+        cass_outputs_digest(manifest, digest);
+        json_object_set_new(ch, "outputsDigest", json_string(digest));
+    } else {
+        log_warn("run %s: cannot hash outputs: %s", run_id, err->message);
+        json_object_set_new(ch, "error", json_string(err->message));
+    }
+    cass_error_free(TAKE_PTR(err));
+
+    const char *orig = json_string_value(json_object_get(run, "reproducedFrom"));
+    if (orig && manifest) {
+        _cleanup_json_ json_t *o = cass_store_run_get(d->store, orig, &err);
+        if (o) {
+            json_t *cmp = cass_outputs_compare(json_object_get(o, "outputs"), manifest);
+            const char *a = json_string_value(json_object_get(o, "inputsDigest"));
+            const char *b = json_string_value(json_object_get(run, "inputsDigest"));
+            _cleanup_json_ json_t *now = cass_store_run_get(d->store, run_id, NULL);
+            if (now)
+                b = json_string_value(json_object_get(now, "inputsDigest"));
+            json_object_set_new(cmp, "inputsChanged", json_boolean(a && b && strcmp(a, b) != 0));
+            json_object_set_new(cmp, "original", json_string(orig));
+            json_object_set_new(ch, "comparison", cmp);
+        }
+        cass_error_free(TAKE_PTR(err));
+    }
+
+    const char *status = code == 0 && !timed_out && !oom ? "succeeded" : "failed";
+    const char *reason = timed_out ? "timeout" : oom ? "oom" : code == 0 ? "completed" : "failed";
+    _cleanup_json_ json_t *cur = cass_store_run_get(d->store, run_id, NULL);
+    if (cur && cass_store_status_final(json_string_value(json_object_get(cur, "status")))) {
+        /* Stopped by someone: it stays stopped, with what it left. */
+        if (run_change(d, run_id, ch, NULL, &err) < 0)
+            log_warn("run %s: %s", run_id, err->message);
+    } else {
+        json_object_set_new(ch, "status", json_string(status));
+        json_object_set_new(ch, "reason", json_string(reason));
+        if (timed_out)
+            json_object_set_new(ch, "error", json_string("killed: ran longer than timeoutSeconds"));
+        else if (oom)
+            json_object_set_new(ch, "error", json_string("killed: out of memory"));
+        if (run_change(d, run_id, ch, NULL, &err) < 0)
+            log_warn("run %s: %s", run_id, err->message);
+        else
+            log_info("run %s %s (%s, exit code %d)", run_id, status, reason, code);
+    }
+    _cleanup_json_ json_t *final = cass_store_run_get(d->store, run_id, NULL);
+    remove_containers(d, e, final ? final : run);
+}
+
+/* Waits for a started job's container and finishes the run; also the way
+ * back in after a daemon restart. */
+static int wait_job(struct cass_lifecycle *lc, struct cass_engine *e, const json_t *run,
+                    const json_t *spec, const char *cid, struct cass_error **err)
+{
+    struct deadline dl = {.lc = lc, .e = e, .cid = cid};
+    json_int_t timeout = json_integer_value(json_object_get(spec, "timeoutSeconds"));
+    const char *started = json_string_value(json_object_get(run, "startedAt"));
+    double start = now_seconds();
+    struct tm tm = {0};
+    if (started && strptime(started, "%Y-%m-%dT%H:%M:%S", &tm))
+        start = (double)timegm(&tm);
+    if (timeout > 0)
+        dl.at = start + (double)timeout;
+    if (pthread_create(&dl.thread, NULL, deadline_main, &dl) != 0)
+        return cass_error_set(err, CASS_ERR_INTERNAL, "cannot start the timeout thread");
+    int code = 0;
+    _cleanup_error_ struct cass_error *werr = NULL;
+    int rc =
+        cass_engine_container_wait(e, cid, CASS_WAIT_NOT_RUNNING, &dl.cancel_wait, &code, &werr);
+    atomic_store(&dl.done, 1);
+    pthread_join(dl.thread, NULL);
+    if (atomic_load(&lc->cancel))
+        return cass_error_set(err, CASS_ERR_UNAVAILABLE, "daemon stopping");
+    if (rc < 0 && werr->kind != CASS_ERR_NOT_FOUND) {
+        cass_error_merge(err, &werr);
+        return -1;
+    }
+    finish_job(lc, e, run, cid, atomic_load(&dl.fired));
+    return 0;
+}
+
+static int launch_job(struct cass_lifecycle *lc, struct cass_engine *e, const json_t *run,
+                      const json_t *doc, const char **reason, struct cass_error **err)
+{
+    struct cass_daemon *d = lc->d;
+    const char *run_id = json_string_value(json_object_get(run, "id"));
+    const char *name = json_string_value(json_object_get(run, "name"));
+    const char *revision = json_string_value(json_object_get(run, "revision"));
+    const json_t *spec = json_object_get(doc, "spec");
+    const char *ref = json_string_value(json_object_get(spec, "image"));
+
+    *reason = "image-not-found";
+    _cleanup_free_ char *image_id = NULL, *image_user = NULL, *workdir = NULL;
+    if (resolve_image(lc, e, run, ref, &image_id, &image_user, &workdir, err) < 0)
+        return -1;
+    *reason = "launch-failed";
+    const char *user = NULL;
+    if (cass_policy_user(json_object_get(d->config, "policy"), image_user, &user, err) < 0)
+        return -1;
+
+    /* Inputs are hashed before the job can see them. */
+    _cleanup_json_ json_t *inputs = hash_inputs(spec, err);
+    if (!inputs)
+        return -1;
+    char digest[65];
+    cass_outputs_digest(inputs, digest);
+    if (cass_store_input_hashes_put(d->store, run_id, inputs, err) < 0 ||
+        run_update_fields(d, run_id, json_pack("{s:s}", "inputsDigest", digest), err) < 0)
+        return -1;
+
+    /* A fresh outputs directory for every run. */
+    _cleanup_free_ char *runs = xasprintf("%s/runs", cass_daemon_config_str(d, "stateDir"));
+    _cleanup_free_ char *dir = run_dir(d, run_id);
+    _cleanup_free_ char *outdir = xasprintf("%s/outputs", dir);
+    if (mkdir_mode(runs, 0711, err) < 0 || mkdir_mode(dir, 0711, err) < 0 ||
+        mkdir_mode(outdir, 0777, err) < 0)
+        return -1;
+    const char *outputs = json_string_value(json_object_get(spec, "outputs"));
+
+    struct strv env = {0};
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)json_object_get(spec, "env"), k, v)
+        strv_add(&env, xasprintf("%s=%s", k, json_string_value(v)));
+    strv_add(&env, xasprintf("CASSINY_RUN=%s", run_id));
+    strv_add(&env, xasprintf("CASSINY_OUTPUTS=%s", outputs));
+
+    struct strv cmd = {0};
+    size_t i;
+    const char *nb = json_string_value(json_object_get(spec, "notebook"));
+    if (nb) {
+        /* Headless, into the outputs; no timing metadata, so that the same
+         * computation gives the same executed notebook. */
+        const char *base = strrchr(nb, '/') ? strrchr(nb, '/') + 1 : nb;
+        static const char *const argv[] = {"python3",
+                                           "-m",
+                                           "nbconvert",
+                                           "--to",
+                                           "notebook",
+                                           "--execute",
+                                           "--ExecutePreprocessor.timeout=-1",
+                                           "--ExecutePreprocessor.record_timing=False"};
+        for (i = 0; i < sizeof(argv) / sizeof(argv[0]); i++)
+            strv_add(&cmd, strdup(argv[i]));
+        strv_add(&cmd, strdup("--output-dir"));
+        strv_add(&cmd, strdup(outputs));
+        strv_add(&cmd, strdup("--output"));
+        strv_add(&cmd, strdup(base));
+        strv_add(&cmd, strdup(nb));
+    } else {
+        json_array_foreach(json_object_get(spec, "command"), i, v)
+            strv_add(&cmd, strdup(json_string_value(v)));
+    }
+
+    size_t ni = json_array_size(json_object_get(spec, "inputs"));
+    struct cass_container_mount *mounts = calloc(ni + 1, sizeof(*mounts));
+    if (!mounts)
+        abort();
+    json_array_foreach(json_object_get(spec, "inputs"), i, v)
+    {
+        mounts[i].type = CASS_MOUNT_BIND;
+        mounts[i].source = json_string_value(json_object_get(v, "source"));
+        mounts[i].target = json_string_value(json_object_get(v, "target"));
+        mounts[i].read_only = true; /* inputs are never writable */
+    }
+    mounts[ni] = (struct cass_container_mount){
+        .type = CASS_MOUNT_BIND, .source = outdir, .target = outputs, .read_only = false};
+
+    struct cass_container_label labels[] = {{CASS_LABEL_NAME, name},
+                                            {CASS_LABEL_KIND, "Job"},
+                                            {CASS_LABEL_RUN, run_id},
+                                            {CASS_LABEL_REVISION, revision},
+                                            {CASS_LABEL_INSTANCE, d->instance}};
+    const json_t *res = json_object_get(spec, "resources");
+    char cname[128];
+    container_name(name, run_id, cname, sizeof(cname));
+    struct cass_container_spec cs = {
+        .name = cname,
+        .image = image_id,
+        .cmd = (const char *const *)cmd.v,
+        .env = (const char *const *)env.v,
+        .user = user,
+        .labels = labels,
+        .n_labels = 5,
+        .mounts = mounts,
+        .n_mounts = ni + 1,
+        .nano_cpus = (int64_t)(json_number_value(json_object_get(res, "cpus")) * 1e9 + 0.5),
+        .memory = (int64_t)json_integer_value(json_object_get(res, "memory")),
+        .gpus = (int)json_integer_value(json_object_get(res, "gpus")),
+        .cap_drop = cass_policy_cap_drop(),
+        .security_opt = cass_policy_security_opt(),
+        .restart_policy = "no",
+        .network_mode = "none",
+    };
+    char *cid = cass_engine_container_create(e, &cs, err);
+    strv_free(&env);
+    strv_free(&cmd);
+    free(mounts);
+    if (!cid)
+        return -1;
+    _cleanup_free_ char *cid_owned = cid;
+    if (run_update_fields(
+            d, run_id, json_pack("{s:[s],s:s}", "containers", cid, "status", "starting"), err) < 0)
+        return -1;
+    if (cass_engine_container_start(e, cid, err) < 0)
+        return -1;
+    json_t *now_run = NULL;
+    _cleanup_json_ json_t *ch = json_pack("{s:s}", "status", "running");
+    if (run_change(d, run_id, ch, &now_run, err) < 0)
+        return -1;
+    *reason = "failed";
+    int rc = wait_job(lc, e, now_run, spec, cid, err);
+    json_decref(now_run);
+    return rc;
+}
+
 /* Stops the runs of name other than keep_id that are still live. */
 static void stop_other_runs(struct cass_lifecycle *lc, struct cass_engine *e, const char *name,
                             const char *keep_id)
@@ -615,24 +975,44 @@ static void launch(struct cass_lifecycle *lc, const char *run_id)
         log_error("run %s: %s", run_id, err->message);
         return;
     }
-    if (cass_store_status_final(json_string_value(json_object_get(run, "status"))))
-        return; /* stopped while it waited */
+    const char *status = json_string_value(json_object_get(run, "status"));
+    const char *kind = json_string_value(json_object_get(run, "kind"));
+    const char *cid = json_string_value(json_array_get(json_object_get(run, "containers"), 0));
+    bool is_job = strcmp(kind, "Job") == 0;
     _cleanup_json_ json_t *doc = run_doc(d, run, &err);
     struct cass_engine *e = doc ? cass_daemon_engine(d, &err) : NULL;
+    if (cass_store_status_final(status)) {
+        /* Stopped while it waited, or while the daemon was down: a job's
+         * container still holds its exit and outputs. */
+        if (e && cid && is_job)
+            finish_job(lc, e, run, cid, false);
+        else if (e)
+            remove_containers(d, e, run);
+        return;
+    }
     if (!e) {
         run_fail(d, run_id, "engine-unavailable", err ? err->message : "?");
         return;
     }
-    stop_other_runs(lc, e, json_string_value(json_object_get(run, "name")), run_id);
-    if (run_status(d, run_id, "creating", NULL, &err) < 0) {
-        log_warn("run %s: %s", run_id, err->message);
-        return;
-    }
-    const char *kind = json_string_value(json_object_get(run, "kind"));
     const char *reason = "launch-failed";
-    int rc = strcmp(kind, "Notebook") == 0
-                 ? launch_notebook(lc, e, run, doc, &reason, &err)
+    int rc;
+    if (is_job && cid && (strcmp(status, "running") == 0 || strcmp(status, "starting") == 0)) {
+        /* Back after a restart: the job ran on; wait for it again. */
+        log_info("run %s: following job container %.12s again", run_id, cid);
+        reason = "failed";
+        rc = wait_job(lc, e, run, json_object_get(doc, "spec"), cid, &err);
+    } else {
+        if (!is_job)
+            stop_other_runs(lc, e, json_string_value(json_object_get(run, "name")), run_id);
+        if (run_status(d, run_id, "creating", NULL, &err) < 0) {
+            log_warn("run %s: %s", run_id, err->message);
+            return;
+        }
+        rc = strcmp(kind, "Notebook") == 0 ? launch_notebook(lc, e, run, doc, &reason, &err)
+             : is_job
+                 ? launch_job(lc, e, run, doc, &reason, &err)
                  : cass_error_set(&err, CASS_ERR_INVALID, "%s runs are not supported yet", kind);
+    }
     if (rc == 0)
         return;
     if (atomic_load(&lc->cancel)) {
@@ -643,8 +1023,7 @@ static void launch(struct cass_lifecycle *lc, const char *run_id)
     /* Leave nothing behind: the run says what happened; its container goes. */
     _cleanup_error_ struct cass_error *gerr = NULL;
     _cleanup_json_ json_t *now = cass_store_run_get(d->store, run_id, &gerr);
-    const char *status = json_string_value(json_object_get(now, "status"));
-    if (now && !cass_store_status_final(status)) {
+    if (now && !cass_store_status_final(json_string_value(json_object_get(now, "status")))) {
         run_fail(d, run_id, reason, err->message);
     }
     if (now)
@@ -667,15 +1046,20 @@ static void *worker_main(void *arg)
         if (!lc->head)
             lc->tail = NULL;
         lc->busy++;
+        size_t slot = 0;
+        while (slot < 63 && lc->inflight[slot])
+            slot++;
+        lc->inflight[slot] = j->run_id;
         pthread_mutex_unlock(&lc->lock);
 
         launch(lc, j->run_id);
-        free(j->run_id);
-        free(j);
 
         pthread_mutex_lock(&lc->lock);
+        lc->inflight[slot] = NULL;
         lc->busy--;
         pthread_mutex_unlock(&lc->lock);
+        free(j->run_id);
+        free(j);
     }
 }
 
@@ -706,7 +1090,7 @@ json_t *cass_lifecycle_apply(struct cass_daemon *d, const json_t *specs, struct 
     json_array_foreach(specs, i, s)
     {
         const char *kind = json_string_value(json_object_get(s, "kind"));
-        if (strcmp(kind, "Notebook") != 0) {
+        if (strcmp(kind, "Model") == 0) {
             int line = (int)json_integer_value(json_object_get(s, "line"));
             cass_error_add_item(err, "kind", line, 1,
                                 "%s specs can be validated but not launched by this version", kind);
@@ -737,7 +1121,10 @@ json_t *cass_lifecycle_apply(struct cass_daemon *d, const json_t *specs, struct 
         if (cur && cur_rev && cur_run && strcmp(cur_rev, rev) == 0) {
             run = cass_store_run_get(d->store, cur_run, &gerr);
             const char *st = json_string_value(json_object_get(run, "status"));
-            if (run && !cass_store_status_final(st)) {
+            /* Unchanged: a live run stays; a job that succeeded is done (run
+             * it again with reproduce); anything else that ended restarts. */
+            if (run && (!cass_store_status_final(st) ||
+                        (strcmp(kind, "Job") == 0 && strcmp(st, "succeeded") == 0))) {
                 json_array_append_new(out,
                                       json_pack("{s:s,s:s,s:s,s:b,s:O}", "name", name, "kind", kind,
                                                 "revision", rev, "changed", 0, "run", run));
@@ -788,12 +1175,57 @@ int cass_lifecycle_run_stop(struct cass_daemon *d, const char *run_id, const cha
         struct cass_engine *e = cass_daemon_engine(d, err);
         if (!e)
             return -1;
-        remove_containers(d, e, run);
+        const char *kind = json_string_value(json_object_get(run, "kind"));
+        const char *cid = json_string_value(json_array_get(json_object_get(run, "containers"), 0));
+        if (strcmp(kind, "Job") == 0 && cid) {
+            /* Its worker (or a new one) records the exit and the outputs. */
+            _cleanup_error_ struct cass_error *kerr = NULL;
+            if (cass_engine_container_stop(e, cid, STOP_TIMEOUT_S, &kerr) < 0 &&
+                kerr->kind != CASS_ERR_NOT_FOUND)
+                log_warn("stop %.12s: %s", cid, kerr->message);
+            if (!held(d->lifecycle, run_id))
+                enqueue(d->lifecycle, run_id);
+        } else {
+            remove_containers(d, e, run);
+        }
         log_info("run %s stopped: %s", run_id, reason);
     }
     if (ret_run)
         *ret_run = cass_store_run_get(d->store, run_id, err);
     return 0;
+}
+
+json_t *cass_lifecycle_reproduce(struct cass_daemon *d, const char *run_id, struct cass_error **err)
+{
+    _cleanup_json_ json_t *orig = cass_store_run_get(d->store, run_id, err);
+    if (!orig)
+        return NULL;
+    const char *kind = json_string_value(json_object_get(orig, "kind"));
+    json_t *image = json_object_get(orig, "image");
+    if (strcmp(kind, "Model") == 0) {
+        cass_error_set(err, CASS_ERR_CONFLICT, "Model runs cannot be reproduced by this version");
+        return NULL;
+    }
+    if (!json_is_string(json_object_get(image, "id"))) {
+        cass_error_set(err, CASS_ERR_CONFLICT,
+                       "run %s never resolved its image, so there is nothing to reproduce; "
+                       "apply its spec again instead",
+                       run_id);
+        return NULL;
+    }
+    /* The recorded revision and image ID, whatever the tag says today. */
+    _cleanup_json_ json_t *proto = json_pack(
+        "{s:O,s:O,s:O,s:{s:O,s:O,s:O},s:s}", "name", json_object_get(orig, "name"), "kind",
+        json_object_get(orig, "kind"), "revision", json_object_get(orig, "revision"), "image",
+        "ref", json_object_get(image, "ref"), "id", json_object_get(image, "id"), "repoDigests",
+        json_object_get(image, "repoDigests"), "reproducedFrom", run_id);
+    json_t *run = NULL;
+    if (!proto || cass_store_run_insert(d->store, proto, &run, err) < 0)
+        return NULL;
+    cass_lifecycle_emit(d, run);
+    enqueue(d->lifecycle, json_string_value(json_object_get(run, "id")));
+    log_info("run %s reproduces %s", json_string_value(json_object_get(run, "id")), run_id);
+    return run;
 }
 
 int cass_lifecycle_delete(struct cass_daemon *d, const char *name, bool purge,
@@ -875,6 +1307,19 @@ int cass_lifecycle_reconcile(struct cass_daemon *d, struct cass_error **err)
         }
         const char *state = json_string_value(json_object_get(mine, "State"));
         bool running = state && strcmp(state, "running") == 0;
+        const char *kind = json_string_value(json_object_get(r, "kind"));
+        if (held(lc, id))
+            continue;
+        if (strcmp(kind, "Job") == 0 &&
+            (strcmp(status, "running") == 0 || strcmp(status, "starting") == 0)) {
+            /* A job runs on without us: follow it again (or record its end). */
+            if (mine)
+                enqueue(lc, id);
+            else
+                run_fail(d, id, "container-vanished",
+                         "its container was removed behind the daemon's back");
+            continue;
+        }
         if (strcmp(status, "ready") == 0 || strcmp(status, "running") == 0) {
             if (!mine)
                 run_fail(d, id, "container-vanished",
@@ -883,18 +1328,8 @@ int cass_lifecycle_reconcile(struct cass_daemon *d, struct cass_error **err)
                 run_fail(d, id, "exited", json_string_value(json_object_get(mine, "Status")));
             continue;
         }
-        /* A launch cut short (pending, queued, creating, starting): start
-         * it again from a clean slate unless a worker has it. */
-        bool in_queue = false;
-        pthread_mutex_lock(&lc->lock);
-        for (struct job *q = lc->head; q; q = q->next)
-            if (strcmp(q->run_id, id) == 0)
-                in_queue = true;
-        bool workers_busy = lc->busy > 0;
-        pthread_mutex_unlock(&lc->lock);
-        if (in_queue ||
-            (workers_busy && (strcmp(status, "creating") == 0 || strcmp(status, "starting") == 0)))
-            continue;
+        /* A launch cut short (pending, queued, creating, starting), and no
+         * worker has it: start it again from a clean slate. */
         log_info("run %s was %s when the daemon stopped: launching it again", id, status);
         if (mine) {
             _cleanup_error_ struct cass_error *rerr = NULL;
@@ -954,8 +1389,10 @@ static int on_event(json_t *ev, void *ud)
     _cleanup_error_ struct cass_error *err = NULL;
     _cleanup_json_ json_t *run = cass_store_run_get(lc->d->store, run_id, &err);
     const char *status = json_string_value(json_object_get(run, "status"));
-    /* Only a serving run dies unexpectedly; launches handle their own. */
-    if (!status || (strcmp(status, "ready") != 0 && strcmp(status, "running") != 0))
+    /* Only a serving run dies unexpectedly; launches and jobs' workers
+     * handle their own. */
+    if (!status || (strcmp(status, "ready") != 0 && strcmp(status, "running") != 0) ||
+        strcmp(json_string_value(json_object_get(run, "kind")), "Job") == 0)
         return 0;
     const char *code = json_string_value(json_object_get(attrs, "exitCode"));
     bool oom = json_is_true(json_object_get(run, "oomKilled"));
@@ -1092,6 +1529,8 @@ int cass_lifecycle_start(struct cass_daemon *d, struct cass_error **err)
     pthread_mutex_init(&lc->apply_lock, NULL);
     json_int_t n = cass_daemon_config_int(d, "limits.maxConcurrentRuns");
     lc->n_workers = n > 0 ? (size_t)n : 4;
+    if (lc->n_workers > 63)
+        lc->n_workers = 63;
     lc->workers = calloc(lc->n_workers, sizeof(*lc->workers));
     if (!lc->workers) {
         free(lc);

@@ -30,6 +30,12 @@ json_t *cass_lifecycle_apply(struct cass_daemon *d, const json_t *specs, struct 
 int cass_lifecycle_run_stop(struct cass_daemon *d, const char *run_id, const char *reason,
                             json_t **ret_run, struct cass_error **err);
 
+/* Starts a new run from a run's recorded revision and image ID, with
+ * reproducedFrom set; a job's outputs are compared with the original's when
+ * it ends (the run's "comparison"). Returns the new run (caller owns). */
+json_t *cass_lifecycle_reproduce(struct cass_daemon *d, const char *run_id,
+                                 struct cass_error **err);
+
 /* Stops the spec's runs, marks it deleted (runs stay), and with purge also
  * removes its workspace volume. */
 int cass_lifecycle_delete(struct cass_daemon *d, const char *name, bool purge,

@@ -46,14 +46,13 @@ static long parse_count(const char *s, const char *what)
     return v;
 }
 
-/* RFC 3339 UTC with milliseconds, t seconds since the epoch plus ms. */
-static void fmt_time(time_t t, int ms, char out[CASS_STORE_TIME_LEN + 1])
+/* RFC 3339 UTC with milliseconds: t seconds since the epoch and ms. */
+static void fmt_time(time_t t, unsigned ms, char out[CASS_STORE_TIME_LEN + 1])
 {
     struct tm tm;
     gmtime_r(&t, &tm);
-    snprintf(out, CASS_STORE_TIME_LEN + 1, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
-             tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-             ms % 1000);
+    size_t n = strftime(out, CASS_STORE_TIME_LEN + 1, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(out + n, CASS_STORE_TIME_LEN + 1 - n, ".%03uZ", ms % 1000u);
 }
 
 int main(int argc, char **argv)
@@ -116,9 +115,9 @@ int main(int argc, char **argv)
         char created[CASS_STORE_TIME_LEN + 1], started[CASS_STORE_TIME_LEN + 1],
             ready[CASS_STORE_TIME_LEN + 1];
         time_t t = base + (time_t)i * 60;
-        fmt_time(t, (int)(i % 1000), created);
-        fmt_time(t + 1, (int)(i * 7 % 1000), started);
-        fmt_time(t + 4, (int)(i * 13 % 1000), ready);
+        fmt_time(t, (unsigned)(i % 1000), created);
+        fmt_time(t + 1, (unsigned)(i * 7 % 1000), started);
+        fmt_time(t + 4, (unsigned)(i * 13 % 1000), ready);
         char cid_seed[64], cid[CASS_SHA256_HEX_LEN + 1], url[160];
         snprintf(cid_seed, sizeof(cid_seed), "container-%ld", i);
         cass_hash_sha256_hex(cid_seed, strlen(cid_seed), cid);
