@@ -95,6 +95,12 @@ static int h_version(struct cass_api_request *req, const char *arg, struct cass_
             out, "engine",
             json_pack("{s:s}", "error", eerr && eerr->message ? eerr->message : "unreachable"));
     }
+    if (req->d->gateway_port > 0) {
+        char gw[128];
+        snprintf(gw, sizeof(gw), "http://%s:%d/models/",
+                 cass_daemon_config_str(req->d, "gateway.address"), req->d->gateway_port);
+        json_object_set_new(out, "gateway", json_string(gw));
+    }
     reply->body = TAKE_PTR(out);
     return 0;
 }
@@ -471,6 +477,18 @@ static int h_runs_reproduce(struct cass_api_request *req, const char *id,
     return 0;
 }
 
+static int h_specs_rollback(struct cass_api_request *req, const char *name,
+                            struct cass_api_reply *reply, struct cass_error **err)
+{
+    json_t *run = cass_lifecycle_rollback(req->d, name, cass_routes_query(req, "to"), err);
+    if (!run)
+        return -1;
+    reply->status = 202;
+    reply->body = run;
+    reply->audit = 1;
+    return 0;
+}
+
 /* ---- events: server-sent, from the audit log ------------------------------ */
 
 struct sse {
@@ -629,6 +647,7 @@ static const struct route routes[] = {
     {"GET", "/v1/specs", NULL, h_specs_list},
     {"GET", "/v1/specs/", "", h_specs_get},
     {"DELETE", "/v1/specs/", "", h_specs_delete},
+    {"POST", "/v1/specs/", "/rollback", h_specs_rollback},
     {"GET", "/v1/runs", NULL, h_runs_list},
     {"GET", "/v1/runs/", "", h_runs_get},
     {"GET", "/v1/runs/", "/logs", h_runs_logs},

@@ -13,6 +13,7 @@
 #include "hash.h"
 #include "protocol.h"
 #include "engine.h"
+#include "rotation.h"
 #include "store.h"
 
 const char *cass_daemon_config_str(const struct cass_daemon *d, const char *path)
@@ -56,6 +57,11 @@ struct cass_daemon *cass_daemon_new(json_t *config)
     pthread_mutex_init(&d->engine_lock, NULL);
     pthread_mutex_init(&d->events_lock, NULL);
     pthread_cond_init(&d->events_cond, NULL);
+    d->rotation = cass_rotation_new();
+    if (!d->rotation) {
+        free(d);
+        return NULL;
+    }
     return d;
 }
 
@@ -96,6 +102,7 @@ void cass_daemon_free(struct cass_daemon *d)
         return;
     cass_engine_free(d->engine);
     cass_store_close(d->store);
+    cass_rotation_free(d->rotation);
     json_decref(d->config);
     free(d->engine_error);
     pthread_mutex_destroy(&d->engine_lock);

@@ -12,11 +12,14 @@
 struct cass_engine;
 struct cass_store;
 struct cass_lifecycle;
+struct cass_rotation;
 
 struct cass_daemon {
     json_t *config; /* owned; validated, defaults filled, flags applied */
     struct cass_store *store;
     struct cass_lifecycle *lifecycle; /* owned by lifecycle.c */
+    struct cass_rotation *rotation;   /* replicas of models taking requests */
+    int gateway_port;                 /* where the gateway listens, 0 when it does not */
     time_t started_at;
     char instance[40];       /* this state directory's id, for CASS_LABEL_INSTANCE */
     char instance_label[96]; /* "io.cassiny.instance=<id>" */

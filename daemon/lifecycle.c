@@ -19,6 +19,8 @@
 #include "log.h"
 #include "notebook.h"
 #include "outputs.h"
+#include "rotation.h"
+#include "spec.h"
 #include "policy.h"
 #include "protocol.h"
 #include "store.h"
@@ -39,7 +41,8 @@ struct cass_lifecycle {
     pthread_cond_t cond;
     struct job *head, *tail;
     size_t busy;
-    char *inflight[64]; /* run ids the workers hold now (n_workers at most) */
+    char *inflight[64];   /* run ids the workers hold now (n_workers at most) */
+    char rolling[64][64]; /* names of models being rolled out */
     bool stopping;
     atomic_int cancel; /* set at shutdown: ends engine streams and waits */
     pthread_mutex_t apply_lock;
@@ -270,11 +273,14 @@ static void remove_containers(struct cass_daemon *d, struct cass_engine *e, cons
     size_t i;
     json_t *c;
     const char *run_id = json_string_value(json_object_get(run, "id"));
+    const char *name = json_string_value(json_object_get(run, "name"));
     json_array_foreach(json_object_get(run, "containers"), i, c)
     {
         const char *id = json_string_value(c);
         if (!id)
             continue;
+        if (name)
+            cass_rotation_remove(d->rotation, name, id);
         _cleanup_error_ struct cass_error *err = NULL;
         if (cass_engine_container_stop(e, id, STOP_TIMEOUT_S, &err) < 0 &&
             err->kind != CASS_ERR_NOT_FOUND)
@@ -945,6 +951,498 @@ static int launch_job(struct cass_lifecycle *lc, struct cass_engine *e, const js
     return rc;
 }
 
+/* Whether a rollout of name is under way (its worker owns the replicas). */
+static bool rolling(struct cass_lifecycle *lc, const char *name)
+{
+    bool busy = false;
+    pthread_mutex_lock(&lc->lock);
+    for (size_t i = 0; i < 64 && !busy; i++)
+        busy = lc->rolling[i][0] && strcmp(lc->rolling[i], name) == 0;
+    pthread_mutex_unlock(&lc->lock);
+    return busy;
+}
+
+static void set_rolling(struct cass_lifecycle *lc, const char *name, bool on)
+{
+    pthread_mutex_lock(&lc->lock);
+    for (size_t i = 0; i < 64; i++) {
+        if (on && !lc->rolling[i][0]) {
+            snprintf(lc->rolling[i], sizeof(lc->rolling[i]), "%s", name);
+            break;
+        }
+        if (!on && strcmp(lc->rolling[i], name) == 0) {
+            lc->rolling[i][0] = '\0';
+            break;
+        }
+    }
+    pthread_mutex_unlock(&lc->lock);
+}
+
+/* ---- models ---------------------------------------------------------------- */
+
+#define MODEL_READY_TIMEOUT_S 120
+#define DRAIN_TIMEOUT_MS 10000
+
+/* The artifact's hash: a file's own sha256, or for a directory the sha256
+ * of its sorted manifest. Caller owns the "sha256:<hex>" text. */
+static char *artifact_digest(const char *path, struct cass_error **err)
+{
+    _cleanup_json_ json_t *m = cass_outputs_manifest(path, "", err);
+    if (!m)
+        return NULL;
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISREG(st.st_mode))
+        return xasprintf("sha256:%s",
+                         json_string_value(json_object_get(json_array_get(m, 0), "sha256")));
+    char hex[65];
+    cass_outputs_digest(m, hex);
+    return xasprintf("sha256:%s", hex);
+}
+
+static int probe_health(const char *host, int port, const char *path, long timeout_ms)
+{
+    _cleanup_free_ char *base = xasprintf("http://%s:%d", host, port);
+    struct cass_http *h = cass_http_new(base, NULL);
+    if (!h)
+        return -1;
+    cass_http_set_timeout(h, timeout_ms);
+    cass_http_set_max_body(h, 1u << 20);
+    struct cass_http_response r = {0};
+    int rc = cass_http_request(h, "GET", path, NULL, NULL, 0, &r, NULL);
+    cass_http_free(h);
+    int ok = rc == 0 && r.status >= 200 && r.status < 300;
+    cass_http_response_clear(&r);
+    return ok ? 0 : -1;
+}
+
+struct model_ctx {
+    const json_t *run;
+    const json_t *spec;
+    const char *image_id;
+    const char *user;
+};
+
+/* Creates and starts replica index of a model run and waits until its
+ * health check passes. *ret describes it; its id is in the run's
+ * containers (and must be removed by the caller on failure). */
+static int start_replica(struct cass_lifecycle *lc, struct cass_engine *e,
+                         const struct model_ctx *m, int index, struct cass_replica *ret,
+                         struct cass_error **err)
+{
+    struct cass_daemon *d = lc->d;
+    const char *run_id = json_string_value(json_object_get(m->run, "id"));
+    const char *name = json_string_value(json_object_get(m->run, "name"));
+    const char *revision = json_string_value(json_object_get(m->run, "revision"));
+    const json_t *spec = m->spec;
+    const char *artifact = json_string_value(json_object_get(spec, "artifact"));
+    const char *base = strrchr(artifact, '/') ? strrchr(artifact, '/') + 1 : artifact;
+    struct stat st;
+    bool is_file = stat(artifact, &st) == 0 && S_ISREG(st.st_mode);
+    _cleanup_free_ char *target = is_file ? xasprintf("/model/%s", base) : strdup("/model");
+    int port = (int)json_integer_value(json_object_get(spec, "port"));
+    const json_t *health = json_object_get(spec, "health");
+    const char *hpath = json_string_value(json_object_get(health, "path"));
+    json_int_t htimeout = json_integer_value(json_object_get(health, "timeoutSeconds"));
+
+    struct strv env = {0};
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)json_object_get(spec, "env"), k, v)
+        strv_add(&env, xasprintf("%s=%s", k, json_string_value(v)));
+    strv_add(&env, xasprintf("CASSINY_MODEL_NAME=%s", name));
+    strv_add(&env, xasprintf("CASSINY_MODEL_VERSION=%s",
+                             json_string_value(json_object_get(spec, "version"))));
+    strv_add(&env, xasprintf("CASSINY_MODEL_PATH=%s", target));
+    strv_add(&env, xasprintf("CASSINY_MODEL_PORT=%d", port));
+
+    struct cass_container_mount mounts[] = {
+        {.type = CASS_MOUNT_BIND, .source = artifact, .target = target, .read_only = true}};
+    const char *publish = cass_daemon_config_str(d, "publishAddress");
+    struct cass_container_port ports[] = {{.container_port = port, .host_ip = publish}};
+    char idx[16];
+    snprintf(idx, sizeof(idx), "%d", index);
+    struct cass_container_label labels[] = {{CASS_LABEL_NAME, name},
+                                            {CASS_LABEL_KIND, "Model"},
+                                            {CASS_LABEL_RUN, run_id},
+                                            {CASS_LABEL_REVISION, revision},
+                                            {CASS_LABEL_INSTANCE, d->instance},
+                                            {"io.cassiny.replica", idx}};
+    const json_t *res = json_object_get(spec, "resources");
+    char cname[128], shortname[100];
+    container_name(name, run_id, shortname, sizeof(shortname));
+    /* A replacement gets a fresh name: the suffix counts up. */
+    char suffix[12];
+    cass_hash_random(suffix, 4, NULL);
+    snprintf(cname, sizeof(cname), "%s-%d-%02x%02x", shortname, index, (unsigned char)suffix[0],
+             (unsigned char)suffix[1]);
+    struct cass_container_spec cs = {
+        .name = cname,
+        .image = m->image_id,
+        .env = (const char *const *)env.v,
+        .user = m->user,
+        .labels = labels,
+        .n_labels = 6,
+        .mounts = mounts,
+        .n_mounts = 1,
+        .ports = ports,
+        .n_ports = 1,
+        .nano_cpus = (int64_t)(json_number_value(json_object_get(res, "cpus")) * 1e9 + 0.5),
+        .memory = (int64_t)json_integer_value(json_object_get(res, "memory")),
+        .gpus = (int)json_integer_value(json_object_get(res, "gpus")),
+        .cap_drop = cass_policy_cap_drop(),
+        .security_opt = cass_policy_security_opt(),
+        .restart_policy = "no",
+    };
+    _cleanup_free_ char *cid = cass_engine_container_create(e, &cs, err);
+    strv_free(&env);
+    if (!cid)
+        return -1;
+    /* Recorded at once, so that a failure or a restart finds it. */
+    _cleanup_json_ json_t *cur = cass_store_run_get(d->store, run_id, err);
+    if (!cur)
+        return -1;
+    json_t *containers = json_deep_copy(json_object_get(cur, "containers"));
+    json_array_append_new(containers, json_string(cid));
+    if (run_update_fields(d, run_id, json_pack("{s:o}", "containers", containers), err) < 0)
+        return -1;
+    if (cass_engine_container_start(e, cid, err) < 0)
+        return -1;
+    _cleanup_json_ json_t *ins = cass_engine_container_inspect(e, cid, err);
+    if (!ins)
+        return -1;
+    _cleanup_free_ char *host_ip = NULL;
+    int host_port = 0;
+    if (cass_engine_container_host_port(ins, port, NULL, &host_ip, &host_port, err) < 0) {
+        _cleanup_error_ struct cass_error *xerr = NULL;
+        if (check_running(e, cid, &xerr) < 0) {
+            cass_error_free(TAKE_PTR(*err));
+            cass_error_merge(err, &xerr);
+        }
+        return -1;
+    }
+    const char *reach =
+        !host_ip || !*host_ip || strcmp(host_ip, "0.0.0.0") == 0 ? "127.0.0.1" : host_ip;
+    double deadline = now_seconds() + MODEL_READY_TIMEOUT_S;
+    double last_inspect = 0;
+    for (;;) {
+        if (probe_health(reach, host_port, hpath, (long)htimeout * 1000) == 0)
+            break;
+        double now = now_seconds();
+        if (now - last_inspect > 1.0) {
+            last_inspect = now;
+            if (check_running(e, cid, err) < 0)
+                return -1;
+        }
+        if (now > deadline)
+            return cass_error_set(err, CASS_ERR_UNAVAILABLE,
+                                  "replica %d did not pass its health check (GET %s) within %d s",
+                                  index, hpath, MODEL_READY_TIMEOUT_S);
+        if (nap(lc, 200))
+            return cass_error_set(err, CASS_ERR_UNAVAILABLE, "daemon stopping");
+    }
+    snprintf(ret->id, sizeof(ret->id), "%s", cid);
+    snprintf(ret->host, sizeof(ret->host), "%s", reach);
+    ret->port = host_port;
+    return 0;
+}
+
+/* Takes a replica out of rotation, lets its requests finish, and stops it,
+ * keeping its logs; the run's container list loses it. */
+static void retire_replica(struct cass_lifecycle *lc, struct cass_engine *e, const char *run_id,
+                           const char *name, const char *cid)
+{
+    struct cass_daemon *d = lc->d;
+    cass_rotation_remove(d->rotation, name, cid);
+    for (int waited = 0; cass_rotation_inflight(d->rotation, cid) > 0 && waited < DRAIN_TIMEOUT_MS;
+         waited += 50)
+        nap(lc, 50);
+    _cleanup_error_ struct cass_error *err = NULL;
+    _cleanup_json_ json_t *run = cass_store_run_get(d->store, run_id, &err);
+    if (!run)
+        return;
+    json_t *keep = json_array();
+    size_t i;
+    json_t *c;
+    json_array_foreach(json_object_get(run, "containers"), i, c)
+    {
+        if (strcmp(json_string_value(c), cid) != 0)
+            json_array_append(keep, c);
+    }
+    _cleanup_json_ json_t *one = json_pack("{s:s,s:[s]}", "id", run_id, "containers", cid);
+    remove_containers(d, e, one);
+    run_update_fields(d, run_id, json_pack("{s:o}", "containers", keep), NULL);
+}
+
+/* The ready model runs of name other than except (caller owns). */
+static json_t *serving_runs(struct cass_daemon *d, const char *name, const char *except)
+{
+    json_t *out = json_array();
+    _cleanup_json_ json_t *active = cass_store_runs_active(d->store, NULL);
+    size_t i;
+    json_t *r;
+    json_array_foreach(active, i, r)
+    {
+        if (strcmp(json_string_value(json_object_get(r, "kind")), "Model") != 0 ||
+            strcmp(json_string_value(json_object_get(r, "name")), name) != 0 ||
+            strcmp(json_string_value(json_object_get(r, "id")), except) == 0 ||
+            strcmp(json_string_value(json_object_get(r, "status")), "ready") != 0)
+            continue;
+        json_array_append(out, r);
+    }
+    return out;
+}
+
+static int model_context(struct cass_lifecycle *lc, struct cass_engine *e, const json_t *run,
+                         const json_t *spec, char **ret_image, char **ret_user_buf,
+                         const char **ret_user, struct cass_error **err)
+{
+    _cleanup_free_ char *workdir = NULL;
+    if (resolve_image(lc, e, run, json_string_value(json_object_get(spec, "image")), ret_image,
+                      ret_user_buf, &workdir, err) < 0)
+        return -1;
+    return cass_policy_user(json_object_get(lc->d->config, "policy"), *ret_user_buf, ret_user, err);
+}
+
+static int rollout(struct cass_lifecycle *lc, struct cass_engine *e, const struct model_ctx *mp,
+                   const char *name, struct cass_error **err);
+
+/* A new revision rolls over one replica at a time: start a new one, wait
+ * for its health check, add it to the rotation, then drain and stop an old
+ * one. If a new replica never gets healthy, the new ones go, the old ones
+ * keep serving and the spec points back at them. */
+static int launch_model(struct cass_lifecycle *lc, struct cass_engine *e, const json_t *run,
+                        const json_t *doc, const char **reason, struct cass_error **err)
+{
+    struct cass_daemon *d = lc->d;
+    const char *run_id = json_string_value(json_object_get(run, "id"));
+    const char *name = json_string_value(json_object_get(run, "name"));
+    const json_t *spec = json_object_get(doc, "spec");
+
+    *reason = "image-not-found";
+    _cleanup_free_ char *image_id = NULL, *user_buf = NULL;
+    const char *user = NULL;
+    if (model_context(lc, e, run, spec, &image_id, &user_buf, &user, err) < 0)
+        return -1;
+
+    /* The artifact must still be what was applied. */
+    *reason = "artifact-changed";
+    const char *artifact = json_string_value(json_object_get(spec, "artifact"));
+    const char *applied = json_string_value(json_object_get(spec, "artifactSha256"));
+    _cleanup_free_ char *digest = artifact_digest(artifact, err);
+    if (!digest)
+        return -1;
+    if (applied && strcmp(applied, digest) != 0)
+        return cass_error_set(err, CASS_ERR_CONFLICT,
+                              "artifact %s changed since the spec was applied (%s, now %s); "
+                              "apply it again",
+                              artifact, applied, digest);
+    if (run_update_fields(
+            d, run_id,
+            json_pack("{s:[{s:s,s:s}]}", "artifacts", "path", artifact, "sha256", digest + 7),
+            err) < 0)
+        return -1;
+
+    struct model_ctx m = {.run = run, .spec = spec, .image_id = image_id, .user = user};
+    *reason = "not-healthy";
+    set_rolling(lc, name, true);
+    int rc = rollout(lc, e, &m, name, err);
+    set_rolling(lc, name, false);
+    return rc;
+}
+
+static int rollout(struct cass_lifecycle *lc, struct cass_engine *e, const struct model_ctx *mp,
+                   const char *name, struct cass_error **err)
+{
+    struct cass_daemon *d = lc->d;
+    struct model_ctx m = *mp;
+    const json_t *spec = m.spec;
+    const char *run_id = json_string_value(json_object_get(m.run, "id"));
+    _cleanup_json_ json_t *old = serving_runs(d, name, run_id);
+    int replicas = (int)json_integer_value(json_object_get(spec, "replicas"));
+    if (run_status(d, run_id, "starting", NULL, err) < 0)
+        return -1;
+    for (int i = 0; i < replicas; i++) {
+        struct cass_replica rep;
+        if (start_replica(lc, e, &m, i, &rep, err) < 0) {
+            /* No outage: the new replicas go, the old ones stay. */
+            cass_rotation_clear(d->rotation, name);
+            size_t j;
+            json_t *o;
+            json_array_foreach(old, j, o)
+            {
+                _cleanup_json_ json_t *cur =
+                    cass_store_run_get(d->store, json_string_value(json_object_get(o, "id")), NULL);
+                size_t q;
+                json_t *c;
+                json_array_foreach(json_object_get(cur, "containers"), q, c)
+                {
+                    /* Old replicas went out of rotation only when retired. */
+                    _cleanup_json_ json_t *ins =
+                        cass_engine_container_inspect(e, json_string_value(c), NULL);
+                    _cleanup_free_ char *ip = NULL;
+                    struct cass_replica r2 = {.port = 0};
+                    if (ins && cass_engine_container_host_port(
+                                   ins, (int)json_integer_value(json_object_get(spec, "port")),
+                                   NULL, &ip, &r2.port, NULL) == 0) {
+                        snprintf(r2.id, sizeof(r2.id), "%s", json_string_value(c));
+                        snprintf(r2.host, sizeof(r2.host), "%s",
+                                 !ip || !*ip || strcmp(ip, "0.0.0.0") == 0 ? "127.0.0.1" : ip);
+                        cass_rotation_add(d->rotation, name,
+                                          json_string_value(json_object_get(o, "id")), &r2);
+                    }
+                }
+            }
+            json_t *o0 = json_array_get(old, 0);
+            if (o0)
+                cass_store_spec_put(d->store, name, "Model",
+                                    json_string_value(json_object_get(o0, "revision")),
+                                    json_string_value(json_object_get(o0, "id")), NULL);
+            return -1;
+        }
+        cass_rotation_add(d->rotation, name, run_id, &rep);
+        log_info("run %s: replica %d of %s healthy on port %d", run_id, i, name, rep.port);
+        /* Then one old replica goes. */
+        size_t j;
+        json_t *o;
+        json_array_foreach(old, j, o)
+        {
+            const char *oid = json_string_value(json_object_get(o, "id"));
+            _cleanup_json_ json_t *cur = cass_store_run_get(d->store, oid, NULL);
+            const char *cid =
+                json_string_value(json_array_get(json_object_get(cur, "containers"), 0));
+            if (cid) {
+                retire_replica(lc, e, oid, name, cid);
+                break;
+            }
+        }
+    }
+    /* Old replicas beyond the new count, then the old runs themselves. */
+    size_t j;
+    json_t *o;
+    json_array_foreach(old, j, o)
+    {
+        const char *oid = json_string_value(json_object_get(o, "id"));
+        for (;;) {
+            _cleanup_json_ json_t *cur = cass_store_run_get(d->store, oid, NULL);
+            const char *cid =
+                json_string_value(json_array_get(json_object_get(cur, "containers"), 0));
+            if (!cid)
+                break;
+            retire_replica(lc, e, oid, name, cid);
+        }
+        _cleanup_free_ char *why = xasprintf("replaced by %s", run_id);
+        run_status(d, oid, "stopped", why, NULL);
+    }
+    _cleanup_free_ char *url =
+        xasprintf("http://%s:%d/models/%s/", cass_daemon_config_str(d, "gateway.address"),
+                  d->gateway_port, name);
+    if (run_update_fields(d, run_id, json_pack("{s:s,s:s}", "status", "ready", "url", url), err) <
+        0)
+        return -1;
+    log_info("run %s: model %s ready with %d replicas at %s", run_id, name, replicas, url);
+    return 0;
+}
+
+/* Health of one replica: its published port answers the health path. On
+ * success *rep says where it is. */
+static bool replica_healthy(struct cass_engine *e, const char *cid, const json_t *spec,
+                            struct cass_replica *rep)
+{
+    const json_t *health = json_object_get(spec, "health");
+    int port = (int)json_integer_value(json_object_get(spec, "port"));
+    _cleanup_json_ json_t *ins = cass_engine_container_inspect(e, cid, NULL);
+    _cleanup_free_ char *ip = NULL;
+    memset(rep, 0, sizeof(*rep));
+    if (!ins || cass_engine_container_host_port(ins, port, NULL, &ip, &rep->port, NULL) < 0)
+        return false;
+    snprintf(rep->id, sizeof(rep->id), "%s", cid);
+    snprintf(rep->host, sizeof(rep->host), "%s",
+             !ip || !*ip || strcmp(ip, "0.0.0.0") == 0 ? "127.0.0.1" : ip);
+    return probe_health(rep->host, rep->port, json_string_value(json_object_get(health, "path")),
+                        (long)json_integer_value(json_object_get(health, "timeoutSeconds")) *
+                            1000) == 0;
+}
+
+/* Keeps one ready model whole: a replica that fails its health check
+ * leaves the rotation and is replaced, and missing ones are started. */
+static void monitor_model(struct cass_lifecycle *lc, struct cass_engine *e, const char *run_id)
+{
+    struct cass_daemon *d = lc->d;
+    _cleanup_error_ struct cass_error *err = NULL;
+    _cleanup_json_ json_t *run = cass_store_run_get(d->store, run_id, &err);
+    if (!run)
+        return;
+    char name[64];
+    snprintf(name, sizeof(name), "%s", json_string_value(json_object_get(run, "name")));
+    _cleanup_json_ json_t *doc = run_doc(d, run, NULL);
+    const json_t *spec = json_object_get(doc, "spec");
+    if (!spec)
+        return;
+    _cleanup_json_ json_t *containers = json_deep_copy(json_object_get(run, "containers"));
+    int alive = 0, replaced = 0;
+    size_t i;
+    json_t *c;
+    json_array_foreach(containers, i, c)
+    {
+        const char *cid = json_string_value(c);
+        struct cass_replica rep;
+        if (replica_healthy(e, cid, spec, &rep)) {
+            alive++;
+            if (!cass_rotation_has(d->rotation, name, cid))
+                cass_rotation_add(d->rotation, name, run_id, &rep);
+            continue;
+        }
+        log_warn("run %s: replica %.12s of %s failed its health check; replacing it", run_id, cid,
+                 name);
+        retire_replica(lc, e, run_id, name, cid);
+        replaced++;
+    }
+    int want = (int)json_integer_value(json_object_get(spec, "replicas"));
+    if (alive >= want)
+        return;
+    _cleanup_json_ json_t *now = cass_store_run_get(d->store, run_id, &err);
+    if (!now)
+        return;
+    _cleanup_free_ char *image_id = NULL, *user_buf = NULL;
+    const char *user = NULL;
+    if (model_context(lc, e, now, spec, &image_id, &user_buf, &user, &err) < 0) {
+        log_warn("run %s: cannot replace replicas: %s", run_id, err->message);
+        return;
+    }
+    struct model_ctx m = {.run = now, .spec = spec, .image_id = image_id, .user = user};
+    for (int k = alive; k < want; k++) {
+        struct cass_replica rep;
+        if (start_replica(lc, e, &m, k, &rep, &err) < 0) {
+            log_warn("run %s: replacement replica failed: %s", run_id, err->message);
+            break;
+        }
+        cass_rotation_add(d->rotation, name, run_id, &rep);
+        log_info("run %s: replacement replica of %s healthy on port %d", run_id, name, rep.port);
+    }
+    json_int_t n = json_integer_value(json_object_get(now, "replacements"));
+    _cleanup_json_ json_t *ch =
+        json_pack("{s:I}", "replacements", n + (replaced ? replaced : want - alive));
+    run_change(d, run_id, ch, NULL, NULL);
+}
+
+static void monitor_models(struct cass_lifecycle *lc)
+{
+    struct cass_daemon *d = lc->d;
+    _cleanup_json_ json_t *active = cass_store_runs_active(d->store, NULL);
+    struct cass_engine *e = active ? cass_daemon_engine(d, NULL) : NULL;
+    size_t i;
+    json_t *r;
+    json_array_foreach(active, i, r)
+    {
+        const char *run_id = json_string_value(json_object_get(r, "id"));
+        if (!e || strcmp(json_string_value(json_object_get(r, "kind")), "Model") != 0 ||
+            strcmp(json_string_value(json_object_get(r, "status")), "ready") != 0 ||
+            held(lc, run_id) || rolling(lc, json_string_value(json_object_get(r, "name"))))
+            continue;
+        monitor_model(lc, e, run_id);
+    }
+}
+
 /* Stops the runs of name other than keep_id that are still live. */
 static void stop_other_runs(struct cass_lifecycle *lc, struct cass_engine *e, const char *name,
                             const char *keep_id)
@@ -1002,16 +1500,15 @@ static void launch(struct cass_lifecycle *lc, const char *run_id)
         reason = "failed";
         rc = wait_job(lc, e, run, json_object_get(doc, "spec"), cid, &err);
     } else {
-        if (!is_job)
+        if (strcmp(kind, "Notebook") == 0)
             stop_other_runs(lc, e, json_string_value(json_object_get(run, "name")), run_id);
         if (run_status(d, run_id, "creating", NULL, &err) < 0) {
             log_warn("run %s: %s", run_id, err->message);
             return;
         }
         rc = strcmp(kind, "Notebook") == 0 ? launch_notebook(lc, e, run, doc, &reason, &err)
-             : is_job
-                 ? launch_job(lc, e, run, doc, &reason, &err)
-                 : cass_error_set(&err, CASS_ERR_INVALID, "%s runs are not supported yet", kind);
+             : is_job                      ? launch_job(lc, e, run, doc, &reason, &err)
+                                           : launch_model(lc, e, run, doc, &reason, &err);
     }
     if (rc == 0)
         return;
@@ -1065,9 +1562,48 @@ static void *worker_main(void *arg)
 
 /* ---- apply, stop, delete -------------------------------------------------- */
 
-json_t *cass_lifecycle_apply(struct cass_daemon *d, const json_t *specs, struct cass_error **err)
+/* A model's revision covers its artifact: the same spec over a retrained
+ * model is a new revision. The digest goes into the document as
+ * spec.artifactSha256 and the canonical text and revision are made again. */
+static int add_artifact_digests(json_t *specs, struct cass_error **err)
+{
+    size_t i;
+    json_t *s;
+    json_array_foreach(specs, i, s)
+    {
+        if (strcmp(json_string_value(json_object_get(s, "kind")), "Model") != 0)
+            continue;
+        json_t *doc = json_object_get(s, "spec");
+        json_t *spec = json_object_get(doc, "spec");
+        const char *artifact = json_string_value(json_object_get(spec, "artifact"));
+        struct cass_error *one = NULL;
+        _cleanup_free_ char *digest = artifact ? artifact_digest(artifact, &one) : NULL;
+        if (!digest) {
+            cass_error_add_item(
+                err, "spec.artifact", (int)json_integer_value(json_object_get(s, "line")), 1,
+                "cannot hash the artifact: %s", one && one->message ? one->message : "?");
+            cass_error_free(one);
+            continue;
+        }
+        json_object_set_new(spec, "artifactSha256", json_string(digest));
+        char *canonical = cass_spec_canonical(doc);
+        char *revision = cass_spec_revision(doc);
+        json_object_set_new(s, "canonical", json_string(canonical));
+        json_object_set_new(s, "revision", json_string(revision));
+        free(canonical);
+        free(revision);
+    }
+    return err && *err ? -1 : 0;
+}
+
+json_t *cass_lifecycle_apply(struct cass_daemon *d, const json_t *specs_in, struct cass_error **err)
 {
     struct cass_lifecycle *lc = d->lifecycle;
+    _cleanup_json_ json_t *specs = json_deep_copy(specs_in);
+    if (!specs) {
+        cass_error_set(err, CASS_ERR_NOMEM, "out of memory");
+        return NULL;
+    }
     const json_t *policy = json_object_get(d->config, "policy");
     size_t i;
     json_t *s;
@@ -1087,16 +1623,7 @@ json_t *cass_lifecycle_apply(struct cass_daemon *d, const json_t *specs, struct 
         cass_error_merge(err, &perr);
         return NULL;
     }
-    json_array_foreach(specs, i, s)
-    {
-        const char *kind = json_string_value(json_object_get(s, "kind"));
-        if (strcmp(kind, "Model") == 0) {
-            int line = (int)json_integer_value(json_object_get(s, "line"));
-            cass_error_add_item(err, "kind", line, 1,
-                                "%s specs can be validated but not launched by this version", kind);
-        }
-    }
-    if (err && *err)
+    if (add_artifact_digests(specs, err) < 0)
         return NULL;
 
     pthread_mutex_lock(&lc->apply_lock);
@@ -1228,6 +1755,65 @@ json_t *cass_lifecycle_reproduce(struct cass_daemon *d, const char *run_id, stru
     return run;
 }
 
+json_t *cass_lifecycle_rollback(struct cass_daemon *d, const char *name, const char *to,
+                                struct cass_error **err)
+{
+    struct cass_lifecycle *lc = d->lifecycle;
+    _cleanup_json_ json_t *spec = cass_store_spec_get(d->store, name, err);
+    if (!spec)
+        return NULL;
+    const char *cur = json_string_value(json_object_get(spec, "revision"));
+    const char *kind = json_string_value(json_object_get(spec, "kind"));
+    _cleanup_json_ json_t *revs = cass_store_revision_list(d->store, name, err);
+    if (!revs)
+        return NULL;
+    const char *target = NULL;
+    size_t i;
+    json_t *r;
+    json_array_foreach(revs, i, r)
+    {
+        const char *rev = json_string_value(json_object_get(r, "revision"));
+        if (to ? (strcmp(rev, to) == 0 || (strlen(to) >= 12 && strstr(rev, to) == rev + 7))
+               : strcmp(rev, cur) != 0) {
+            target = rev;
+            break;
+        }
+    }
+    if (!target) {
+        cass_error_set(err, CASS_ERR_NOT_FOUND, "%s has no %s revision to go back to", name,
+                       to ? to : "earlier");
+        return NULL;
+    }
+    if (strcmp(target, cur) == 0) {
+        cass_error_set(err, CASS_ERR_CONFLICT, "%s is already at %s", name, target);
+        return NULL;
+    }
+    pthread_mutex_lock(&lc->apply_lock);
+    _cleanup_json_ json_t *proto =
+        json_pack("{s:s,s:s,s:s,s:{}}", "name", name, "kind", kind, "revision", target, "image");
+    _cleanup_json_ json_t *rev = cass_store_revision_get(d->store, target, err);
+    json_t *run = NULL;
+    if (rev) {
+        json_object_set_new(json_object_get(proto, "image"), "ref",
+                            json_string(json_string_value(json_object_get(
+                                json_object_get(json_object_get(rev, "spec"), "spec"), "image"))));
+        if (cass_store_run_insert(d->store, proto, &run, err) == 0 &&
+            cass_store_spec_put(d->store, name, kind, target,
+                                json_string_value(json_object_get(run, "id")), err) < 0) {
+            json_decref(run);
+            run = NULL;
+        }
+    }
+    pthread_mutex_unlock(&lc->apply_lock);
+    if (!run)
+        return NULL;
+    cass_lifecycle_emit(d, run);
+    enqueue(lc, json_string_value(json_object_get(run, "id")));
+    log_info("%s: rolling back to %s (run %s)", name, target,
+             json_string_value(json_object_get(run, "id")));
+    return run;
+}
+
 int cass_lifecycle_delete(struct cass_daemon *d, const char *name, bool purge,
                           struct cass_error **err)
 {
@@ -1320,6 +1906,8 @@ int cass_lifecycle_reconcile(struct cass_daemon *d, struct cass_error **err)
                          "its container was removed behind the daemon's back");
             continue;
         }
+        if (strcmp(kind, "Model") == 0 && strcmp(status, "ready") == 0)
+            continue; /* the monitor puts live replicas back and replaces the rest */
         if (strcmp(status, "ready") == 0 || strcmp(status, "running") == 0) {
             if (!mine)
                 run_fail(d, id, "container-vanished",
@@ -1392,7 +1980,7 @@ static int on_event(json_t *ev, void *ud)
     /* Only a serving run dies unexpectedly; launches and jobs' workers
      * handle their own. */
     if (!status || (strcmp(status, "ready") != 0 && strcmp(status, "running") != 0) ||
-        strcmp(json_string_value(json_object_get(run, "kind")), "Job") == 0)
+        strcmp(json_string_value(json_object_get(run, "kind")), "Notebook") != 0)
         return 0;
     const char *code = json_string_value(json_object_get(attrs, "exitCode"));
     bool oom = json_is_true(json_object_get(run, "oomKilled"));
@@ -1511,8 +2099,10 @@ static void cull_once(struct cass_lifecycle *lc)
 static void *culler_main(void *arg)
 {
     struct cass_lifecycle *lc = arg;
-    while (!nap(lc, CULL_TICK_S * 1000))
+    while (!nap(lc, CULL_TICK_S * 1000)) {
         cull_once(lc);
+        monitor_models(lc);
+    }
     return NULL;
 }
 

@@ -36,6 +36,12 @@ int cass_lifecycle_run_stop(struct cass_daemon *d, const char *run_id, const cha
 json_t *cass_lifecycle_reproduce(struct cass_daemon *d, const char *run_id,
                                  struct cass_error **err);
 
+/* Goes back to revision to (a full "sha256:..." or at least 12 hex digits
+ * of it), or to the revision before the current one, as a new run rolled
+ * out like any other. Returns the new run (caller owns). */
+json_t *cass_lifecycle_rollback(struct cass_daemon *d, const char *name, const char *to,
+                                struct cass_error **err);
+
 /* Stops the spec's runs, marks it deleted (runs stay), and with purge also
  * removes its workspace volume. */
 int cass_lifecycle_delete(struct cass_daemon *d, const char *name, bool purge,

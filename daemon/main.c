@@ -17,6 +17,7 @@
 #include "cleanup.h"
 #include "daemon.h"
 #include "engine.h"
+#include "gateway.h"
 #include "lifecycle.h"
 #include "log.h"
 #include "protocol.h"
@@ -204,7 +205,15 @@ int main(int argc, char **argv)
     struct cass_server *server = cass_server_start(d, &err);
     if (!server)
         goto fail;
-    log_info("cassinyd %s serving on %s (state in %s)", PACKAGE_VERSION, socket_path, state_dir);
+    struct cass_gateway *gateway = cass_gateway_start(d, &err);
+    if (!gateway) {
+        cass_server_stop(server);
+        goto fail;
+    }
+    d->gateway_port = cass_gateway_port(gateway);
+    log_info("cassinyd %s serving on %s (state in %s), models at http://%s:%d/models/",
+             PACKAGE_VERSION, socket_path, state_dir, cass_daemon_config_str(d, "gateway.address"),
+             d->gateway_port);
     sd_notify_text("READY=1");
 
     for (;;) {
@@ -221,6 +230,7 @@ int main(int argc, char **argv)
     sd_notify_text("STOPPING=1");
     atomic_store(&d->stopping, true);
     cass_server_stop(server);
+    cass_gateway_stop(gateway);
     cass_lifecycle_stop(d);
     rc = 0;
     goto out;

@@ -1,0 +1,377 @@
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <curl/curl.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "cleanup.h"
+#include "gateway.h"
+#include "log.h"
+#include "problem.h"
+#include "protocol.h"
+#include "rotation.h"
+
+#define GATEWAY_MAX_BODY (16u << 20)
+#define GATEWAY_MAX_ATTEMPTS 8
+#define POOL_MAX 32
+
+struct cass_gateway {
+    struct cass_daemon *d;
+    struct MHD_Daemon *mhd;
+    int port;
+    pthread_mutex_t pool_lock;
+    CURL *pool[POOL_MAX];
+    size_t n_pool;
+};
+
+struct greq {
+    char *body;
+    size_t len, cap;
+    int too_large;
+};
+
+/* Handles to replicas are kept and reused: their connections stay open. */
+static CURL *pool_get(struct cass_gateway *g)
+{
+    pthread_mutex_lock(&g->pool_lock);
+    CURL *c = g->n_pool ? g->pool[--g->n_pool] : NULL;
+    pthread_mutex_unlock(&g->pool_lock);
+    return c ? c : curl_easy_init();
+}
+
+static void pool_put(struct cass_gateway *g, CURL *c)
+{
+    pthread_mutex_lock(&g->pool_lock);
+    if (g->n_pool < POOL_MAX) {
+        g->pool[g->n_pool++] = c;
+        c = NULL;
+    }
+    pthread_mutex_unlock(&g->pool_lock);
+    if (c)
+        curl_easy_cleanup(c);
+}
+
+struct upstream {
+    char *body;
+    size_t len, cap;
+    int too_large;
+    int got_headers;
+    char content_type[128];
+    char version[128];
+};
+
+static size_t up_write(char *data, size_t size, size_t nmemb, void *ud)
+{
+    struct upstream *u = ud;
+    size_t n = size * nmemb;
+    if (u->len + n > GATEWAY_MAX_BODY) {
+        u->too_large = 1;
+        return 0;
+    }
+    if (u->len + n + 1 > u->cap) {
+        size_t cap = u->cap ? u->cap : 4096;
+        while (cap < u->len + n + 1)
+            cap *= 2;
+        char *b = realloc(u->body, cap);
+        if (!b)
+            return 0;
+        u->body = b;
+        u->cap = cap;
+    }
+    memcpy(u->body + u->len, data, n);
+    u->len += n;
+    return n;
+}
+
+static void header_value(const char *line, size_t n, const char *name, char *out, size_t outn)
+{
+    size_t k = strlen(name);
+    if (n <= k + 1 || strncasecmp(line, name, k) != 0 || line[k] != ':')
+        return;
+    const char *v = line + k + 1;
+    size_t vn = n - k - 1;
+    while (vn && (*v == ' ' || *v == '\t')) {
+        v++;
+        vn--;
+    }
+    while (vn && (v[vn - 1] == '\r' || v[vn - 1] == '\n'))
+        vn--;
+    if (vn >= outn)
+        vn = outn - 1;
+    memcpy(out, v, vn);
+    out[vn] = '\0';
+}
+
+static size_t up_header(char *data, size_t size, size_t nmemb, void *ud)
+{
+    struct upstream *u = ud;
+    size_t n = size * nmemb;
+    u->got_headers = 1;
+    header_value(data, n, "Content-Type", u->content_type, sizeof(u->content_type));
+    header_value(data, n, "Cassiny-Model-Version", u->version, sizeof(u->version));
+    return n;
+}
+
+struct query_buf {
+    FILE *f;
+    int first;
+};
+
+static enum MHD_Result add_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+                               const char *value)
+{
+    struct query_buf *q = cls;
+    char *k = curl_easy_escape(NULL, key, 0);
+    char *v = value ? curl_easy_escape(NULL, value, 0) : NULL;
+    fprintf(q->f, "%c%s%s%s", q->first ? '?' : '&', k ? k : "", v ? "=" : "", v ? v : "");
+    q->first = 0;
+    curl_free(k);
+    curl_free(v);
+    return MHD_YES;
+}
+
+static enum MHD_Result reply_problem(struct MHD_Connection *conn, unsigned status,
+                                     const char *detail)
+{
+    _cleanup_json_ json_t *p = cass_problem_new(status, detail);
+    _cleanup_free_ char *text = json_dumps(p, JSON_COMPACT | JSON_SORT_KEYS);
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(text ? strlen(text) : 0, text, MHD_RESPMEM_MUST_COPY);
+    if (!r)
+        return MHD_NO;
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, CASS_MEDIA_PROBLEM);
+    enum MHD_Result ret = MHD_queue_response(conn, status, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+/* The transfer failed before the replica said anything: safe to try the
+ * next one. */
+static int not_started(CURLcode rc, const struct upstream *u)
+{
+    if (u->got_headers)
+        return 0;
+    return rc == CURLE_COULDNT_CONNECT || rc == CURLE_GOT_NOTHING || rc == CURLE_SEND_ERROR ||
+           rc == CURLE_RECV_ERROR || rc == CURLE_OPERATION_TIMEDOUT;
+}
+
+static enum MHD_Result forward(struct cass_gateway *g, struct MHD_Connection *conn,
+                               const char *method, const char *name, const char *rest,
+                               struct greq *req)
+{
+    struct cass_rotation *rot = g->d->rotation;
+    _cleanup_free_ char *query = NULL;
+    size_t qlen = 0;
+    struct query_buf q = {.f = open_memstream(&query, &qlen), .first = 1};
+    if (!q.f)
+        return MHD_NO;
+    MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, add_arg, &q);
+    fclose(q.f);
+    const char *ct = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Type");
+    const char *accept = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Accept");
+
+    char tried[GATEWAY_MAX_ATTEMPTS][72];
+    const char *skip[GATEWAY_MAX_ATTEMPTS];
+    size_t n_tried = 0;
+    while (n_tried < GATEWAY_MAX_ATTEMPTS) {
+        struct cass_replica rep;
+        if (cass_rotation_pick(rot, name, skip, n_tried, &rep) < 0)
+            break;
+        char url[1024];
+        snprintf(url, sizeof(url), "http://%s:%d%s%s", rep.host, rep.port, rest,
+                 query ? query : "");
+        CURL *c = pool_get(g);
+        struct upstream u = {.len = 0};
+        struct curl_slist *hdrs = NULL;
+        char line[300];
+        if (ct) {
+            snprintf(line, sizeof(line), "Content-Type: %s", ct);
+            hdrs = curl_slist_append(hdrs, line);
+        }
+        if (accept) {
+            snprintf(line, sizeof(line), "Accept: %s", accept);
+            hdrs = curl_slist_append(hdrs, line);
+        }
+        hdrs = curl_slist_append(hdrs, "Expect:");
+        curl_easy_reset(c);
+        curl_easy_setopt(c, CURLOPT_URL, url);
+        curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+        curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+        curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 2000L);
+        curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 60000L);
+        curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, up_write);
+        curl_easy_setopt(c, CURLOPT_WRITEDATA, &u);
+        curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, up_header);
+        curl_easy_setopt(c, CURLOPT_HEADERDATA, &u);
+        if (strcmp(method, "HEAD") == 0)
+            curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+        else if (req->len || strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0) {
+            curl_easy_setopt(c, CURLOPT_POSTFIELDS, req->body ? req->body : "");
+            curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->len);
+        }
+        CURLcode rc = curl_easy_perform(c);
+        long status = 0;
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+        curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
+        curl_slist_free_all(hdrs);
+        cass_rotation_release(rot, name, rep.id);
+        if (rc != CURLE_OK || status == 0) {
+            pool_put(g, c);
+            free(u.body);
+            if (not_started(rc, &u)) {
+                log_debug("gateway: %s replica %.12s: %s; trying the next", name, rep.id,
+                          curl_easy_strerror(rc));
+                snprintf(tried[n_tried], sizeof(tried[0]), "%s", rep.id);
+                skip[n_tried] = tried[n_tried];
+                n_tried++;
+                continue;
+            }
+            return reply_problem(conn, 502,
+                                 u.too_large ? "the model's answer is too large"
+                                             : "the model failed while answering");
+        }
+        pool_put(g, c);
+        struct MHD_Response *r = MHD_create_response_from_buffer(
+            u.len, u.body ? u.body : (void *)"",
+            u.body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+        if (!r) {
+            free(u.body);
+            return MHD_NO;
+        }
+        if (u.content_type[0])
+            MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, u.content_type);
+        if (u.version[0])
+            MHD_add_response_header(r, "Cassiny-Model-Version", u.version);
+        MHD_add_response_header(r, "Cassiny-Replica", rep.id);
+        enum MHD_Result ret = MHD_queue_response(conn, (unsigned)status, r);
+        MHD_destroy_response(r);
+        return ret;
+    }
+    char detail[256];
+    snprintf(detail, sizeof(detail), "model %s has no ready replica", name);
+    return reply_problem(conn, 503, detail);
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
+{
+    struct cass_gateway *g = cls;
+    struct greq *r = *con_cls;
+    if (!r) {
+        r = calloc(1, sizeof(*r));
+        if (!r)
+            return MHD_NO;
+        *con_cls = r;
+        return MHD_YES;
+    }
+    if (*upload_data_size) {
+        size_t n = *upload_data_size;
+        *upload_data_size = 0;
+        if (r->too_large || r->len + n > GATEWAY_MAX_BODY) {
+            r->too_large = 1;
+            return MHD_YES;
+        }
+        if (r->len + n + 1 > r->cap) {
+            size_t cap = r->cap ? r->cap : 8192;
+            while (cap < r->len + n + 1)
+                cap *= 2;
+            char *b = realloc(r->body, cap);
+            if (!b)
+                return MHD_NO;
+            r->body = b;
+            r->cap = cap;
+        }
+        memcpy(r->body + r->len, upload_data, n);
+        r->len += n;
+        return MHD_YES;
+    }
+    if (r->too_large)
+        return reply_problem(conn, 413, "request body too large");
+    /* /models/NAME/REST */
+    if (strncmp(url, "/models/", 8) != 0)
+        return reply_problem(conn, 404, "the gateway serves /models/NAME/...");
+    const char *name = url + 8;
+    size_t nlen = strcspn(name, "/");
+    if (nlen == 0 || nlen > 63)
+        return reply_problem(conn, 404, "no model name in the path");
+    char model[64];
+    memcpy(model, name, nlen);
+    model[nlen] = '\0';
+    for (size_t i = 0; i < nlen; i++)
+        if (!((model[i] >= 'a' && model[i] <= 'z') || (model[i] >= '0' && model[i] <= '9') ||
+              model[i] == '-'))
+            return reply_problem(conn, 404, "not a model name");
+    const char *rest = name[nlen] ? name + nlen : "/";
+    return forward(g, conn, method, model, rest, r);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    struct greq *r = *con_cls;
+    if (r) {
+        free(r->body);
+        free(r);
+    }
+    *con_cls = NULL;
+}
+
+struct cass_gateway *cass_gateway_start(struct cass_daemon *d, struct cass_error **err)
+{
+    const char *addr = cass_daemon_config_str(d, "gateway.address");
+    json_int_t port = cass_daemon_config_int(d, "gateway.port");
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    if (!addr || inet_pton(AF_INET, addr, &sa.sin_addr) != 1) {
+        cass_error_set(err, CASS_ERR_INVALID, "gateway.address must be an IPv4 address: %s",
+                       addr ? addr : "(none)");
+        return NULL;
+    }
+    struct cass_gateway *g = calloc(1, sizeof(*g));
+    if (!g) {
+        cass_error_set(err, CASS_ERR_NOMEM, "out of memory");
+        return NULL;
+    }
+    g->d = d;
+    pthread_mutex_init(&g->pool_lock, NULL);
+    json_int_t max_conn = cass_daemon_config_int(d, "limits.maxConnections");
+    g->mhd = MHD_start_daemon(
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG, 0,
+        NULL, NULL, on_request, g, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, g, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)(max_conn > 0 ? max_conn * 4 : 256), MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
+        MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1, MHD_OPTION_END);
+    if (!g->mhd) {
+        pthread_mutex_destroy(&g->pool_lock);
+        free(g);
+        cass_error_set(err, CASS_ERR_CONFLICT, "the gateway cannot listen on %s:%lld", addr,
+                       (long long)port);
+        return NULL;
+    }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(g->mhd, MHD_DAEMON_INFO_BIND_PORT);
+    g->port = info ? info->port : (int)port;
+    return g;
+}
+
+void cass_gateway_stop(struct cass_gateway *g)
+{
+    if (!g)
+        return;
+    MHD_stop_daemon(g->mhd);
+    for (size_t i = 0; i < g->n_pool; i++)
+        curl_easy_cleanup(g->pool[i]);
+    pthread_mutex_destroy(&g->pool_lock);
+    free(g);
+}
+
+int cass_gateway_port(const struct cass_gateway *g)
+{
+    return g ? g->port : 0;
+}
