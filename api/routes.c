@@ -129,6 +129,32 @@ static int h_metrics(struct cass_api_request *req, const char *arg, struct cass_
                      atomic_load(&d->requests_4xx), atomic_load(&d->requests_5xx));
     if (n < 0)
         return cass_error_set(err, CASS_ERR_NOMEM, "out of memory");
+    /* Runs by kind and status, from the store. */
+    _cleanup_error_ struct cass_error *cerr = NULL;
+    _cleanup_json_ json_t *counts = cass_store_run_counts(d->store, &cerr);
+    if (counts) {
+        char *more = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&more, &len);
+        if (f) {
+            fputs(text, f);
+            fputs("# HELP cassiny_runs Runs in the history, by kind and status.\n"
+                  "# TYPE cassiny_runs gauge\n",
+                  f);
+            size_t i;
+            json_t *c;
+            json_array_foreach(counts, i, c)
+            {
+                fprintf(f, "cassiny_runs{kind=\"%s\",status=\"%s\"} %lld\n",
+                        json_string_value(json_object_get(c, "kind")),
+                        json_string_value(json_object_get(c, "status")),
+                        (long long)json_integer_value(json_object_get(c, "count")));
+            }
+            fclose(f);
+            free(text);
+            text = more;
+        }
+    }
     reply->text = text;
     reply->content_type = "text/plain; version=0.0.4";
     return 0;

@@ -43,6 +43,12 @@ if ! nb_id=$("$src/packaging/images/build-notebook-image.sh" 2>"$src/build/noteb
     exit 1
 fi
 echo "notebook image: $(tail -n 1 <<<"$nb_id")"
+if ! ms_id=$("$src/packaging/images/build-model-server-image.sh" 2>"$src/build/model-server-image.log"); then
+    echo "model-server image build failed:"
+    tail -n 30 "$src/build/model-server-image.log"
+    exit 1
+fi
+echo "model-server image: $(tail -n 1 <<<"$ms_id")"
 
 step "build (ASan + UBSan, -Werror)"
 cd "$src"
