@@ -42,8 +42,19 @@ static void request_free(struct request *r)
     free(r);
 }
 
+/* event_id >= 0 is sent as X-Cassiny-Event-Id (see dispatch). */
+static void add_event_id(struct MHD_Response *resp, long long event_id)
+{
+    if (event_id < 0)
+        return;
+    char id[32];
+    snprintf(id, sizeof(id), "%lld", event_id);
+    MHD_add_response_header(resp, CASS_HEADER_EVENT_ID, id);
+}
+
 static enum MHD_Result send_text(struct MHD_Connection *conn, unsigned status,
-                                 const char *content_type, const char *text, size_t len)
+                                 const char *content_type, const char *text, size_t len,
+                                 long long event_id)
 {
     struct MHD_Response *resp =
         MHD_create_response_from_buffer(len, (void *)text, MHD_RESPMEM_MUST_COPY);
@@ -52,17 +63,18 @@ static enum MHD_Result send_text(struct MHD_Connection *conn, unsigned status,
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
     MHD_add_response_header(resp, "Cache-Control", "no-store");
     MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    add_event_id(resp, event_id);
     enum MHD_Result ret = MHD_queue_response(conn, status, resp);
     MHD_destroy_response(resp);
     return ret;
 }
 
 static enum MHD_Result send_json(struct MHD_Connection *conn, unsigned status,
-                                 const char *content_type, const json_t *body)
+                                 const char *content_type, const json_t *body, long long event_id)
 {
     _cleanup_free_ char *text = json_dumps(body, JSON_INDENT(2) | JSON_SORT_KEYS);
     if (!text)
-        return send_text(conn, 500, CASS_MEDIA_PROBLEM, "{\"status\":500}", 14);
+        return send_text(conn, 500, CASS_MEDIA_PROBLEM, "{\"status\":500}", 14, -1);
     size_t n = strlen(text);
     text[n] = '\0';
     _cleanup_free_ char *withnl = malloc(n + 2);
@@ -70,7 +82,7 @@ static enum MHD_Result send_json(struct MHD_Connection *conn, unsigned status,
         return MHD_NO;
     memcpy(withnl, text, n);
     withnl[n] = '\n';
-    return send_text(conn, status, content_type, withnl, n + 1);
+    return send_text(conn, status, content_type, withnl, n + 1, event_id);
 }
 
 static ssize_t stream_reader(void *cls, uint64_t pos, char *buf, size_t max)
@@ -92,7 +104,8 @@ static void stream_done(void *cls)
 
 /* Hands the stream of reply to libmicrohttpd, which owns it from here. */
 static enum MHD_Result send_stream(struct MHD_Connection *conn, unsigned status,
-                                   const char *content_type, struct cass_api_reply *reply)
+                                   const char *content_type, struct cass_api_reply *reply,
+                                   long long event_id)
 {
     struct cass_api_reply *copy = malloc(sizeof(*copy));
     if (!copy) {
@@ -112,6 +125,7 @@ static enum MHD_Result send_stream(struct MHD_Connection *conn, unsigned status,
                             content_type ? content_type : "text/plain; charset=utf-8");
     MHD_add_response_header(resp, "Cache-Control", "no-store");
     MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    add_event_id(resp, event_id);
     /* Follows last as long as the client wants. */
     MHD_set_connection_option(conn, MHD_CONNECTION_OPTION_TIMEOUT, 0);
     enum MHD_Result ret = MHD_queue_response(conn, status, resp);
@@ -123,7 +137,7 @@ static enum MHD_Result send_problem(struct MHD_Connection *conn, unsigned status
                                     const char *detail)
 {
     _cleanup_json_ json_t *p = cass_problem_new(status, detail);
-    return send_json(conn, status, CASS_MEDIA_PROBLEM, p);
+    return send_json(conn, status, CASS_MEDIA_PROBLEM, p, -1);
 }
 
 static void count_status(struct cass_daemon *d, unsigned status)
@@ -165,6 +179,13 @@ static enum MHD_Result dispatch(struct cass_server *s, struct MHD_Connection *co
 
     struct cass_api_reply reply = {.status = 200};
     _cleanup_error_ struct cass_error *err = NULL;
+    /* X-Cassiny-Event-Id: the last event id before a state-changing request
+     * (or an event stream) was handled. Every event the request causes has
+     * a greater id, so GET /v1/events?since=N misses none of them. */
+    long long event_id = -1;
+    if (s->d->store && ((strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) ||
+                        strcmp(url, "/v1/events") == 0))
+        event_id = cass_store_audit_last_id(s->d->store, NULL);
     int rc = cass_routes_handle(&req, &reply, &err);
     enum MHD_Result ret;
     unsigned status;
@@ -181,17 +202,18 @@ static enum MHD_Result dispatch(struct cass_server *s, struct MHD_Connection *co
             log_error("%s %s: %s", method, url, err->message ? err->message : "?");
         else
             log_debug("%s %s: %u %s", method, url, status, err->message ? err->message : "");
-        ret = send_json(conn, status, CASS_MEDIA_PROBLEM, p);
+        ret = send_json(conn, status, CASS_MEDIA_PROBLEM, p, event_id);
     } else if (reply.stream_read) {
         status = reply.status;
-        ret = send_stream(conn, status, reply.content_type, &reply);
+        ret = send_stream(conn, status, reply.content_type, &reply, event_id);
     } else if (reply.text) {
         status = reply.status;
         ret = send_text(conn, status, reply.content_type ? reply.content_type : "text/plain",
-                        reply.text, strlen(reply.text));
+                        reply.text, strlen(reply.text), event_id);
     } else {
         status = reply.status;
-        ret = send_json(conn, status, CASS_MEDIA_JSON, reply.body ? reply.body : json_null());
+        ret = send_json(conn, status, CASS_MEDIA_JSON, reply.body ? reply.body : json_null(),
+                        event_id);
     }
     count_status(s->d, status);
     if (reply.audit && s->d->store) {

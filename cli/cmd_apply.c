@@ -4,7 +4,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "cleanup.h"
 #include "ctl.h"
@@ -38,8 +37,9 @@ static void print_specs(json_t *reply, int dry_run)
     cass_table_free(t);
 }
 
-/* Waits for the runs of an apply reply and puts their final state back into it. */
-static int wait_for_reply(struct ctl *c, json_t *reply, double timeout_s)
+/* Waits for the runs of an apply reply and puts their final state back into
+ * it; since is the reply's event id. */
+static int wait_for_reply(struct ctl *c, json_t *reply, double timeout_s, long long since)
 {
     json_t *specs = json_object_get(reply, "specs");
     _cleanup_json_ json_t *runs = json_array();
@@ -50,14 +50,9 @@ static int wait_for_reply(struct ctl *c, json_t *reply, double timeout_s)
         if (json_is_object(json_object_get(s, "run")))
             json_array_append(runs, json_object_get(s, "run"));
     }
-    /* Progress is for people: on stdout in table form, else on a terminal's stderr only. */
-    FILE *progress = stdout;
-    int tty = c->tty;
-    if (c->output != CASS_OUTPUT_TABLE) {
-        tty = isatty(STDERR_FILENO);
-        progress = tty ? stderr : NULL;
-    }
-    int code = ctl_wait_runs(c, runs, timeout_s, progress, tty);
+    int tty = 0;
+    FILE *progress = ctl_progress_stream(c, &tty);
+    int code = ctl_wait_runs(c, runs, timeout_s, since, progress, tty);
     size_t k = 0;
     json_array_foreach(specs, i, s)
     {
@@ -118,7 +113,8 @@ int ctl_cmd_apply(struct ctl *c, int argc, char **argv)
     }
     struct cass_http_response r = {0};
     const char *path = dry_run ? "/v1/specs?dryRun=true" : "/v1/specs";
-    if (ctl_request(c, "POST", path, CASS_MEDIA_YAML, text, len, &r, &err) < 0) {
+    long long since = -1;
+    if (ctl_request(c, "POST", path, CASS_MEDIA_YAML, text, len, &r, &since, &err) < 0) {
         fprintf(stderr, "cassinyctl: %s\n", err->message);
         return CASS_EXIT_FAILURE;
     }
@@ -140,7 +136,7 @@ int ctl_cmd_apply(struct ctl *c, int argc, char **argv)
         fflush(stdout);
     }
     if (wait)
-        code = wait_for_reply(c, reply, (double)timeout_s);
+        code = wait_for_reply(c, reply, (double)timeout_s, since);
     if (c->output != CASS_OUTPUT_TABLE)
         cass_output_value(stdout, c->output, reply);
     return code;

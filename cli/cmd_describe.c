@@ -46,7 +46,8 @@ static char *join(const json_t *a, size_t max_each)
     return out;
 }
 
-static void print_files(const char *title, const json_t *list, int with_size)
+/* Artifacts (path and full hash) or outputs (path, size and a short hash). */
+static void print_files(const char *title, const json_t *list, int outputs)
 {
     if (json_array_size(list) == 0)
         return;
@@ -57,15 +58,51 @@ static void print_files(const char *title, const json_t *list, int with_size)
     json_t *f;
     json_array_foreach(list, i, f)
     {
-        char size[32] = "-", path[512];
+        char size[32] = "-", path[512], hash[20];
         json_t *sz = json_object_get(f, "size");
-        if (with_size && json_is_integer(sz))
+        if (outputs && json_is_integer(sz))
             snprintf(size, sizeof(size), "%lld", (long long)json_integer_value(sz));
         snprintf(path, sizeof(path), "  %s", ctl_str(f, "path", ""));
-        const char *cells[] = {path, size, ctl_str(f, "sha256", "")};
+        ctl_short_digest(ctl_str(f, "sha256", ""), hash);
+        const char *cells[] = {path, size, outputs ? hash : ctl_str(f, "sha256", "")};
         cass_table_add(t, cells);
     }
     cass_table_print(t, stdout);
+    cass_table_free(t);
+}
+
+/* "changed: a, b; added: c" for the file lists of a comparison. */
+static void print_differences(const json_t *cmp)
+{
+    static const char *const kinds[] = {"changed", "added", "removed"};
+    for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+        const json_t *paths = json_object_get(cmp, kinds[k]);
+        if (json_array_size(paths) == 0)
+            continue;
+        _cleanup_free_ char *list = join(paths, 200);
+        char label[32];
+        snprintf(label, sizeof(label), "  %s:", kinds[k]);
+        field(label, list);
+    }
+}
+
+/* Where a run came from and, for a reproduction that ended, how its
+ * outputs compare with the original's. */
+static void print_lineage(const json_t *run)
+{
+    const char *orig = ctl_str(run, "reproducedFrom", NULL);
+    field("Reproduced from:", orig);
+    json_t *cmp = json_object_get(run, "comparison");
+    if (!orig || !json_is_object(cmp))
+        return;
+    char line[160];
+    orig = ctl_str(cmp, "original", orig);
+    int identical = json_is_true(json_object_get(cmp, "identical"));
+    snprintf(line, sizeof(line), "%s %.40s%s",
+             identical ? "outputs identical to" : "outputs differ from", orig,
+             json_is_true(json_object_get(cmp, "inputsChanged")) ? " (inputs changed since)" : "");
+    field("Comparison:", line);
+    print_differences(cmp);
 }
 
 static void print_run(const struct ctl *c, const json_t *run)
@@ -103,7 +140,11 @@ static void print_run(const struct ctl *c, const json_t *run)
     time_field(c, "Started:", ctl_str(run, "startedAt", NULL));
     time_field(c, "Ready:", ctl_str(run, "readyAt", NULL));
     time_field(c, "Finished:", ctl_str(run, "finishedAt", NULL));
-    field("Reproduced from:", ctl_str(run, "reproducedFrom", NULL));
+    if (strcmp(ctl_str(run, "kind", ""), "Job") == 0) {
+        field("Inputs digest:", ctl_str(run, "inputsDigest", NULL));
+        field("Outputs digest:", ctl_str(run, "outputsDigest", NULL));
+    }
+    print_lineage(run);
     print_files("Artifacts", json_object_get(run, "artifacts"), 0);
     print_files("Outputs", json_object_get(run, "outputs"), 1);
 }

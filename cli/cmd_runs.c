@@ -34,19 +34,32 @@ static int add_param(char *q, size_t n, const char *key, const char *value)
     return w < 0 || (size_t)w >= n - used ? -1 : 0;
 }
 
+/* RUN NAME KIND STATUS REASON CREATED, and REPRODUCES when any of the runs
+ * is a reproduction. */
 static void print_runs(const struct ctl *c, const json_t *runs)
 {
-    static const char *const headers[] = {"RUN", "NAME", "KIND", "STATUS", "REASON", "CREATED"};
-    struct cass_table *t = cass_table_new(6, headers);
+    static const char *const headers[] = {"RUN",    "NAME",    "KIND",      "STATUS",
+                                          "REASON", "CREATED", "REPRODUCES"};
     size_t i;
     json_t *r;
+    size_t ncols = 6;
+    json_array_foreach(runs, i, r)
+    {
+        if (ctl_str(r, "reproducedFrom", NULL))
+            ncols = 7;
+    }
+    struct cass_table *t = cass_table_new(ncols, headers);
     json_array_foreach(runs, i, r)
     {
         char created[64];
         ctl_format_time(c, ctl_str(r, "createdAt", NULL), created, sizeof(created));
-        const char *cells[] = {ctl_str(r, "id", ""),      ctl_str(r, "name", ""),
-                               ctl_str(r, "kind", ""),    ctl_str(r, "status", ""),
-                               ctl_str(r, "reason", "-"), created};
+        const char *cells[] = {ctl_str(r, "id", ""),
+                               ctl_str(r, "name", ""),
+                               ctl_str(r, "kind", ""),
+                               ctl_str(r, "status", ""),
+                               ctl_str(r, "reason", "-"),
+                               created,
+                               ctl_str(r, "reproducedFrom", "-")};
         cass_table_add(t, cells);
     }
     cass_table_print(t, stdout);

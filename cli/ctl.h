@@ -3,11 +3,20 @@
 #define CASS_CTL_H
 
 #include <jansson.h>
+#include <stdatomic.h>
 #include <stddef.h>
 
 #include "error.h"
 #include "http.h"
 #include "output.h"
+#include "protocol.h"
+#include "sse.h"
+
+/* Sent by cassinyd on replies to state-changing requests and on event
+ * streams: the id of the last event recorded before the request was
+ * handled, so that following GET /v1/events?since=N misses nothing the
+ * request caused. */
+#define CTL_EVENT_ID_HEADER CASS_HEADER_EVENT_ID
 
 struct ctl {
     const char *host;
@@ -17,10 +26,11 @@ struct ctl {
 };
 
 /* One request to the daemon. ret is filled for any HTTP status; -1 only when
- * the daemon cannot be reached. */
+ * the daemon cannot be reached. *ret_event_id (may be NULL) gets the reply's
+ * CTL_EVENT_ID_HEADER, -1 when it had none. */
 int ctl_request(struct ctl *c, const char *method, const char *path, const char *content_type,
                 const char *body, size_t len, struct cass_http_response *ret,
-                struct cass_error **err);
+                long long *ret_event_id, struct cass_error **err);
 
 /* A new HTTP handle to the daemon with the token set and a whole-request
  * timeout (0: none). Caller owns; NULL with *err set on failure. */
@@ -34,6 +44,9 @@ json_t *ctl_get_json(struct ctl *c, const char *path, int *ret_exit);
  * a 404 prints "cassinyctl: NOT_FOUND" instead of the daemon's problem. */
 json_t *ctl_call_json(struct ctl *c, const char *method, const char *path, const char *not_found,
                       int *ret_exit);
+/* ctl_call_json that also returns the reply's event id (see ctl_request). */
+json_t *ctl_call_json_event(struct ctl *c, const char *method, const char *path,
+                            const char *not_found, long long *ret_event_id, int *ret_exit);
 
 /* Prints a non-2xx reply (problem+json or plain) to stderr, with spec errors
  * as FILE:LINE:COL lines, and returns the exit code for it. */
@@ -72,6 +85,9 @@ void ctl_format_time(const struct ctl *c, const char *ts, char *out, size_t n);
  * what is wrong and returns -1 otherwise. */
 int ctl_parse_long(const char *verb, const char *opt, const char *s, long min, long max, long *ret);
 
+/* An event id ("12"): 0 and *ret set, else -1 (s may be NULL). */
+int ctl_parse_event_id(const char *s, long long *ret);
+
 /* Sends a request without a body that changes something; prints the reply
  * with -o json|yaml, else done (one line). A 404 prints not_found. Returns
  * the exit code. */
@@ -96,15 +112,52 @@ const char *ctl_status_word(const char *kind, const char *status);
 /* Whether a run in this status is done being launched (ready, running or final). */
 int ctl_status_settled(const char *status);
 int ctl_status_final(const char *status);
+/* Whether a wait for this run is over: a Job when it has ended, others when
+ * their status is settled. */
+int ctl_run_settled(const json_t *run);
+
+/* ---- follow.c: GET /v1/events ---- */
+
+struct ctl_follow {
+    const char *filter;       /* query parameters ("run=r-..."), escaped; may be NULL */
+    long long since;          /* in: follow events after this id, -1: from now;
+                                 out: the last event id seen */
+    const atomic_int *cancel; /* stops the follow once non-zero; may be NULL */
+    int fallback_on_404;      /* a daemon without events: CTL_FOLLOW_NO_ENDPOINT */
+    ctl_sse_fn fn;            /* each event; non-zero stops the follow */
+    void *userdata;
+    int exit_code; /* out: with CTL_FOLLOW_FAILED after a refusal */
+};
+
+enum {
+    CTL_FOLLOW_STOPPED,     /* fn returned non-zero */
+    CTL_FOLLOW_CANCELLED,   /* *cancel was set */
+    CTL_FOLLOW_UNREACHABLE, /* the first connection failed (said on stderr) */
+    CTL_FOLLOW_NO_ENDPOINT, /* 404 with fallback_on_404 */
+    CTL_FOLLOW_FAILED,      /* refused or malformed (said on stderr) */
+};
+
+/* Follows the daemon's events, calling f->fn for each, until it stops or is
+ * cancelled. A stream that drops after the first connection is resumed
+ * after the last event seen, with a bounded backoff, for as long as it
+ * takes. Returns one of CTL_FOLLOW_*. */
+int ctl_follow_events(struct ctl *c, struct ctl_follow *f);
 
 /* ---- wait.c ---- */
 
-/* Polls each run in runs (an array of run objects, replaced in place by
- * their latest state) until it is ready, running or final, showing progress
- * on progress (NULL: none); tty says whether progress is a terminal.
- * Returns CASS_EXIT_OK, or CASS_EXIT_FAILURE on a failed or stopped run, a
- * timeout or an unreachable daemon (after saying so on stderr). */
-int ctl_wait_runs(struct ctl *c, json_t *runs, double timeout_s, FILE *progress, int tty);
+/* Follows each run in runs (an array of run objects, replaced in place by
+ * their latest state) until it is ready or running (a Job: until it ended)
+ * or final, showing progress on progress (NULL: none); tty says whether
+ * progress is a terminal. since is the event id from the reply that made
+ * the runs (CTL_EVENT_ID_HEADER): their events are followed from there; -1
+ * (an older daemon) polls instead. Returns CASS_EXIT_OK, or
+ * CASS_EXIT_FAILURE on a failed or stopped run, a timeout or an unreachable
+ * daemon (after saying so on stderr). */
+int ctl_wait_runs(struct ctl *c, json_t *runs, double timeout_s, long long since, FILE *progress,
+                  int tty);
+/* Where progress goes: stdout in table form, else a terminal's stderr, else
+ * nowhere (NULL); *ret_tty says whether it is a terminal. */
+FILE *ctl_progress_stream(const struct ctl *c, int *ret_tty);
 /* The closing line for a settled run: "NAME is ready: URL" and the like. */
 void ctl_print_run_outcome(const json_t *run, FILE *f);
 
@@ -118,5 +171,8 @@ int ctl_cmd_logs(struct ctl *c, int argc, char **argv);
 int ctl_cmd_delete(struct ctl *c, int argc, char **argv);
 int ctl_cmd_runs(struct ctl *c, int argc, char **argv);
 int ctl_cmd_stop(struct ctl *c, int argc, char **argv);
+int ctl_cmd_reproduce(struct ctl *c, int argc, char **argv);
+int ctl_cmd_events(struct ctl *c, int argc, char **argv);
+int ctl_cmd_rollback(struct ctl *c, int argc, char **argv);
 
 #endif

@@ -35,6 +35,16 @@ static const struct verb verbs[] = {
      "runs [NAME] [--status S] [--kind K] [--limit N]\n"
      "                               run history, newest first"},
     {"stop", ctl_cmd_stop, "stop RUN                     stop a run"},
+    {"reproduce", ctl_cmd_reproduce,
+     "reproduce RUN [--wait] [--timeout SECONDS]\n"
+     "                               run it again from its recorded revision and image\n"
+     "                               (--wait: and compare its outputs with the original's)"},
+    {"rollback", ctl_cmd_rollback,
+     "rollback NAME [--to REVISION] [--wait]\n"
+     "                               go back to the previous (or that) revision"},
+    {"events", ctl_cmd_events,
+     "events [--name NAME] [--run RUN] [--since ID]\n"
+     "                               follow state changes as they happen"},
     {"delete", ctl_cmd_delete,
      "delete NAME [--purge]        stop and remove a spec (--purge: and its workspace)"},
     {"version", ctl_cmd_version, "version                      client, daemon and engine versions"},
@@ -79,12 +89,18 @@ struct cass_http *ctl_http_new(struct ctl *c, long timeout_ms, struct cass_error
 
 int ctl_request(struct ctl *c, const char *method, const char *path, const char *content_type,
                 const char *body, size_t len, struct cass_http_response *ret,
-                struct cass_error **err)
+                long long *ret_event_id, struct cass_error **err)
 {
+    if (ret_event_id)
+        *ret_event_id = -1;
     struct cass_http *h = ctl_http_new(c, 120000, err);
     if (!h)
         return -1;
     int rc = cass_http_request(h, method, path, content_type, body, len, ret, err);
+    if (rc == 0 && ret_event_id) {
+        _cleanup_free_ char *v = cass_http_last_header(h, CTL_EVENT_ID_HEADER);
+        ctl_parse_event_id(v, ret_event_id);
+    }
     cass_http_free(h);
     if (rc < 0)
         cass_error_prefix(err, "cannot reach cassinyd at %s", c->host);
@@ -99,9 +115,15 @@ json_t *ctl_get_json(struct ctl *c, const char *path, int *ret_exit)
 json_t *ctl_call_json(struct ctl *c, const char *method, const char *path, const char *not_found,
                       int *ret_exit)
 {
+    return ctl_call_json_event(c, method, path, not_found, NULL, ret_exit);
+}
+
+json_t *ctl_call_json_event(struct ctl *c, const char *method, const char *path,
+                            const char *not_found, long long *ret_event_id, int *ret_exit)
+{
     struct cass_http_response r = {0};
     _cleanup_error_ struct cass_error *err = NULL;
-    if (ctl_request(c, method, path, NULL, NULL, 0, &r, &err) < 0) {
+    if (ctl_request(c, method, path, NULL, NULL, 0, &r, ret_event_id, &err) < 0) {
         fprintf(stderr, "cassinyctl: %s\n", err->message);
         *ret_exit = CASS_EXIT_FAILURE;
         return NULL;

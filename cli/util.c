@@ -127,6 +127,17 @@ int ctl_parse_long(const char *verb, const char *opt, const char *s, long min, l
     return 0;
 }
 
+int ctl_parse_event_id(const char *s, long long *ret)
+{
+    char *end = NULL;
+    errno = 0;
+    long long v = s ? strtoll(s, &end, 10) : -1;
+    if (!s || errno || end == s || *end || v < 0)
+        return -1;
+    *ret = v;
+    return 0;
+}
+
 int ctl_act(struct ctl *c, const char *method, const char *path, const char *not_found,
             const char *done)
 {
@@ -198,4 +209,12 @@ int ctl_status_settled(const char *status)
 {
     return status && (strcmp(status, "ready") == 0 || strcmp(status, "running") == 0 ||
                       ctl_status_final(status));
+}
+
+int ctl_run_settled(const json_t *run)
+{
+    const char *status = ctl_str(run, "status", NULL);
+    if (strcmp(ctl_str(run, "kind", ""), "Job") == 0)
+        return ctl_status_final(status);
+    return ctl_status_settled(status);
 }

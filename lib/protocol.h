@@ -14,6 +14,11 @@
 #define CASS_MEDIA_YAML "application/yaml"
 #define CASS_MEDIA_PROBLEM "application/problem+json"
 
+/* On replies to state-changing requests: the last event id before the
+ * request, so that a client can follow what the request caused without a
+ * race (GET /v1/events?since=ID). */
+#define CASS_HEADER_EVENT_ID "X-Cassiny-Event-Id"
+
 /* Labels on everything the daemon creates. */
 #define CASS_LABEL_NAME "io.cassiny.name"
 #define CASS_LABEL_KIND "io.cassiny.kind"

@@ -92,3 +92,13 @@ policy:
   maxGpus: 0
 CFG
 }
+
+# usage DESCRIPTION ARGS...: cassinyctl (the suite's `c` function) must exit
+# 2 with a message for bad usage.
+usage() {
+    local d=$1
+    shift
+    c "$@" >/dev/null 2>"$WORK/err"
+    local rc=$?
+    if [ $rc = 2 ] && [ -s "$WORK/err" ]; then ok "$d exits 2"; else not_ok "$d exits 2 (rc=$rc)"; fi
+}

@@ -19,7 +19,15 @@ echo "--- cassinyctl verbs"
 bash "$src/tests/integration/test_cli.sh" "$build" "$src" >"$build/tests/integration/cli.log" 2>&1 || status=1
 cat "$build/tests/integration/cli.log"
 
+echo "--- cassinyctl and jobs: events, reproduce, outputs"
+bash "$src/tests/integration/test_cli_jobs.sh" "$build" "$src" >"$build/tests/integration/cli_jobs.log" 2>&1 || status=1
+cat "$build/tests/integration/cli_jobs.log"
+
 echo "--- notebooks end to end (real Jupyter)"
 bash "$src/tests/integration/test_notebook.sh" "$build" "$src" >"$build/tests/integration/notebook.log" 2>&1 || status=1
 cat "$build/tests/integration/notebook.log"
+
+echo "--- jobs, reproduce, events (real engine)"
+bash "$src/tests/integration/test_job.sh" "$build" "$src" >"$build/tests/integration/job.log" 2>&1 || status=1
+cat "$build/tests/integration/job.log"
 exit $status

@@ -46,13 +46,6 @@ quiet() { "$@" >/dev/null 2>&1; }
 nb="$p-nb"
 
 # --- bad usage: exit 2 before anything is sent
-usage() { # usage DESCRIPTION ARGS...
-    local d=$1
-    shift
-    c "$@" >/dev/null 2>"$WORK/err"
-    local rc=$?
-    if [ $rc = 2 ] && [ -s "$WORK/err" ]; then ok "$d exits 2"; else not_ok "$d exits 2 (rc=$rc)"; fi
-}
 usage "get with a name that is not a DNS label" get Bad_Name
 usage "get with an unknown kind and a name" get widgets "$nb"
 usage "get with three arguments" get notebook a b
