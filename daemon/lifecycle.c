@@ -401,7 +401,7 @@ static int wait_ready(struct cass_lifecycle *lc, struct cass_engine *e, const ch
                       const char *base, const char *token, struct cass_error **err)
 {
     double start = now_seconds();
-    long delay = 50;
+    long delay = 100;
     double last_inspect = 0;
     for (;;) {
         _cleanup_error_ struct cass_error *perr = NULL;
@@ -423,8 +423,9 @@ static int wait_ready(struct cass_lifecycle *lc, struct cass_engine *e, const ch
                                   READY_TIMEOUT_S, perr->message);
         if (nap(lc, delay))
             return cass_error_set(err, CASS_ERR_UNAVAILABLE, "daemon stopping");
-        if (delay < 500)
-            delay *= 2;
+        /* Jupyter usually answers within a second or two: ask often until
+         * then, so that readiness is seen promptly, then back off. */
+        delay = now - start < 10 ? 100 : 500;
     }
 }
 
@@ -580,6 +581,7 @@ static int launch_notebook(struct cass_lifecycle *lc, struct cass_engine *e, con
         .cap_drop = cass_policy_cap_drop(),
         .security_opt = cass_policy_security_opt(),
         .restart_policy = "no",
+        .init = true, /* signals reach the program and zombies are reaped */
     };
     char *cid = cass_engine_container_create(e, &cs, err);
     strv_free(&env);
@@ -927,6 +929,7 @@ static int launch_job(struct cass_lifecycle *lc, struct cass_engine *e, const js
         .cap_drop = cass_policy_cap_drop(),
         .security_opt = cass_policy_security_opt(),
         .restart_policy = "no",
+        .init = true, /* signals reach the program and zombies are reaped */
         .network_mode = "none",
     };
     char *cid = cass_engine_container_create(e, &cs, err);
@@ -1092,6 +1095,7 @@ static int start_replica(struct cass_lifecycle *lc, struct cass_engine *e,
         .cap_drop = cass_policy_cap_drop(),
         .security_opt = cass_policy_security_opt(),
         .restart_policy = "no",
+        .init = true, /* signals reach the program and zombies are reaped */
     };
     _cleanup_free_ char *cid = cass_engine_container_create(e, &cs, err);
     strv_free(&env);

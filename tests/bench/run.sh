@@ -146,6 +146,17 @@ delete_specs() {
         api -o /dev/null -X DELETE "http://localhost/v1/specs/$n?purge=true"
     done
 }
+# remove_busybox NAME...: busybox httpd runs as PID 1 and ignores SIGTERM, so a
+# DELETE would wait out the 10 s stop timeout for each: remove the containers
+# first (the daemon marks those runs failed), then the specs; then let the
+# daemon's events watcher settle before anything is measured again
+remove_busybox() {
+    local ids
+    ids=$(docker ps -aq --filter "label=io.cassiny.instance=$(cat "$D_STATE/instance")")
+    [ -n "$ids" ] && docker rm -f $ids >/dev/null
+    delete_specs "$@"
+    sleep 1
+}
 
 # server_span NAME...: seconds from the first createdAt to the last readyAt of
 # the current runs of these specs, as the daemon recorded them
@@ -212,6 +223,25 @@ direct_launch() {
         jq -er '.NetworkSettings.Ports["8888/tcp"][0].HostPort') || return 1
     echo "http://127.0.0.1:$port/api/status?token=$(<"$WORK/direct-$1.token")"
 }
+# direct_parallel PREFIX: N launches, each waited for, at most 4 at a time (as
+# cassinyd's default limits.maxConcurrentRuns); fails unless all became ready
+direct_parallel() {
+    local i k=0
+    local -a pids=()
+    for i in $(seq 1 "$N"); do
+        (
+            u=$(direct_launch "$1-$i") && wait_http "$u" && touch "$WORK/ready-$1-$i"
+        ) &
+        pids+=($!)
+        # never `wait` without ids here: the daemon is a child of this shell too
+        if [ $((i - k)) -ge 4 ]; then
+            wait "${pids[k]}"
+            k=$((k + 1))
+        fi
+    done
+    wait "${pids[@]}"
+    for i in $(seq 1 "$N"); do [ -e "$WORK/ready-$1-$i" ] || return 1; done
+}
 direct_remove() {
     local ids
     ids=$(docker ps -aq --filter "label=io.cassiny.bench=$TAG")
@@ -228,7 +258,7 @@ RSS_IDLE_EMPTY=$(proc_kb "$A_PID" VmRSS)
 
 # --- 1. launch ----------------------------------------------------------------
 declare -a L_FILE=() L_FILE_SRV=() L_FILE_CPU=() L_SEQ=() L_SEQ_SRV=() L_SEQ_CPU=() \
-    L_DIR=() L_DSEQ=()
+    L_DIR=() L_DPAR=() L_DSEQ=()
 for rep in $(seq 1 "$REPS"); do
     # cassinyd, one file of N documents
     names=()
@@ -246,8 +276,7 @@ for rep in $(seq 1 "$REPS"); do
     L_FILE+=("$(secs "$t0" "$t1")")
     L_FILE_CPU+=("$(awk -v d=$((c1 - c0)) -v n="$N" -v hz="$CLK_TCK" 'BEGIN { printf "%.1f", d * 1000 / hz / n }')")
     L_FILE_SRV+=("$(server_span "${names[@]}")")
-    delete_specs "${names[@]}"
-    sleep 0.5
+    remove_busybox "${names[@]}"
 
     # straight through the Engine API: N creates + starts, then readiness
     for i in $(seq 1 "$N"); do direct_prepare "df$rep-$i"; done
@@ -260,6 +289,15 @@ for rep in $(seq 1 "$REPS"); do
     wait_http "${urls[@]}" || die "direct containers did not answer"
     t1=$(now_us)
     L_DIR+=("$(secs "$t0" "$t1")")
+    direct_remove
+    sleep 0.5
+
+    # straight through the Engine API, 4 at a time, each waited for
+    for i in $(seq 1 "$N"); do direct_prepare "dp$rep-$i"; done
+    t0=$(now_us)
+    direct_parallel "dp$rep" || die "direct containers (4 at a time) did not answer"
+    t1=$(now_us)
+    L_DPAR+=("$(secs "$t0" "$t1")")
     direct_remove
     sleep 0.5
 
@@ -283,8 +321,7 @@ for rep in $(seq 1 "$REPS"); do
     s=0
     for n in "${names[@]}"; do s=$(awk -v a="$s" -v b="$(server_span "$n")" 'BEGIN { printf "%.3f", a + b }'); done
     L_SEQ_SRV+=("$s")
-    delete_specs "${names[@]}"
-    sleep 0.5
+    remove_busybox "${names[@]}"
 
     # straight through the Engine API, one at a time, each waited for
     for i in $(seq 1 "$N"); do direct_prepare "ds$rep-$i"; done
@@ -297,7 +334,7 @@ for rep in $(seq 1 "$REPS"); do
     L_DSEQ+=("$(secs "$t0" "$t1")")
     direct_remove
     sleep 0.5
-    say "bench: launch rep $rep: file ${L_FILE[-1]}s, direct ${L_DIR[-1]}s, sequential ${L_SEQ[-1]}s, direct sequential ${L_DSEQ[-1]}s"
+    say "bench: launch rep $rep: file ${L_FILE[-1]}s, direct ${L_DIR[-1]}s, direct 4 at a time ${L_DPAR[-1]}s, sequential ${L_SEQ[-1]}s, direct sequential ${L_DSEQ[-1]}s"
 done
 
 # --- 3. notebook ----------------------------------------------------------------
@@ -364,18 +401,17 @@ done
 for i in $(seq 1 20); do
     T_RUNS100+=("$(api -o /dev/null -w '%{time_total}' 'http://localhost/v1/runs?limit=100')")
 done
-# every run, a page of 1000 at a time, following the cursor
-t0=$(now_us)
+# every run, a page of 1000 at a time, following the cursor (server time per page)
+declare -a T_PAGES=()
 cursor='' pages=0 total=0
 while :; do
-    api "http://localhost/v1/runs?limit=1000${cursor:+&cursor=$cursor}" >"$WORK/page.json"
+    T_PAGES+=("$(api -o "$WORK/page.json" -w '%{time_total}' \
+        "http://localhost/v1/runs?limit=1000${cursor:+&cursor=$cursor}")")
     total=$((total + $(jq '.runs | length' "$WORK/page.json")))
     pages=$((pages + 1))
     cursor=$(jq -r '.next // empty' "$WORK/page.json")
     [ -z "$cursor" ] || [ $pages -ge 1000 ] && break
 done
-t1=$(now_us)
-ALL_PAGES_S=$(secs "$t0" "$t1")
 RSS_AFTER_QUERIES=$(proc_kb "$B_PID" VmRSS)
 HWM_HISTORY=$(proc_kb "$B_PID" VmHWM)
 DB_KB=$(du -k "$WORK/history/state/cassiny.db" | cut -f1)
@@ -384,10 +420,13 @@ ms_list() { for v in "$@"; do awk -v v="$v" 'BEGIN { printf "%.2f\n", v * 1000 }
 mapfile -t T_RUNS100 < <(ms_list "${T_RUNS100[@]}")
 mapfile -t T_RUNS1000 < <(ms_list "${T_RUNS1000[@]}")
 mapfile -t T_SPECS < <(ms_list "${T_SPECS[@]}")
+mapfile -t T_PAGES < <(ms_list "${T_PAGES[@]}")
+ALL_PAGES_MS=$(printf '%s\n' "${T_PAGES[@]}" | awk '{ s += $1 } END { printf "%.1f", s }')
 
 # --- report ---------------------------------------------------------------------
 M_FILE=$(median "${L_FILE[@]}")
 M_DIR=$(median "${L_DIR[@]}")
+M_DPAR=$(median "${L_DPAR[@]}")
 M_SEQ=$(median "${L_SEQ[@]}")
 M_DSEQ=$(median "${L_DSEQ[@]}")
 M_NB=$(median "${NB_CASS[@]}")
@@ -401,7 +440,7 @@ jq -n \
     --argjson file_cpu "$(json_nums "${L_FILE_CPU[@]}")" \
     --argjson seq "$(json_nums "${L_SEQ[@]}")" --argjson seq_srv "$(json_nums "${L_SEQ_SRV[@]}")" \
     --argjson seq_cpu "$(json_nums "${L_SEQ_CPU[@]}")" \
-    --argjson dir "$(json_nums "${L_DIR[@]}")" --argjson dseq "$(json_nums "${L_DSEQ[@]}")" \
+    --argjson dir "$(json_nums "${L_DIR[@]}")" --argjson dpar "$(json_nums "${L_DPAR[@]}")" --argjson dseq "$(json_nums "${L_DSEQ[@]}")" \
     --argjson nb "$(json_nums "${NB_CASS[@]}")" --argjson nb_srv "$(json_nums "${NB_SRV[@]}")" \
     --argjson nbd "$(json_nums "${NB_DOCKER[@]}")" --argjson nb_cpus "$NB_CPUS" --arg nb_image "$NB_IMAGE" \
     --argjson rss_empty "$RSS_IDLE_EMPTY" --argjson rss_launch "$RSS_AFTER_LAUNCHES" \
@@ -411,7 +450,7 @@ jq -n \
     --argjson start_s "$START_S" \
     --argjson r100 "$(json_nums "${T_RUNS100[@]}")" --argjson r1000 "$(json_nums "${T_RUNS1000[@]}")" \
     --argjson specs "$(json_nums "${T_SPECS[@]}")" --argjson pages "$pages" --argjson total "$total" \
-    --argjson all_s "$ALL_PAGES_S" '
+    --argjson all_ms "$ALL_PAGES_MS" --argjson pages_ms "$(json_nums "${T_PAGES[@]}")" '
   def med: sort | if length == 0 then null
     elif length % 2 == 1 then .[length / 2 | floor]
     else (.[length / 2 - 1] + .[length / 2]) / 2 end;
@@ -426,6 +465,8 @@ jq -n \
         cpu_ms_per_launch: $file_cpu, cpu_ms_per_launch_median: ($file_cpu | med)}),
       engine_api_direct: side($dir),
       ratio_one_file: (($file | med) / ($dir | med) | r2),
+      engine_api_direct_4_at_a_time: side($dpar),
+      ratio_one_file_vs_4_at_a_time: (($file | med) / ($dpar | med) | r2),
       cassinyd_sequential: (side($seq) + {server_sum_s: $seq_srv, server_sum_median_s: ($seq_srv | med),
         cpu_ms_per_launch: $seq_cpu, cpu_ms_per_launch_median: ($seq_cpu | med)}),
       engine_api_direct_sequential: side($dseq),
@@ -440,7 +481,7 @@ jq -n \
       get_runs_limit100_ms: $r100, get_runs_limit100_median_ms: ($r100 | med),
       get_runs_limit1000_ms: $r1000, get_runs_limit1000_median_ms: ($r1000 | med),
       get_specs_ms: $specs, get_specs_median_ms: ($specs | med),
-      all_runs_paged: {pages: $pages, runs: $total, seconds: $all_s}
+      all_runs_paged: {pages: $pages, runs: $total, total_ms: $all_ms, page_ms: $pages_ms}
     },
     notebook: {
       image: $nb_image, spec_cpus: $nb_cpus,
@@ -455,16 +496,17 @@ kb_mib() { awk -v k="$1" 'BEGIN { printf "%.1f MiB", k / 1024 }'; }
     echo
     echo "cassinyd benchmarks ($NPROC CPUs, Docker Engine $ENGINE_VERSION; median of $REPS)"
     echo
-    printf '%-58s %12s %12s %7s\n' "LAUNCH ($N busybox notebooks, apply to all ready)" cassinyd "engine API" ratio
-    printf '%-58s %11ss %11ss %6s×\n' "  one file of $N documents, apply --wait" "$M_FILE" "$M_DIR" "$(ratio "$M_FILE" "$M_DIR")"
-    printf '%-58s %11ss %11ss %6s×\n' "  $N applies one after the other, each --wait" "$M_SEQ" "$M_DSEQ" "$(ratio "$M_SEQ" "$M_DSEQ")"
+    printf '%-58s %12s %12s %7s\n' "LAUNCH ($N busybox notebooks, to all ready)" "apply --wait" "engine API" ratio
+    printf '%-58s %11ss %11ss %6s×\n' "  one file of $N docs | API: create+start each, then poll" "$M_FILE" "$M_DIR" "$(ratio "$M_FILE" "$M_DIR")"
+    printf '%-58s %11ss %11ss %6s×\n' "  one file of $N docs | API: 4 at a time, each polled" "$M_FILE" "$M_DPAR" "$(ratio "$M_FILE" "$M_DPAR")"
+    printf '%-58s %11ss %11ss %6s×\n' "  $N applies in turn | API: one at a time, each polled" "$M_SEQ" "$M_DSEQ" "$(ratio "$M_SEQ" "$M_DSEQ")"
     printf '%-58s %11ss\n' "  daemon-side span, one file (first created .. last ready)" "$(median "${L_FILE_SRV[@]}")"
     printf '%-58s %11ss\n' "  daemon-side sum, one at a time (created .. ready)" "$(median "${L_SEQ_SRV[@]}")"
-    printf '%-58s %10sms\n' "  cassinyd CPU per launch, one file" "$(median "${L_FILE_CPU[@]}")"
-    printf '%-58s %10sms\n' "  cassinyd CPU per launch, one at a time" "$(median "${L_SEQ_CPU[@]}")"
+    printf '%-58s %10.1fms\n' "  cassinyd CPU (user+sys) per launch, one file" "$(median "${L_FILE_CPU[@]}")"
+    printf '%-58s %10.1fms\n' "  cassinyd CPU (user+sys) per launch, one at a time" "$(median "${L_SEQ_CPU[@]}")"
     echo
-    printf '%-58s %12s %12s %7s\n' "NOTEBOOK ($NB_IMAGE, to /api/status 200)" cassinyd "docker run" ratio
-    printf '%-58s %11ss %11ss %6s×\n' "  apply --wait vs docker run -d + poll" "$M_NB" "$M_NBD" "$(ratio "$M_NB" "$M_NBD")"
+    printf '%-58s %12s %12s %7s\n' "NOTEBOOK ($NB_IMAGE, to /api/status 200)" "apply --wait" "docker run" ratio
+    printf '%-58s %11ss %11ss %6s×\n' "  one notebook | docker run -d + poll every 100 ms" "$M_NB" "$M_NBD" "$(ratio "$M_NB" "$M_NBD")"
     printf '%-58s %11ss\n' "  daemon-side (created .. ready)" "$(median "${NB_SRV[@]}")"
     echo
     echo "MEMORY (cassinyd VmRSS)"
@@ -477,7 +519,7 @@ kb_mib() { awk -v k="$1" 'BEGIN { printf "%.1f MiB", k / 1024 }'; }
     printf '%-58s %12sms\n' "  GET /v1/runs?limit=100 (median of 20)" "$(median "${T_RUNS100[@]}")"
     printf '%-58s %12sms\n' "  GET /v1/runs?limit=1000 (median of 5)" "$(median "${T_RUNS1000[@]}")"
     printf '%-58s %12sms\n' "  GET /v1/specs (median of 3)" "$(median "${T_SPECS[@]}")"
-    printf '%-58s %13ss\n' "  all $total runs, $pages pages of 1000" "$ALL_PAGES_S"
+    printf '%-58s %12sms\n' "  all $total runs, $pages pages of 1000 (sum)" "$ALL_PAGES_MS"
     echo
     echo "results: $OUT"
 }
