@@ -9,7 +9,16 @@ check() { # check DESCRIPTION COMMAND...
     shift
     if "$@"; then ok "$d"; else not_ok "$d"; fi
 }
-summary() { echo "${SUITE:-tests}: $passed passed, $failed failed"; [ "$failed" -eq 0 ]; }
+# Ends the suite: a daemon still running is stopped and must exit 0 (under
+# ASan that also means no leak was reported), then the tally.
+summary() {
+    if [ -n "${DAEMON_PID:-}" ]; then
+        stop_daemon
+        check "cassinyd exits 0 at SIGTERM (status $DAEMON_STATUS)" test "$DAEMON_STATUS" = 0
+    fi
+    echo "${SUITE:-tests}: $passed passed, $failed failed"
+    [ "$failed" -eq 0 ]
+}
 
 # start_daemon BUILD [extra cassinyd flags]: sets WORK, SOCK, HOST, DAEMON_PID
 start_daemon() {
