@@ -1268,34 +1268,9 @@ static int rollout(struct cass_lifecycle *lc, struct cass_engine *e, const struc
     for (int i = 0; i < replicas; i++) {
         struct cass_replica rep;
         if (start_replica(lc, e, &m, i, &rep, err) < 0) {
-            /* No outage: the new replicas go, the old ones stay. */
-            cass_rotation_clear(d->rotation, name);
-            size_t j;
-            json_t *o;
-            json_array_foreach(old, j, o)
-            {
-                _cleanup_json_ json_t *cur =
-                    cass_store_run_get(d->store, json_string_value(json_object_get(o, "id")), NULL);
-                size_t q;
-                json_t *c;
-                json_array_foreach(json_object_get(cur, "containers"), q, c)
-                {
-                    /* Old replicas went out of rotation only when retired. */
-                    _cleanup_json_ json_t *ins =
-                        cass_engine_container_inspect(e, json_string_value(c), NULL);
-                    _cleanup_free_ char *ip = NULL;
-                    struct cass_replica r2 = {.port = 0};
-                    if (ins && cass_engine_container_host_port(
-                                   ins, (int)json_integer_value(json_object_get(spec, "port")),
-                                   NULL, &ip, &r2.port, NULL) == 0) {
-                        snprintf(r2.id, sizeof(r2.id), "%s", json_string_value(c));
-                        snprintf(r2.host, sizeof(r2.host), "%s",
-                                 !ip || !*ip || strcmp(ip, "0.0.0.0") == 0 ? "127.0.0.1" : ip);
-                        cass_rotation_add(d->rotation, name,
-                                          json_string_value(json_object_get(o, "id")), &r2);
-                    }
-                }
-            }
+            /* No outage: the new replicas go, the old ones stay where they
+             * are (never out of rotation, so no request finds none). */
+            cass_rotation_remove_run(d->rotation, name, run_id);
             json_t *o0 = json_array_get(old, 0);
             if (o0)
                 cass_store_spec_put(d->store, name, "Model",
@@ -1771,17 +1746,39 @@ json_t *cass_lifecycle_rollback(struct cass_daemon *d, const char *name, const c
     _cleanup_json_ json_t *revs = cass_store_revision_list(d->store, name, err);
     if (!revs)
         return NULL;
+    /* Without "to": the newest other revision that ever served (a run of
+     * it became ready, or a job of it succeeded); a revision that never
+     * worked is no place to go back to. */
+    struct cass_store_run_filter f = {.name = name, .limit = CASS_STORE_LIST_MAX};
+    _cleanup_json_ json_t *runs = to ? NULL : cass_store_run_list(d->store, &f, NULL, err);
+    if (!to && !runs)
+        return NULL;
     const char *target = NULL;
-    size_t i;
-    json_t *r;
+    size_t i, j;
+    json_t *r, *rr;
     json_array_foreach(revs, i, r)
     {
         const char *rev = json_string_value(json_object_get(r, "revision"));
-        if (to ? (strcmp(rev, to) == 0 || (strlen(to) >= 12 && strstr(rev, to) == rev + 7))
-               : strcmp(rev, cur) != 0) {
-            target = rev;
-            break;
+        if (to) {
+            if (strcmp(rev, to) == 0 || (strlen(to) >= 12 && strstr(rev, to) == rev + 7)) {
+                target = rev;
+                break;
+            }
+            continue;
         }
+        if (strcmp(rev, cur) == 0)
+            continue;
+        json_array_foreach(runs, j, rr)
+        {
+            if (strcmp(json_string_value(json_object_get(rr, "revision")), rev) == 0 &&
+                (json_is_string(json_object_get(rr, "readyAt")) ||
+                 strcmp(json_string_value(json_object_get(rr, "status")), "succeeded") == 0)) {
+                target = rev;
+                break;
+            }
+        }
+        if (target)
+            break;
     }
     if (!target) {
         cass_error_set(err, CASS_ERR_NOT_FOUND, "%s has no %s revision to go back to", name,

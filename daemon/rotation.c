@@ -96,6 +96,16 @@ void cass_rotation_remove(struct cass_rotation *r, const char *name, const char 
     pthread_mutex_unlock(&r->lock);
 }
 
+void cass_rotation_remove_run(struct cass_rotation *r, const char *name, const char *run_id)
+{
+    pthread_mutex_lock(&r->lock);
+    for (struct entry *e = r->head; e; e = e->next)
+        if (strcmp(e->name, name) == 0 && strcmp(e->run_id, run_id) == 0)
+            e->in = false;
+    prune(r);
+    pthread_mutex_unlock(&r->lock);
+}
+
 void cass_rotation_clear(struct cass_rotation *r, const char *name)
 {
     pthread_mutex_lock(&r->lock);

@@ -24,6 +24,8 @@ void cass_rotation_add(struct cass_rotation *r, const char *name, const char *ru
                        const struct cass_replica *rep);
 /* Takes a replica out: no new request goes to it. */
 void cass_rotation_remove(struct cass_rotation *r, const char *name, const char *id);
+/* Takes the replicas of one run of a model out. */
+void cass_rotation_remove_run(struct cass_rotation *r, const char *name, const char *run_id);
 /* Takes every replica of a model out. */
 void cass_rotation_clear(struct cass_rotation *r, const char *name);
 

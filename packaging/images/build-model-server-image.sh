@@ -117,7 +117,10 @@ print("trained, accuracy on training data %.2f" % m.score(X, y))' >&2 ||
     log "verify: ok"
 }
 
-if [ $force = 0 ] && [ $dry_run = 0 ] && id=$(image_id); then
+# The recipe's own hash: an image built from another recipe is rebuilt.
+recipe=$(cat "$0" "$here/model-server/server.py" | sha256sum | cut -c1-16)
+if [ $force = 0 ] && [ $dry_run = 0 ] && id=$(image_id) &&
+    [ "$(docker image inspect --format '{{index .Config.Labels "io.cassiny.image.recipe"}}' "$tag" 2>/dev/null)" = "$recipe" ]; then
     log "$tag exists (use --force to rebuild)"
     if [ $verify = 1 ]; then do_verify || die "verification failed"; fi
     echo "$id"
@@ -255,6 +258,7 @@ docker import \
     --change "LABEL org.opencontainers.image.base.name=debian:$suite" \
     --change "LABEL io.cassiny.image.suite=$suite" \
     --change "LABEL io.cassiny.image.snapshot=${snapshot:-none}" \
+    --change "LABEL io.cassiny.image.recipe=$recipe" \
     --message "cassiny model-server image: mmdebstrap $suite, snapshot ${snapshot:-none}" \
     "$tarball" "$tag" >/dev/null || die "docker import failed"
 rm -f "$tarball"

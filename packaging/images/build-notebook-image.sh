@@ -215,7 +215,10 @@ image_id() { docker image inspect --format '{{.Id}}' "$tag" 2>/dev/null; }
 # ---------------------------------------------------------------------------
 # Fast path
 # ---------------------------------------------------------------------------
-if [ $force = 0 ] && [ $dry_run = 0 ] && id=$(image_id); then
+# The recipe's own hash: an image built from another recipe is rebuilt.
+recipe=$(cat "$0"  | sha256sum | cut -c1-16)
+if [ $force = 0 ] && [ $dry_run = 0 ] && id=$(image_id) &&
+    [ "$(docker image inspect --format '{{index .Config.Labels "io.cassiny.image.recipe"}}' "$tag" 2>/dev/null)" = "$recipe" ]; then
     log "$tag exists (use --force to rebuild)"
     if [ $verify = 1 ]; then do_verify || die "verification failed"; fi
     echo "$id"
@@ -424,6 +427,7 @@ docker import \
     --change "LABEL org.opencontainers.image.base.name=debian:$suite" \
     --change "LABEL io.cassiny.image.suite=$suite" \
     --change "LABEL io.cassiny.image.snapshot=${snapshot:-none}" \
+    --change "LABEL io.cassiny.image.recipe=$recipe" \
     --message "cassiny notebook image: mmdebstrap $suite, snapshot ${snapshot:-none}" \
     "$tarball" "$tag" >/dev/null || die "docker import failed"
 rm -f "$tarball"

@@ -30,4 +30,8 @@ cat "$build/tests/integration/notebook.log"
 echo "--- jobs, reproduce, events (real engine)"
 bash "$src/tests/integration/test_job.sh" "$build" "$src" >"$build/tests/integration/job.log" 2>&1 || status=1
 cat "$build/tests/integration/job.log"
+
+echo "--- models end to end (real serving image, gateway, rollouts)"
+bash "$src/tests/integration/test_model.sh" "$build" "$src" >"$build/tests/integration/model.log" 2>&1 || status=1
+cat "$build/tests/integration/model.log"
 exit $status

@@ -203,6 +203,7 @@ def model_metadata():
 class Handler(BaseHTTPRequestHandler):
     server_version = "%s/%s" % (SERVER_NAME, SERVER_VERSION)
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out as two writes: no 40 ms delayed-ACK stall
 
     def log_message(self, fmt, *args):
         log.info("%s %s", self.address_string(), fmt % args)
@@ -259,12 +260,33 @@ class Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             raise HTTPError(413, "body of %d bytes exceeds the limit of %d" % (n, MAX_BODY))
         raw = self.rfile.read(n)
+        self._body_read = True
         try:
             return json.loads(raw)
         except (ValueError, RecursionError) as e:
             raise HTTPError(400, "body is not valid JSON: %s" % e)
 
+    def discard_unread_body(self):
+        """An answer given before the body was read (404, 405, ...) must not
+        leave the body in the socket: on a kept-alive connection it would be
+        read as the next request."""
+        if getattr(self, "_body_read", False):
+            return
+        try:
+            n = int(self.headers.get("Content-Length", "0") or "0")
+        except ValueError:
+            n = -1
+        if n < 0 or n > MAX_BODY or "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            self.close_connection = True
+            return
+        while n > 0:
+            chunk = self.rfile.read(min(n, 65536))
+            if not chunk:
+                break
+            n -= len(chunk)
+
     def handle_method(self, method):
+        self._body_read = False
         try:
             status, obj = self.route(method)
         except HTTPError as e:
@@ -272,6 +294,7 @@ class Handler(BaseHTTPRequestHandler):
         except Exception as e:  # noqa: BLE001 - keep serving
             log.exception("internal error")
             status, obj = 500, {"error": "internal error: %s" % type(e).__name__}
+        self.discard_unread_body()
         self.send_json(status, obj)
 
     def do_GET(self):
