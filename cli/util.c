@@ -189,8 +189,8 @@ const char *ctl_status_word(const char *kind, const char *status)
             return "waiting for the health check";
     }
     static const char *const words[][2] = {
-        {"pending", "queued"},
-        {"queued", "queued"},
+        {"pending", "accepted"},
+        {"queued", "queued (over the concurrency limit)"},
         {"creating", "creating container"},
     };
     for (size_t i = 0; status && i < sizeof(words) / sizeof(words[0]); i++)

@@ -729,6 +729,20 @@ static void finish_job(struct cass_lifecycle *lc, struct cass_engine *e, const j
     int code = st.exit_code;
     bool oom = st.oom_killed;
     cass_container_state_clear(&st);
+    if (!oom && code == 137 && !timed_out) {
+        /* The engine may report the OOM kill just after the exit: look
+         * again, and at what the events watcher recorded. */
+        nap(lc, 300);
+        _cleanup_json_ json_t *again = cass_engine_container_inspect(e, cid, NULL);
+        if (again && cass_engine_container_state(again, &st, NULL) == 0) {
+            oom = st.oom_killed;
+            cass_container_state_clear(&st);
+        }
+    }
+    if (!oom) {
+        _cleanup_json_ json_t *stored = cass_store_run_get(d->store, run_id, NULL);
+        oom = json_is_true(json_object_get(stored, "oomKilled"));
+    }
 
     _cleanup_json_ json_t *ch = json_pack("{s:i}", "exitCode", code);
     _cleanup_free_ char *dir = run_dir(d, run_id);
@@ -795,9 +809,8 @@ static int wait_job(struct cass_lifecycle *lc, struct cass_engine *e, const json
     json_int_t timeout = json_integer_value(json_object_get(spec, "timeoutSeconds"));
     const char *started = json_string_value(json_object_get(run, "startedAt"));
     double start = now_seconds();
-    struct tm tm = {0};
-    if (started && strptime(started, "%Y-%m-%dT%H:%M:%S", &tm))
-        start = (double)timegm(&tm);
+    if (started)
+        cass_notebook_parse_time(started, &start); /* RFC 3339 with milliseconds */
     if (timeout > 0)
         dl.at = start + (double)timeout;
     if (pthread_create(&dl.thread, NULL, deadline_main, &dl) != 0)

@@ -55,6 +55,20 @@ for f in "$src"/examples/*.yaml; do
     cassinyctl validate -f "$f" >/dev/null
 done
 
+step "the example project"
+# examples/job.yaml and notebook-job.yaml read it from here (under the
+# default policy.mountRoots). Replaced only when it differs: running this
+# again changes nothing.
+dest=/srv/cassiny/examples/churn
+if ! diff -rq "$src/examples/churn" "$dest" >/dev/null 2>&1; then
+    mkdir -p "$(dirname "$dest")"
+    rm -rf "$dest.new"
+    cp -R "$src/examples/churn" "$dest.new"
+    chmod -R u=rwX,go=rX "$dest.new"
+    rm -rf "$dest"
+    mv "$dest.new" "$dest"
+fi
+
 step "the example notebook"
 # The example mounts two host directories; the policy wants them to exist.
 mkdir -p /srv/data/churn /srv/scratch/churn

@@ -90,7 +90,7 @@ rc=$?
 check "apply --wait of a notebook exits 0" test $rc = 0
 check "apply prints KIND NAME REVISION RUN STATUS" grep -qE '^KIND +NAME +REVISION +RUN +STATUS' "$WORK/out"
 check "apply table shows a 12-hex revision and the run" grep -qE "^Notebook +$nb +[0-9a-f]{12} +r-[0-9A-Z]{26} +[a-z]+ +applied$" "$WORK/out"
-check "progress has one plain line per status change, with elapsed time" grep -qE "^$nb +(queued|creating container|waiting for Jupyter).* [0-9]+\.[0-9]s$" "$WORK/out"
+check "progress has one plain line per status change, with elapsed time" grep -qE "^$nb +(accepted|queued|creating container|waiting for Jupyter).* [0-9]+\.[0-9]s$" "$WORK/out"
 check "progress ends with a ready line" grep -qE "^$nb +ready +[0-9]+\.[0-9]s$" "$WORK/out"
 check "no terminal escapes when stdout is not a terminal" test "$(grep -c $'\r\|\e' "$WORK/out")" = 0
 check "no status line repeats when not a terminal" test "$(grep -E "^$nb  " "$WORK/out" | awk '{print $2}' | uniq -d | wc -l)" = 0
