@@ -395,6 +395,42 @@ static int check_running(struct cass_engine *e, const char *cid, struct cass_err
                           tail ? " before it was ready; its last output:\n" : "", tail ? tail : "");
 }
 
+/* Where the daemon reaches a published port: the engine's host address,
+ * with the wildcard addresses made loopback. */
+static void reach_host(const char *ip, char out[64])
+{
+    snprintf(out, 64, "%s",
+             !ip || !*ip || strcmp(ip, "0.0.0.0") == 0 ? "127.0.0.1"
+             : strcmp(ip, "::") == 0                   ? "[::1]"
+                                                       : ip);
+}
+
+/* Starts a created container and learns the host port the engine chose for
+ * port. A container that died at once has no port: the error then says
+ * how it ended, and *ret_exited is set. */
+static int start_published(struct cass_engine *e, const char *cid, int port, char reach[64],
+                           int *ret_port, bool *ret_exited, struct cass_error **err)
+{
+    *ret_exited = false;
+    if (cass_engine_container_start(e, cid, err) < 0)
+        return -1;
+    _cleanup_json_ json_t *ins = cass_engine_container_inspect(e, cid, err);
+    if (!ins)
+        return -1;
+    _cleanup_free_ char *host_ip = NULL;
+    if (cass_engine_container_host_port(ins, port, NULL, &host_ip, ret_port, err) < 0) {
+        _cleanup_error_ struct cass_error *xerr = NULL;
+        if (check_running(e, cid, &xerr) < 0) {
+            *ret_exited = true;
+            cass_error_free(TAKE_PTR(*err));
+            cass_error_merge(err, &xerr);
+        }
+        return -1;
+    }
+    reach_host(host_ip, reach);
+    return 0;
+}
+
 /* Waits until Jupyter answers with the token, the container exits, or the
  * timeout passes. */
 static int wait_ready(struct cass_lifecycle *lc, struct cass_engine *e, const char *cid,
@@ -597,26 +633,14 @@ static int launch_notebook(struct cass_lifecycle *lc, struct cass_engine *e, con
         return -1;
 
     /* 4. Start, learn the engine-chosen port, wait for Jupyter. */
-    if (cass_engine_container_start(e, cid, err) < 0)
-        return -1;
-    _cleanup_json_ json_t *ins = cass_engine_container_inspect(e, cid, err);
-    if (!ins)
-        return -1;
-    _cleanup_free_ char *host_ip = NULL;
+    char reach[64];
     int host_port = 0;
-    if (cass_engine_container_host_port(ins, port, NULL, &host_ip, &host_port, err) < 0) {
-        /* A container that died at once has no port: say that instead. */
-        _cleanup_error_ struct cass_error *xerr = NULL;
-        if (check_running(e, cid, &xerr) < 0) {
+    bool exited = false;
+    if (start_published(e, cid, port, reach, &host_port, &exited, err) < 0) {
+        if (exited)
             *reason = "exited";
-            cass_error_free(TAKE_PTR(*err));
-            cass_error_merge(err, &xerr);
-        }
         return -1;
     }
-    const char *reach = !host_ip || !*host_ip || strcmp(host_ip, "0.0.0.0") == 0 ? "127.0.0.1"
-                        : strcmp(host_ip, "::") == 0                             ? "[::1]"
-                                                                                 : host_ip;
     _cleanup_free_ char *base = xasprintf("http://%s:%d", reach, host_port);
     _cleanup_free_ char *etok = cass_http_escape(token);
     _cleanup_free_ char *url = xasprintf("http://%s:%d/?token=%s", publish, host_port, etok);
@@ -1122,23 +1146,11 @@ static int start_replica(struct cass_lifecycle *lc, struct cass_engine *e,
     json_array_append_new(containers, json_string(cid));
     if (run_update_fields(d, run_id, json_pack("{s:o}", "containers", containers), err) < 0)
         return -1;
-    if (cass_engine_container_start(e, cid, err) < 0)
-        return -1;
-    _cleanup_json_ json_t *ins = cass_engine_container_inspect(e, cid, err);
-    if (!ins)
-        return -1;
-    _cleanup_free_ char *host_ip = NULL;
+    char reach[64];
     int host_port = 0;
-    if (cass_engine_container_host_port(ins, port, NULL, &host_ip, &host_port, err) < 0) {
-        _cleanup_error_ struct cass_error *xerr = NULL;
-        if (check_running(e, cid, &xerr) < 0) {
-            cass_error_free(TAKE_PTR(*err));
-            cass_error_merge(err, &xerr);
-        }
+    bool exited = false;
+    if (start_published(e, cid, port, reach, &host_port, &exited, err) < 0)
         return -1;
-    }
-    const char *reach =
-        !host_ip || !*host_ip || strcmp(host_ip, "0.0.0.0") == 0 ? "127.0.0.1" : host_ip;
     double deadline = now_seconds() + MODEL_READY_TIMEOUT_S;
     double last_inspect = 0;
     for (;;) {
@@ -1348,8 +1360,7 @@ static bool replica_healthy(struct cass_engine *e, const char *cid, const json_t
     if (!ins || cass_engine_container_host_port(ins, port, NULL, &ip, &rep->port, NULL) < 0)
         return false;
     snprintf(rep->id, sizeof(rep->id), "%s", cid);
-    snprintf(rep->host, sizeof(rep->host), "%s",
-             !ip || !*ip || strcmp(ip, "0.0.0.0") == 0 ? "127.0.0.1" : ip);
+    reach_host(ip, rep->host);
     return probe_health(rep->host, rep->port, json_string_value(json_object_get(health, "path")),
                         (long)json_integer_value(json_object_get(health, "timeoutSeconds")) *
                             1000) == 0;
@@ -2082,7 +2093,8 @@ static void cull_once(struct cass_lifecycle *lc)
         const char *host_ip = json_string_value(json_object_get(p0, "hostIp"));
         if (!token || host_port <= 0)
             continue;
-        const char *reach = !host_ip || strcmp(host_ip, "0.0.0.0") == 0 ? "127.0.0.1" : host_ip;
+        char reach[64];
+        reach_host(host_ip, reach);
         _cleanup_free_ char *base = xasprintf("http://%s:%d", reach, host_port);
         _cleanup_json_ json_t *status = NULL;
         if (cass_notebook_status(base, token, 2000, &status, &cerr) < 0) {
