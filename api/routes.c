@@ -15,6 +15,7 @@
 #include "lifecycle.h"
 #include "protocol.h"
 #include "routes.h"
+#include "schema.h"
 #include "spec.h"
 #include "store.h"
 
@@ -158,6 +159,24 @@ static int h_metrics(struct cass_api_request *req, const char *arg, struct cass_
     reply->text = text;
     reply->content_type = "text/plain; version=0.0.4";
     return 0;
+}
+
+/* api/openapi.yaml, embedded at build time (build-aux/embed.sh). */
+extern const struct cass_schema_file cass_api_files[];
+
+static int h_openapi(struct cass_api_request *req, const char *arg, struct cass_api_reply *reply,
+                     struct cass_error **err)
+{
+    for (const struct cass_schema_file *f = cass_api_files; f->name; f++) {
+        if (strcmp(f->name, "openapi.yaml") != 0)
+            continue;
+        reply->text = strdup(f->text);
+        if (!reply->text)
+            return cass_error_set(err, CASS_ERR_NOMEM, "out of memory");
+        reply->content_type = CASS_MEDIA_YAML;
+        return 0;
+    }
+    return cass_error_set(err, CASS_ERR_INTERNAL, "openapi.yaml is not built in");
 }
 
 static int spec_media_ok(const char *ct)
@@ -669,6 +688,7 @@ static const struct route routes[] = {
     {"GET", "/healthz", NULL, h_healthz},
     {"GET", "/metrics", NULL, h_metrics},
     {"GET", "/v1/version", NULL, h_version},
+    {"GET", "/v1/openapi.yaml", NULL, h_openapi},
     {"POST", "/v1/specs", NULL, h_specs_post},
     {"GET", "/v1/specs", NULL, h_specs_list},
     {"GET", "/v1/specs/", "", h_specs_get},

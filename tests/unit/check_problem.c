@@ -164,6 +164,28 @@ START_TEST(routes_dry_run)
 }
 END_TEST
 
+START_TEST(routes_openapi)
+{
+    struct cass_daemon *d = daemon_new();
+    struct cass_api_request req = {.d = d, .method = "GET", .path = "/v1/openapi.yaml", .body = ""};
+    struct cass_api_reply reply = {.status = 200};
+    struct cass_error *err = NULL;
+    ck_assert_int_eq(cass_routes_handle(&req, &reply, &err), 0);
+    ck_assert_uint_eq(reply.status, 200);
+    ck_assert_ptr_null(reply.body);
+    ck_assert_ptr_nonnull(reply.text);
+    ck_assert_str_eq(reply.content_type, "application/yaml");
+    ck_assert_int_eq(strncmp(reply.text, "openapi: 3.0", 12), 0);
+    ck_assert_ptr_nonnull(strstr(reply.text, "\n  /v1/openapi.yaml:\n"));
+    free(reply.text);
+
+    struct result r = call(d, "POST", "/v1/openapi.yaml", NULL, NULL, NULL);
+    ck_assert_uint_eq(r.status, 405);
+    result_clear(&r);
+    cass_daemon_free(d);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("problem");
@@ -171,6 +193,7 @@ int main(void)
     tcase_add_test(tc, status_mapping);
     tcase_add_test(tc, routes_basic);
     tcase_add_test(tc, routes_dry_run);
+    tcase_add_test(tc, routes_openapi);
     suite_add_tcase(s, tc);
     return cass_check_run(s);
 }
