@@ -143,9 +143,11 @@ static json_t *parse_json(const char *body, size_t len, json_type type, const ch
 }
 
 /* Typed field access: a missing (or null) optional field leaves *ret alone;
- * a present field of another type is an error. */
-static int get_string(const json_t *o, const char *key, bool required, const char **ret,
-                      const char *what, struct cass_error **err)
+ * a present field of another type is an error. field() returns 1 with *ret_v
+ * set when the field is there and of the type want names, 0 when it is
+ * absent, -1 otherwise. */
+static int field(const json_t *o, const char *key, bool required, const char *want, json_t **ret_v,
+                 const char *what, struct cass_error **err)
 {
     json_t *v = json_object_get(o, key);
     if (!v || json_is_null(v)) {
@@ -153,40 +155,45 @@ static int get_string(const json_t *o, const char *key, bool required, const cha
             return cass_error_set(err, CASS_ERR_ENGINE, "%s: reply lacks %s", what, key);
         return 0;
     }
-    if (!json_is_string(v))
-        return cass_error_set(err, CASS_ERR_ENGINE, "%s: %s is not a string", what, key);
-    *ret = json_string_value(v);
-    return 0;
+    bool ok = strcmp(want, "a string") == 0 ? json_is_string(v)
+              : strcmp(want, "a boolean") == 0
+                  ? json_is_boolean(v)
+                  : json_is_integer(v) && json_integer_value(v) >= INT_MIN &&
+                        json_integer_value(v) <= INT_MAX;
+    if (!ok)
+        return cass_error_set(err, CASS_ERR_ENGINE, "%s: %s is not %s", what, key, want);
+    *ret_v = v;
+    return 1;
+}
+
+static int get_string(const json_t *o, const char *key, bool required, const char **ret,
+                      const char *what, struct cass_error **err)
+{
+    json_t *v = NULL;
+    int rc = field(o, key, required, "a string", &v, what, err);
+    if (rc > 0)
+        *ret = json_string_value(v);
+    return rc < 0 ? -1 : 0;
 }
 
 static int get_bool(const json_t *o, const char *key, bool required, bool *ret, const char *what,
                     struct cass_error **err)
 {
-    json_t *v = json_object_get(o, key);
-    if (!v || json_is_null(v)) {
-        if (required)
-            return cass_error_set(err, CASS_ERR_ENGINE, "%s: reply lacks %s", what, key);
-        return 0;
-    }
-    if (!json_is_boolean(v))
-        return cass_error_set(err, CASS_ERR_ENGINE, "%s: %s is not a boolean", what, key);
-    *ret = json_is_true(v);
-    return 0;
+    json_t *v = NULL;
+    int rc = field(o, key, required, "a boolean", &v, what, err);
+    if (rc > 0)
+        *ret = json_is_true(v);
+    return rc < 0 ? -1 : 0;
 }
 
 static int get_int(const json_t *o, const char *key, bool required, int *ret, const char *what,
                    struct cass_error **err)
 {
-    json_t *v = json_object_get(o, key);
-    if (!v || json_is_null(v)) {
-        if (required)
-            return cass_error_set(err, CASS_ERR_ENGINE, "%s: reply lacks %s", what, key);
-        return 0;
-    }
-    if (!json_is_integer(v) || json_integer_value(v) < INT_MIN || json_integer_value(v) > INT_MAX)
-        return cass_error_set(err, CASS_ERR_ENGINE, "%s: %s is not an integer", what, key);
-    *ret = (int)json_integer_value(v);
-    return 0;
+    json_t *v = NULL;
+    int rc = field(o, key, required, "an integer", &v, what, err);
+    if (rc > 0)
+        *ret = (int)json_integer_value(v);
+    return rc < 0 ? -1 : 0;
 }
 
 static int get_object(const json_t *o, const char *key, bool required, const json_t **ret,
