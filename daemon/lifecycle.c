@@ -28,7 +28,8 @@
 #define STOP_TIMEOUT_S 10
 #define READY_TIMEOUT_S 180
 #define CULL_TICK_S 2
-#define CASS_RUN_LOG_MAX (8u << 20)
+#define CASS_RUN_LOG_MAX (8u << 20)       /* kept per run: the end of the output */
+#define CASS_RUN_LOG_READ_MAX (64u << 20) /* read at most this much to find it */
 
 struct job {
     char *run_id;
@@ -221,12 +222,31 @@ struct log_file {
 static int log_to_file(int stream, const char *data, size_t len, void *ud)
 {
     struct log_file *lf = ud;
-    if (lf->written + len > CASS_RUN_LOG_MAX) {
-        fputs("\n[cassiny: log truncated]\n", lf->f);
+    if (lf->written + len > CASS_RUN_LOG_READ_MAX)
         return 1;
-    }
     lf->written += fwrite(data, 1, len, lf->f);
     return 0;
+}
+
+/* Cuts a kept log down to its last CASS_RUN_LOG_MAX bytes, where a failing
+ * program says why, with a first line that says what was dropped. */
+static int keep_tail(const char *path, size_t size)
+{
+    _cleanup_fclose_ FILE *in = fopen(path, "re");
+    _cleanup_free_ char *cut = xasprintf("%s.cut", path);
+    _cleanup_fclose_ FILE *out = in ? fopen(cut, "we") : NULL;
+    if (!in || !out || fseeko(in, (off_t)(size - CASS_RUN_LOG_MAX), SEEK_SET) < 0)
+        return -1;
+    fprintf(out, "[cassiny: the first %zu bytes of this log were dropped]\n",
+            size - CASS_RUN_LOG_MAX);
+    char buf[65536];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof(buf), in)) > 0)
+        if (fwrite(buf, 1, n, out) != n)
+            return -1;
+    if (fflush(out) != 0)
+        return -1;
+    return rename(cut, path);
 }
 
 char *cass_lifecycle_log_path(struct cass_daemon *d, const char *run_id)
@@ -262,6 +282,8 @@ static void save_logs(struct cass_daemon *d, struct cass_engine *e, const char *
         unlink(tmp);
         return;
     }
+    if (lf.written > CASS_RUN_LOG_MAX && keep_tail(tmp, lf.written) < 0)
+        log_warn("run %s: cannot shorten the kept log: %s", run_id, strerror(errno));
     if (rename(tmp, path) < 0)
         log_warn("run %s: cannot keep logs: rename: %s", run_id, strerror(errno));
 }

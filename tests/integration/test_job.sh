@@ -385,6 +385,15 @@ order=$(sed -n 's/^data: //p' "$WORK/events-q" |
 check "they run one at a time, in order ($order)" test "$order" = "1r 1s 2r 2s 3r 3s "
 check "the queued ones went through queued" test "$(sed -n 's/^data: //p' "$WORK/events-q" | jq -r --arg b "$Q2" --arg c "$Q3" 'select((.id == $b or .id == $c) and .status == "queued") | .id' | sort -u | wc -l)" = 2
 
+# --- a long output: the kept log is its end, where failures explain themselves
+LONG=$(launch "$(job "long-$$" cassiny/test-busybox:latest '  command: ["sh", "-c", "i=0; while [ $i -lt 1200 ]; do head -c 8192 /dev/zero | tr \"\\\\0\" x; echo; i=$((i+1)); done; echo THE-END"]
+')")
+wait_run "$LONG" 60 succeeded >/dev/null
+LOG="$WORK/state/runs/$LONG/container.log"
+check "a 9.8 MB output is kept as at most 8 MiB and a line" test "$(stat -c %s "$LOG")" -le $((8 * 1024 * 1024 + 100))
+check "the kept log ends with the output's end" test "$(tail -n 1 "$LOG")" = THE-END
+check "and says what was dropped" grep -q '^\[cassiny: the first [0-9]* bytes of this log were dropped\]' "$LOG"
+
 # --- nothing left behind
 check "no container of this daemon is left" test -z "$(docker ps -aq --filter "label=io.cassiny.instance=$INSTANCE")"
 check "cassinyd logged no sanitizer report" eval '! grep -qE "AddressSanitizer|runtime error:" "$WORK/cassinyd.log"'
