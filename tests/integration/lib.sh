@@ -27,6 +27,15 @@ start_daemon() {
     WORK=${WORK:-$(mktemp -d /tmp/cassiny-it.XXXXXX)}
     SOCK="$WORK/cassiny.sock"
     HOST="unix://$SOCK"
+    mkdir -p "$WORK"
+    # A suite's daemon never takes the machine's gateway port.
+    case " $* " in
+    *" --config "*) ;;
+    *)
+        printf 'gateway: {port: 0}\n' >"$WORK/default-config.yaml"
+        set -- --config "$WORK/default-config.yaml" "$@"
+        ;;
+    esac
     "$build/daemon/cassinyd" --state-dir "$WORK/state" --socket "$SOCK" \
         --log-level debug "$@" >"$WORK/cassinyd.log" 2>&1 &
     DAEMON_PID=$!
@@ -99,6 +108,7 @@ policy:
   maxCpus: 4
   maxMemory: 8Gi
   maxGpus: 0
+gateway: {port: 0}
 CFG
 }
 

@@ -37,7 +37,7 @@ spec:
 EOF
 }
 
-printf 'policy: {images: ["cassiny/*"], mountRoots: ["/tmp"]}\n' >"$CFG"
+printf 'policy: {images: ["cassiny/*"], mountRoots: ["/tmp"]}\ngateway: {port: 0}\n' >"$CFG"
 start_daemon "$build" --config "$CFG" || { not_ok "daemon starts"; summary; exit 1; }
 ok "daemon starts with a policy allowing $IMAGE"
 c() { "$ctl" --host "$HOST" "$@"; }
