@@ -36,10 +36,7 @@ if ! docker image inspect "$IMAGE" >/dev/null 2>&1; then
     summary
     exit 1
 fi
-write_config
-cat >>"$WORK/config.yaml" <<CFG
-gateway: {address: 127.0.0.1, port: 0}
-CFG
+write_config # its gateway takes a free port (port 0)
 start_daemon "$build" --config "$WORK/config.yaml" || { not_ok "daemon starts"; summary; exit 1; }
 
 # --- artifacts: trained inside the serving image, as the example says
