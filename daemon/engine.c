@@ -335,6 +335,20 @@ static json_t *call_json(struct cass_engine *e, const char *method, const char *
     return parse_json(r.body, r.len, type, what, err);
 }
 
+/* A required string field of a reply that names something (an id, a
+ * volume) and must be safe to put in a path. Caller owns the copy. */
+static char *name_field(const json_t *j, const char *key, const char *what, const char *name_what,
+                        struct cass_error **err)
+{
+    const char *v = NULL;
+    if (get_string(j, key, true, &v, what, err) < 0 || check_name(v, name_what, err) < 0)
+        return NULL;
+    char *ret = strdup(v);
+    if (!ret)
+        cass_error_set(err, CASS_ERR_NOMEM, "out of memory");
+    return ret;
+}
+
 /* A request whose reply body does not matter; 304 (nothing to do) is fine. */
 static int call_plain(struct cass_engine *e, const char *method, const char *path, long timeout_ms,
                       const char *what, struct cass_error **err)
@@ -872,24 +886,8 @@ char *cass_engine_container_create(struct cass_engine *e, const struct cass_cont
         return NULL;
     _cleanup_free_ char *p = spec->name ? vpath(e, "/containers/create?name=%s", spec->name)
                                         : vpath(e, "/containers/create");
-    _cleanup_response_ struct cass_http_response r = {0};
-    if (call(e, "POST", p, body, DEFAULT_TIMEOUT_MS, NULL, &r, NULL, err) < 0) {
-        cass_error_prefix(err, "create container");
-        return NULL;
-    }
-    if (!ok_status(r.status)) {
-        cass_engine_error_from_reply(r.status, r.body, r.len, "create container", err);
-        return NULL;
-    }
-    _cleanup_json_ json_t *j = parse_json(r.body, r.len, JSON_OBJECT, "create container", err);
-    const char *id = NULL;
-    if (!j || get_string(j, "Id", true, &id, "create container", err) < 0 ||
-        check_name(id, "container id from the engine", err) < 0)
-        return NULL;
-    char *ret = strdup(id);
-    if (!ret)
-        cass_error_set(err, CASS_ERR_NOMEM, "out of memory");
-    return ret;
+    _cleanup_json_ json_t *j = call_json(e, "POST", p, body, JSON_OBJECT, "create container", err);
+    return j ? name_field(j, "Id", "create container", "container id from the engine", err) : NULL;
 }
 
 int cass_engine_container_start(struct cass_engine *e, const char *id, struct cass_error **err)
@@ -1422,24 +1420,8 @@ char *cass_engine_volume_create(struct cass_engine *e, const char *name,
         return NULL;
     }
     _cleanup_free_ char *p = vpath(e, "/volumes/create");
-    _cleanup_response_ struct cass_http_response r = {0};
-    if (call(e, "POST", p, body, DEFAULT_TIMEOUT_MS, NULL, &r, NULL, err) < 0) {
-        cass_error_prefix(err, "create volume");
-        return NULL;
-    }
-    if (!ok_status(r.status)) {
-        cass_engine_error_from_reply(r.status, r.body, r.len, "create volume", err);
-        return NULL;
-    }
-    _cleanup_json_ json_t *j = parse_json(r.body, r.len, JSON_OBJECT, "create volume", err);
-    const char *got = NULL;
-    if (!j || get_string(j, "Name", true, &got, "create volume", err) < 0 ||
-        check_name(got, "volume name from the engine", err) < 0)
-        return NULL;
-    char *ret = strdup(got);
-    if (!ret)
-        cass_error_set(err, CASS_ERR_NOMEM, "out of memory");
-    return ret;
+    _cleanup_json_ json_t *j = call_json(e, "POST", p, body, JSON_OBJECT, "create volume", err);
+    return j ? name_field(j, "Name", "create volume", "volume name from the engine", err) : NULL;
 }
 
 json_t *cass_engine_volume_inspect(struct cass_engine *e, const char *name, struct cass_error **err)
