@@ -543,6 +543,28 @@ static int resolve_image(struct cass_lifecycle *lc, struct cass_engine *e, const
         err);
 }
 
+/* The image pinned by ID and the user to run it as (policy.allowRootUser
+ * decides for root images). ret_workdir may be NULL. *reason (may be NULL)
+ * names the step that failed. Outputs are the caller's; *ret_user points
+ * into *ret_user_buf or at static storage. */
+static int image_and_user(struct cass_lifecycle *lc, struct cass_engine *e, const json_t *run,
+                          const json_t *spec, char **ret_image, char **ret_user_buf,
+                          char **ret_workdir, const char **ret_user, const char **reason,
+                          struct cass_error **err)
+{
+    _cleanup_free_ char *workdir = NULL;
+    if (reason)
+        *reason = "image-not-found";
+    if (resolve_image(lc, e, run, json_string_value(json_object_get(spec, "image")), ret_image,
+                      ret_user_buf, &workdir, err) < 0)
+        return -1;
+    if (reason)
+        *reason = "launch-failed";
+    if (ret_workdir)
+        *ret_workdir = TAKE_PTR(workdir);
+    return cass_policy_user(json_object_get(lc->d->config, "policy"), *ret_user_buf, ret_user, err);
+}
+
 /* *reason names the step that failed, for the run's record. */
 static int launch_notebook(struct cass_lifecycle *lc, struct cass_engine *e, const json_t *run,
                            const json_t *doc, const char **reason, struct cass_error **err)
@@ -552,19 +574,14 @@ static int launch_notebook(struct cass_lifecycle *lc, struct cass_engine *e, con
     const char *name = json_string_value(json_object_get(run, "name"));
     const char *revision = json_string_value(json_object_get(run, "revision"));
     const json_t *spec = json_object_get(doc, "spec");
-    const char *ref = json_string_value(json_object_get(spec, "image"));
 
-    /* 1. The image, pinned by ID from here on. */
-    *reason = "image-not-found";
+    /* 1. The image, pinned by ID from here on, and its user. */
     _cleanup_free_ char *image_id = NULL, *image_user = NULL, *workdir = NULL;
-    if (resolve_image(lc, e, run, ref, &image_id, &image_user, &workdir, err) < 0)
+    const char *user = NULL;
+    if (image_and_user(lc, e, run, spec, &image_id, &image_user, &workdir, &user, reason, err) < 0)
         return -1;
     if (!workdir)
         workdir = strdup("/home/jovyan/work");
-    *reason = "launch-failed";
-    const char *user = NULL;
-    if (cass_policy_user(json_object_get(d->config, "policy"), image_user, &user, err) < 0)
-        return -1;
 
     /* 2. The workspace volume, kept across runs. */
     const char *workspace = json_string_value(json_object_get(spec, "workspace"));
@@ -885,15 +902,10 @@ static int launch_job(struct cass_lifecycle *lc, struct cass_engine *e, const js
     const char *name = json_string_value(json_object_get(run, "name"));
     const char *revision = json_string_value(json_object_get(run, "revision"));
     const json_t *spec = json_object_get(doc, "spec");
-    const char *ref = json_string_value(json_object_get(spec, "image"));
 
-    *reason = "image-not-found";
-    _cleanup_free_ char *image_id = NULL, *image_user = NULL, *workdir = NULL;
-    if (resolve_image(lc, e, run, ref, &image_id, &image_user, &workdir, err) < 0)
-        return -1;
-    *reason = "launch-failed";
+    _cleanup_free_ char *image_id = NULL, *image_user = NULL;
     const char *user = NULL;
-    if (cass_policy_user(json_object_get(d->config, "policy"), image_user, &user, err) < 0)
+    if (image_and_user(lc, e, run, spec, &image_id, &image_user, NULL, &user, reason, err) < 0)
         return -1;
 
     /* Inputs are hashed before the job can see them. */
@@ -1243,17 +1255,6 @@ static json_t *serving_runs(struct cass_daemon *d, const char *name, const char 
     return out;
 }
 
-static int model_context(struct cass_lifecycle *lc, struct cass_engine *e, const json_t *run,
-                         const json_t *spec, char **ret_image, char **ret_user_buf,
-                         const char **ret_user, struct cass_error **err)
-{
-    _cleanup_free_ char *workdir = NULL;
-    if (resolve_image(lc, e, run, json_string_value(json_object_get(spec, "image")), ret_image,
-                      ret_user_buf, &workdir, err) < 0)
-        return -1;
-    return cass_policy_user(json_object_get(lc->d->config, "policy"), *ret_user_buf, ret_user, err);
-}
-
 static int rollout(struct cass_lifecycle *lc, struct cass_engine *e, const struct model_ctx *mp,
                    const char *name, struct cass_error **err);
 
@@ -1269,10 +1270,9 @@ static int launch_model(struct cass_lifecycle *lc, struct cass_engine *e, const 
     const char *name = json_string_value(json_object_get(run, "name"));
     const json_t *spec = json_object_get(doc, "spec");
 
-    *reason = "image-not-found";
     _cleanup_free_ char *image_id = NULL, *user_buf = NULL;
     const char *user = NULL;
-    if (model_context(lc, e, run, spec, &image_id, &user_buf, &user, err) < 0)
+    if (image_and_user(lc, e, run, spec, &image_id, &user_buf, NULL, &user, reason, err) < 0)
         return -1;
 
     /* The artifact must still be what was applied. */
@@ -1430,7 +1430,7 @@ static void monitor_model(struct cass_lifecycle *lc, struct cass_engine *e, cons
         return;
     _cleanup_free_ char *image_id = NULL, *user_buf = NULL;
     const char *user = NULL;
-    if (model_context(lc, e, now, spec, &image_id, &user_buf, &user, &err) < 0) {
+    if (image_and_user(lc, e, now, spec, &image_id, &user_buf, NULL, &user, NULL, &err) < 0) {
         log_warn("run %s: cannot replace replicas: %s", run_id, err->message);
         return;
     }
