@@ -13,6 +13,8 @@
 #include "cleanup.h"
 #include "engine.h"
 #include "lifecycle.h"
+#include "eventstream.h"
+#include "runlog.h"
 #include "protocol.h"
 #include "routes.h"
 #include "schema.h"
@@ -130,6 +132,30 @@ static int h_metrics(struct cass_api_request *req, const char *arg, struct cass_
                      atomic_load(&d->requests_4xx), atomic_load(&d->requests_5xx));
     if (n < 0)
         return cass_error_set(err, CASS_ERR_NOMEM, "out of memory");
+    if (d->lifecycle) {
+        struct cass_lifecycle_stats st;
+        cass_lifecycle_stats(d->lifecycle, &st);
+        char *more = NULL;
+        if (asprintf(&more,
+                     "%s# HELP cassiny_queue_length Runs waiting, by queue.\n"
+                     "# TYPE cassiny_queue_length gauge\n"
+                     "cassiny_queue_length{queue=\"launch\"} %zu\n"
+                     "cassiny_queue_length{queue=\"job\"} %zu\n"
+                     "# HELP cassiny_launches_in_progress Runs being created and started.\n"
+                     "# TYPE cassiny_launches_in_progress gauge\n"
+                     "cassiny_launches_in_progress %zu\n"
+                     "# HELP cassiny_launches_max limits.maxConcurrentLaunches.\n"
+                     "# TYPE cassiny_launches_max gauge\ncassiny_launches_max %zu\n"
+                     "# HELP cassiny_jobs_running Jobs a runner has in hand.\n"
+                     "# TYPE cassiny_jobs_running gauge\ncassiny_jobs_running %zu\n"
+                     "# HELP cassiny_jobs_running_max limits.maxRunningJobs.\n"
+                     "# TYPE cassiny_jobs_running_max gauge\ncassiny_jobs_running_max %zu\n",
+                     text, st.launch_queue, st.job_queue, st.launching, st.max_launches,
+                     st.running_jobs, st.max_running_jobs) < 0)
+            return cass_error_set(err, CASS_ERR_NOMEM, "out of memory");
+        free(text);
+        text = more;
+    }
     /* Runs by kind and status, from the store. */
     _cleanup_error_ struct cass_error *cerr = NULL;
     _cleanup_json_ json_t *counts = cass_store_run_counts(d->store, &cerr);
@@ -219,19 +245,8 @@ static int h_specs_post(struct cass_api_request *req, const char *arg, struct ca
         reply->audit_detail = json_deep_copy(out);
         return 0;
     }
-    json_t *list = json_array();
-    size_t i;
-    json_t *s;
-    json_array_foreach(specs, i, s)
-    {
-        json_array_append_new(
-            list,
-            json_pack("{s:O,s:O,s:O,s:O,s:O}", "kind", json_object_get(s, "kind"), "name",
-                      json_object_get(s, "name"), "revision", json_object_get(s, "revision"),
-                      "line", json_object_get(s, "line"), "spec", json_object_get(s, "spec")));
-    }
-    reply->body = json_pack("{s:b,s:o}", "dryRun", 1, "specs", list);
-    return reply->body ? 0 : cass_error_set(err, CASS_ERR_NOMEM, "out of memory");
+    reply->body = cass_lifecycle_dry_run(req->d, specs, err);
+    return reply->body ? 0 : -1;
 }
 
 /* ---- specs ------------------------------------------------------------- */
@@ -297,6 +312,18 @@ static int parse_limit(const struct cass_api_request *req, unsigned *ret, struct
     return 0;
 }
 
+/* A queued run says where it stands in its queue. */
+static void add_queue_position(struct cass_daemon *d, json_t *run)
+{
+    const char *st = json_string_value(json_object_get(run, "status"));
+    if (!d->lifecycle || !st || strcmp(st, "queued") != 0)
+        return;
+    long pos =
+        cass_lifecycle_queue_position(d->lifecycle, json_string_value(json_object_get(run, "id")));
+    if (pos > 0)
+        json_object_set_new(run, "queuePosition", json_integer(pos));
+}
+
 static int h_runs_list(struct cass_api_request *req, const char *arg, struct cass_api_reply *reply,
                        struct cass_error **err)
 {
@@ -312,6 +339,9 @@ static int h_runs_list(struct cass_api_request *req, const char *arg, struct cas
     json_t *runs = cass_store_run_list(req->d->store, &f, &next, err);
     if (!runs)
         return -1;
+    size_t i;
+    json_t *r;
+    json_array_foreach(runs, i, r) add_queue_position(req->d, r);
     reply->body = json_pack("{s:o,s:s?}", "runs", runs, "next", next);
     free(next);
     return 0;
@@ -321,6 +351,8 @@ static int h_runs_get(struct cass_api_request *req, const char *id, struct cass_
                       struct cass_error **err)
 {
     reply->body = cass_store_run_get(req->d->store, id, err);
+    if (reply->body)
+        add_queue_position(req->d, reply->body);
     return reply->body ? 0 : -1;
 }
 
@@ -337,111 +369,14 @@ static int h_runs_stop(struct cass_api_request *req, const char *id, struct cass
     return 0;
 }
 
-/* Logs: a thread copies the engine's demultiplexed stream into a pipe that
- * the connection's thread reads; closing either end ends both. */
-struct log_stream {
-    struct log_stream *next; /* in live_streams */
-    int fds[2];
-    atomic_int cancel;
-    pthread_t thread;
-    struct cass_engine *engine;
-    char *container;
-    struct cass_engine_logs_opts opts;
-};
-
-/* Set at shutdown: every open stream ends. */
-static atomic_int streams_cancelled;
-
-/* Open follows, so that shutdown can end them (a connection thread blocked
- * on a quiet follow would otherwise hold the server up). */
-static pthread_mutex_t streams_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct log_stream *live_streams;
-
-void cass_routes_cancel_streams(void)
+static long log_read(void *ctx, char *buf, size_t max)
 {
-    atomic_store(&streams_cancelled, 1);
-    pthread_mutex_lock(&streams_lock);
-    for (struct log_stream *ls = live_streams; ls; ls = ls->next)
-        atomic_store(&ls->cancel, 1);
-    pthread_mutex_unlock(&streams_lock);
+    return cass_runlog_read(ctx, buf, max);
 }
 
-static int log_pipe_write(int stream, const char *data, size_t len, void *ud)
+static void log_free(void *ctx)
 {
-    struct log_stream *ls = ud;
-    while (len > 0) {
-        ssize_t n = write(ls->fds[1], data, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return 1; /* the client went away */
-        data += n;
-        len -= (size_t)n;
-    }
-    return atomic_load(&ls->cancel) ? 1 : 0;
-}
-
-static void *log_thread(void *arg)
-{
-    struct log_stream *ls = arg;
-    struct cass_error *err = NULL;
-    if (cass_engine_container_logs(ls->engine, ls->container, &ls->opts, log_pipe_write, ls, &err) <
-            0 &&
-        !atomic_load(&ls->cancel)) {
-        char line[512];
-        int n = snprintf(line, sizeof(line), "\n[cassiny: log stream ended: %s]\n",
-                         err->message ? err->message : "?");
-        if (n > 0 && write(ls->fds[1], line, (size_t)n) < 0)
-            n = 0;
-    }
-    cass_error_free(err);
-    close(ls->fds[1]);
-    ls->fds[1] = -1;
-    return NULL;
-}
-
-static long log_stream_read(void *ctx, char *buf, size_t max)
-{
-    struct log_stream *ls = ctx;
-    for (;;) {
-        ssize_t n = read(ls->fds[0], buf, max);
-        if (n < 0 && errno == EINTR)
-            continue;
-        return n;
-    }
-}
-
-static void log_stream_free(void *ctx)
-{
-    struct log_stream *ls = ctx;
-    pthread_mutex_lock(&streams_lock);
-    for (struct log_stream **p = &live_streams; *p; p = &(*p)->next)
-        if (*p == ls) {
-            *p = ls->next;
-            break;
-        }
-    pthread_mutex_unlock(&streams_lock);
-    atomic_store(&ls->cancel, 1);
-    close(ls->fds[0]);
-    pthread_join(ls->thread, NULL);
-    free(ls->container);
-    free(ls);
-}
-
-static long file_stream_read(void *ctx, char *buf, size_t max)
-{
-    int fd = (int)(intptr_t)ctx;
-    for (;;) {
-        ssize_t n = read(fd, buf, max);
-        if (n < 0 && errno == EINTR)
-            continue;
-        return n;
-    }
-}
-
-static void file_stream_free(void *ctx)
-{
-    close((int)(intptr_t)ctx);
+    cass_runlog_close(ctx);
 }
 
 static int h_runs_logs(struct cass_api_request *req, const char *id, struct cass_api_reply *reply,
@@ -462,52 +397,20 @@ static int h_runs_logs(struct cass_api_request *req, const char *id, struct cass
     _cleanup_json_ json_t *run = cass_store_run_get(req->d->store, id, err);
     if (!run)
         return -1;
-    const char *cid = json_string_value(json_array_get(json_object_get(run, "containers"), 0));
-    struct cass_engine *e = NULL;
-    _cleanup_json_ json_t *ins = NULL;
-    if (cid) {
-        _cleanup_error_ struct cass_error *ierr = NULL;
-        e = cass_daemon_engine(req->d, &ierr);
-        ins = e ? cass_engine_container_inspect(e, cid, &ierr) : NULL;
-    }
+    struct cass_runlog_reader *r = cass_runlog_open(req->d, run, follow, tail, err);
+    if (!r)
+        return -1;
     reply->content_type = "text/plain; charset=utf-8";
-    if (!ins) {
-        /* The container is gone: serve what was kept. */
-        _cleanup_free_ char *path = cass_lifecycle_log_path(req->d, id);
-        int fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-            return cass_error_set(err, CASS_ERR_NOT_FOUND,
-                                  "run %s has no container and no kept logs", id);
-        reply->stream_read = file_stream_read;
-        reply->stream_free = file_stream_free;
-        reply->stream_ctx = (void *)(intptr_t)fd;
-        return 0;
-    }
-    struct log_stream *ls = calloc(1, sizeof(*ls));
-    if (!ls || pipe2(ls->fds, O_CLOEXEC) < 0) {
-        free(ls);
-        return cass_error_set(err, CASS_ERR_INTERNAL, "cannot make a pipe for the logs");
-    }
-    ls->engine = e;
-    ls->container = strdup(cid);
-    ls->opts.follow = follow;
-    ls->opts.tail = tail;
-    ls->opts.cancel = &ls->cancel;
-    if (pthread_create(&ls->thread, NULL, log_thread, ls) != 0) {
-        close(ls->fds[0]);
-        close(ls->fds[1]);
-        free(ls->container);
-        free(ls);
-        return cass_error_set(err, CASS_ERR_INTERNAL, "cannot start the log thread");
-    }
-    pthread_mutex_lock(&streams_lock);
-    ls->next = live_streams;
-    live_streams = ls;
-    pthread_mutex_unlock(&streams_lock);
-    reply->stream_read = log_stream_read;
-    reply->stream_free = log_stream_free;
-    reply->stream_ctx = ls;
+    reply->stream_read = log_read;
+    reply->stream_free = log_free;
+    reply->stream_ctx = r;
     return 0;
+}
+
+void cass_routes_cancel_streams(void)
+{
+    cass_runlog_cancel_all();
+    cass_eventstream_cancel_all();
 }
 
 static int h_runs_reproduce(struct cass_api_request *req, const char *id,
@@ -536,123 +439,20 @@ static int h_specs_rollback(struct cass_api_request *req, const char *name,
 
 /* ---- events: server-sent, from the audit log ------------------------------ */
 
-struct sse {
-    struct cass_daemon *d;
-    int64_t last_id;
-    char *name;    /* only runs of this name, may be NULL */
-    char *run;     /* only this run, may be NULL */
-    char *pending; /* formatted text not yet sent */
-    size_t len, off;
-};
-
-static void sse_format(struct sse *x, json_t *entries)
-{
-    size_t i;
-    json_t *en;
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
-    if (!f)
-        return;
-    json_array_foreach(entries, i, en)
-    {
-        json_int_t id = json_integer_value(json_object_get(en, "id"));
-        if (id > x->last_id)
-            x->last_id = id;
-        const char *action = json_string_value(json_object_get(en, "action"));
-        json_t *detail = json_object_get(en, "detail");
-        bool is_run = action && strcmp(action, "run") == 0;
-        if ((x->name || x->run) && !is_run)
-            continue;
-        if (x->name &&
-            strcmp(x->name, json_string_value(json_object_get(detail, "name")) ?: "") != 0)
-            continue;
-        if (x->run && strcmp(x->run, json_string_value(json_object_get(detail, "id")) ?: "") != 0)
-            continue;
-        json_t *data =
-            is_run
-                ? json_deep_copy(detail)
-                : json_pack("{s:O,s:O,s:O,s:O}", "actor", json_object_get(en, "actor"), "action",
-                            json_object_get(en, "action"), "target", json_object_get(en, "target"),
-                            "status", json_object_get(en, "status"));
-        if (!data)
-            continue;
-        json_object_set(data, "time", json_object_get(en, "time"));
-        char *text = json_dumps(data, JSON_COMPACT | JSON_SORT_KEYS);
-        json_decref(data);
-        if (text)
-            fprintf(f, "id: %lld\nevent: %s\ndata: %s\n\n", (long long)id,
-                    is_run ? "run" : "request", text);
-        free(text);
-    }
-    fclose(f);
-    free(x->pending);
-    x->pending = buf;
-    x->len = len;
-    x->off = 0;
-}
-
 static long sse_read(void *ctx, char *buf, size_t max)
 {
-    struct sse *x = ctx;
-    struct cass_daemon *d = x->d;
-    for (int idle = 0;;) {
-        if (x->off < x->len) {
-            size_t n = x->len - x->off < max ? x->len - x->off : max;
-            memcpy(buf, x->pending + x->off, n);
-            x->off += n;
-            return (long)n;
-        }
-        if (atomic_load(&streams_cancelled) || atomic_load(&d->stopping))
-            return 0;
-        pthread_mutex_lock(&d->events_lock);
-        unsigned long seq = d->events_seq;
-        pthread_mutex_unlock(&d->events_lock);
-        _cleanup_error_ struct cass_error *err = NULL;
-        _cleanup_json_ json_t *entries = cass_store_audit_since(d->store, x->last_id, 100, &err);
-        if (!entries)
-            return -1;
-        if (json_array_size(entries) > 0) {
-            sse_format(x, entries);
-            idle = 0;
-            continue;
-        }
-        if (++idle >= 15) {
-            /* A comment now and then keeps proxies and clients from giving up. */
-            static const char ka[] = ": keep-alive\n\n";
-            if (max < sizeof(ka) - 1)
-                return -1;
-            memcpy(buf, ka, sizeof(ka) - 1);
-            return (long)(sizeof(ka) - 1);
-        }
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_sec += 1;
-        pthread_mutex_lock(&d->events_lock);
-        while (d->events_seq == seq) {
-            if (pthread_cond_timedwait(&d->events_cond, &d->events_lock, &until) != 0)
-                break;
-        }
-        pthread_mutex_unlock(&d->events_lock);
-    }
+    return cass_eventstream_read(ctx, buf, max);
 }
 
 static void sse_free(void *ctx)
 {
-    struct sse *x = ctx;
-    free(x->name);
-    free(x->run);
-    free(x->pending);
-    free(x);
+    cass_eventstream_close(ctx);
 }
 
 static int h_events(struct cass_api_request *req, const char *arg, struct cass_api_reply *reply,
                     struct cass_error **err)
 {
-    struct sse *x = calloc(1, sizeof(*x));
-    if (!x)
-        return cass_error_set(err, CASS_ERR_NOMEM, "out of memory");
-    x->d = req->d;
+    long long after = -1;
     const char *last =
         req->conn ? MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "Last-Event-ID") : NULL;
     if (!last)
@@ -660,23 +460,15 @@ static int h_events(struct cass_api_request *req, const char *arg, struct cass_a
     if (last) {
         char *end = NULL;
         errno = 0;
-        long long v = strtoll(last, &end, 10);
-        if (errno || end == last || *end || v < 0) {
-            free(x);
+        after = strtoll(last, &end, 10);
+        if (errno || end == last || *end || after < 0)
             return cass_error_set(err, CASS_ERR_SYNTAX,
                                   "Last-Event-ID (or since) must be an event id");
-        }
-        x->last_id = v;
-    } else {
-        _cleanup_error_ struct cass_error *lerr = NULL;
-        x->last_id = cass_store_audit_last_id(req->d->store, &lerr);
-        if (x->last_id < 0)
-            x->last_id = 0;
     }
-    const char *name = cass_routes_query(req, "name");
-    const char *run = cass_routes_query(req, "run");
-    x->name = name ? strdup(name) : NULL;
-    x->run = run ? strdup(run) : NULL;
+    struct cass_eventstream *x = cass_eventstream_open(
+        req->d, after, cass_routes_query(req, "name"), cass_routes_query(req, "run"), err);
+    if (!x)
+        return -1;
     reply->content_type = "text/event-stream";
     reply->stream_read = sse_read;
     reply->stream_free = sse_free;

@@ -10,18 +10,9 @@
 #include "cleanup.h"
 #include "ctl.h"
 #include "protocol.h"
+#include "vocab.h"
 
 #define RUNS_USAGE "Usage: cassinyctl runs [NAME] [--status S] [--kind K] [--limit N]\n"
-
-static int status_known(const char *s)
-{
-    static const char *const statuses[] = {"pending", "queued",    "creating", "starting", "ready",
-                                           "running", "succeeded", "failed",   "stopped"};
-    for (size_t i = 0; i < sizeof(statuses) / sizeof(statuses[0]); i++)
-        if (strcmp(s, statuses[i]) == 0)
-            return 1;
-    return 0;
-}
 
 /* Appends "&key=value" (value percent-encoded) to a query of at most n bytes. */
 static int add_param(char *q, size_t n, const char *key, const char *value)
@@ -79,7 +70,7 @@ int ctl_cmd_runs(struct ctl *c, int argc, char **argv)
         switch (ch) {
         case 's':
             status = optarg;
-            if (!status_known(status)) {
+            if (!cass_vocab_status_valid(status)) {
                 fprintf(stderr, "cassinyctl runs: --status must be one of pending, queued, "
                                 "creating, starting, ready, running, succeeded, failed, "
                                 "stopped\n");

@@ -12,28 +12,16 @@
 #include "cleanup.h"
 #include "ctl.h"
 #include "protocol.h"
+#include "vocab.h"
 
 int ctl_name_valid(const char *s)
 {
-    size_t n = s ? strlen(s) : 0;
-    if (n < 1 || n > 63 || s[0] == '-' || s[n - 1] == '-')
-        return 0;
-    for (size_t i = 0; i < n; i++)
-        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '-'))
-            return 0;
-    return 1;
+    return cass_vocab_name_valid(s);
 }
 
 int ctl_run_id_valid(const char *s)
 {
-    static const char crockford[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
-    /* The first character of a ULID holds 3 bits of the time: 0 to 7. */
-    if (!s || strncmp(s, "r-", 2) != 0 || strlen(s) != 28 || s[2] > '7')
-        return 0;
-    for (size_t i = 2; i < 28; i++)
-        if (!strchr(crockford, s[i]))
-            return 0;
-    return 1;
+    return cass_vocab_run_id_valid(s);
 }
 
 int ctl_check_target(const char *verb, const char *arg, int allow_run)
@@ -53,15 +41,14 @@ int ctl_check_target(const char *verb, const char *arg, int allow_run)
 
 const char *ctl_kind_parse(const char *word)
 {
-    static const char *const kinds[] = {"Notebook", "Job", "Model"};
     if (!word)
         return NULL;
     size_t n = strlen(word);
-    for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
-        size_t k = strlen(kinds[i]);
-        if (strncasecmp(word, kinds[i], k) == 0 &&
+    for (const struct cass_vocab_kind *kind = cass_vocab_kinds; kind->name; kind++) {
+        size_t k = strlen(kind->name);
+        if (strncasecmp(word, kind->name, k) == 0 &&
             (n == k || (n == k + 1 && (word[k] == 's' || word[k] == 'S'))))
-            return kinds[i];
+            return kind->name;
     }
     return NULL;
 }
@@ -201,8 +188,7 @@ const char *ctl_status_word(const char *kind, const char *status)
 
 int ctl_status_final(const char *status)
 {
-    return status && (strcmp(status, "succeeded") == 0 || strcmp(status, "failed") == 0 ||
-                      strcmp(status, "stopped") == 0);
+    return cass_vocab_status_final(status);
 }
 
 int ctl_status_settled(const char *status)

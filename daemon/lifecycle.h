@@ -5,6 +5,7 @@
 #define CASS_LIFECYCLE_H
 
 #include <jansson.h>
+#include <pthread.h>
 #include <stdbool.h>
 
 #include "daemon.h"
@@ -13,6 +14,12 @@
 /* Starts the workers, the events watcher (which reconciles first) and the
  * idle culler. */
 int cass_lifecycle_start(struct cass_daemon *d, struct cass_error **err);
+
+struct cass_backend;
+/* The same with a backend of the caller's (tests: a fake one), which the
+ * lifecycle takes over. */
+int cass_lifecycle_start_with(struct cass_daemon *d, struct cass_backend *backend,
+                              struct cass_error **err);
 
 /* Stops the threads; runs in flight stay as they are and are picked up by
  * the next start's reconcile. */
@@ -47,14 +54,33 @@ json_t *cass_lifecycle_rollback(struct cass_daemon *d, const char *name, const c
 int cass_lifecycle_delete(struct cass_daemon *d, const char *name, bool purge,
                           struct cass_error **err);
 
-/* Makes the store and the engine agree: runs whose containers vanished or
- * exited are marked, launches cut short are started again, and labelled
- * containers that no live run owns are removed. */
-int cass_lifecycle_reconcile(struct cass_daemon *d, struct cass_error **err);
+/* What apply would answer, without storing or launching anything: the
+ * whole policy and the same revisions (a model's artifact hash included).
+ * Returns (caller owns) {"dryRun": true, "specs": [{kind, name, revision,
+ * line, spec, changed}]}. */
+json_t *cass_lifecycle_dry_run(struct cass_daemon *d, const json_t *specs, struct cass_error **err);
 
-/* Where a run's container output is kept once the container is gone
- * (caller owns). */
-char *cass_lifecycle_log_path(struct cass_daemon *d, const char *run_id);
+/* Where a queued run stands in its queue (1 is next), 0 when not queued. */
+long cass_lifecycle_queue_position(struct cass_lifecycle *lc, const char *run_id);
+
+struct cass_lifecycle_stats {
+    size_t launch_queue;     /* runs waiting for a launch worker */
+    size_t job_queue;        /* jobs waiting for a job slot */
+    size_t launching;        /* runs being created and started now */
+    size_t running_jobs;     /* jobs a runner has in hand */
+    size_t max_launches;     /* limits.maxConcurrentLaunches */
+    size_t max_running_jobs; /* limits.maxRunningJobs */
+};
+void cass_lifecycle_stats(struct cass_lifecycle *lc, struct cass_lifecycle_stats *ret);
+
+/* The manifest of a job's input tree (parallel and cached where the
+ * hashing module allows). Caller owns. */
+json_t *cass_lifecycle_hash_tree(struct cass_lifecycle *lc, const char *dir, const char *prefix,
+                                 struct cass_error **err);
+
+/* Held by apply, delete and reconcile while they compare the store with
+ * the engine. */
+pthread_mutex_t *cass_lifecycle_apply_lock(struct cass_lifecycle *lc);
 
 /* Records a run's state as an event (the audit log, whose ids are the
  * server-sent event ids) and wakes GET /v1/events streams. */

@@ -13,6 +13,8 @@ struct entry {
     struct cass_replica rep;
     bool in; /* in rotation; false once removed but still draining */
     int inflight;
+    int failures;     /* consecutive failed health checks */
+    double out_since; /* when it stopped taking requests; 0 while healthy */
     struct entry *next;
 };
 
@@ -82,6 +84,10 @@ void cass_rotation_add(struct cass_rotation *r, const char *name, const char *ru
     snprintf(e->name, sizeof(e->name), "%s", name);
     snprintf(e->run_id, sizeof(e->run_id), "%s", run_id ? run_id : "");
     e->rep = *rep;
+    if (!e->in) {
+        e->failures = 0;
+        e->out_since = 0;
+    }
     e->in = true;
     pthread_mutex_unlock(&r->lock);
 }
@@ -122,14 +128,19 @@ int cass_rotation_pick(struct cass_rotation *r, const char *name, const char *co
     pthread_mutex_lock(&r->lock);
     struct entry *cand[256];
     size_t nc = 0;
-    for (struct entry *e = r->head; e && nc < 256; e = e->next) {
-        if (!e->in || strcmp(e->name, name) != 0)
-            continue;
-        bool skipped = false;
-        for (size_t i = 0; i < n && !skipped; i++)
-            skipped = strcmp(skip[i], e->rep.id) == 0;
-        if (!skipped)
-            cand[nc++] = e;
+    /* Healthy replicas first; when none is, every member: a replica that is
+     * slow to answer its health check under load still serves, and
+     * overload must not become an outage. */
+    for (int pass = 0; pass < 2 && nc == 0; pass++) {
+        for (struct entry *e = r->head; e && nc < 256; e = e->next) {
+            if (!e->in || strcmp(e->name, name) != 0 || (pass == 0 && e->out_since > 0))
+                continue;
+            bool skipped = false;
+            for (size_t i = 0; i < n && !skipped; i++)
+                skipped = strcmp(skip[i], e->rep.id) == 0;
+            if (!skipped)
+                cand[nc++] = e;
+        }
     }
     if (nc == 0) {
         pthread_mutex_unlock(&r->lock);
@@ -179,4 +190,54 @@ bool cass_rotation_has(struct cass_rotation *r, const char *name, const char *id
     bool has = e && e->in && strcmp(e->name, name) == 0;
     pthread_mutex_unlock(&r->lock);
     return has;
+}
+
+double cass_rotation_health(struct cass_rotation *r, const char *id, bool ok, int threshold,
+                            double now)
+{
+    pthread_mutex_lock(&r->lock);
+    struct entry *e = find(r, id);
+    double out = -1;
+    if (e && e->in) {
+        if (ok) {
+            e->failures = 0;
+            e->out_since = 0;
+        } else if (++e->failures >= threshold && e->out_since == 0) {
+            e->out_since = now;
+        }
+        out = e->out_since > 0 ? now - e->out_since : 0;
+    }
+    pthread_mutex_unlock(&r->lock);
+    return out;
+}
+
+size_t cass_rotation_count_healthy(struct cass_rotation *r, const char *name)
+{
+    pthread_mutex_lock(&r->lock);
+    size_t n = 0;
+    for (struct entry *e = r->head; e; e = e->next)
+        if (e->in && e->out_since == 0 && strcmp(e->name, name) == 0)
+            n++;
+    pthread_mutex_unlock(&r->lock);
+    return n;
+}
+
+double cass_rotation_out_seconds(struct cass_rotation *r, const char *id, double now)
+{
+    pthread_mutex_lock(&r->lock);
+    struct entry *e = find(r, id);
+    double out = !e || !e->in ? -1 : e->out_since > 0 ? now - e->out_since : 0;
+    pthread_mutex_unlock(&r->lock);
+    return out;
+}
+
+int cass_rotation_get(struct cass_rotation *r, const char *id, struct cass_replica *ret)
+{
+    pthread_mutex_lock(&r->lock);
+    struct entry *e = find(r, id);
+    int rc = e && e->in ? 0 : -1;
+    if (rc == 0)
+        *ret = e->rep;
+    pthread_mutex_unlock(&r->lock);
+    return rc;
 }

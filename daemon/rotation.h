@@ -29,9 +29,10 @@ void cass_rotation_remove_run(struct cass_rotation *r, const char *name, const c
 /* Takes every replica of a model out. */
 void cass_rotation_clear(struct cass_rotation *r, const char *name);
 
-/* Picks the next replica of name, round robin, skipping the ids in skip (n
- * of them), and counts a request in flight on it. 0 and *ret filled, or -1
- * when no replica is left. */
+/* Picks the next healthy replica of name, round robin, skipping the ids in
+ * skip (n of them), and counts a request in flight on it; when no member is
+ * healthy, any member (overload must not become an outage). 0 and *ret
+ * filled, or -1 when no replica is left. */
 int cass_rotation_pick(struct cass_rotation *r, const char *name, const char *const *skip, size_t n,
                        struct cass_replica *ret);
 /* Ends a request counted by pick. */
@@ -39,6 +40,20 @@ void cass_rotation_release(struct cass_rotation *r, const char *name, const char
 
 /* Requests in flight on a replica (also after it was removed). */
 int cass_rotation_inflight(struct cass_rotation *r, const char *id);
+/* Records one health check of a member: threshold consecutive failures
+ * take it out of the picks (it stays a member), one success brings it
+ * back. Returns how many seconds it has been out (0 while healthy), or -1
+ * when id is not a member. */
+double cass_rotation_health(struct cass_rotation *r, const char *id, bool ok, int threshold,
+                            double now);
+/* How long a member has been out of the picks (0 while healthy), -1 when
+ * id is not a member. */
+double cass_rotation_out_seconds(struct cass_rotation *r, const char *id, double now);
+/* A member's address: 0 and *ret, or -1 when id is not a member. */
+int cass_rotation_get(struct cass_rotation *r, const char *id, struct cass_replica *ret);
+/* Members of name that are healthy. */
+size_t cass_rotation_count_healthy(struct cass_rotation *r, const char *name);
+
 /* Number of replicas of name in rotation. */
 size_t cass_rotation_count(struct cass_rotation *r, const char *name);
 /* Whether the replica is in rotation. */

@@ -20,6 +20,7 @@
 #include "error.h"
 #include "hash.h"
 #include "store.h"
+#include "vocab.h"
 
 #define BUSY_TIMEOUT_MS 5000
 #define AUDIT_DEFAULT_LIMIT 100
@@ -249,10 +250,6 @@ struct cass_store {
 
 /* --- small helpers ------------------------------------------------------- */
 
-static const char *const statuses[] = {"pending", "queued",    "creating", "starting", "ready",
-                                       "running", "succeeded", "failed",   "stopped"};
-static const char *const kinds[] = {"Notebook", "Job", "Model"};
-
 static bool in_list(const char *s, const char *const *list, size_t n)
 {
     if (!s)
@@ -265,33 +262,22 @@ static bool in_list(const char *s, const char *const *list, size_t n)
 
 int cass_store_status_valid(const char *status)
 {
-    return in_list(status, statuses, sizeof(statuses) / sizeof(statuses[0]));
+    return cass_vocab_status_valid(status);
 }
 
 int cass_store_status_final(const char *status)
 {
-    return status && (strcmp(status, "succeeded") == 0 || strcmp(status, "failed") == 0 ||
-                      strcmp(status, "stopped") == 0);
+    return cass_vocab_status_final(status);
 }
 
 static bool kind_valid(const char *kind)
 {
-    return in_list(kind, kinds, sizeof(kinds) / sizeof(kinds[0]));
+    return cass_vocab_kind(kind) != NULL;
 }
 
-/* DNS label: ^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$ */
 static bool name_valid(const char *name)
 {
-    if (!name)
-        return false;
-    size_t n = strlen(name);
-    if (n < 1 || n > 63 || name[0] == '-' || name[n - 1] == '-')
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if (!((name[i] >= 'a' && name[i] <= 'z') || (name[i] >= '0' && name[i] <= '9') ||
-              name[i] == '-'))
-            return false;
-    return true;
+    return cass_vocab_name_valid(name);
 }
 
 static bool hex64_valid(const char *s)

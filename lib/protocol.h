@@ -24,6 +24,8 @@
 #define CASS_LABEL_KIND "io.cassiny.kind"
 #define CASS_LABEL_RUN "io.cassiny.run"
 #define CASS_LABEL_REVISION "io.cassiny.revision"
+/* Which replica of a model a container is (0, 1, ...). */
+#define CASS_LABEL_REPLICA "io.cassiny.replica"
 /* Which daemon (state directory) owns it: daemons sharing an engine never
  * touch each other's containers. */
 #define CASS_LABEL_INSTANCE "io.cassiny.instance"

@@ -8,16 +8,8 @@
 #include "hash.h"
 #include "schema.h"
 #include "spec.h"
+#include "vocab.h"
 #include "yaml.h"
-
-static const struct {
-    const char *kind;
-    const char *schema;
-} kinds[] = {
-    {"Notebook", "notebook.schema.json"},
-    {"Job", "job.schema.json"},
-    {"Model", "model.schema.json"},
-};
 
 char *cass_spec_canonical(const json_t *v)
 {
@@ -63,9 +55,9 @@ static const char *document_schema(const json_t *value, const json_t *pos, struc
         item_at(err, pos, "kind", 1, "required field \"kind\" is missing");
         return NULL;
     }
-    for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
-        if (json_is_string(kind) && !strcmp(json_string_value(kind), kinds[i].kind))
-            schema = kinds[i].schema;
+    const struct cass_vocab_kind *k = cass_vocab_kind(json_string_value(kind));
+    if (k)
+        schema = k->schema;
     if (!schema)
         item_at(err, pos, "kind", 0, "must be one of: Notebook, Job, Model");
     /* another apiVersion could mean another format: no point checking it */

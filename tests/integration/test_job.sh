@@ -355,14 +355,14 @@ check "with its outputs" test "$(run_field "$K2" '[.outputs[].path] | join(",")'
 check "and its logs, start to end" grep -qz 'start-b.*end-b' <<<"$(logs_of "$K2")"
 check "both containers are removed" no_container "$K1" "$K2"
 
-# --- the concurrency limit: one worker, three jobs
+# --- the job limit: one job at a time, three jobs
 stop_daemon
 check "the daemon exits cleanly on SIGTERM (status $DAEMON_STATUS)" test "$DAEMON_STATUS" = 0
 cat >>"$WORK/config.yaml" <<CFG
 limits:
-  maxConcurrentRuns: 1
+  maxRunningJobs: 1
 CFG
-start_daemon "$build" --config "$WORK/config.yaml" || not_ok "daemon restarts with maxConcurrentRuns 1"
+start_daemon "$build" --config "$WORK/config.yaml" || not_ok "daemon restarts with maxRunningJobs 1"
 Q='  command: [sh, -c, "sleep 1; echo ok > /outputs/ok"]
 '
 code=$(apply_yaml "$(job "$P-q1" "$BUSYBOX" "$Q")

@@ -1,0 +1,133 @@
+/* What the workload kinds ask of an engine, as one table of functions per
+ * backend (the shape of crun's cgroup managers): plain Docker containers
+ * today (backend_docker.c), Swarm services next, and an in-memory fake for
+ * the lifecycle's unit tests.
+ *
+ * A workload is what one replica of a run becomes on the engine: a
+ * container here, a service task on Swarm. It is described once by
+ * struct cass_container_spec (env, labels, limits, hardening, mounts, the
+ * port to publish) and named by the id the backend returns. Everything a
+ * backend says is untrusted input; nothing here logs. */
+#ifndef CASS_BACKEND_H
+#define CASS_BACKEND_H
+
+#include <jansson.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+
+#include "engine.h"
+#include "error.h"
+
+struct cass_daemon;
+
+/* How a workload stands, from the engine's own record. */
+struct cass_workload_state {
+    bool exists; /* false: gone (removed, or never made) */
+    bool running;
+    bool started; /* it ran at some point (the engine's StartedAt is set) */
+    bool oom_killed;
+    int exit_code;
+    char started_at[40];  /* RFC 3339, "" when never */
+    char finished_at[40]; /* RFC 3339, "" while running or never */
+    char status[32];      /* the engine's word: "created", "running", "exited", ... */
+};
+
+/* A workload found by its labels: id and the labels the daemon put on it. */
+struct cass_workload_ref {
+    char id[72];
+    char run[64];    /* CASS_LABEL_RUN */
+    char name[64];   /* CASS_LABEL_NAME */
+    char status[32]; /* as in cass_workload_state */
+    bool running;
+};
+
+/* An image as the daemon pins it. */
+struct cass_backend_image {
+    char *id;             /* "sha256:..." */
+    json_t *repo_digests; /* array of strings */
+    char *user;           /* NULL when the image sets none */
+    char *working_dir;    /* NULL when the image sets none */
+};
+void cass_backend_image_clear(struct cass_backend_image *img);
+
+/* An engine event about a workload, reduced to what the lifecycle uses. */
+struct cass_backend_event {
+    const char *action; /* "die", "oom", "destroy", "start" */
+    const char *id;
+    const char *run;       /* CASS_LABEL_RUN */
+    const char *exit_code; /* may be NULL */
+};
+typedef int (*cass_backend_event_fn)(const struct cass_backend_event *ev, void *userdata);
+
+struct cass_backend;
+
+struct cass_backend_ops {
+    const char *name; /* "docker" */
+
+    /* Whether the engine answers now. */
+    int (*ping)(struct cass_backend *b, struct cass_error **err);
+
+    /* The image ref (a tag, name@sha256:, or an image ID) as it is in the
+     * engine; CASS_ERR_NOT_FOUND when absent. ret untouched on failure. */
+    int (*image_resolve)(struct cass_backend *b, const char *ref, struct cass_backend_image *ret,
+                         struct cass_error **err);
+    /* Fetches ref from a registry; 0 when it is there afterwards. */
+    int (*image_pull)(struct cass_backend *b, const char *ref, const atomic_int *cancel,
+                      struct cass_error **err);
+
+    /* A named volume with labels, kept across runs; an existing one is fine. */
+    int (*volume_ensure)(struct cass_backend *b, const char *name,
+                         const struct cass_container_label *labels, size_t n_labels,
+                         struct cass_error **err);
+    int (*volume_remove)(struct cass_backend *b, const char *name, struct cass_error **err);
+
+    /* Creates a workload (not started). Returns its id (caller owns). */
+    char *(*create)(struct cass_backend *b, const struct cass_container_spec *spec,
+                    struct cass_error **err);
+    int (*start)(struct cass_backend *b, const char *id, struct cass_error **err);
+    /* Where the daemon reaches container port `port` of the workload. */
+    int (*endpoint)(struct cass_backend *b, const char *id, int port, char host[64], int *ret_port,
+                    struct cass_error **err);
+    /* The workload's state; a missing workload is exists = false, not an error. */
+    int (*state)(struct cass_backend *b, const char *id, struct cass_workload_state *ret,
+                 struct cass_error **err);
+    /* Blocks until the workload is not running (at once if it is not), or
+     * *cancel is set (CASS_ERR_UNAVAILABLE "cancelled"). */
+    int (*wait)(struct cass_backend *b, const char *id, const atomic_int *cancel,
+                int *ret_exit_code, struct cass_error **err);
+    int (*logs)(struct cass_backend *b, const char *id, const struct cass_engine_logs_opts *opts,
+                cass_engine_log_fn fn, void *userdata, struct cass_error **err);
+    /* SIGTERM, then SIGKILL after timeout_s. Stopping a stopped one is fine. */
+    int (*stop)(struct cass_backend *b, const char *id, int timeout_s, struct cass_error **err);
+    /* SIGKILL now; a workload that is not running is fine. */
+    int (*kill)(struct cass_backend *b, const char *id, struct cass_error **err);
+    /* Removes it (forced); a missing one is fine. */
+    int (*remove)(struct cass_backend *b, const char *id, struct cass_error **err);
+    /* Every workload carrying all labels ("key" or "key=value"). Returns
+     * the count and *ret (caller frees), or -1. */
+    int (*list)(struct cass_backend *b, const char *const *labels, struct cass_workload_ref **ret,
+                size_t *ret_n, struct cass_error **err);
+    /* Follows the engine's events about workloads with labels until the
+     * stream ends, fn returns non-zero or *cancel is set. */
+    int (*events)(struct cass_backend *b, const char *const *labels, const atomic_int *cancel,
+                  cass_backend_event_fn fn, void *userdata, struct cass_error **err);
+
+    void (*free)(struct cass_backend *b);
+};
+
+struct cass_backend {
+    const struct cass_backend_ops *ops;
+    struct cass_daemon *d;
+    void *impl;
+};
+
+/* The plain-container backend over the daemon's engine client. Caller owns. */
+struct cass_backend *cass_backend_docker_new(struct cass_daemon *d);
+
+/* The backend named by the config's engine key ("docker", "auto"); the
+ * names of those not built are refused with the reason. Caller owns. */
+struct cass_backend *cass_backend_new(struct cass_daemon *d, const char *name,
+                                      struct cass_error **err);
+void cass_backend_free(struct cass_backend *b);
+
+#endif

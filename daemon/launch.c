@@ -1,0 +1,514 @@
+/* The one launch path (see launch.h) and the run helpers the kinds share. */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cleanup.h"
+#include "kind.h"
+#include "launch.h"
+#include "lifecycle.h"
+#include "log.h"
+#include "policy.h"
+#include "protocol.h"
+#include "rotation.h"
+#include "runlog.h"
+#include "store.h"
+
+double cass_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+char *cass_xasprintf(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *s = NULL;
+    if (vasprintf(&s, fmt, ap) < 0)
+        abort();
+    va_end(ap);
+    return s;
+}
+
+void cass_strv_add(struct cass_strv *s, char *owned)
+{
+    char **v = realloc(s->v, (s->n + 2) * sizeof(*v));
+    if (!v || !owned)
+        abort();
+    s->v = v;
+    s->v[s->n++] = owned;
+    s->v[s->n] = NULL;
+}
+
+void cass_strv_addf(struct cass_strv *s, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *str = NULL;
+    if (vasprintf(&str, fmt, ap) < 0)
+        abort();
+    va_end(ap);
+    cass_strv_add(s, str);
+}
+
+void cass_strv_free(struct cass_strv *s)
+{
+    for (size_t i = 0; i < s->n; i++)
+        free(s->v[i]);
+    free(s->v);
+    s->v = NULL;
+    s->n = 0;
+}
+
+/* ---- runs ------------------------------------------------------------------- */
+
+int cass_run_change(struct cass_daemon *d, const char *run_id, const json_t *changes,
+                    json_t **ret_run, struct cass_error **err)
+{
+    json_t *run = NULL;
+    if (cass_store_run_update(d->store, run_id, changes, &run, err) < 0)
+        return -1;
+    if (json_object_get(changes, "status"))
+        cass_lifecycle_emit(d, run);
+    if (ret_run)
+        *ret_run = run;
+    else
+        json_decref(run);
+    return 0;
+}
+
+int cass_run_status(struct cass_daemon *d, const char *run_id, const char *status,
+                    const char *reason, struct cass_error **err)
+{
+    _cleanup_json_ json_t *ch = json_pack("{s:s,s:s?}", "status", status, "reason", reason);
+    return cass_run_change(d, run_id, ch, NULL, err);
+}
+
+void cass_run_fail(struct cass_daemon *d, const char *run_id, const char *reason, const char *error)
+{
+    _cleanup_json_ json_t *ch =
+        json_pack("{s:s,s:s,s:s?}", "status", "failed", "reason", reason, "error", error);
+    _cleanup_error_ struct cass_error *err = NULL;
+    if (cass_run_change(d, run_id, ch, NULL, &err) < 0) {
+        if (err->kind != CASS_ERR_CONFLICT)
+            log_error("run %s: cannot record failure: %s", run_id, err->message);
+        return;
+    }
+    log_warn("run %s failed: %s%s%s", run_id, reason, error ? ": " : "", error ? error : "");
+}
+
+json_t *cass_run_doc(struct cass_daemon *d, const json_t *run, struct cass_error **err)
+{
+    const char *rev = json_string_value(json_object_get(run, "revision"));
+    _cleanup_json_ json_t *r = cass_store_revision_get(d->store, rev, err);
+    if (!r)
+        return NULL;
+    return json_incref(json_object_get(r, "spec"));
+}
+
+void cass_run_remove_workload(struct cass_daemon *d, struct cass_backend *b, const char *run_id,
+                              const char *name, const char *id)
+{
+    if (name)
+        cass_rotation_remove(d->rotation, name, id);
+    _cleanup_error_ struct cass_error *err = NULL;
+    if (b->ops->stop(b, id, CASS_STOP_TIMEOUT_S, &err) < 0)
+        log_warn("stop container %.12s: %s", id, err->message);
+    cass_error_free(TAKE_PTR(err));
+    if (run_id)
+        cass_runlog_save(d, b, run_id, id);
+    if (b->ops->remove(b, id, &err) < 0)
+        log_warn("remove container %.12s: %s", id, err->message);
+}
+
+void cass_run_remove_workloads(struct cass_daemon *d, struct cass_backend *b, const json_t *run)
+{
+    size_t i;
+    json_t *c;
+    const char *run_id = json_string_value(json_object_get(run, "id"));
+    const char *name = json_string_value(json_object_get(run, "name"));
+    json_array_foreach(json_object_get(run, "containers"), i, c)
+    {
+        if (json_string_value(c))
+            cass_run_remove_workload(d, b, run_id, name, json_string_value(c));
+    }
+}
+
+void cass_launch_container_name(const char *name, const char *run_id, char *out, size_t n)
+{
+    size_t len = strlen(run_id);
+    snprintf(out, n, "cassiny-%s-%s", name, run_id + (len > 10 ? len - 10 : 0));
+    for (char *p = out; *p; p++)
+        *p = (char)tolower((unsigned char)*p);
+}
+
+/* ---- the steps --------------------------------------------------------------- */
+
+int cass_launch_record(struct cass_launch *l, json_t *changes, struct cass_error **err)
+{
+    json_t *now = NULL;
+    int rc = cass_run_change(l->d, l->run_id, changes, &now, err);
+    json_decref(changes);
+    if (rc < 0)
+        return -1;
+    const char *st = json_string_value(json_object_get(now, "status"));
+    bool final = cass_store_status_final(st);
+    json_decref(now);
+    if (final)
+        return cass_error_set(err, CASS_ERR_CONFLICT, "run %s was %s while it launched", l->run_id,
+                              st);
+    return 0;
+}
+
+int cass_launch_policy(struct cass_launch *l, struct cass_error **err)
+{
+    l->reason = "policy-refused";
+    struct cass_error *perr = NULL;
+    if (cass_policy_check(json_object_get(l->d->config, "policy"),
+                          cass_daemon_config_str(l->d, "dockerHost"), l->doc, NULL, &perr) == 0)
+        return 0;
+    /* Say which rule, in one line: the run's error is read by people. */
+    _cleanup_free_ char *msg = NULL;
+    if (perr->n_items > 0)
+        msg = cass_xasprintf("refused by the policy at launch: %s: %s", perr->items[0].path,
+                             perr->items[0].message);
+    cass_error_set(err, CASS_ERR_FORBIDDEN, "%s", msg ? msg : perr->message);
+    cass_error_free(perr);
+    return -1;
+}
+
+static char *image_missing_hint(const char *ref)
+{
+    const char *script = strncmp(ref, "cassiny/notebook", 16) == 0
+                             ? "packaging/images/build-notebook-image.sh"
+                         : strncmp(ref, "cassiny/model-server", 20) == 0
+                             ? "packaging/images/build-model-server-image.sh"
+                             : NULL;
+    if (script)
+        return cass_xasprintf("image %s is not in the engine and no registry provided it; build "
+                              "it with %s",
+                              ref, script);
+    return cass_xasprintf("image %s is not in the engine and could not be pulled", ref);
+}
+
+int cass_launch_image(struct cass_launch *l, struct cass_error **err)
+{
+    struct cass_backend *b = l->b;
+    const char *ref = json_string_value(json_object_get(l->spec, "image"));
+    json_t *image = json_object_get(l->run, "image");
+    const char *pinned = json_string_value(json_object_get(image, "id"));
+    struct cass_backend_image img = {0};
+    _cleanup_error_ struct cass_error *ierr = NULL;
+    l->reason = "image-not-found";
+    if (pinned) {
+        if (b->ops->image_resolve(b, pinned, &img, &ierr) < 0) {
+            if (ierr->kind != CASS_ERR_NOT_FOUND) {
+                cass_error_merge(err, &ierr);
+                return -1;
+            }
+            const char *digest =
+                json_string_value(json_array_get(json_object_get(image, "repoDigests"), 0));
+            if (digest)
+                return cass_error_set(err, CASS_ERR_NOT_FOUND,
+                                      "image %s (%s) is no longer in the engine; pull %s to "
+                                      "reproduce this run",
+                                      pinned, ref, digest);
+            _cleanup_free_ char *hint = image_missing_hint(ref);
+            return cass_error_set(err, CASS_ERR_NOT_FOUND,
+                                  "image %s (%s) is no longer in the engine and came from no "
+                                  "registry; rebuild it from the same recipe to reproduce (%s)",
+                                  pinned, ref, hint);
+        }
+    } else if (b->ops->image_resolve(b, ref, &img, &ierr) < 0) {
+        if (ierr->kind != CASS_ERR_NOT_FOUND) {
+            cass_error_merge(err, &ierr);
+            return -1;
+        }
+        cass_error_free(TAKE_PTR(ierr));
+        log_info("run %s: image %s not present, trying to pull it", l->run_id, ref);
+        if (b->ops->image_pull(b, ref, cass_lifecycle_cancel(l->lc), &ierr) < 0 ||
+            b->ops->image_resolve(b, ref, &img, &ierr) < 0) {
+            _cleanup_free_ char *hint = image_missing_hint(ref);
+            return cass_error_set(err, CASS_ERR_NOT_FOUND, "%s (%s)", hint,
+                                  ierr ? ierr->message : "?");
+        }
+    }
+    l->image_id = TAKE_PTR(img.id);
+    l->image_user = TAKE_PTR(img.user);
+    l->workdir = TAKE_PTR(img.working_dir);
+    json_t *digests = TAKE_PTR(img.repo_digests);
+    cass_backend_image_clear(&img);
+    l->reason = "launch-failed";
+    if (cass_launch_record(
+            l, json_pack("{s:{s:s,s:o}}", "image", "id", l->image_id, "repoDigests", digests),
+            err) < 0)
+        return -1;
+    return cass_policy_user(json_object_get(l->d->config, "policy"), l->image_user, &l->user, err);
+}
+
+void cass_launch_spec_init(struct cass_launch *l, int replica, const char *suffix)
+{
+    cass_strv_free(&l->env);
+    cass_strv_free(&l->cmd);
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)json_object_get(l->spec, "env"), k, v)
+        cass_strv_addf(&l->env, "%s=%s", k, json_string_value(v));
+
+    size_t n = 0;
+    l->labels[n++] = (struct cass_container_label){CASS_LABEL_NAME, l->name};
+    l->labels[n++] = (struct cass_container_label){CASS_LABEL_KIND, l->kind};
+    l->labels[n++] = (struct cass_container_label){CASS_LABEL_RUN, l->run_id};
+    l->labels[n++] = (struct cass_container_label){CASS_LABEL_REVISION, l->revision};
+    l->labels[n++] = (struct cass_container_label){CASS_LABEL_INSTANCE, l->d->instance};
+    if (replica >= 0) {
+        snprintf(l->replica_label, sizeof(l->replica_label), "%d", replica);
+        l->labels[n++] = (struct cass_container_label){CASS_LABEL_REPLICA, l->replica_label};
+    }
+    char base[100];
+    cass_launch_container_name(l->name, l->run_id, base, sizeof(base));
+    if (suffix)
+        snprintf(l->cname, sizeof(l->cname), "%s-%s", base, suffix);
+    else
+        snprintf(l->cname, sizeof(l->cname), "%s", base);
+
+    const json_t *res = json_object_get(l->spec, "resources");
+    l->cs = (struct cass_container_spec){
+        .name = l->cname,
+        .image = l->image_id,
+        .user = l->user,
+        .labels = l->labels,
+        .n_labels = n,
+        .nano_cpus = (int64_t)(json_number_value(json_object_get(res, "cpus")) * 1e9 + 0.5),
+        .memory = (int64_t)json_integer_value(json_object_get(res, "memory")),
+        .gpus = (int)json_integer_value(json_object_get(res, "gpus")),
+        .cap_drop = cass_policy_cap_drop(),
+        .security_opt = cass_policy_security_opt(),
+        .restart_policy = "no",
+        .init = true, /* signals reach the program and zombies are reaped */
+    };
+}
+
+char *cass_launch_create(struct cass_launch *l, struct cass_error **err)
+{
+    l->cs.env = (const char *const *)l->env.v;
+    if (l->cmd.n)
+        l->cs.cmd = (const char *const *)l->cmd.v;
+    char *id = l->b->ops->create(l->b, &l->cs, err);
+    if (!id)
+        return NULL;
+    _cleanup_error_ struct cass_error *gerr = NULL;
+    _cleanup_json_ json_t *cur = cass_store_run_get(l->d->store, l->run_id, &gerr);
+    json_t *containers = json_deep_copy(json_object_get(cur, "containers"));
+    if (!containers)
+        containers = json_array();
+    json_array_append_new(containers, json_string(id));
+    if (!cur || cass_launch_record(l, json_pack("{s:o}", "containers", containers), err) < 0) {
+        /* Stopped or deleted meanwhile: what we just made must not stay. */
+        if (!cur)
+            cass_error_merge(err, &gerr);
+        cass_run_remove_workload(l->d, l->b, NULL, NULL, id);
+        free(id);
+        return NULL;
+    }
+    return id;
+}
+
+/* Collects the last lines of a container's output for an error message. */
+struct tail_buf {
+    char buf[2048];
+    size_t len;
+};
+
+static int tail_collect(int stream, const char *data, size_t len, void *ud)
+{
+    (void)stream;
+    struct tail_buf *t = ud;
+    for (size_t i = 0; i < len; i++) {
+        if (t->len == sizeof(t->buf) - 1) {
+            memmove(t->buf, t->buf + 1024, t->len - 1024);
+            t->len -= 1024;
+        }
+        t->buf[t->len++] = data[i];
+    }
+    t->buf[t->len] = '\0';
+    return 0;
+}
+
+int cass_launch_check_running(struct cass_launch *l, const char *id, struct cass_error **err)
+{
+    struct cass_workload_state st;
+    if (l->b->ops->state(l->b, id, &st, err) < 0)
+        return -1;
+    if (st.running)
+        return 0;
+    if (!st.exists)
+        return cass_error_set(err, CASS_ERR_ENGINE, "container exited: it was removed");
+    struct tail_buf t = {.len = 0};
+    struct cass_engine_logs_opts o = {.tail = 15};
+    _cleanup_error_ struct cass_error *lerr = NULL;
+    bool have_tail = l->b->ops->logs(l->b, id, &o, tail_collect, &t, &lerr) == 0 && t.len > 0;
+    return cass_error_set(err, CASS_ERR_ENGINE, "container exited (code %d%s)%s%s", st.exit_code,
+                          st.oom_killed ? ", out of memory" : "",
+                          have_tail ? " before it was ready; its last output:\n" : "",
+                          have_tail ? t.buf : "");
+}
+
+int cass_launch_start_published(struct cass_launch *l, const char *id, int port, char host[64],
+                                int *ret_port, bool *ret_exited, struct cass_error **err)
+{
+    *ret_exited = false;
+    if (l->b->ops->start(l->b, id, err) < 0)
+        return -1;
+    if (l->b->ops->endpoint(l->b, id, port, host, ret_port, err) < 0) {
+        _cleanup_error_ struct cass_error *xerr = NULL;
+        if (cass_launch_check_running(l, id, &xerr) < 0) {
+            *ret_exited = true;
+            cass_error_free(TAKE_PTR(*err));
+            cass_error_merge(err, &xerr);
+        }
+        return -1;
+    }
+    return 0;
+}
+
+void cass_launch_slot_release(struct cass_launch *l)
+{
+    if (l->holds_slot) {
+        l->holds_slot = false;
+        cass_lifecycle_slot_release(l->lc);
+    }
+}
+
+static void launch_clear(struct cass_launch *l)
+{
+    cass_launch_slot_release(l);
+    json_decref(l->run);
+    json_decref(l->doc);
+    free(l->image_id);
+    free(l->image_user);
+    free(l->workdir);
+    cass_strv_free(&l->env);
+    cass_strv_free(&l->cmd);
+}
+
+/* Runs of the same name that a new one replaces before it launches. */
+static void stop_other_runs(struct cass_launch *l)
+{
+    _cleanup_error_ struct cass_error *err = NULL;
+    _cleanup_json_ json_t *active = cass_store_runs_active(l->d->store, &err);
+    size_t i;
+    json_t *r;
+    json_array_foreach(active, i, r)
+    {
+        const char *id = json_string_value(json_object_get(r, "id"));
+        if (strcmp(json_string_value(json_object_get(r, "name")), l->name) != 0 ||
+            strcmp(id, l->run_id) == 0)
+            continue;
+        _cleanup_free_ char *reason = cass_xasprintf("replaced by %s", l->run_id);
+        cass_run_status(l->d, id, "stopped", reason, NULL);
+        cass_run_remove_workloads(l->d, l->b, r);
+        log_info("run %s stopped: %s", id, reason);
+    }
+}
+
+void cass_launch_run(struct cass_lifecycle *lc, const char *run_id)
+{
+    struct cass_daemon *d = cass_lifecycle_daemon(lc);
+    _cleanup_error_ struct cass_error *err = NULL;
+    struct cass_launch l = {.lc = lc, .d = d, .b = cass_lifecycle_backend(lc)};
+    l.run = cass_store_run_get(d->store, run_id, &err);
+    if (!l.run) {
+        log_error("run %s: %s", run_id, err->message);
+        return;
+    }
+    l.run_id = json_string_value(json_object_get(l.run, "id"));
+    l.name = json_string_value(json_object_get(l.run, "name"));
+    l.revision = json_string_value(json_object_get(l.run, "revision"));
+    l.kind = json_string_value(json_object_get(l.run, "kind"));
+    const char *status = json_string_value(json_object_get(l.run, "status"));
+    const struct cass_kind *kind = cass_kind_find(l.kind);
+    l.doc = cass_run_doc(d, l.run, &err);
+    l.spec = json_object_get(l.doc, "spec");
+    l.reason = "launch-failed";
+    int rc = -1;
+    bool has_workload = json_array_size(json_object_get(l.run, "containers")) > 0;
+
+    if (!kind || !l.doc) {
+        cass_run_fail(d, run_id, "launch-failed", err ? err->message : "unknown kind");
+        goto out;
+    }
+    if (cass_store_status_final(status)) {
+        /* Ended while it waited, or while the daemon was down: what it left
+         * is the kind's to record (a job's exit), then it goes. */
+        if (kind->resume && has_workload)
+            kind->resume(&l, NULL);
+        else
+            cass_run_remove_workloads(d, l.b, l.run);
+        goto out;
+    }
+    if (l.b->ops->ping(l.b, &err) < 0) {
+        l.reason = "engine-unavailable";
+        goto failed;
+    }
+    if (kind->resume && has_workload &&
+        (strcmp(status, "running") == 0 || strcmp(status, "starting") == 0 ||
+         strcmp(status, "ready") == 0)) {
+        log_info("run %s: following %s container again", run_id, l.kind);
+        rc = kind->resume(&l, &err);
+        if (rc <= 0)
+            goto done;
+        /* Cut short: launched again below, from the record resume reset. */
+        json_decref(l.run);
+        if (!(l.run = cass_store_run_get(d->store, run_id, &err)))
+            goto failed;
+        l.run_id = json_string_value(json_object_get(l.run, "id"));
+        l.name = json_string_value(json_object_get(l.run, "name"));
+        l.revision = json_string_value(json_object_get(l.run, "revision"));
+        l.kind = json_string_value(json_object_get(l.run, "kind"));
+        rc = -1;
+    }
+    if (cass_launch_policy(&l, &err) < 0)
+        goto failed;
+    if (kind->stage &&
+        (cass_launch_record(&l, json_pack("{s:s}", "status", "creating"), &err) < 0 ||
+         kind->stage(&l, &err) < 0))
+        goto failed;
+    cass_lifecycle_slot_acquire(lc);
+    l.holds_slot = true;
+    if (kind->replaces_before_launch)
+        stop_other_runs(&l);
+    if (!kind->stage && cass_launch_record(&l, json_pack("{s:s}", "status", "creating"), &err) < 0)
+        goto failed;
+    if (cass_launch_image(&l, &err) < 0)
+        goto failed;
+    rc = kind->launch(&l, &err);
+done:
+    if (rc == 0)
+        goto out;
+failed:
+    if (atomic_load(cass_lifecycle_cancel(lc))) {
+        /* Shutting down: the next start's reconcile launches it again. */
+        log_info("run %s: launch interrupted by shutdown", run_id);
+        goto out;
+    }
+    {
+        /* Leave nothing behind: the run says what happened; its containers go. */
+        _cleanup_error_ struct cass_error *gerr = NULL;
+        _cleanup_json_ json_t *now = cass_store_run_get(d->store, run_id, &gerr);
+        if (now && !cass_store_status_final(json_string_value(json_object_get(now, "status"))))
+            cass_run_fail(d, run_id, l.reason, err ? err->message : "?");
+        if (now)
+            cass_run_remove_workloads(d, l.b, now);
+    }
+out:
+    launch_clear(&l);
+}

@@ -1,0 +1,272 @@
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "launch.h"
+#include "lifecycle.h"
+#include "log.h"
+#include "runlog.h"
+
+struct log_file {
+    FILE *f;
+    size_t written;
+};
+
+static int log_to_file(int stream, const char *data, size_t len, void *ud)
+{
+    (void)stream;
+    struct log_file *lf = ud;
+    if (lf->written + len > CASS_RUNLOG_READ_MAX)
+        return 1;
+    lf->written += fwrite(data, 1, len, lf->f);
+    return 0;
+}
+
+/* Cuts a kept log down to its last CASS_RUNLOG_MAX bytes, where a failing
+ * program says why, with a first line that says what was dropped. */
+static int keep_tail(const char *path, size_t size)
+{
+    _cleanup_fclose_ FILE *in = fopen(path, "re");
+    _cleanup_free_ char *cut = cass_xasprintf("%s.cut", path);
+    _cleanup_fclose_ FILE *out = in ? fopen(cut, "we") : NULL;
+    if (!in || !out || fseeko(in, (off_t)(size - CASS_RUNLOG_MAX), SEEK_SET) < 0)
+        return -1;
+    fprintf(out, "[cassiny: the first %zu bytes of this log were dropped]\n",
+            size - CASS_RUNLOG_MAX);
+    char buf[65536];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof(buf), in)) > 0)
+        if (fwrite(buf, 1, n, out) != n)
+            return -1;
+    if (fflush(out) != 0)
+        return -1;
+    return rename(cut, path);
+}
+
+char *cass_runlog_path(struct cass_daemon *d, const char *run_id)
+{
+    return cass_xasprintf("%s/runs/%s/container.log", cass_daemon_config_str(d, "stateDir"),
+                          run_id);
+}
+
+void cass_runlog_save(struct cass_daemon *d, struct cass_backend *b, const char *run_id,
+                      const char *id)
+{
+    const char *state = cass_daemon_config_str(d, "stateDir");
+    _cleanup_free_ char *runs = cass_xasprintf("%s/runs", state);
+    _cleanup_free_ char *dir = cass_xasprintf("%s/runs/%s", state, run_id);
+    if ((mkdir(runs, 0700) < 0 && errno != EEXIST) || (mkdir(dir, 0700) < 0 && errno != EEXIST)) {
+        log_warn("run %s: cannot keep logs: mkdir %s: %s", run_id, dir, strerror(errno));
+        return;
+    }
+    _cleanup_free_ char *path = cass_runlog_path(d, run_id);
+    _cleanup_free_ char *tmp = cass_xasprintf("%s.tmp", path);
+    struct log_file lf = {.f = fopen(tmp, "we")};
+    if (!lf.f) {
+        log_warn("run %s: cannot keep logs: %s: %s", run_id, tmp, strerror(errno));
+        return;
+    }
+    struct cass_engine_logs_opts o = {.tail = -1};
+    _cleanup_error_ struct cass_error *err = NULL;
+    int rc = b->ops->logs(b, id, &o, log_to_file, &lf, &err);
+    if (fclose(lf.f) != 0 || rc < 0) {
+        if (err && err->kind != CASS_ERR_NOT_FOUND)
+            log_warn("run %s: cannot keep logs: %s", run_id, err->message);
+        unlink(tmp);
+        return;
+    }
+    if (lf.written > CASS_RUNLOG_MAX && keep_tail(tmp, lf.written) < 0)
+        log_warn("run %s: cannot shorten the kept log: %s", run_id, strerror(errno));
+    if (rename(tmp, path) < 0)
+        log_warn("run %s: cannot keep logs: rename: %s", run_id, strerror(errno));
+}
+
+/* Logs: a thread copies the engine's demultiplexed stream into a pipe that
+ * the connection's thread reads; closing either end ends both. */
+struct log_stream {
+    struct log_stream *next; /* in live_streams */
+    int fds[2];
+    atomic_int cancel;
+    pthread_t thread;
+    struct cass_backend *backend;
+    char *container;
+    struct cass_engine_logs_opts opts;
+};
+
+/* Set at shutdown: every open stream ends. */
+static atomic_int streams_cancelled;
+
+/* Open follows, so that shutdown can end them (a connection thread blocked
+ * on a quiet follow would otherwise hold the server up). */
+static pthread_mutex_t streams_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct log_stream *live_streams;
+
+void cass_runlog_cancel_all(void)
+{
+    atomic_store(&streams_cancelled, 1);
+    pthread_mutex_lock(&streams_lock);
+    for (struct log_stream *ls = live_streams; ls; ls = ls->next)
+        atomic_store(&ls->cancel, 1);
+    pthread_mutex_unlock(&streams_lock);
+}
+
+static int log_pipe_write(int stream, const char *data, size_t len, void *ud)
+{
+    struct log_stream *ls = ud;
+    while (len > 0) {
+        ssize_t n = write(ls->fds[1], data, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return 1; /* the client went away */
+        data += n;
+        len -= (size_t)n;
+    }
+    return atomic_load(&ls->cancel) ? 1 : 0;
+}
+
+static void *log_thread(void *arg)
+{
+    struct log_stream *ls = arg;
+    struct cass_error *err = NULL;
+    if (ls->backend->ops->logs(ls->backend, ls->container, &ls->opts, log_pipe_write, ls, &err) <
+            0 &&
+        !atomic_load(&ls->cancel)) {
+        char line[512];
+        int n = snprintf(line, sizeof(line), "\n[cassiny: log stream ended: %s]\n",
+                         err->message ? err->message : "?");
+        if (n > 0 && write(ls->fds[1], line, (size_t)n) < 0)
+            n = 0;
+    }
+    cass_error_free(err);
+    close(ls->fds[1]);
+    ls->fds[1] = -1;
+    return NULL;
+}
+
+static long log_stream_read(struct log_stream *ls, char *buf, size_t max)
+{
+    for (;;) {
+        ssize_t n = read(ls->fds[0], buf, max);
+        if (n < 0 && errno == EINTR)
+            continue;
+        return n;
+    }
+}
+
+static void log_stream_free(struct log_stream *ls)
+{
+    pthread_mutex_lock(&streams_lock);
+    for (struct log_stream **p = &live_streams; *p; p = &(*p)->next)
+        if (*p == ls) {
+            *p = ls->next;
+            break;
+        }
+    pthread_mutex_unlock(&streams_lock);
+    atomic_store(&ls->cancel, 1);
+    close(ls->fds[0]);
+    pthread_join(ls->thread, NULL);
+    free(ls->container);
+    free(ls);
+}
+
+static long file_stream_read(int fd, char *buf, size_t max)
+{
+    for (;;) {
+        ssize_t n = read(fd, buf, max);
+        if (n < 0 && errno == EINTR)
+            continue;
+        return n;
+    }
+}
+
+/* A reader of a run's output: the live container's stream or the kept file. */
+struct cass_runlog_reader {
+    struct log_stream *live;
+    int fd;
+};
+
+struct cass_runlog_reader *cass_runlog_open(struct cass_daemon *d, const json_t *run, bool follow,
+                                            int tail, struct cass_error **err)
+{
+    const char *id = json_string_value(json_object_get(run, "id"));
+    const char *cid = json_string_value(json_array_get(json_object_get(run, "containers"), 0));
+    struct cass_backend *b = d->lifecycle ? cass_lifecycle_backend(d->lifecycle) : NULL;
+    struct cass_workload_state st = {0};
+    if (cid && b) {
+        _cleanup_error_ struct cass_error *serr = NULL;
+        if (b->ops->state(b, cid, &st, &serr) < 0)
+            st.exists = false;
+    }
+    struct cass_runlog_reader *r = calloc(1, sizeof(*r));
+    if (!r) {
+        cass_error_set(err, CASS_ERR_NOMEM, "out of memory");
+        return NULL;
+    }
+    r->fd = -1;
+    if (!st.exists) {
+        /* The container is gone: serve what was kept. */
+        _cleanup_free_ char *path = cass_runlog_path(d, id);
+        r->fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (r->fd < 0) {
+            free(r);
+            cass_error_set(err, CASS_ERR_NOT_FOUND, "run %s has no container and no kept logs", id);
+            return NULL;
+        }
+        return r;
+    }
+    struct log_stream *ls = calloc(1, sizeof(*ls));
+    if (!ls || pipe2(ls->fds, O_CLOEXEC) < 0) {
+        free(ls);
+        free(r);
+        cass_error_set(err, CASS_ERR_INTERNAL, "cannot make a pipe for the logs");
+        return NULL;
+    }
+    ls->backend = b;
+    ls->container = strdup(cid);
+    ls->opts.follow = follow;
+    ls->opts.tail = tail;
+    ls->opts.cancel = &ls->cancel;
+    if (pthread_create(&ls->thread, NULL, log_thread, ls) != 0) {
+        close(ls->fds[0]);
+        close(ls->fds[1]);
+        free(ls->container);
+        free(ls);
+        free(r);
+        cass_error_set(err, CASS_ERR_INTERNAL, "cannot start the log thread");
+        return NULL;
+    }
+    pthread_mutex_lock(&streams_lock);
+    ls->next = live_streams;
+    live_streams = ls;
+    pthread_mutex_unlock(&streams_lock);
+    pthread_mutex_lock(&streams_lock);
+    ls->next = live_streams;
+    live_streams = ls;
+    pthread_mutex_unlock(&streams_lock);
+    r->live = ls;
+    return r;
+}
+
+long cass_runlog_read(struct cass_runlog_reader *r, char *buf, size_t max)
+{
+    return r->live ? log_stream_read(r->live, buf, max) : file_stream_read(r->fd, buf, max);
+}
+
+void cass_runlog_close(struct cass_runlog_reader *r)
+{
+    if (r->live)
+        log_stream_free(r->live);
+    if (r->fd >= 0)
+        close(r->fd);
+    free(r);
+}

@@ -1,0 +1,36 @@
+/* A run's container output kept in the state directory once the container
+ * is gone (<stateDir>/runs/<run>/container.log): the last
+ * CASS_RUNLOG_MAX bytes, with a first line that says what was dropped. */
+#ifndef CASS_RUNLOG_H
+#define CASS_RUNLOG_H
+
+#include "backend.h"
+#include "daemon.h"
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#define CASS_RUNLOG_MAX (8u << 20)       /* kept per run: the end of the output */
+#define CASS_RUNLOG_READ_MAX (64u << 20) /* read at most this much to find it */
+
+/* Where a run's output is kept (caller owns). */
+char *cass_runlog_path(struct cass_daemon *d, const char *run_id);
+
+/* Copies the output of workload id of run_id there before it goes; logged
+ * when it cannot be kept. */
+void cass_runlog_save(struct cass_daemon *d, struct cass_backend *b, const char *run_id,
+                      const char *id);
+
+/* Reads a run's output as it comes: the live container's (followed when
+ * follow, the last tail lines when tail >= 0) or, once it is gone, the kept
+ * log. CASS_ERR_NOT_FOUND when there is neither. Caller closes. */
+struct cass_runlog_reader;
+struct cass_runlog_reader *cass_runlog_open(struct cass_daemon *d, const json_t *run, bool follow,
+                                            int tail, struct cass_error **err);
+/* Bytes read, 0 at the end, -1 on errors. */
+long cass_runlog_read(struct cass_runlog_reader *r, char *buf, size_t max);
+void cass_runlog_close(struct cass_runlog_reader *r);
+/* At shutdown: every open reader ends. */
+void cass_runlog_cancel_all(void);
+
+#endif

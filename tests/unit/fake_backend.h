@@ -1,0 +1,48 @@
+/* An engine backend in memory, for the lifecycle's unit tests: workloads
+ * are records that a test starts, ends and breaks at will. Each started
+ * workload that publishes a port gets a small HTTP server of its own on
+ * loopback that answers like Jupyter (/api/status, /api/kernels) and like a
+ * model server (any other path: the workload's health). */
+#ifndef CASS_FAKE_BACKEND_H
+#define CASS_FAKE_BACKEND_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "backend.h"
+
+enum fake_health {
+    FAKE_HEALTH_OK = 0,
+    FAKE_HEALTH_FAIL, /* answers 503 */
+    FAKE_HEALTH_SLOW, /* answers after 1.5 s */
+};
+
+/* A new fake backend (owned by the lifecycle once started with it). */
+struct cass_backend *fake_backend_new(void);
+
+/* Counts, over the whole life of the backend. */
+size_t fake_created(void);
+size_t fake_removed(void);
+/* Workloads that exist now (created, not removed), optionally of one run
+ * label (NULL: all); running ones only when running_only. */
+size_t fake_count(const char *run, bool running_only);
+/* The id of the n-th existing workload of run (0-based), into out. */
+bool fake_nth(const char *run, size_t n, char out[72]);
+
+/* Ends a running workload with code (as if its process exited). */
+void fake_exit(const char *id, int code);
+/* Sets how a workload answers health checks. */
+void fake_set_health(const char *id, enum fake_health h);
+/* Jupyter's last_activity for every notebook ("2020-01-01T00:00:00Z" makes
+ * them idle). NULL: now. */
+void fake_set_last_activity(const char *when);
+/* Makes the next create fail once. */
+void fake_fail_next_create(void);
+/* Adds a workload as if an earlier daemon had created it (not started). */
+void fake_adopt(const char *id, const char *run, const char *name, const char *instance);
+/* Stops and forgets every workload. */
+void fake_reset(void);
+/* Health requests answered so far by workload id. */
+int fake_health_requests(const char *id);
+
+#endif
