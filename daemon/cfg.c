@@ -246,14 +246,14 @@ const char *cass_cfg_backend(const json_t *cfg, const json_t *info, char **ret_n
                              struct cass_error **err)
 {
     const char *engine = json_string_value(cass_cfg_get(cfg, "engine"));
-    *ret_note = NULL;
-    if (engine && !strcmp(engine, "docker"))
-        return "docker";
-    if (!engine || strcmp(engine, "auto")) {
+    if (!engine || (strcmp(engine, "docker") && strcmp(engine, "auto"))) {
         cass_error_set(err, CASS_ERR_INVALID, "engine: %s: no such backend in this version",
                        engine ? engine : "(unset)");
         return NULL;
     }
+    *ret_note = NULL;
+    if (!strcmp(engine, "docker"))
+        return "docker";
     /* auto: docker is the only backend built, so auto never refuses; it
      * says so when the engine would have wanted Swarm. */
     bool active = false, manager = false;
