@@ -64,7 +64,8 @@ static int h_healthz(struct cass_api_request *req, const char *arg, struct cass_
     int up = d->engine != NULL;
     pthread_mutex_unlock(&d->engine_lock);
     /* Liveness of the daemon itself: a dead engine is reported, not fatal. */
-    reply->body = json_pack("{s:s,s:s}", "status", "ok", "engine", up ? "connected" : "unknown");
+    reply->body = json_pack("{s:s,s:s,s:s*}", "status", "ok", "engine",
+                            up ? "connected" : "unknown", "backend", d->backend);
     return reply->body ? 0 : cass_error_set(err, CASS_ERR_NOMEM, "out of memory");
 }
 
@@ -98,6 +99,10 @@ static int h_version(struct cass_api_request *req, const char *arg, struct cass_
             out, "engine",
             json_pack("{s:s}", "error", eerr && eerr->message ? eerr->message : "unreachable"));
     }
+    /* Chosen at start from the config, whether or not the engine answers now. */
+    if (req->d->backend)
+        json_object_set_new(json_object_get(out, "engine"), "backend",
+                            json_string(req->d->backend));
     if (req->d->gateway_port > 0) {
         char gw[128];
         snprintf(gw, sizeof(gw), "http://%s:%d/models/",

@@ -1,15 +1,18 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
-#include "cleanup.h"
 #include "cfg.h"
+#include "cleanup.h"
+#include "engine.h"
 #include "schema.h"
 #include "spec.h"
+#include "yaml.h"
 
 #define CONFIG_SCHEMA "config.schema.json"
 #define CONFIG_MAX_BYTES (1024 * 1024)
@@ -52,7 +55,131 @@ static char *read_file(const char *path, size_t *ret_len, struct cass_error **er
     return buf;
 }
 
-json_t *cass_cfg_load(const char *path, int must_exist, struct cass_error **err)
+/* Keys the schema describes that this build cannot honour yet: refused with
+ * their line rather than accepted and ignored. value NULL: any value. A row
+ * goes when the feature lands. */
+static const struct {
+    const char *key;
+    const char *value;
+    const char *reason;
+} unavailable[] = {
+    {"engine", "swarm", "the Swarm backend is not available in this version; use engine: docker"},
+    {"listen", NULL,
+     "the TCP listener is not available in this version; use the unix socket (socket, "
+     "socketGroup)"},
+};
+
+/* Deprecated names: the old key, when it alone is set, gives its value to the
+ * new one; both set is refused. */
+static const struct {
+    const char *old_key;
+    const char *new_key;
+} aliases[] = {
+    {"limits.maxConcurrentRuns", "limits.maxConcurrentLaunches"},
+};
+
+static int key_line(const json_t *pos, const char *path, int *ret_col)
+{
+    int line = 0;
+    cass_yaml_pos_lookup(pos, path, 1, &line, ret_col);
+    return line;
+}
+
+static void refuse_unavailable(const json_t *cfg, const json_t *pos, struct cass_error **e)
+{
+    for (size_t i = 0; i < sizeof(unavailable) / sizeof(unavailable[0]); i++) {
+        const json_t *v = cass_cfg_get(cfg, unavailable[i].key);
+        if (!v || (unavailable[i].value &&
+                   (!json_is_string(v) || strcmp(json_string_value(v), unavailable[i].value))))
+            continue;
+        int col = 0, line = key_line(pos, unavailable[i].key, &col);
+        cass_error_add_item(e, unavailable[i].key, line, col, "%s", unavailable[i].reason);
+    }
+}
+
+/* Sets the value at a dotted path whose parent object exists. */
+/* Sets (value) or, with value NULL, removes the key at a dotted path. */
+static void set_path(json_t *cfg, const char *path, json_t *value)
+{
+    const char *dot = strrchr(path, '.');
+    _cleanup_free_ char *parent = dot ? strndup(path, (size_t)(dot - path)) : NULL;
+    json_t *obj = dot ? cass_cfg_get(cfg, parent) : cfg;
+    if (json_is_object(obj) && value)
+        json_object_set(obj, dot ? dot + 1 : path, value);
+    else if (json_is_object(obj))
+        json_object_del(obj, dot ? dot + 1 : path);
+}
+
+static void resolve_aliases(json_t *cfg, const json_t *pos, struct cass_error **warn,
+                            struct cass_error **e)
+{
+    for (size_t i = 0; i < sizeof(aliases) / sizeof(aliases[0]); i++) {
+        const char *old_key = aliases[i].old_key, *new_key = aliases[i].new_key;
+        json_t *old_v = cass_cfg_get(cfg, old_key);
+        int old_col = 0, old_line = key_line(pos, old_key, &old_col);
+        if (old_v && json_object_get(pos, new_key)) {
+            int new_col = 0, new_line = key_line(pos, new_key, &new_col);
+            cass_error_add_item(e, old_key, old_line, old_col,
+                                "deprecated name of %s, which is also set (line %d); keep only %s",
+                                new_key, new_line, new_key);
+            cass_error_add_item(e, new_key, new_line, new_col,
+                                "also set under its deprecated name %s (line %d); keep only %s",
+                                old_key, old_line, new_key);
+            continue;
+        }
+        if (old_v) {
+            cass_error_add_item(warn, old_key, old_line, old_col,
+                                "deprecated name of %s, which it sets; rename it", new_key);
+            set_path(cfg, new_key, old_v);
+            /* Only the new name is read: the old one must not linger. */
+            set_path(cfg, old_key, NULL);
+        }
+    }
+}
+
+json_t *cass_cfg_parse(const char *text, size_t len, struct cass_error **ret_warnings,
+                       struct cass_error **err)
+{
+    _cleanup_json_ json_t *cfg = NULL;
+    _cleanup_json_ json_t *pos = NULL;
+    if (!text || len == 0 || strspn(text, " \t\r\n") == len) {
+        const json_t *schema = cass_schema_get(CONFIG_SCHEMA);
+        if (!schema) {
+            cass_error_set(err, CASS_ERR_INTERNAL, "embedded %s is missing", CONFIG_SCHEMA);
+            return NULL;
+        }
+        _cleanup_json_ json_t *empty = json_object();
+        cfg = cass_schema_apply(schema, empty, NULL, "", err);
+        pos = json_object();
+    } else {
+        cfg = cass_spec_load_as_pos(text, len, CONFIG_SCHEMA, &pos, err);
+    }
+    if (!cfg || !pos) {
+        if (cfg)
+            cass_error_set(err, CASS_ERR_NOMEM, "out of memory");
+        return NULL;
+    }
+    struct cass_error *e = NULL, *warn = NULL;
+    refuse_unavailable(cfg, pos, &e);
+    resolve_aliases(cfg, pos, &warn, &e);
+    if (e) {
+        cass_error_free(warn);
+        free(e->message);
+        if (asprintf(&e->message, "config refused: %zu error%s", e->n_items,
+                     e->n_items == 1 ? "" : "s") < 0)
+            e->message = NULL;
+        cass_error_merge(err, &e);
+        return NULL;
+    }
+    if (ret_warnings)
+        *ret_warnings = warn;
+    else
+        cass_error_free(warn);
+    return TAKE_PTR(cfg);
+}
+
+json_t *cass_cfg_load(const char *path, int must_exist, struct cass_error **ret_warnings,
+                      struct cass_error **err)
 {
     _cleanup_free_ char *text = NULL;
     size_t len = 0;
@@ -64,18 +191,19 @@ json_t *cass_cfg_load(const char *path, int must_exist, struct cass_error **err)
             return NULL;
         }
     }
-    if (!text || len == 0 || strspn(text, " \t\r\n") == len) {
-        const json_t *schema = cass_schema_get(CONFIG_SCHEMA);
-        if (!schema) {
-            cass_error_set(err, CASS_ERR_INTERNAL, "embedded %s is missing", CONFIG_SCHEMA);
-            return NULL;
-        }
-        _cleanup_json_ json_t *empty = json_object();
-        return cass_schema_apply(schema, empty, NULL, "", err);
+    struct cass_error *warn = NULL;
+    json_t *cfg = cass_cfg_parse(text, len, &warn, err);
+    if (!cfg) {
+        if (err && *err && !(*err)->file && path)
+            (*err)->file = strdup(path);
+        return NULL;
     }
-    json_t *cfg = cass_spec_load_as(text, len, CONFIG_SCHEMA, err);
-    if (!cfg && err && *err && !(*err)->file)
-        (*err)->file = strdup(path);
+    if (warn && !warn->file && path)
+        warn->file = strdup(path);
+    if (ret_warnings)
+        *ret_warnings = warn;
+    else
+        cass_error_free(warn);
     return cfg;
 }
 
@@ -112,4 +240,39 @@ json_t *cass_cfg_get(const json_t *cfg, const char *path)
         p += n + (dot ? 1 : 0);
     }
     return (json_t *)cur;
+}
+
+const char *cass_cfg_backend(const json_t *cfg, const json_t *info, char **ret_note,
+                             struct cass_error **err)
+{
+    const char *engine = json_string_value(cass_cfg_get(cfg, "engine"));
+    if (!engine || (strcmp(engine, "docker") && strcmp(engine, "auto"))) {
+        cass_error_set(err, CASS_ERR_INVALID, "engine: %s: no such backend in this version",
+                       engine ? engine : "(unset)");
+        return NULL;
+    }
+    *ret_note = NULL;
+    if (!strcmp(engine, "docker"))
+        return "docker";
+    /* auto: docker is the only backend built, so auto never refuses; it
+     * says so when the engine would have wanted Swarm. */
+    bool active = false, manager = false;
+    _cleanup_error_ struct cass_error *serr = NULL;
+    if (!info) {
+        if (asprintf(ret_note, "engine: auto: the engine did not answer /info, so whether it is "
+                               "a Swarm manager is unknown; using plain containers") < 0)
+            *ret_note = NULL;
+    } else if (cass_engine_info_swarm(info, &active, &manager, &serr) < 0) {
+        if (asprintf(ret_note,
+                     "engine: auto: cannot read the Swarm state from /info (%s); using "
+                     "plain containers",
+                     serr && serr->message ? serr->message : "?") < 0)
+            *ret_note = NULL;
+    } else if (active && manager) {
+        if (asprintf(ret_note, "engine: auto: this engine is a Swarm manager, but the Swarm "
+                               "backend is not built yet: workloads run as plain containers on "
+                               "this node only") < 0)
+            *ret_note = NULL;
+    }
+    return "docker";
 }

@@ -17,9 +17,27 @@ struct cass_cfg_flag {
 extern const struct cass_cfg_flag cass_cfg_flags[];
 
 /* Reads and validates path; when path is NULL or (with !must_exist) the file
- * is missing, the defaults alone. Returns a new object (caller owns) or NULL
- * with *err (items carry the file's lines). */
-json_t *cass_cfg_load(const char *path, int must_exist, struct cass_error **err);
+ * is missing, the defaults alone. Beyond the schema: keys this build cannot
+ * honour (engine: swarm, listen) are refused, and deprecated names are
+ * resolved (limits.maxConcurrentRuns sets limits.maxConcurrentLaunches, both
+ * set is refused), so that the new name always holds the value in effect.
+ * Returns a new object (caller owns) or NULL with *err (items carry the
+ * file's lines). *ret_warnings (when not NULL; caller owns, NULL when there is
+ * none) gets one item per deprecated key used, with its line. */
+json_t *cass_cfg_load(const char *path, int must_exist, struct cass_error **ret_warnings,
+                      struct cass_error **err);
+
+/* The same for text in memory; error and warning items carry no file name. */
+json_t *cass_cfg_parse(const char *text, size_t len, struct cass_error **ret_warnings,
+                       struct cass_error **err);
+
+/* The workload backend for a loaded config: the static name of one this
+ * build has ("docker"), or NULL with *err. For engine: auto, info is the
+ * engine's /info (NULL when it did not answer); *ret_note (caller owns) is
+ * set to a sentence to log as a warning when auto could not follow the engine
+ * (a Swarm manager, or no /info), else NULL; untouched on failure. */
+const char *cass_cfg_backend(const json_t *cfg, const json_t *info, char **ret_note,
+                             struct cass_error **err);
 
 /* Sets key (a top-level string key from cass_cfg_flags) to value and
  * validates the whole config again. */

@@ -20,6 +20,7 @@ struct cass_daemon {
     struct cass_lifecycle *lifecycle; /* owned by lifecycle.c */
     struct cass_rotation *rotation;   /* replicas of models taking requests */
     int gateway_port;                 /* where the gateway listens, 0 when it does not */
+    const char *backend;              /* workload backend chosen at start ("docker"), static */
     time_t started_at;
     char instance[40];       /* this state directory's id, for CASS_LABEL_INSTANCE */
     char instance_label[96]; /* "io.cassiny.instance=<id>" */

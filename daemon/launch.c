@@ -160,12 +160,11 @@ int cass_launch_record(struct cass_launch *l, json_t *changes, struct cass_error
     if (rc < 0)
         return -1;
     const char *st = json_string_value(json_object_get(now, "status"));
-    bool final = cass_store_status_final(st);
+    if (cass_store_status_final(st))
+        rc = cass_error_set(err, CASS_ERR_CONFLICT, "run %s was %s while it launched", l->run_id,
+                            st);
     json_decref(now);
-    if (final)
-        return cass_error_set(err, CASS_ERR_CONFLICT, "run %s was %s while it launched", l->run_id,
-                              st);
-    return 0;
+    return rc;
 }
 
 int cass_launch_policy(struct cass_launch *l, struct cass_error **err)
@@ -410,8 +409,11 @@ static void stop_other_runs(struct cass_launch *l)
     json_array_foreach(active, i, r)
     {
         const char *id = json_string_value(json_object_get(r, "id"));
+        const char *st = json_string_value(json_object_get(r, "status"));
+        /* One not launched yet came later (apply stops older ones): it
+         * replaces this one when its turn comes, not the other way. */
         if (strcmp(json_string_value(json_object_get(r, "name")), l->name) != 0 ||
-            strcmp(id, l->run_id) == 0)
+            strcmp(id, l->run_id) == 0 || strcmp(st, "pending") == 0 || strcmp(st, "queued") == 0)
             continue;
         _cleanup_free_ char *reason = cass_xasprintf("replaced by %s", l->run_id);
         cass_run_status(l->d, id, "stopped", reason, NULL);

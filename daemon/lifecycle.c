@@ -752,7 +752,9 @@ static int start_thread(struct cass_lifecycle *lc, pthread_t *t, void *(*fn)(voi
 
 int cass_lifecycle_start(struct cass_daemon *d, struct cass_error **err)
 {
-    struct cass_backend *b = cass_backend_new(d, cass_daemon_config_str(d, "engine"), err);
+    /* main chose the backend from the engine key (and, for auto, /info). */
+    const char *name = d->backend ? d->backend : cass_daemon_config_str(d, "engine");
+    struct cass_backend *b = cass_backend_new(d, name, err);
     return b ? cass_lifecycle_start_with(d, b, err) : -1;
 }
 
@@ -771,8 +773,6 @@ int cass_lifecycle_start_with(struct cass_daemon *d, struct cass_backend *backen
     pthread_mutex_init(&lc->apply_lock, NULL);
     lc->backend = backend;
     json_int_t launches = cass_daemon_config_int(d, "limits.maxConcurrentLaunches");
-    if (launches <= 0)
-        launches = cass_daemon_config_int(d, "limits.maxConcurrentRuns");
     json_int_t jobs = cass_daemon_config_int(d, "limits.maxRunningJobs");
     lc->slots = launches > 0 ? (size_t)launches : 4;
     lc->n_workers = lc->slots;

@@ -75,7 +75,8 @@ static int mkdir_p(const char *path, mode_t mode, struct cass_error **err)
     return 0;
 }
 
-static int parse_args(int argc, char **argv, json_t **ret_cfg, int *ret_check_only)
+static int parse_args(int argc, char **argv, json_t **ret_cfg, struct cass_error **ret_warnings,
+                      int *ret_check_only)
 {
     enum { OPT_CHECK = 1000, OPT_FLAG_BASE = 1100 };
     struct option opts[32];
@@ -121,8 +122,8 @@ static int parse_args(int argc, char **argv, json_t **ret_cfg, int *ret_check_on
     }
 
     _cleanup_error_ struct cass_error *err = NULL;
-    json_t *cfg =
-        cass_cfg_load(config_path ? config_path : CASS_DEFAULT_CONFIG, config_path != NULL, &err);
+    json_t *cfg = cass_cfg_load(config_path ? config_path : CASS_DEFAULT_CONFIG,
+                                config_path != NULL, ret_warnings, &err);
     if (!cfg) {
         fprintf(stderr, "cassinyd: invalid config: ");
         cass_error_fprint(stderr, err, config_path ? config_path : CASS_DEFAULT_CONFIG);
@@ -142,13 +143,48 @@ static int parse_args(int argc, char **argv, json_t **ret_cfg, int *ret_check_on
     return 0;
 }
 
+/* Logs each item of a config warning as FILE:LINE:COL: path: message. */
+static void log_config_warnings(const struct cass_error *w)
+{
+    for (size_t i = 0; w && i < w->n_items; i++)
+        log_warn("config %s:%d:%d: %s: %s", w->file ? w->file : "-", w->items[i].line,
+                 w->items[i].column, w->items[i].path, w->items[i].message);
+}
+
+/* Picks the workload backend once, asking the engine for /info when the
+ * config says auto and the engine answers. */
+static int choose_backend(struct cass_daemon *d, struct cass_error **err)
+{
+    const char *engine = cass_daemon_config_str(d, "engine");
+    _cleanup_json_ json_t *info = NULL;
+    if (d->engine && engine && !strcmp(engine, "auto")) {
+        _cleanup_error_ struct cass_error *ierr = NULL;
+        info = cass_engine_info(d->engine, &ierr);
+        if (!info)
+            log_warn("engine /info: %s", ierr && ierr->message ? ierr->message : "failed");
+    }
+    _cleanup_free_ char *note = NULL;
+    d->backend = cass_cfg_backend(d->config, info, &note, err);
+    if (!d->backend)
+        return -1;
+    if (note)
+        log_warn("%s", note);
+    log_info("workloads run on backend %s (engine: %s)", d->backend, engine ? engine : "?");
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     json_t *cfg = NULL;
     int check_only = 0;
-    if (parse_args(argc, argv, &cfg, &check_only) < 0)
+    _cleanup_error_ struct cass_error *warnings = NULL;
+    if (parse_args(argc, argv, &cfg, &warnings, &check_only) < 0)
         return 2;
     if (check_only) {
+        if (warnings) {
+            fprintf(stderr, "cassinyd: config warnings:\n");
+            cass_error_fprint(stderr, warnings, "-");
+        }
         json_dumpf(cfg, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
         putchar('\n');
         json_decref(cfg);
@@ -160,6 +196,7 @@ int main(int argc, char **argv)
     cass_log_level_parse(json_string_value(json_object_get(cfg, "logLevel")), &level);
     cass_log_format_parse(json_string_value(json_object_get(cfg, "logFormat")), &format);
     cass_log_setup(level, format);
+    log_config_warnings(warnings);
 
     struct cass_daemon *d = cass_daemon_new(cfg);
     if (!d)
@@ -199,6 +236,8 @@ int main(int argc, char **argv)
         log_info("Docker Engine at %s, API %s", cass_daemon_config_str(d, "dockerHost"),
                  cass_engine_api_version(d->engine));
     }
+    if (choose_backend(d, &err) < 0)
+        goto fail;
 
     if (cass_lifecycle_start(d, &err) < 0)
         goto fail;

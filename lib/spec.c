@@ -202,6 +202,12 @@ json_t *cass_spec_load(const char *buf, size_t len, struct cass_error **err)
 json_t *cass_spec_load_as(const char *buf, size_t len, const char *schema_name,
                           struct cass_error **err)
 {
+    return cass_spec_load_as_pos(buf, len, schema_name, NULL, err);
+}
+
+json_t *cass_spec_load_as_pos(const char *buf, size_t len, const char *schema_name,
+                              json_t **ret_pos, struct cass_error **err)
+{
     struct cass_yaml_limits lim;
     _cleanup_json_ json_t *docs = NULL;
     struct cass_error *e = NULL;
@@ -232,5 +238,7 @@ json_t *cass_spec_load_as(const char *buf, size_t len, const char *schema_name,
         finish_error(err, e);
         return NULL;
     }
+    if (ret_pos)
+        *ret_pos = pos ? json_incref((json_t *)pos) : json_object();
     return r;
 }

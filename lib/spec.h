@@ -36,4 +36,11 @@ char *cass_spec_revision(const json_t *v);
 json_t *cass_spec_load_as(const char *buf, size_t len, const char *schema_name,
                           struct cass_error **err);
 
+/* As cass_spec_load_as; on success also sets *ret_pos (when ret_pos is not
+ * NULL) to the document's position map (new reference, caller owns; an
+ * empty object for an empty document), so that checks beyond the schema can
+ * name lines too. */
+json_t *cass_spec_load_as_pos(const char *buf, size_t len, const char *schema_name,
+                              json_t **ret_pos, struct cass_error **err);
+
 #endif

@@ -114,7 +114,7 @@ policy:
   maxCpus: 64
   maxMemory: 64Gi
 limits:
-  maxConcurrentRuns: 4
+  maxConcurrentLaunches: 4
 CFG
     D_SOCK=$dir/cassiny.sock
     D_STATE=$dir/state
@@ -224,7 +224,7 @@ direct_launch() {
     echo "http://127.0.0.1:$port/api/status?token=$(<"$WORK/direct-$1.token")"
 }
 # direct_parallel PREFIX: N launches, each waited for, at most 4 at a time (as
-# cassinyd's default limits.maxConcurrentRuns); fails unless all became ready
+# cassinyd's default limits.maxConcurrentLaunches); fails unless all became ready
 direct_parallel() {
     local i k=0
     local -a pids=()

@@ -17,11 +17,14 @@ check "socket is mode 0660 or stricter" test "$(stat -c %a "$SOCK")" -le 660
 
 r=$(api GET /healthz)
 check "GET /healthz answers 200 JSON" test "$r" = "200 application/json"
+check "healthz names the backend (engine: auto on a plain engine is docker)" jq -e '.backend == "docker"' "$WORK/body"
 
 r=$(api GET /v1/version)
 check "GET /v1/version answers 200" test "${r%% *}" = 200
 check "version names the engine's version" jq -e '.engine.version | test("^[0-9]+\\.")' "$WORK/body"
 check "version names the negotiated API version" jq -e '.engine.negotiatedApiVersion | test("^1\\.[0-9]+$")' "$WORK/body"
+check "version names the backend" jq -e '.engine.backend == "docker"' "$WORK/body"
+check "the log says which backend was chosen" grep -q 'backend docker' "$WORK/cassinyd.log"
 
 check "GET /v1/openapi.yaml is 200 application/yaml" test "$(api GET /v1/openapi.yaml)" = "200 application/yaml"
 out=$("$ctl" --host "$HOST" version)
@@ -151,5 +154,39 @@ printf 'apiVersion: cassiny/v1\nkind: Notebook\nmetadata: {name: plain}\nspec: {
 r=$(api POST '/v1/specs?dryRun=true' -H 'Content-Type: application/yaml' --data-binary @"$WORK/plain.yaml")
 check "dry run works without an engine" test "${r%% *}" = 200
 check "healthz with a dead engine is 200" test "$(api GET /healthz)" = "200 application/json"
+check "healthz with a dead engine still names the backend" jq -e '.backend == "docker"' "$WORK/body"
+stop_daemon
+
+# Config that this build cannot honour stops the daemon at start with the
+# file's line and the reason; nothing is served.
+refused() { # refused DESCRIPTION LINE REASON YAML
+    local d=$1 line=$2 reason=$3
+    printf '%s' "$4" >"$WORK/refused.yaml"
+    # bounded: a daemon that wrongly accepts the config would serve forever
+    timeout 20 "$build/daemon/cassinyd" --config "$WORK/refused.yaml" --state-dir "$WORK/state3" \
+        --socket "$WORK/refused.sock" >"$WORK/refused.log" 2>&1
+    local rc=$?
+    if [ $rc -ne 0 ] && [ $rc -ne 124 ] && grep -qF "refused.yaml:$line:" "$WORK/refused.log" &&
+        grep -qF "$reason" "$WORK/refused.log" && [ ! -e "$WORK/refused.sock" ]; then
+        ok "$d: exit $rc, line $line named"
+    else
+        not_ok "$d: expected a non-zero exit naming line $line and \"$reason\", got rc=$rc: $(head -c 400 "$WORK/refused.log")"
+    fi
+}
+refused "engine: swarm" 2 "the Swarm backend is not available in this version; use engine: docker" \
+    $'gateway: {port: 0}\nengine: swarm\n'
+refused "listen:" 3 "the TCP listener is not available in this version" \
+    $'gateway: {port: 0}\n\nlisten: {address: 127.0.0.1, port: 8443}\n'
+refused "maxConcurrentRuns with maxConcurrentLaunches" 4 "deprecated" \
+    $'gateway: {port: 0}\nlimits:\n  maxConcurrentLaunches: 2\n  maxConcurrentRuns: 2\n'
+timeout 20 "$build/daemon/cassinyd" --check-config --config "$WORK/refused.yaml" >/dev/null 2>&1
+check "--check-config refuses what the daemon would refuse" test $? != 0
+
+# The deprecated name alone still works, with a warning naming its line.
+printf 'gateway: {port: 0}\nengine: docker\nlimits:\n  maxConcurrentRuns: 3\n' >"$WORK/alias.yaml"
+start_daemon "$build" --config "$WORK/alias.yaml" || not_ok "start with limits.maxConcurrentRuns"
+check "the deprecated key is named with its line" grep -q 'alias.yaml:4:.*maxConcurrentRuns.*deprecated' "$WORK/cassinyd.log"
+api GET /healthz >/dev/null
+check "engine: docker is the docker backend" jq -e '.backend == "docker"' "$WORK/body"
 
 summary

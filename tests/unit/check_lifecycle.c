@@ -42,7 +42,7 @@ static void daemon_up(int launches, int jobs)
     snprintf(tmpdir, sizeof(tmpdir), "/tmp/cassiny-check-lifecycle.XXXXXX");
     ck_assert_ptr_nonnull(mkdtemp(tmpdir));
     _cleanup_error_ struct cass_error *err = NULL;
-    json_t *cfg = cass_cfg_load(NULL, 0, &err);
+    json_t *cfg = cass_cfg_load(NULL, 0, NULL, &err);
     ck_assert_msg(cfg != NULL, "config: %s", err ? err->message : "?");
     json_object_set_new(cfg, "stateDir", json_string(tmpdir));
     json_t *limits = json_object_get(cfg, "limits");
@@ -81,7 +81,7 @@ static void daemon_again(int launches, int jobs)
     char keep[512];
     snprintf(keep, sizeof(keep), "%s", tmpdir);
     _cleanup_error_ struct cass_error *err = NULL;
-    json_t *cfg = cass_cfg_load(NULL, 0, &err);
+    json_t *cfg = cass_cfg_load(NULL, 0, NULL, &err);
     json_object_set_new(cfg, "stateDir", json_string(keep));
     json_t *limits = json_object_get(cfg, "limits");
     json_object_set_new(limits, "maxConcurrentLaunches", json_integer(launches));
@@ -213,6 +213,9 @@ START_TEST(notebook_idle_is_culled)
     _cleanup_free_ char *run = run_of(out, 0);
     wait_status(run, "ready", 10);
     wait_status(run, "stopped", 10);
+    /* Recorded first, then its container goes. */
+    for (int i = 0; i < 100 && fake_count(run, false) > 0; i++)
+        usleep(20 * 1000);
     ck_assert_int_eq(fake_count(run, false), 0);
     fake_set_last_activity(NULL);
     daemon_down(false);

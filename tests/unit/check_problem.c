@@ -17,7 +17,7 @@
 static struct cass_daemon *daemon_new(void)
 {
     _cleanup_error_ struct cass_error *err = NULL;
-    json_t *config = cass_cfg_load(NULL, 0, &err);
+    json_t *config = cass_cfg_load(NULL, 0, NULL, &err);
     ck_assert_msg(config != NULL, "defaults: %s", err ? err->message : "?");
     struct cass_daemon *d = cass_daemon_new(config);
     /* An engine that is not there: the API must say so, not fail. */
@@ -101,11 +101,21 @@ START_TEST(routes_basic)
     struct result r = call(d, "GET", "/healthz", NULL, NULL, NULL);
     ck_assert_int_eq(r.rc, 0);
     ck_assert_str_eq(json_string_value(json_object_get(r.body, "status")), "ok");
+    ck_assert_str_eq(json_string_value(json_object_get(r.body, "engine")), "unknown");
+    ck_assert_ptr_null(json_object_get(r.body, "backend")); /* not chosen yet */
+    result_clear(&r);
+
+    /* The backend chosen at start is shown whether or not the engine answers. */
+    d->backend = "docker";
+    r = call(d, "GET", "/healthz", NULL, NULL, NULL);
+    ck_assert_str_eq(json_string_value(json_object_get(r.body, "backend")), "docker");
     result_clear(&r);
 
     r = call(d, "GET", "/v1/version", NULL, NULL, NULL);
     ck_assert_int_eq(r.status, 200);
     ck_assert_ptr_nonnull(json_object_get(json_object_get(r.body, "engine"), "error"));
+    ck_assert_str_eq(
+        json_string_value(json_object_get(json_object_get(r.body, "engine"), "backend")), "docker");
     result_clear(&r);
 
     r = call(d, "GET", "/v1/nothing", NULL, NULL, NULL);

@@ -10,7 +10,9 @@
  *       with # are ignored; other items reported are printed as info)
  *   specs/equivalent/<group>/<file>.yaml            all files, same revisions
  *   specs/different/<group>/<file>.yaml             all files, distinct revisions
- *   config/valid/<case>.yaml [+ <case>.json]        loads as config.schema.json
+ *   config/valid/<case>.yaml [+ <case>.json]        loads as cassinyd loads its
+ *       config (cass_cfg_parse: config.schema.json, then the keys this build
+ *       refuses and the deprecated names resolved)
  *   config/invalid/<case>/{input.yaml,errors.txt}   refused as for specs
  *
  * Outside tests/data: every .yaml file of examples/ must load, and
@@ -31,6 +33,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cfg.h"
 #include "cleanup.h"
 #include "error.h"
 #include "spec.h"
@@ -39,8 +42,8 @@
 #define MIN_INVALID 50
 #define MIN_EQUIVALENT 4
 #define MIN_DIFFERENT 1
-#define MIN_CONFIG_VALID 1
-#define MIN_CONFIG_INVALID 6
+#define MIN_CONFIG_VALID 6
+#define MIN_CONFIG_INVALID 11
 
 /* Over the 1 MiB input limit of cass_yaml_limits_default. */
 #define OVERSIZED_BYTES (1024 * 1024 + 4096)
@@ -179,9 +182,13 @@ static const char *str_or_empty(const json_t *v)
     return s ? s : "";
 }
 
-static json_t *load(const char *buf, size_t len, const char *schema, struct cass_error **err)
+/* How a folder's inputs are loaded: as specs, or as the daemon loads its
+ * config (the schema, then what cass_cfg_parse refuses or resolves). */
+typedef json_t *(*loader)(const char *buf, size_t len, struct cass_error **err);
+
+static json_t *load_config(const char *buf, size_t len, struct cass_error **err)
 {
-    return schema ? cass_spec_load_as(buf, len, schema, err) : cass_spec_load(buf, len, err);
+    return cass_cfg_parse(buf, len, NULL, err);
 }
 
 /* --- valid ------------------------------------------------------------- */
@@ -356,7 +363,7 @@ static int check_errors(const char *label, const char *expected_text, const stru
     return 0;
 }
 
-static int run_invalid_case(const char *dir, const char *name, const char *kind, const char *schema)
+static int run_invalid_case(const char *dir, const char *name, const char *kind, loader load)
 {
     _cleanup_free_ char *label = NULL;
     if (asprintf(&label, "%s/%s", kind, name) < 0)
@@ -372,7 +379,7 @@ static int run_invalid_case(const char *dir, const char *name, const char *kind,
         return -1;
     }
     _cleanup_error_ struct cass_error *err = NULL;
-    _cleanup_json_ json_t *got = load(buf, len, schema, &err);
+    _cleanup_json_ json_t *got = load(buf, len, &err);
     if (got || !err) {
         fprintf(stderr, "FAIL %s: accepted, expected errors:\n%s", label, expected);
         print_json("result", got);
@@ -381,14 +388,14 @@ static int run_invalid_case(const char *dir, const char *name, const char *kind,
     return check_errors(label, expected, err);
 }
 
-static void run_invalid_dir(const char *sub, const char *schema, size_t min, size_t *ret_n,
+static void run_invalid_dir(const char *sub, loader load, size_t min, size_t *ret_n,
                             int *ret_failed)
 {
     _cleanup_free_ char *dir = join(data_dir(), sub);
     _cleanup_(names_free) struct names cases = {0};
     list_dir(dir, 1, NULL, &cases);
     for (size_t i = 0; i < cases.n; i++)
-        if (run_invalid_case(dir, cases.v[i], sub, schema) < 0)
+        if (run_invalid_case(dir, cases.v[i], sub, load) < 0)
             (*ret_failed)++;
     ck_assert_msg(cases.n >= min, "only %zu cases in %s (at least %zu)", cases.n, dir, min);
     *ret_n = cases.n;
@@ -421,7 +428,7 @@ START_TEST(invalid_cases)
 {
     size_t n = 0;
     int failed = 0;
-    run_invalid_dir("specs/invalid", NULL, MIN_INVALID, &n, &failed);
+    run_invalid_dir("specs/invalid", cass_spec_load, MIN_INVALID, &n, &failed);
     if (run_oversized_case() < 0)
         failed++;
     ck_assert_msg(failed == 0, "%d of %zu invalid cases failed (details on stderr)", failed, n + 1);
@@ -596,7 +603,7 @@ static json_t *load_config_file(const char *label, const char *path)
         return NULL;
     }
     _cleanup_error_ struct cass_error *err = NULL;
-    json_t *got = cass_spec_load_as(buf, len, "config.schema.json", &err);
+    json_t *got = load_config(buf, len, &err);
     if (!got) {
         fprintf(stderr, "FAIL %s: refused\n", label);
         print_error("errors", err);
@@ -662,7 +669,7 @@ START_TEST(config_invalid_cases)
 {
     size_t n = 0;
     int failed = 0;
-    run_invalid_dir("config/invalid", "config.schema.json", MIN_CONFIG_INVALID, &n, &failed);
+    run_invalid_dir("config/invalid", load_config, MIN_CONFIG_INVALID, &n, &failed);
     ck_assert_msg(failed == 0, "%d of %zu invalid config cases failed (details on stderr)", failed,
                   n);
 }
