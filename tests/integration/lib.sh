@@ -98,6 +98,14 @@ apply_yaml() {
         -H 'Content-Type: application/yaml' --data-binary "$1" http://localhost/v1/specs
 }
 
+# launch YAML: applies it and prints the run id (empty, and why on stderr, on failure)
+launch() {
+    local code
+    code=$(apply_yaml "$1")
+    [ "$code" = 202 ] || { echo "apply answered $code: $(head -c 300 "$WORK/body")" >&2; return 1; }
+    jq -r '.specs[0].run.id' "$WORK/body"
+}
+
 # A private config: images of the project, mounts under $WORK/data.
 write_config() {
     mkdir -p "$WORK/data"

@@ -34,4 +34,7 @@ cat "$build/tests/integration/job.log"
 echo "--- models end to end (real serving image, gateway, rollouts)"
 bash "$src/tests/integration/test_model.sh" "$build" "$src" >"$build/tests/integration/model.log" 2>&1 || status=1
 cat "$build/tests/integration/model.log"
+echo "--- the daemon's core under load (busybox stand-ins; CASS_ONLY=NAME runs one test)"
+bash "$src/tests/integration/test_core.sh" "$build" "$src" >"$build/tests/integration/core.log" 2>&1 || status=1
+cat "$build/tests/integration/core.log"
 exit $status

@@ -58,13 +58,6 @@ checkv() {
     shift 2
     if "$@"; then ok "$d"; else not_ok "$d"; eval "$show" 2>&1 | sed 's/^/# /'; fi
 }
-# launch YAML: applies it and prints the run id (empty on failure)
-launch() {
-    local code
-    code=$(apply_yaml "$1")
-    [ "$code" = 202 ] || { echo "apply answered $code: $(head -c 300 "$WORK/body")" >&2; return 1; }
-    jq -r '.specs[0].run.id' "$WORK/body"
-}
 # reproduce RUN: POSTs the reproduction, prints the new run id
 reproduce() {
     local code

@@ -1,0 +1,462 @@
+#!/bin/bash
+# The daemon's core under load, against the real engine and the real daemon,
+# with busybox stand-ins that start in a fraction of a second: busybox httpd
+# serves a static /api/status (Jupyter's readiness answer) for notebooks, and
+# for models a CGI health check that counts its answers and can be slower
+# than the health timeout one time in three (HEALTH_FLAKY in its env) or fail
+# every time from a given moment on (SICK_FROM). Each test has a daemon, state
+# directory and config of its own.
+#
+#   jobs-notebook        N long jobs under limits.maxConcurrentRuns: N do not hold a notebook back
+#   jobs-queued          a job beyond limits.maxRunningJobs waits as queued, and starts when one
+#                        ends (skipped, saying so, when the daemon's config has no such key)
+#   overload-flaky       a replica whose health answer is now and then too slow is not replaced
+#   overload-all         while every replica fails its health check the gateway still forwards
+#   revision             a Model's dry-run revision is the revision apply stores
+#   concurrent-notebook  20 concurrent applies of one notebook: one container runs, delete
+#                        leaves none
+#   concurrent-model     the same for a model of 2 replicas
+#
+# CASS_ONLY=NAME[,NAME...] runs only the tests whose names start with one of
+# them (CASS_ONLY=overload runs both overload tests).
+set -u
+build=$1
+src=$2
+SUITE=core
+. "$src/tests/integration/lib.sh"
+BUSYBOX=${CASS_TEST_IMAGE:-cassiny/test-busybox:latest}
+ROOT=$(mktemp -d /tmp/cassiny-core.XXXXXX)
+P=core-$$                      # prefix of every spec name of this run
+HTTPD=cassiny/core-httpd-$$:v1 # private image: busybox httpd and its pages
+TESTS="jobs-notebook jobs-queued overload-flaky overload-all revision concurrent-notebook concurrent-model"
+LOOP_PID=
+SKIPPED=()
+
+# Containers of every daemon this suite started, by their instance label.
+remove_instance_containers() {
+    local inst
+    for inst in $(cat "$ROOT"/*/state/instance 2>/dev/null); do
+        docker rm -f $(docker ps -aq --filter "label=io.cassiny.instance=$inst") >/dev/null 2>&1
+    done
+}
+cleanup() {
+    [ -n "$LOOP_PID" ] && kill "$LOOP_PID" 2>/dev/null && wait "$LOOP_PID" 2>/dev/null
+    stop_daemon
+    remove_instance_containers
+    docker rm -f $(docker ps -aq --filter "label=io.cassiny.test=$P") >/dev/null 2>&1
+    docker rmi "$HTTPD" >/dev/null 2>&1
+    rm -rf "$ROOT"
+    true
+}
+trap cleanup EXIT
+
+short() { local c out=; for c in "$@"; do out="$out${out:+ }${c:0:12}"; done; echo "${out:-none}"; }
+ms() { echo $(($(date +%s%N) / 1000000)); }
+secs() { awk -v m="$1" 'BEGIN { printf "%.1f", m / 1000 }'; }
+run_field() { curl -s --unix-socket "$SOCK" "http://localhost/v1/runs/$1" | jq -r "$2"; }
+spec_run() { curl -s --unix-socket "$SOCK" "http://localhost/v1/specs/$1" | jq -r '.runId // empty'; }
+delete_spec() { curl -s --unix-socket "$SOCK" -X DELETE -o /dev/null -w '%{http_code}' "http://localhost/v1/specs/$1"; }
+# finish NAME...: deletes the test's specs, then ends the test
+finish() {
+    local t0 n
+    t0=$(ms)
+    for n in "$@"; do delete_spec "$n" >/dev/null; done
+    note "deleted $* in $(secs $(($(ms) - t0))) s"
+    end_test
+}
+# containers NAME [docker ps filters]: ids of this daemon's containers of NAME, any state
+containers() {
+    local name=$1
+    shift
+    docker ps -aq --filter "label=io.cassiny.instance=$INSTANCE" --filter "label=io.cassiny.name=$name" "$@"
+}
+# states NAME: this daemon's containers of NAME counted by state ("none" if there are none)
+states() {
+    local s
+    s=$(docker ps -a --filter "label=io.cassiny.instance=$INSTANCE" --filter "label=io.cassiny.name=$1" \
+        --format '{{.State}}' | sort | uniq -c | awk '{printf "%s%s %s", sep, $1, $2; sep=", "}')
+    echo "${s:-none}"
+}
+# running_of RUN...: how many of these runs have status running
+running_of() {
+    local r n=0
+    for r in "$@"; do [ "$(run_field "$r" .status)" = running ] && n=$((n + 1)); done
+    echo $n
+}
+
+# --- the stand-in image: busybox httpd on $CASSINY_MODEL_PORT (8080 without)
+make_httpd_image() {
+    local dir="$ROOT/image" cid
+    mkdir -p "$dir/www/cgi-bin" "$dir/www/api" "$dir/app"
+    printf '{"started": "2026-01-01T00:00:00.000000Z", "last_activity": "2026-01-01T00:00:00.000000Z", "connections": 0, "kernels": 0}\n' \
+        >"$dir/www/api/status"
+    echo pong >"$dir/www/ping.txt"
+    cat >"$dir/www/cgi-bin/health" <<'SH'
+#!/bin/sh
+# Counts its answers in /tmp/health.n. From the time $SICK_FROM (seconds
+# since the epoch) on every answer is a 503, in every replica, replacements
+# too; with /tmp/flaky every third one takes 2 s, more than the 1 s timeout.
+n=$(($(cat /tmp/health.n 2>/dev/null || echo 0) + 1))
+echo "$n" >/tmp/health.n
+if [ -n "${SICK_FROM:-}" ] && [ "$(date +%s)" -ge "$SICK_FROM" ]; then
+    printf 'Status: 503 Service Unavailable\r\nContent-Type: text/plain\r\n\r\nsick %s\n' "$n"
+    exit 0
+fi
+if [ -e /tmp/flaky ] && [ $((n % 3)) = 0 ]; then
+    echo "$n" >>/tmp/health.slow
+    sleep 2
+fi
+printf 'Content-Type: text/plain\r\n\r\nok %s\n' "$n"
+SH
+    cat >"$dir/app/start.sh" <<'SH'
+#!/bin/sh
+[ -n "${HEALTH_FLAKY:-}" ] && touch /tmp/flaky
+exec httpd -f -p "${CASSINY_MODEL_PORT:-8080}" -h /www
+SH
+    chmod -R a+rX "$dir"
+    chmod 755 "$dir/www/cgi-bin/health" "$dir/app/start.sh"
+    cid=$(docker create --label "io.cassiny.test=$P" "$BUSYBOX" true) || return 1
+    docker cp "$dir/www" "$cid:/www" && docker cp "$dir/app" "$cid:/app" &&
+        docker commit --change 'CMD ["/app/start.sh"]' --change "LABEL io.cassiny.test=$P" \
+            "$cid" "$HTTPD" >/dev/null
+    local rc=$?
+    docker rm "$cid" >/dev/null
+    return $rc
+}
+
+# --- specs
+notebook() { # notebook NAME [ENV_VALUE]
+    printf 'apiVersion: cassiny/v1\nkind: Notebook\nmetadata: {name: %s}\nspec:\n  image: %s\n  port: 8080\n  resources: {cpus: 250m, memory: 64Mi}\n  env: {V: "%s"}\n' \
+        "$1" "$HTTPD" "${2:-0}"
+}
+job() { # job NAME SECONDS: a job that sleeps
+    printf 'apiVersion: cassiny/v1\nkind: Job\nmetadata: {name: %s}\nspec:\n  image: %s\n  command: [sleep, "%s"]\n  resources: {cpus: 250m, memory: 32Mi}\n' \
+        "$1" "$BUSYBOX" "$2"
+}
+model() { # model NAME [env lines of the form '    K: "v"']
+    printf 'apiVersion: cassiny/v1\nkind: Model\nmetadata: {name: %s}\nspec:\n  image: %s\n  artifact: %s\n  version: v1\n  replicas: 2\n  health: {path: /cgi-bin/health, intervalSeconds: 1, timeoutSeconds: 1}\n  resources: {cpus: 250m, memory: 64Mi}\n  env:\n    V: "0"\n%s' \
+        "$1" "$HTTPD" "$WORK/data/model.bin" "${2:-}"
+}
+
+# begin NAME [config lines]: a fresh daemon on its own socket, state, config
+# and data for test NAME; 1 (with the daemon's complaint in $WORK/start.out)
+# when it does not come up.
+begin() {
+    T=$1
+    shift
+    WORK="$ROOT/$T"
+    mkdir -p "$WORK"
+    write_config
+    echo "model bytes of $T" >"$WORK/data/model.bin"
+    [ $# -gt 0 ] && printf '%s\n' "$@" >>"$WORK/config.yaml"
+    T_FAILED=$failed
+    T_START=$SECONDS
+    echo "# $T"
+    if ! start_daemon "$build" --config "$WORK/config.yaml" >"$WORK/start.out" 2>&1; then
+        stop_daemon # it refused to start: no exit status to check at the end
+        return 1
+    fi
+    INSTANCE=$(cat "$WORK/state/instance")
+    GATEWAY=$(curl -s --unix-socket "$SOCK" http://localhost/v1/version | jq -r .gateway)
+}
+# end_test: stops the test's daemon (it must exit 0), removes what it left,
+# and after a failure keeps its log and shows its warnings.
+end_test() {
+    [ -n "$LOOP_PID" ] && kill "$LOOP_PID" 2>/dev/null && wait "$LOOP_PID" 2>/dev/null
+    LOOP_PID=
+    if [ -n "${DAEMON_PID:-}" ]; then
+        note "stopping the daemon"
+        stop_daemon
+        check "$T: cassinyd exits 0 at SIGTERM (status $DAEMON_STATUS)" test "$DAEMON_STATUS" = 0
+    fi
+    docker rm -f $(docker ps -aq --filter "label=io.cassiny.instance=$INSTANCE") >/dev/null 2>&1
+    if [ "$failed" -gt "$T_FAILED" ] && [ -f "$WORK/cassinyd.log" ]; then
+        mkdir -p "$build/tests/integration"
+        cp "$WORK/cassinyd.log" "$build/tests/integration/core-$T-cassinyd.log" 2>/dev/null
+        echo "# $T: the daemon's warnings (whole log in tests/integration/core-$T-cassinyd.log):"
+        grep -E '^(warn|error):' "$WORK/cassinyd.log" | tail -n 8 | sed 's/^/#   /'
+    fi
+    echo "# $T took $((SECONDS - T_START)) s"
+}
+note() { echo "# $T: $* (at $((SECONDS - T_START)) s)"; }
+daemon_failed() {
+    not_ok "$T: cassinyd starts: $(tail -n 3 "$WORK/start.out" | tr '\n' ' ')"
+    echo "# $T took $((SECONDS - T_START)) s"
+}
+
+# --- 1. Jobs block everything else: with limits.maxConcurrentRuns N, N long
+# jobs must not keep a notebook waiting for one of them to end.
+t_jobs_notebook() {
+    begin jobs-notebook 'limits: {maxConcurrentRuns: 2}' || { daemon_failed; return; }
+    local t0 alone st took limit nb j1 j2 running
+    t0=$(ms)
+    nb=$(launch "$(notebook "$P-alone")")
+    st=$([ -n "$nb" ] && wait_run "$nb" 30 ready)
+    alone=$(($(ms) - t0))
+    check "$T: a notebook alone becomes ready (got $st after $(secs $alone) s)" test "$st" = ready
+    delete_spec "$P-alone" >/dev/null
+
+    j1=$(launch "$(job "$P-j1" 60)")
+    j2=$(launch "$(job "$P-j2" 60)")
+    wait_run "$j1" 20 running >/dev/null
+    wait_run "$j2" 20 running >/dev/null
+    check "$T: two 60 s jobs run (maxConcurrentRuns: 2)" test "$(running_of "$j1" "$j2")" = 2
+    # About the time a notebook takes alone, with room for a busy machine.
+    limit=$((alone * 3 + 2000))
+    [ $limit -lt 8000 ] && limit=8000
+    t0=$(ms)
+    nb=$(launch "$(notebook "$P-nb")")
+    st=$([ -n "$nb" ] && wait_run "$nb" $(((limit + 999) / 1000)) ready)
+    took=$(($(ms) - t0))
+    running=$(running_of "$j1" "$j2")
+    check "$T: the notebook becomes ready while both jobs run (notebook $st after $(secs $took) s, limit $(secs $limit) s, alone $(secs $alone) s; jobs still running: $running of 2)" \
+        test "$st" = ready -a "$running" = 2
+    finish "$P-j1" "$P-j2" "$P-nb"
+}
+
+# ...and a job beyond limits.maxRunningJobs waits as queued, with launch
+# workers to spare (maxConcurrentRuns 4), until a running job ends.
+t_jobs_queued() {
+    if ! begin jobs-queued 'limits: {maxConcurrentRuns: 4, maxRunningJobs: 2}'; then
+        if grep -q 'maxRunningJobs: unknown field' "$WORK/start.out"; then
+            echo "# skip: $T: this cassinyd's config schema has no limits.maxRunningJobs (it says: $(grep -o 'limits.maxRunningJobs: unknown field.*' "$WORK/start.out"))"
+            SKIPPED+=("$T")
+            echo "# $T took $((SECONDS - T_START)) s"
+        else
+            daemon_failed
+        fi
+        return
+    fi
+    local j1 j2 j3 t0 st
+    j1=$(launch "$(job "$P-q1" 60)")
+    j2=$(launch "$(job "$P-q2" 60)")
+    wait_run "$j1" 20 running >/dev/null
+    wait_run "$j2" 20 running >/dev/null
+    check "$T: two jobs run" test "$(running_of "$j1" "$j2")" = 2
+    j3=$(launch "$(job "$P-q3" 60)")
+    sleep 2 # time enough for a daemon that ignores the limit to start it
+    st=$(run_field "$j3" .status)
+    check "$T: a third job waits as queued (status $st; running: $(running_of "$j1" "$j2") of the first two)" \
+        test "$st" = queued
+    if [ "$st" = queued ]; then
+        t0=$(ms)
+        curl -s --unix-socket "$SOCK" -X POST -o /dev/null "http://localhost/v1/runs/$j1/stop"
+        st=$(wait_run "$j3" 15 running)
+        check "$T: when one running job ends the queued one starts (got $st after $(secs $(($(ms) - t0))) s)" \
+            test "$st" = running
+    fi
+    finish "$P-q1" "$P-q2" "$P-q3"
+}
+
+# --- 2. Overload kills healthy replicas: a replica whose health answer is
+# too slow one time in three is never replaced for it.
+t_overload_flaky() {
+    begin overload-flaky || { daemon_failed; return; }
+    local run st ids0 ids reps t0 elapsed c counts slow_ok=1
+    run=$(launch "$(model "$P-flaky" '    HEALTH_FLAKY: "1"
+')")
+    st=$([ -n "$run" ] && wait_run "$run" 30 ready)
+    check "$T: a model of 2 replicas with a flaky health check becomes ready (got $st)" test "$st" = ready
+    note "ready"
+    ids0=$(run_field "$run" '.containers | sort | join(" ")')
+    check "$T: with 2 containers ($ids0)" test "$(wc -w <<<"$ids0")" = 2
+    # 15 s, or until the first replacement.
+    t0=$(ms)
+    while :; do
+        reps=$(run_field "$run" '.replacements // 0')
+        ids=$(run_field "$run" '.containers | sort | join(" ")')
+        elapsed=$(($(ms) - t0))
+        [ "$reps" != 0 ] || [ "$ids" != "$ids0" ] || [ $elapsed -ge 15000 ] && break
+        sleep 0.5
+    done
+    note "watched"
+    counts=
+    for c in $ids0; do
+        local n s
+        n=$(docker exec "$c" cat /tmp/health.n 2>/dev/null) || n=gone
+        s=$(docker exec "$c" sh -c 'cat /tmp/health.slow 2>/dev/null | wc -l' 2>/dev/null) || s=gone
+        counts="$counts ${c:0:12}: $n answers, $s slow;"
+        [ "$s" != gone ] && [ "$s" -ge 1 ] || slow_ok=0
+    done
+    check "$T: no replica is replaced for single slow health answers (replacements: $reps after $(secs $elapsed) s; containers before: $(short $ids0), now: $(short $ids))" \
+        test "$reps" = 0 -a "$ids" = "$ids0"
+    if [ "$ids" = "$ids0" ]; then
+        check "$T: the replicas did answer too slowly now and then (${counts% ;})" test $slow_ok = 1
+    else
+        echo "# $T: the daemon said: $(grep -m1 'failed its health check' "$WORK/cassinyd.log" | sed 's/^.*run /run /')"
+    fi
+    finish "$P-flaky"
+}
+
+# ...and while every replica fails its health check with its container
+# running, the gateway keeps forwarding to them: no request gets a 503. The
+# replicas turn sick together at a time set in their env, SICK_FROM, so that
+# a replacement would be sick too.
+t_overload_all() {
+    begin overload-all || { daemon_failed; return; }
+    local name="$P-sick" run st url c code elapsed n bad n503 ports sick_from
+    sick_from=$(($(date +%s) + 10))
+    run=$(launch "$(model "$name" "    SICK_FROM: \"$sick_from\"
+")")
+    st=$([ -n "$run" ] && wait_run "$run" 9 ready)
+    check "$T: a model of 2 replicas becomes ready before its replicas turn sick (got $st)" test "$st" = ready
+    if [ "$st" != ready ]; then
+        finish "$name"
+        return
+    fi
+    url="${GATEWAY}$name/ping.txt"
+    check "$T: the gateway forwards to it ($url)" test "$(curl -s --max-time 5 "$url")" = pong
+    ports=$(for c in $(run_field "$run" '.containers[]'); do docker port "$c" 8080 | head -n 1; done)
+    : >"$WORK/loop.log"
+    (
+        end=$(($(date +%s) + 30))
+        while [ ! -e "$WORK/stop" ] && [ "$(date +%s)" -lt $end ]; do
+            if [ "$(date +%s)" -ge "$sick_from" ] && [ ! -e "$WORK/sick" ]; then
+                echo sick >>"$WORK/loop.log"
+                touch "$WORK/sick"
+            fi
+            curl -s -o /dev/null --max-time 5 -w '%{http_code}\n' "$url" >>"$WORK/loop.log"
+        done
+    ) &
+    LOOP_PID=$!
+    while [ "$(date +%s)" -lt "$sick_from" ]; do sleep 0.2; done
+    code=$(for c in $ports; do
+        curl -s -o /dev/null --max-time 3 -w '%{http_code}' "http://$c/cgi-bin/health" | sed 's/^000$/gone/'
+        echo
+    done | tr '\n' ' ')
+    check "$T: every replica's health check now answers 503 (or its container is already gone: ${code% })" \
+        grep -qE '^((503|gone) ){2}$' <<<"$code"
+    # Three of the daemon's health rounds at least, or until the first failure.
+    while :; do
+        elapsed=$(($(ms) - sick_from * 1000))
+        [ -e "$WORK/sick" ] && sed '1,/^sick$/d' "$WORK/loop.log" | grep -qv '^200$' && break
+        [ $elapsed -ge 8000 ] && break
+        sleep 0.25
+    done
+    touch "$WORK/stop"
+    wait "$LOOP_PID" 2>/dev/null
+    LOOP_PID=
+    check "$T: before that the gateway answered 200 ($(sed '/^sick$/,$d' "$WORK/loop.log" | sort | uniq -c | tr -s ' \n' ' '))" \
+        test -z "$(sed '/^sick$/,$d' "$WORK/loop.log" | grep -v '^200$')"
+    sed '1,/^sick$/d' "$WORK/loop.log" >"$WORK/sick.log"
+    n=$(wc -l <"$WORK/sick.log")
+    bad=$(grep -vc '^200$' "$WORK/sick.log")
+    n503=$(grep -c '^503$' "$WORK/sick.log")
+    check "$T: with every replica failing its health check the gateway still answers ($n requests, $n503 answered 503, $((bad - n503)) other failures, in the $(secs $elapsed) s since the replicas turned sick)" \
+        test "$bad" = 0 -a "$n" -ge 5
+    finish "$name"
+}
+
+# --- 3. A Model's dry-run revision is the revision apply stores.
+t_revision() {
+    begin revision || { daemon_failed; return; }
+    local name="$P-rev" yaml dry code arev srev rrev run
+    yaml=$(model "$name")
+    code=$(api POST '/v1/specs?dryRun=true' -H 'Content-Type: application/yaml' --data-binary "$yaml")
+    dry=$(jq -r '.specs[0].revision' "$WORK/body")
+    check "$T: the dry run answers 200 with a revision ($dry)" test "${code%% *}" = 200 -a "$dry" != null
+    run=$(launch "$yaml")
+    arev=$(jq -r '.specs[0].revision' "$WORK/body")
+    srev=$(curl -s --unix-socket "$SOCK" "http://localhost/v1/specs/$name" | jq -r .revision)
+    rrev=$(run_field "$run" .revision)
+    check "$T: apply gives the dry run's revision (dry run: $dry, apply: $arev)" test "$arev" = "$dry"
+    check "$T: the spec and its run store the dry run's revision (spec: $srev, run: $rrev)" \
+        test "$srev" = "$dry" -a "$rrev" = "$dry"
+    finish "$name"
+}
+
+# --- 4. 20 concurrent applies of one name with 20 different specs: once
+# settled one set of containers runs; delete leaves none.
+# concurrent KIND WANT: KIND is notebook or model, WANT its containers
+concurrent() {
+    local kind=$1 want=$2 name="$P-$1" i y codes t0 elapsed runs busy cur curst settled=0 pids=()
+    for i in $(seq 20); do
+        if [ "$kind" = notebook ]; then y=$(notebook "$name" "$i"); else y=$(model "$name" "    W: \"$i\"
+"); fi
+        curl -s --unix-socket "$SOCK" -X POST -o "$WORK/apply.$i" -w '%{http_code}\n' --max-time 60 \
+            -H 'Content-Type: application/yaml' --data-binary "$y" http://localhost/v1/specs >"$WORK/code.$i" &
+        pids+=($!)
+    done
+    wait "${pids[@]}" # not a bare wait: the daemon is a child of this shell too
+    note "20 applies answered"
+    codes=$(cat "$WORK"/code.* | sort | uniq -c | awk '{printf "%s%s x %s", sep, $1, $2; sep=", "}')
+    check "$T: 20 concurrent applies of $name are accepted (answers: $codes)" \
+        test "$(cat "$WORK"/code.* | grep -c '^202$')" = 20
+    # Settled: no run of the name is still launching (60 s at most); then 2 s
+    # more for stopped runs to lose their containers.
+    t0=$(ms)
+    while [ $(($(ms) - t0)) -lt 60000 ]; do
+        runs=$(curl -s --unix-socket "$SOCK" "http://localhost/v1/runs?name=$name&limit=100")
+        busy=$(jq '[.runs[] | select(.status | IN("pending", "queued", "creating", "starting"))] | length' <<<"$runs")
+        if [ "$busy" = 0 ]; then
+            settled=1
+            break
+        fi
+        sleep 0.5
+    done
+    elapsed=$(($(ms) - t0))
+    note "settled (or gave up)"
+    sleep 2
+    runs=$(curl -s --unix-socket "$SOCK" "http://localhost/v1/runs?name=$name&limit=100" |
+        jq -r '[.runs[].status] | group_by(.) | map("\(length) \(.[0])") | join(", ")')
+    cur=$(spec_run "$name")
+    curst=$(run_field "$cur" .status)
+    check "$T: the applies settle (after $(secs $elapsed) s no run is launching; runs: $runs)" test $settled = 1
+    check "$T: the spec's run $cur is ready (it is $curst)" test "$curst" = ready
+    local nrun ncur nall
+    nrun=$(containers "$name" --filter status=running | wc -l)
+    ncur=$(containers "$name" --filter status=running --filter "label=io.cassiny.run=$cur" | wc -l)
+    nall=$(containers "$name" | wc -l)
+    check "$T: once settled exactly $want container(s) of $name run, all of the spec's run (running: $nrun, of run $cur: $ncur)" \
+        test "$nrun" = "$want" -a "$ncur" = "$want"
+    check "$T: and no other container of $name exists (containers by state: $(states "$name"))" \
+        test "$nall" = "$want"
+    t0=$(ms)
+    code=$(delete_spec "$name")
+    check "$T: delete answers 200 (got $code after $(secs $(($(ms) - t0))) s)" test "$code" = 200
+    # Delete removes them before it answers: a moment's grace, no more.
+    t0=$(ms)
+    while [ -n "$(containers "$name")" ] && [ $(($(ms) - t0)) -lt 3000 ]; do sleep 0.2; done
+    note "deleted"
+    nall=$(containers "$name" | wc -l)
+    check "$T: after delete no container of $name is left ($nall left: $(states "$name"))" test "$nall" = 0
+}
+t_concurrent_notebook() {
+    begin concurrent-notebook || { daemon_failed; return; }
+    concurrent notebook 1
+    end_test
+}
+t_concurrent_model() {
+    begin concurrent-model || { daemon_failed; return; }
+    concurrent model 2
+    end_test
+}
+
+# --- the tests asked for
+selected() { # selected NAME: CASS_ONLY is unset, or one of its words starts NAME
+    [ -z "${CASS_ONLY:-}" ] && return 0
+    local w
+    for w in ${CASS_ONLY//,/ }; do
+        case $1 in "$w"*) return 0 ;; esac
+    done
+    return 1
+}
+if ! docker image inspect "$BUSYBOX" >/dev/null 2>&1; then
+    not_ok "image $BUSYBOX is present (packaging/images/build-test-image.sh builds it)"
+    summary
+    exit 1
+fi
+if ! make_httpd_image; then
+    not_ok "the busybox httpd image $HTTPD is made from $BUSYBOX"
+    summary
+    exit 1
+fi
+ran=0
+for t in $TESTS; do
+    selected "$t" || continue
+    ran=$((ran + 1))
+    "t_${t//-/_}"
+done
+[ $ran -gt 0 ] || not_ok "CASS_ONLY=${CASS_ONLY:-} names none of the tests: $TESTS"
+[ ${#SKIPPED[@]} -gt 0 ] && echo "# skipped: ${SKIPPED[*]}"
+summary
