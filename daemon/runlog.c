@@ -249,10 +249,6 @@ struct cass_runlog_reader *cass_runlog_open(struct cass_daemon *d, const json_t 
     ls->next = live_streams;
     live_streams = ls;
     pthread_mutex_unlock(&streams_lock);
-    pthread_mutex_lock(&streams_lock);
-    ls->next = live_streams;
-    live_streams = ls;
-    pthread_mutex_unlock(&streams_lock);
     r->live = ls;
     return r;
 }
