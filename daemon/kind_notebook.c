@@ -217,15 +217,29 @@ static void notebook_tick(struct cass_lifecycle *lc, const json_t *r)
 static void notebook_died(struct cass_lifecycle *lc, const json_t *run, const char *code)
 {
     struct cass_daemon *d = cass_lifecycle_daemon(lc);
+    struct cass_backend *b = cass_lifecycle_backend(lc);
     const char *run_id = json_string_value(json_object_get(run, "id"));
+    const char *cid = json_string_value(json_array_get(json_object_get(run, "containers"), 0));
     _cleanup_json_ json_t *now = cass_store_run_get(d->store, run_id, NULL);
     bool oom = json_is_true(json_object_get(now, "oomKilled"));
-    _cleanup_free_ char *msg = cass_xasprintf("container exited%s%s%s", code ? " with code " : "",
-                                              code ? code : "", oom ? " (out of memory)" : "");
+    /* The engine's record says how it ended, and when; an event may also
+     * be an old one, replayed from before a restart. */
+    struct cass_workload_state st = {0};
+    if (cid && b->ops->state(b, cid, &st, NULL) == 0 && st.running)
+        return;
+    _cleanup_free_ char *msg =
+        !st.exists ? strdup("its container was removed behind the daemon's back")
+                   : cass_xasprintf("container exited%s%s%s", code ? " with code " : "",
+                                    code ? code : "", oom ? " (out of memory)" : "");
     _cleanup_json_ json_t *ch = json_pack("{s:s,s:s,s:s}", "status", "failed", "reason",
-                                          oom ? "oom" : "exited", "error", msg);
-    if (code)
-        json_object_set_new(ch, "exitCode", json_integer(atoi(code)));
+                                          !st.exists ? "container-vanished"
+                                          : oom      ? "oom"
+                                                     : "exited",
+                                          "error", msg);
+    if (st.exists)
+        json_object_set_new(ch, "exitCode", json_integer(st.exit_code));
+    if (st.finished_at[0])
+        json_object_set_new(ch, "finishedAt", json_string(st.finished_at));
     if (cass_run_change(d, run_id, ch, NULL, NULL) == 0)
         log_warn("run %s failed: %s", run_id, msg);
 }

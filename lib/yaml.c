@@ -33,7 +33,7 @@ void cass_yaml_limits_default(struct cass_yaml_limits *lim)
     lim->max_bytes = 1024 * 1024;
     lim->max_depth = 64;
     lim->max_items = 10000;
-    lim->max_docs = 100;
+    lim->max_docs = 1000; /* a sweep of jobs in one file */
     lim->max_scalar = 65536;
     lim->max_nodes = 100000;
 }

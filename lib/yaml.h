@@ -12,7 +12,7 @@ struct cass_yaml_limits {
     size_t max_bytes;  /* whole input (1 MiB) */
     int max_depth;     /* nesting of mappings and sequences (64) */
     size_t max_items;  /* entries in one mapping or sequence (10000) */
-    size_t max_docs;   /* documents in one input (100) */
+    size_t max_docs;   /* documents in one input (1000) */
     size_t max_scalar; /* bytes in one scalar (65536) */
     size_t max_nodes;  /* nodes in one input (100000) */
 };
