@@ -22,6 +22,7 @@ struct workload {
     int port; /* container port published, 0: none */
     enum fake_health health;
     int health_requests;
+    char started_at[40], finished_at[40]; /* RFC 3339, as the engine says them */
     struct MHD_Daemon *http;
     int http_port;
 };
@@ -80,6 +81,17 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *c, const char *u
     enum MHD_Result rc = MHD_queue_response(c, status, r);
     MHD_destroy_response(r);
     return rc;
+}
+
+static void stamp(char out[40])
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    struct tm tm;
+    gmtime_r(&ts.tv_sec, &tm);
+    char sec[24];
+    strftime(sec, sizeof(sec), "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(out, 40, "%s.%03ldZ", sec, ts.tv_nsec / 1000000);
 }
 
 static int f_ping(struct cass_backend *b, struct cass_error **err)
@@ -175,6 +187,7 @@ static int f_start(struct cass_backend *b, const char *id, struct cass_error **e
     }
     if (!w->running && !w->started) {
         w->started = w->running = true;
+        stamp(w->started_at);
         if (w->port && !w->http) {
             w->http = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD |
                                            MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL,
@@ -220,10 +233,8 @@ static int f_state(struct cass_backend *b, const char *id, struct cass_workload_
                  w->running   ? "running"
                  : w->started ? "exited"
                               : "created");
-        if (w->started)
-            snprintf(ret->started_at, sizeof(ret->started_at), "2026-01-01T00:00:00.000Z");
-        if (w->started && !w->running)
-            snprintf(ret->finished_at, sizeof(ret->finished_at), "2026-01-01T00:00:01.000Z");
+        snprintf(ret->started_at, sizeof(ret->started_at), "%s", w->started_at);
+        snprintf(ret->finished_at, sizeof(ret->finished_at), "%s", w->finished_at);
     }
     pthread_mutex_unlock(&fk.lock);
     return 0;
@@ -280,6 +291,7 @@ static void stop_locked(struct workload *w, int code)
     if (w->running) {
         w->running = false;
         w->exit_code = code;
+        stamp(w->finished_at);
     }
     pthread_cond_broadcast(&fk.cond);
 }
