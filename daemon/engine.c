@@ -846,6 +846,8 @@ json_t *cass_engine_container_body(const struct cass_container_spec *s, struct c
 
     if (s->nano_cpus)
         bad |= json_object_set_new(hc, "NanoCpus", json_integer(s->nano_cpus));
+    if (s->pids_limit > 0)
+        bad |= json_object_set_new(hc, "PidsLimit", json_integer(s->pids_limit));
     if (s->memory)
         bad |= json_object_set_new(hc, "Memory", json_integer(s->memory));
     if (s->gpus)

@@ -133,9 +133,10 @@ struct cass_container_spec {
     size_t n_mounts;
     const struct cass_container_port *ports;
     size_t n_ports;
-    int64_t nano_cpus; /* 0: no limit */
-    int64_t memory;    /* bytes, 0: no limit */
-    int gpus;          /* 0: none, -1: all, n: that many */
+    int64_t nano_cpus;  /* 0: no limit */
+    int64_t memory;     /* bytes, 0: no limit */
+    int gpus;           /* 0: none, -1: all, n: that many */
+    int64_t pids_limit; /* 0: the engine's default (unlimited) */
     const char *const *cap_drop;
     const char *const *cap_add;
     const char *const *security_opt; /* e.g. "no-new-privileges" */

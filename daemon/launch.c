@@ -289,6 +289,9 @@ void cass_launch_spec_init(struct cass_launch *l, int replica, const char *suffi
         .nano_cpus = (int64_t)(json_number_value(json_object_get(res, "cpus")) * 1e9 + 0.5),
         .memory = (int64_t)json_integer_value(json_object_get(res, "memory")),
         .gpus = (int)json_integer_value(json_object_get(res, "gpus")),
+        .pids_limit = json_is_integer(json_object_get(res, "pids"))
+                          ? json_integer_value(json_object_get(res, "pids"))
+                          : cass_daemon_config_int(l->d, "policy.defaultPids"),
         .cap_drop = cass_policy_cap_drop(),
         .security_opt = cass_policy_security_opt(),
         .restart_policy = "no",

@@ -45,6 +45,7 @@ static const char *const denied_targets_exact[] = {"/", "/etc", NULL};
 #define DEFAULT_MAX_CPUS 8.0
 #define DEFAULT_MAX_MEMORY 17179869184LL
 #define DEFAULT_MAX_GPUS 0LL
+#define DEFAULT_MAX_PIDS 4096
 
 /* Longest list of patterns or roots quoted in one message. */
 #define LIST_MAX 400
@@ -70,6 +71,7 @@ struct ctx {
     double max_cpus;
     long long max_memory;
     long long max_gpus;
+    long long max_pids;
 };
 
 static void *xmalloc(size_t n)
@@ -206,7 +208,8 @@ static int string_array(const json_t *arr, const char *key, struct cass_error **
 static int ctx_init(struct ctx *c, const json_t *policy, const char *docker_host, const json_t *pos,
                     struct cass_error **err)
 {
-    const json_t *images = NULL, *roots = NULL, *cpus = NULL, *mem = NULL, *gpus = NULL;
+    const json_t *images = NULL, *roots = NULL, *cpus = NULL, *mem = NULL, *gpus = NULL,
+                 *pids = NULL;
 
     memset(c, 0, sizeof(*c));
     c->pos = pos;
@@ -216,7 +219,8 @@ static int ctx_init(struct ctx *c, const json_t *policy, const char *docker_host
         policy_member(policy, "mountRoots", JSON_ARRAY, &roots, err) < 0 ||
         policy_member(policy, "maxCpus", JSON_REAL, &cpus, err) < 0 ||
         policy_member(policy, "maxMemory", JSON_INTEGER, &mem, err) < 0 ||
-        policy_member(policy, "maxGpus", JSON_INTEGER, &gpus, err) < 0)
+        policy_member(policy, "maxGpus", JSON_INTEGER, &gpus, err) < 0 ||
+        policy_member(policy, "maxPids", JSON_INTEGER, &pids, err) < 0)
         return -1;
     if ((images && string_array(images, "images", err) < 0) ||
         (roots && string_array(roots, "mountRoots", err) < 0))
@@ -230,6 +234,7 @@ static int ctx_init(struct ctx *c, const json_t *policy, const char *docker_host
     c->max_cpus = cpus ? json_number_value(cpus) : DEFAULT_MAX_CPUS;
     c->max_memory = mem ? (long long)json_integer_value(mem) : DEFAULT_MAX_MEMORY;
     c->max_gpus = gpus ? (long long)json_integer_value(gpus) : DEFAULT_MAX_GPUS;
+    c->max_pids = pids ? (long long)json_integer_value(pids) : DEFAULT_MAX_PIDS;
 
     /* Roots, denied paths and sockets are realpath'd once per check, so a
      * symlinked /var/run or /var/lib/docker is recognised too. */
@@ -359,6 +364,7 @@ static void check_resources(struct ctx *c, const json_t *spec)
     const json_t *cpus = json_object_get(res, "cpus");
     const json_t *mem = json_object_get(res, "memory");
     const json_t *gpus = json_object_get(res, "gpus");
+    const json_t *pids = json_object_get(res, "pids");
 
     /* A missing limit would mean an unlimited container: fail closed. */
     if (!json_is_number(cpus))
@@ -388,6 +394,13 @@ static void check_resources(struct ctx *c, const json_t *spec)
             refuse(c, "spec.resources.gpus", "gpus %lld exceeds policy.maxGpus (%lld)",
                    (long long)json_integer_value(gpus), c->max_gpus);
     }
+
+    /* absent pids means policy.defaultPids, never unlimited */
+    if (pids && (!json_is_integer(pids) || json_integer_value(pids) < 1))
+        refuse(c, "spec.resources.pids", "pids must be a positive whole number");
+    else if (pids && json_integer_value(pids) > c->max_pids)
+        refuse(c, "spec.resources.pids", "pids %lld exceeds policy.maxPids (%lld)",
+               (long long)json_integer_value(pids), c->max_pids);
 }
 
 /* ---- host paths ------------------------------------------------------------ */

@@ -28,7 +28,7 @@ BUSYBOX=${CASS_TEST_IMAGE:-cassiny/test-busybox:latest}
 ROOT=$(mktemp -d /tmp/cassiny-core.XXXXXX)
 P=core-$$                      # prefix of every spec name of this run
 HTTPD=cassiny/core-httpd-$$:v1 # private image: busybox httpd and its pages
-TESTS="jobs-notebook jobs-queued overload-flaky overload-all revision concurrent-notebook concurrent-model"
+TESTS="jobs-notebook jobs-queued overload-flaky overload-all revision concurrent-notebook concurrent-model pids"
 LOOP_PID=
 SKIPPED=()
 
@@ -433,6 +433,31 @@ t_concurrent_model() {
 }
 
 # --- the tests asked for
+# --- 5. No process limit: a fork bomb in a job must stay inside its own
+# container (resources.pids, and policy.defaultPids when the spec sets none).
+t_pids() {
+    begin pids || { daemon_failed; return; }
+    local bomb dflt cid st out
+    bomb=$(launch "$(printf 'apiVersion: cassiny/v1\nkind: Job\nmetadata: {name: %s}\nspec:\n  image: %s\n  command: [sh, -c, "sleep 3; n=0; while [ $n -lt 200 ]; do sleep 60 & n=$((n+1)); echo started $n; done; wait"]\n  timeoutSeconds: 8\n  resources: {cpus: 250m, memory: 64Mi, pids: 32}\n' "$P-bomb" "$BUSYBOX")")
+    dflt=$(launch "$(job "$P-dflt" 30)")
+    wait_run "$bomb" 20 running >/dev/null
+    wait_run "$dflt" 20 running >/dev/null
+    cid=$(run_field "$bomb" '.containers[0]')
+    check "$T: the spec's pids is the container's PidsLimit ($(docker inspect --format '{{.HostConfig.PidsLimit}}' "$cid" 2>&1))" \
+        test "$(docker inspect --format '{{.HostConfig.PidsLimit}}' "$cid")" = 32
+    check "$T: without resources.pids the limit is policy.defaultPids (1024)" \
+        test "$(docker inspect --format '{{.HostConfig.PidsLimit}}' "$(run_field "$dflt" '.containers[0]')")" = 1024
+    st=$(wait_run "$bomb" 30 failed)
+    check "$T: the fork bomb fails, status $st" test "$st" = failed
+    out=$(curl -s --unix-socket "$SOCK" "http://localhost/v1/runs/$bomb/logs")
+    n=$(grep -o 'started [0-9]*' <<<"$out" | tail -n 1 | grep -o '[0-9]*')
+    check "$T: it was held at the limit (${n:-no} processes started of the 200 it asked for)" test "${n:-999}" -lt 32
+    check "$T: its log says the forks were refused" grep -qi "fork\|resource temporarily unavailable" <<<"$out"
+    code=$(apply_yaml "$(printf 'apiVersion: cassiny/v1\nkind: Job\nmetadata: {name: %s}\nspec:\n  image: %s\n  command: [/bin/true]\n  resources: {cpus: 250m, memory: 32Mi, pids: 100000}\n' "$P-greedy" "$BUSYBOX")")
+    check "$T: a spec over policy.maxPids is refused (403, got $code)" test "$code" = 403
+    finish "$P-bomb" "$P-dflt"
+}
+
 selected() { # selected NAME: CASS_ONLY is unset, or one of its words starts NAME
     [ -z "${CASS_ONLY:-}" ] && return 0
     local w

@@ -843,6 +843,7 @@ START_TEST(container_body_full)
         .nano_cpus = 1500000000,
         .memory = 64 << 20,
         .gpus = 2,
+        .pids_limit = 512,
         .cap_drop = drop,
         .security_opt = sec,
         .readonly_rootfs = true,
@@ -863,6 +864,7 @@ START_TEST(container_body_full)
     ck_assert(json_is_false(json_object_get(b, "Tty")));
     ck_assert_int_eq(json_integer_value(json_object_get(hc, "NanoCpus")), 1500000000);
     ck_assert_int_eq(json_integer_value(json_object_get(hc, "Memory")), 64 << 20);
+    ck_assert_int_eq(json_integer_value(json_object_get(hc, "PidsLimit")), 512);
     ck_assert(json_is_true(json_object_get(hc, "ReadonlyRootfs")));
     ck_assert(json_is_true(json_object_get(hc, "Init")));
     ck_assert_str_eq(json_string_value(json_object_get(hc, "NetworkMode")), "bridge");

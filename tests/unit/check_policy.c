@@ -440,6 +440,22 @@ START_TEST(gpus_refused)
 }
 END_TEST
 
+START_TEST(pids_refused_over_the_ceiling)
+{
+    _cleanup_json_ json_t *policy = policy_new();
+    _cleanup_json_ json_t *doc = doc_new("Job");
+    json_t *res = resources(1.0, 1073741824LL, 0);
+    json_object_set_new(res, "pids", json_integer(5000));
+    json_object_set_new(spec_of(doc), "resources", res);
+    _cleanup_error_ struct cass_error *err = assert_refused(policy, doc);
+    ck_assert_uint_eq(err->n_items, 1);
+    ck_assert_str_eq(err->items[0].path, "spec.resources.pids");
+    ck_assert_str_eq(err->items[0].message, "pids 5000 exceeds policy.maxPids (4096)");
+    json_object_set_new(policy, "maxPids", json_integer(8192));
+    assert_allowed(policy, doc);
+}
+END_TEST
+
 START_TEST(limits_are_inclusive)
 {
     _cleanup_json_ json_t *policy = policy_new();
@@ -915,6 +931,7 @@ static Suite *policy_suite(void)
     tcase_add_test(tc, memory_refused);
     tcase_add_test(tc, cpus_refused);
     tcase_add_test(tc, gpus_refused);
+    tcase_add_test(tc, pids_refused_over_the_ceiling);
     tcase_add_test(tc, limits_are_inclusive);
     tcase_add_test(tc, missing_resources_fail_closed);
     tcase_add_test(tc, source_outside_roots);
