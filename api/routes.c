@@ -60,12 +60,13 @@ static int h_healthz(struct cass_api_request *req, const char *arg, struct cass_
                      struct cass_error **err)
 {
     struct cass_daemon *d = req->d;
-    pthread_mutex_lock(&d->engine_lock);
-    int up = d->engine != NULL;
-    pthread_mutex_unlock(&d->engine_lock);
+    int st = atomic_load(&d->engine_state);
     /* Liveness of the daemon itself: a dead engine is reported, not fatal. */
     reply->body = json_pack("{s:s,s:s,s:s*}", "status", "ok", "engine",
-                            up ? "connected" : "unknown", "backend", d->backend);
+                            st == CASS_ENGINE_UP     ? "connected"
+                            : st == CASS_ENGINE_DOWN ? "unreachable"
+                                                     : "unknown",
+                            "backend", d->backend);
     return reply->body ? 0 : cass_error_set(err, CASS_ERR_NOMEM, "out of memory");
 }
 
@@ -117,15 +118,17 @@ static int h_metrics(struct cass_api_request *req, const char *arg, struct cass_
                      struct cass_error **err)
 {
     struct cass_daemon *d = req->d;
-    pthread_mutex_lock(&d->engine_lock);
-    int up = d->engine != NULL;
-    pthread_mutex_unlock(&d->engine_lock);
+    int up = atomic_load(&d->engine_state) == CASS_ENGINE_UP;
     char *text = NULL;
     int n = asprintf(&text,
                      "# HELP cassiny_up Whether cassinyd is serving.\n"
                      "# TYPE cassiny_up gauge\ncassiny_up 1\n"
                      "# HELP cassiny_engine_connected Whether the Docker Engine answered.\n"
                      "# TYPE cassiny_engine_connected gauge\ncassiny_engine_connected %d\n"
+                     "# HELP cassiny_engine_reconnects_total Times the engine answered again after "
+                     "it did not.\n"
+                     "# TYPE cassiny_engine_reconnects_total counter\n"
+                     "cassiny_engine_reconnects_total %lu\n"
                      "# HELP cassiny_start_time_seconds When cassinyd started.\n"
                      "# TYPE cassiny_start_time_seconds gauge\ncassiny_start_time_seconds %lld\n"
                      "# HELP cassiny_http_requests_total HTTP requests answered.\n"
@@ -133,8 +136,9 @@ static int h_metrics(struct cass_api_request *req, const char *arg, struct cass_
                      "cassiny_http_requests_total{class=\"all\"} %lu\n"
                      "cassiny_http_requests_total{class=\"4xx\"} %lu\n"
                      "cassiny_http_requests_total{class=\"5xx\"} %lu\n",
-                     up, (long long)d->started_at, atomic_load(&d->requests_total),
-                     atomic_load(&d->requests_4xx), atomic_load(&d->requests_5xx));
+                     up, atomic_load(&d->engine_reconnects), (long long)d->started_at,
+                     atomic_load(&d->requests_total), atomic_load(&d->requests_4xx),
+                     atomic_load(&d->requests_5xx));
     if (n < 0)
         return cass_error_set(err, CASS_ERR_NOMEM, "out of memory");
     if (d->lifecycle) {

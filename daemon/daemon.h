@@ -14,6 +14,8 @@ struct cass_store;
 struct cass_lifecycle;
 struct cass_rotation;
 
+enum { CASS_ENGINE_UNKNOWN = 0, CASS_ENGINE_UP, CASS_ENGINE_DOWN };
+
 struct cass_daemon {
     json_t *config; /* owned; validated, defaults filled, flags applied */
     struct cass_store *store;
@@ -29,6 +31,10 @@ struct cass_daemon {
     pthread_mutex_t engine_lock;
     struct cass_engine *engine; /* NULL while the engine cannot be reached */
     char *engine_error;         /* why, when engine is NULL */
+    /* The engine as the lifecycle's pinger last saw it (every second):
+     * CASS_ENGINE_UNKNOWN until the first answer, then UP or DOWN. */
+    atomic_int engine_state;
+    atomic_ulong engine_reconnects; /* DOWN -> UP transitions */
 
     /* Wakes event streams when something was recorded. */
     pthread_mutex_t events_lock;

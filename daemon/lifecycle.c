@@ -64,8 +64,8 @@ struct cass_lifecycle {
     pthread_mutex_t apply_lock;
     pthread_t *threads;
     size_t n_threads, n_workers, n_runners;
-    pthread_t ticker, watcher;
-    bool ticker_started, watcher_started;
+    pthread_t ticker, watcher, pinger;
+    bool ticker_started, watcher_started, pinger_started;
     struct cass_hashcache *hashcache;
 };
 
@@ -739,6 +739,28 @@ static void *ticker_main(void *arg)
     return NULL;
 }
 
+/* The engine's state for /healthz and /metrics, true within a second or
+ * two: a ping every second, on its own thread so that a hanging engine
+ * holds up nothing else. */
+static void *pinger_main(void *arg)
+{
+    struct cass_lifecycle *lc = arg;
+    struct cass_daemon *d = lc->d;
+    do {
+        _cleanup_error_ struct cass_error *err = NULL;
+        int now =
+            lc->backend->ops->ping(lc->backend, &err) == 0 ? CASS_ENGINE_UP : CASS_ENGINE_DOWN;
+        int was = atomic_exchange(&d->engine_state, now);
+        if (was == CASS_ENGINE_DOWN && now == CASS_ENGINE_UP) {
+            atomic_fetch_add(&d->engine_reconnects, 1);
+            log_info("the engine answers again");
+        } else if (was != CASS_ENGINE_DOWN && now == CASS_ENGINE_DOWN) {
+            log_warn("the engine does not answer: %s", err ? err->message : "?");
+        }
+    } while (!cass_lifecycle_nap(lc, 1000));
+    return NULL;
+}
+
 static int start_thread(struct cass_lifecycle *lc, pthread_t *t, void *(*fn)(void *), void *arg)
 {
     pthread_attr_t attr;
@@ -805,7 +827,8 @@ int cass_lifecycle_start_with(struct cass_daemon *d, struct cass_backend *backen
     }
     lc->watcher_started = start_thread(lc, &lc->watcher, cass_reconcile_watcher_main, lc) == 0;
     lc->ticker_started = start_thread(lc, &lc->ticker, ticker_main, lc) == 0;
-    if (!lc->watcher_started || !lc->ticker_started) {
+    lc->pinger_started = start_thread(lc, &lc->pinger, pinger_main, lc) == 0;
+    if (!lc->watcher_started || !lc->ticker_started || !lc->pinger_started) {
         cass_lifecycle_stop(d);
         return cass_error_set(err, CASS_ERR_INTERNAL, "cannot start lifecycle threads");
     }
@@ -842,6 +865,8 @@ void cass_lifecycle_stop(struct cass_daemon *d)
         pthread_join(lc->watcher, NULL);
     if (lc->ticker_started)
         pthread_join(lc->ticker, NULL);
+    if (lc->pinger_started)
+        pthread_join(lc->pinger, NULL);
     queue_clear(&lc->launches);
     queue_clear(&lc->jobs);
     cass_backend_free(lc->backend);

@@ -17,6 +17,9 @@ check "socket is mode 0660 or stricter" test "$(stat -c %a "$SOCK")" -le 660
 
 r=$(api GET /healthz)
 check "GET /healthz answers 200 JSON" test "$r" = "200 application/json"
+sleep 1.5
+api GET /healthz >/dev/null
+check "healthz says the engine is connected ($(jq -r .engine "$WORK/body"))" jq -e '.engine == "connected"' "$WORK/body"
 check "healthz names the backend (engine: auto on a plain engine is docker)" jq -e '.backend == "docker"' "$WORK/body"
 
 r=$(api GET /v1/version)
@@ -154,7 +157,12 @@ printf 'apiVersion: cassiny/v1\nkind: Notebook\nmetadata: {name: plain}\nspec: {
 r=$(api POST '/v1/specs?dryRun=true' -H 'Content-Type: application/yaml' --data-binary @"$WORK/plain.yaml")
 check "dry run works without an engine" test "${r%% *}" = 200
 check "healthz with a dead engine is 200" test "$(api GET /healthz)" = "200 application/json"
+sleep 2 # the engine is pinged every second
+api GET /healthz >/dev/null
+check "healthz says the engine is unreachable ($(jq -r .engine "$WORK/body"))" jq -e '.engine == "unreachable"' "$WORK/body"
 check "healthz with a dead engine still names the backend" jq -e '.backend == "docker"' "$WORK/body"
+api GET /metrics >/dev/null
+check "metrics say the engine is not connected" grep -q '^cassiny_engine_connected 0$' "$WORK/body"
 stop_daemon
 
 # Config that this build cannot honour stops the daemon at start with the
