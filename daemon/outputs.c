@@ -33,6 +33,13 @@ unsigned long long cass_outputs_files_read(void)
     return atomic_load(&files_read);
 }
 
+static void (*_Atomic read_hook)(const char *path, int attempt);
+
+void cass_outputs_set_read_hook(void (*hook)(const char *path, int attempt))
+{
+    atomic_store(&read_hook, hook);
+}
+
 static int64_t ns_of(struct timespec t)
 {
     return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
@@ -552,6 +559,9 @@ static int hash_entry(const struct job *j, struct entry *e, char *buf, struct ca
             return cass_error_errno(err, errno, "stat %s", e->path);
         if (!S_ISREG(before.st_mode))
             return cass_error_set(err, CASS_ERR_CONFLICT, "%s: no longer a regular file", e->path);
+        void (*hook)(const char *, int) = atomic_load(&read_hook);
+        if (hook)
+            hook(e->path, attempt);
         posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
         struct cass_hash_ctx *h = cass_hash_new();
         if (!h)

@@ -69,6 +69,11 @@ json_t *cass_outputs_manifest_parallel(const char *dir, const char *prefix,
  * manifests: lets tests prove that a cache hit reads nothing. */
 unsigned long long cass_outputs_files_read(void);
 
+/* For tests: hook is called in the reading thread once a file is open and
+ * stat'ed, before it is read (attempt counts from 1), so that a test can
+ * change the file right there; NULL for none. */
+void cass_outputs_set_read_hook(void (*hook)(const char *path, int attempt));
+
 /* Compares two manifests (arrays as above, any order) and returns (caller
  * owns) {"identical": bool, "added": [paths], "removed": [paths],
  * "changed": [paths]}. */
