@@ -313,6 +313,17 @@ START_TEST(parallel_equals_sequential)
         ck_assert_int_eq(json_integer_value(json_object_get(e, "size")), 3 * 1024 * 1024 + 17);
         ck_assert_str_eq(json_string_value(json_object_get(e, "sha256")), big);
     }
+    /* A name that is not UTF-8 cannot be a manifest path: reported, not
+     * left out. */
+    ck_assert_int_eq(mkdir(at("latin1"), 0755), 0);
+    write_file(at("latin1/caf\xe9"), "x", 1);
+    for (int pass = 0; pass < 2; pass++) {
+        _cleanup_error_ struct cass_error *err = NULL;
+        ck_assert_ptr_null(
+            cass_outputs_manifest_parallel(at("latin1"), "", pass ? c : NULL, 1, &err));
+        ck_assert_int_eq(err->kind, CASS_ERR_INVALID);
+        ck_assert_ptr_nonnull(strstr(err->message, "caf?: the file name is not UTF-8"));
+    }
     /* A link given as the file is not followed, with or without a cache. */
     for (int pass = 0; pass < 2; pass++) {
         _cleanup_error_ struct cass_error *err = NULL;
