@@ -183,8 +183,9 @@ static int walk_dir(struct walk *w, int dirfd, const char *rel, int depth)
 enum { ST_GET, ST_UPDATE, ST_INSERT, ST_TOUCH, ST_EXPIRE, ST_EVICT, ST_COUNT, N_ST };
 
 static const char *const stmt_sql[N_ST] = {
-    [ST_GET] =
-        "SELECT size, mtime_ns, ctime_ns, sha256, seen FROM files WHERE dev = ?1 AND ino = ?2",
+    /* from a file's key on, in key order: one seek serves a run of files */
+    [ST_GET] = "SELECT ino, size, mtime_ns, ctime_ns, sha256, seen FROM files "
+               "WHERE dev = ?1 AND ino >= ?2 ORDER BY ino",
     [ST_UPDATE] =
         "UPDATE files SET size = ?3, mtime_ns = ?4, ctime_ns = ?5, sha256 = ?6, seen = ?7 "
         "WHERE dev = ?1 AND ino = ?2",
@@ -394,38 +395,74 @@ static int hex_value(char ch)
     return ch <= '9' ? ch - '0' : ch - 'a' + 10;
 }
 
-/* Marks the entries whose row matches their stat as cached. files is
- * sorted by (dev, ino), so that the lookups walk the B-tree in order. On a
- * database failure nothing is cached: every file is read. */
-static void cache_lookup(struct cass_hashcache *c, struct entry **files, size_t n, time_t now)
+/* Rows of the table a merge may step over before it seeks again: a step
+ * costs about a sixth of a seek. */
+#define SKIP_LIMIT 8
+
+static void take_row(sqlite3_stmt *row, struct entry *e, time_t now)
 {
     static const char hex[] = "0123456789abcdef";
+    if (sqlite3_column_int64(row, 1) != e->size || sqlite3_column_int64(row, 2) != e->mtime_ns ||
+        sqlite3_column_int64(row, 3) != e->ctime_ns || sqlite3_column_bytes(row, 4) != 32)
+        return;
+    const unsigned char *d = sqlite3_column_blob(row, 4);
+    for (int k = 0; k < 32; k++) {
+        e->sha[2 * k] = hex[d[k] >> 4];
+        e->sha[2 * k + 1] = hex[d[k] & 15];
+    }
+    e->sha[64] = '\0';
+    e->cached = true;
+    e->touch = sqlite3_column_int64(row, 5) < (sqlite3_int64)now - SEEN_REFRESH_S;
+}
+
+/* Marks the entries whose row matches their stat as cached. files is
+ * sorted by key, and so are the rows: a merge of the two, seeking again
+ * only where the table has many rows between two files (a tree written at
+ * once has neighbouring inodes). On a database failure nothing is cached,
+ * also what was found before it: every file is read. */
+static void cache_lookup(struct cass_hashcache *c, struct entry **files, size_t n, time_t now)
+{
     pthread_mutex_lock(&c->lock);
     sqlite3_stmt *get = c->st[ST_GET];
     int rc = exec_sql(c, "BEGIN", &c->failure);
-    for (size_t i = 0; rc == 0 && i < n; i++) {
+    size_t i = 0;
+    bool seek = true;
+    int skipped = 0, s = SQLITE_DONE;
+    while (rc == 0 && i < n) {
         struct entry *e = files[i];
-        bind_key(get, e);
-        int s = sqlite3_step(get);
-        if (s == SQLITE_ROW && sqlite3_column_int64(get, 0) == e->size &&
-            sqlite3_column_int64(get, 1) == e->mtime_ns &&
-            sqlite3_column_int64(get, 2) == e->ctime_ns && sqlite3_column_bytes(get, 3) == 32) {
-            const unsigned char *d = sqlite3_column_blob(get, 3);
-            for (int k = 0; k < 32; k++) {
-                e->sha[2 * k] = hex[d[k] >> 4];
-                e->sha[2 * k + 1] = hex[d[k] & 15];
-            }
-            e->sha[64] = '\0';
-            e->cached = true;
-            e->touch = sqlite3_column_int64(get, 4) < (sqlite3_int64)now - SEEN_REFRESH_S;
-        } else if (s != SQLITE_ROW && s != SQLITE_DONE) {
-            rc = db_error(c, &c->failure, "lookup");
+        if (seek || e->dev != files[i - 1]->dev) {
+            sqlite3_reset(get);
+            bind_key(get, e);
+            s = sqlite3_step(get);
+            seek = false;
+            skipped = 0;
         }
-        sqlite3_reset(get);
+        if (s == SQLITE_DONE) {
+            /* no row from here on on this device */
+            for (i++; i < n && files[i]->dev == e->dev; i++)
+                ;
+            continue;
+        }
+        if (s != SQLITE_ROW) {
+            rc = db_error(c, &c->failure, "lookup");
+            break;
+        }
+        sqlite3_int64 ino = sqlite3_column_int64(get, 0), want = (sqlite3_int64)e->ino;
+        if (ino == want) {
+            take_row(get, e, now); /* the row stays: the next may be a hard link */
+            i++;
+        } else if (ino > want) {
+            i++; /* not in the cache */
+        } else if (++skipped > SKIP_LIMIT) {
+            seek = true;
+        } else {
+            s = sqlite3_step(get);
+        }
     }
+    sqlite3_reset(get);
     if (rc < 0) {
-        for (size_t i = 0; i < n; i++)
-            files[i]->cached = files[i]->touch = false;
+        for (size_t k = 0; k < n; k++)
+            files[k]->cached = files[k]->touch = false;
         sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
     } else {
         exec_sql(c, "COMMIT", &c->failure);
@@ -664,12 +701,14 @@ static int by_size_desc(const void *a, const void *b)
     return x->size < y->size ? 1 : x->size > y->size ? -1 : 0;
 }
 
+/* The table's order: by device, then inode as SQLite's signed integer. */
 static int by_key(const void *a, const void *b)
 {
     const struct entry *x = *(struct entry *const *)a, *y = *(struct entry *const *)b;
     if (x->dev != y->dev)
         return x->dev < y->dev ? -1 : 1;
-    return x->ino < y->ino ? -1 : x->ino > y->ino ? 1 : 0;
+    int64_t p = (int64_t)x->ino, q = (int64_t)y->ino;
+    return p < q ? -1 : p > q ? 1 : 0;
 }
 
 /* The manifest's entry (new), or NULL for a path that is not UTF-8. Built

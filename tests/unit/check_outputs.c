@@ -126,7 +126,7 @@ END_TEST
  * never changed by a test; each test that changes files has its own
  * directory. */
 static char tree[128];
-#define STABLE_FILES 44 /* regular files under stable/ */
+#define STABLE_FILES 45 /* regular files under stable/ */
 
 static char *at(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static char *at(const char *fmt, ...)
@@ -175,6 +175,8 @@ static void make_tree(void)
         int n = snprintf(text, sizeof(text), "file %d\n", i);
         write_file(at("stable/many/f%03d", i), text, (size_t)n);
     }
+    /* two paths, one inode: one cache row */
+    ck_assert_int_eq(link(at("stable/many/f007"), at("stable/many/hard")), 0);
     ck_assert_int_eq(symlink("a.txt", at("stable/link-file")), 0);
     ck_assert_int_eq(symlink("deep", at("stable/link-dir")), 0);
     ck_assert_int_eq(symlink("/nonexistent/target", at("stable/dangling")), 0);
@@ -282,8 +284,9 @@ static struct cass_hashcache *open_cache(const char *name)
 START_TEST(parallel_equals_sequential)
 {
     _cleanup_json_ json_t *ref = reference(at("stable"), "in");
-    /* nested dirs, 3 links (one to a dir, one dangling), an empty and a
-     * large file; the FIFO is skipped and the link to a dir not followed */
+    /* nested dirs, 3 links (one to a dir, one dangling), a hard link, an
+     * empty and a large file; the FIFO is skipped, the link to a dir not
+     * followed */
     ck_assert_uint_eq(json_array_size(ref), STABLE_FILES + 3);
     unsigned threads[] = {1, 2, 3, 8, 0};
     for (size_t i = 0; i < sizeof(threads) / sizeof(*threads); i++) {
