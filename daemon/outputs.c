@@ -18,6 +18,7 @@
 #include "cleanup.h"
 #include "hash.h"
 #include "outputs.h"
+#include "store.h"
 
 /* Large reads (the kernel's readahead is doubled by FADV_SEQUENTIAL) that
  * still stay within one core's L2 cache while they are hashed. */
@@ -177,7 +178,6 @@ static int walk_dir(struct walk *w, int dirfd, const char *rel, int depth)
 
 #define APPLICATION_ID 0x43534843 /* "CSHC" */
 #define SCHEMA_VERSION 1
-#define BUSY_TIMEOUT_MS 5000
 #define SEEN_REFRESH_S 86400 /* a row's seen time is kept to the day */
 
 enum { ST_GET, ST_UPDATE, ST_INSERT, ST_TOUCH, ST_EXPIRE, ST_EVICT, ST_COUNT, N_ST };
@@ -301,14 +301,6 @@ struct cass_hashcache *cass_hashcache_open(const char *path, struct cass_error *
         cass_error_set(err, CASS_ERR_INVALID, "no hash cache path");
         return NULL;
     }
-    {
-        /* Created private, like the store; a link is not followed. */
-        _cleanup_close_ int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-        if (fd < 0) {
-            cass_error_errno(err, errno, "open %s", path);
-            return NULL;
-        }
-    }
     struct cass_hashcache *c = calloc(1, sizeof(*c));
     if (!c || !(c->path = strdup(path))) {
         free(c);
@@ -316,31 +308,8 @@ struct cass_hashcache *cass_hashcache_open(const char *path, struct cass_error *
         return NULL;
     }
     pthread_mutex_init(&c->lock, NULL);
-    /* NOMUTEX: c->lock serializes every use of the connection. */
-    int rc = sqlite3_open_v2(
-        path, &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
-    if (rc != SQLITE_OK) {
-        cass_error_set(err, CASS_ERR_IO, "open %s: %s", path,
-                       c->db ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc));
-        cass_hashcache_close(c);
-        return NULL;
-    }
-    sqlite3_extended_result_codes(c->db, 1);
-    sqlite3_busy_timeout(c->db, BUSY_TIMEOUT_MS);
-    sqlite3_db_config(c->db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
-    sqlite3_db_config(c->db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, NULL);
-    char mode[16] = "";
-    sqlite3_stmt *jm = NULL;
-    if (sqlite3_prepare_v2(c->db, "PRAGMA journal_mode=WAL", -1, &jm, NULL) == SQLITE_OK &&
-        sqlite3_step(jm) == SQLITE_ROW && sqlite3_column_text(jm, 0))
-        snprintf(mode, sizeof(mode), "%s", (const char *)sqlite3_column_text(jm, 0));
-    sqlite3_finalize(jm);
-    if (strcmp(mode, "wal") != 0)
-        rc = db_error(c, err, "journal_mode=WAL");
-    else if (sqlite3_db_readonly(c->db, "main") == 1)
-        rc = cass_error_set(err, CASS_ERR_IO, "%s: not writable", path);
-    else
-        rc = exec_sql(c, "PRAGMA synchronous=NORMAL", err) < 0 ? -1 : setup_schema(c, err);
+    c->db = cass_store_sqlite_open(path, err);
+    int rc = c->db ? setup_schema(c, err) : -1;
     for (int i = 0; rc == 0 && i < N_ST; i++)
         if (sqlite3_prepare_v3(c->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &c->st[i],
                                NULL) != SQLITE_OK)
