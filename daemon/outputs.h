@@ -26,7 +26,7 @@ json_t *cass_outputs_manifest(const char *dir, const char *prefix, struct cass_e
  * processes may share the file (busy timeout 5 s).
  *
  * Bounds: rows not seen by any manifest for CASS_HASHCACHE_TTL_DAYS are
- * dropped, and beyond CASS_HASHCACHE_MAX_ROWS (about 40 MB on disk) the
+ * dropped, and beyond CASS_HASHCACHE_MAX_ROWS (about 45 MB on disk) the
  * least recently seen are, at open and as rows are added. A file whose
  * mtime or ctime is less than CASS_HASHCACHE_RACY_MS before its hashing
  * began is not cached: a write within the same timestamp tick would leave
