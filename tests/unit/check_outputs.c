@@ -7,12 +7,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cleanup.h"
@@ -514,6 +516,95 @@ START_TEST(broken_cache_falls_back)
 }
 END_TEST
 
+static long long count_rows(const char *db, const char *where)
+{
+    sqlite3 *h = NULL;
+    sqlite3_stmt *st = NULL;
+    char q[256];
+    snprintf(q, sizeof(q), "SELECT count(*) FROM files WHERE %s", where);
+    ck_assert_int_eq(sqlite3_open(db, &h), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_prepare_v2(h, q, -1, &st, NULL), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+    long long n = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(h);
+    return n;
+}
+
+START_TEST(cache_is_bounded)
+{
+    struct cass_hashcache *c = open_cache("bounded.db");
+    _cleanup_json_ json_t *m1 = NULL, *m2 = NULL;
+    ck_assert_uint_eq(reads_of(at("stable"), c, &m1), STABLE_FILES);
+    cass_hashcache_close(c);
+    /* Beyond the bound, all seen before the real rows (seen now), and 500
+     * not seen for longer than the TTL. */
+    long long now = (long long)time(NULL), extra = CASS_HASHCACHE_MAX_ROWS + 1000;
+    char q[512];
+    snprintf(q, sizeof(q),
+             "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < %lld) "
+             "INSERT INTO files SELECT 999999, i, 1, 1, 1, zeroblob(32), %lld - 1 - i FROM n",
+             extra, now);
+    sql(at("bounded.db"), q);
+    snprintf(q, sizeof(q),
+             "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 500) "
+             "INSERT INTO files SELECT 999998, i, 1, 1, 1, zeroblob(32), %lld FROM n",
+             now - (CASS_HASHCACHE_TTL_DAYS + 1) * 86400LL);
+    sql(at("bounded.db"), q);
+    ck_assert_int_eq(count_rows(at("bounded.db"), "1"), extra + 500 + STABLE_FILES - 1);
+
+    c = open_cache("bounded.db");
+    ck_assert_int_eq(count_rows(at("bounded.db"), "dev = 999998"), 0);
+    ck_assert_int_eq(count_rows(at("bounded.db"), "1"), CASS_HASHCACHE_MAX_ROWS / 10 * 9);
+    /* the least recently seen went, the real rows (one per inode) stayed */
+    long long kept = CASS_HASHCACHE_MAX_ROWS / 10 * 9 - (STABLE_FILES - 1);
+    char where[64];
+    snprintf(where, sizeof(where), "dev = 999999 AND ino <= %lld", kept);
+    ck_assert_int_eq(count_rows(at("bounded.db"), where), kept);
+    ck_assert_int_eq(count_rows(at("bounded.db"), "dev = 999999"), kept);
+    ck_assert_uint_eq(reads_of(at("stable"), c, &m2), 0);
+    cass_hashcache_close(c);
+}
+END_TEST
+
+struct sharer {
+    struct cass_hashcache *cache;
+    const json_t *ref;
+    int same;
+};
+
+static void *share(void *arg)
+{
+    struct sharer *sh = arg;
+    for (int i = 0; i < 4; i++) {
+        json_t *m = cass_outputs_manifest_parallel(at("stable"), "", sh->cache, 2, NULL);
+        sh->same += m && json_equal(m, sh->ref);
+        json_decref(m);
+    }
+    return NULL;
+}
+
+START_TEST(cache_shared_by_threads)
+{
+    _cleanup_json_ json_t *ref = reference(at("stable"), "");
+    struct cass_hashcache *c = open_cache("shared.db");
+    struct sharer sh[4];
+    pthread_t t[4];
+    for (int i = 0; i < 4; i++) {
+        sh[i] = (struct sharer){.cache = c, .ref = ref};
+        ck_assert_int_eq(pthread_create(&t[i], NULL, share, &sh[i]), 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(t[i], NULL);
+        ck_assert_int_eq(sh[i].same, 4);
+    }
+    ck_assert_ptr_null(cass_hashcache_take_error(c));
+    _cleanup_json_ json_t *m = NULL;
+    ck_assert_uint_eq(reads_of(at("stable"), c, &m), 0);
+    cass_hashcache_close(c);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("outputs");
@@ -524,6 +615,9 @@ int main(void)
     suite_add_tcase(s, tc);
 
     TCase *par = tcase_create("parallel");
+    /* cache_is_bounded writes and prunes 400,000 rows: seconds, more on a
+     * busy machine */
+    tcase_set_timeout(par, 180);
     tcase_add_unchecked_fixture(par, make_tree, remove_tree);
     tcase_add_test(par, parallel_equals_sequential);
     tcase_add_test(par, cache_hit_reads_nothing);
@@ -531,6 +625,8 @@ int main(void)
     tcase_add_test(par, file_changed_while_read);
     tcase_add_test(par, bad_cache_files);
     tcase_add_test(par, broken_cache_falls_back);
+    tcase_add_test(par, cache_is_bounded);
+    tcase_add_test(par, cache_shared_by_threads);
     suite_add_tcase(s, par);
     return cass_check_run(s);
 }
