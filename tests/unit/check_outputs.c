@@ -542,6 +542,7 @@ START_TEST(cache_is_bounded)
     long long now = (long long)time(NULL), extra = CASS_HASHCACHE_MAX_ROWS + 1000;
     char q[512];
     snprintf(q, sizeof(q),
+             "PRAGMA synchronous=OFF; "
              "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < %lld) "
              "INSERT INTO files SELECT 999999, i, 1, 1, 1, zeroblob(32), %lld - 1 - i FROM n",
              extra, now);
