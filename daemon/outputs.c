@@ -20,9 +20,11 @@
 #include "outputs.h"
 #include "store.h"
 
-/* Large reads (the kernel's readahead is doubled by FADV_SEQUENTIAL) that
- * still stay within one core's L2 cache while they are hashed. */
-#define READ_BUF (256 * 1024)
+/* The buffer each read fills: measured on warm 128 MiB files, 16-64 KiB
+ * hash fastest (read's copy is still in L1/L2 when it is hashed); 128 KiB
+ * was 10-30 % slower, 256 KiB 30-60 %. The disk is read ahead in larger
+ * steps anyway (FADV_SEQUENTIAL doubles the readahead). */
+#define READ_BUF (64 * 1024)
 #define MAX_THREADS 64
 /* A file that changes while it is read is read again this many times. */
 #define MAX_ATTEMPTS 3
