@@ -76,9 +76,9 @@ median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END {
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "null" }'; }
 mbps() { awk -v b="$1" -v ms="$2" 'BEGIN { if (ms > 0) printf "%.0f", b / 1e3 / ms; else print "null" }'; }
 json_nums() { printf '%s\n' "$@" | jq -s -c .; }
-# tree_ms READ ARGS...: runs hash_tree, sets TREE_MS to the ms of each
-# manifest and TREE_OPEN to the cache's open time; dies if a manifest read
-# another number of files than READ
+# tree_ms READ ARGS...: runs hash_tree, sets TREE_MS and TREE_CPU to the wall
+# and CPU ms of each manifest and TREE_OPEN to the cache's open time; dies if
+# a manifest read another number of files than READ
 tree_ms() {
     local want=$1
     shift
@@ -88,6 +88,7 @@ tree_ms() {
     jq -r --argjson r "$want" 'select(.read != null and .read != $r) | .read' "$WORK/tree.out" |
         grep -q . && die "hash_tree $*: read other than $want files: $(cat "$WORK/tree.out")"
     mapfile -t TREE_MS < <(jq -r 'select(.ms != null) | .ms' "$WORK/tree.out")
+    mapfile -t TREE_CPU < <(jq -r 'select(.ms != null) | .cpu_ms' "$WORK/tree.out")
     TREE_OPEN=$(jq -r 'select(.open_ms != null) | .open_ms' "$WORK/tree.out")
     [ "${#TREE_MS[@]}" -gt 0 ] || die "hash_tree $*: no timing"
 }
@@ -102,16 +103,21 @@ done
 BIG_BYTES=$((BIG_N * BIG_SIZE))
 warm "$WORK/big"
 warm "$WORK/big"
-declare -a A_OSSL=() A_PAR=() A_ONE=()
+declare -a A_OSSL=() A_PAR=() A_ONE=() A_OSSL_CPU=() A_PAR_CPU=() A_ONE_CPU=()
+TIMEFORMAT='%R %U %S' # bash's time: wall, user, system seconds
 for rep in $(seq 1 "$REPS"); do
     t0=$(now_us)
-    (cd "$WORK/big" && openssl dgst -sha256 -r f*) >"$WORK/openssl.sums" || die "openssl dgst failed"
+    { time (cd "$WORK/big" && openssl dgst -sha256 -r f* >"$WORK/openssl.sums"); } 2>"$WORK/time.out" ||
+        die "openssl dgst failed"
     t1=$(now_us)
     A_OSSL+=("$(ms_between "$t0" "$t1")")
+    A_OSSL_CPU+=("$(awk '{ printf "%.1f", ($2 + $3) * 1000 }' "$WORK/time.out")")
     tree_ms $BIG_N -t "$THREADS" -m "$WORK/ours.sums" "$WORK/big"
     A_PAR+=("${TREE_MS[@]}")
+    A_PAR_CPU+=("${TREE_CPU[@]}")
     tree_ms $BIG_N -t 1 "$WORK/big"
     A_ONE+=("${TREE_MS[@]}")
+    A_ONE_CPU+=("${TREE_CPU[@]}")
     say "bench: (a) rep $rep: openssl ${A_OSSL[-1]} ms, $THREADS threads ${A_PAR[-1]} ms, 1 thread ${A_ONE[-1]} ms"
 done
 # Both must have computed the same hashes.
@@ -155,6 +161,9 @@ rm -rf "$WORK/small"
 M_OSSL=$(median "${A_OSSL[@]}")
 M_PAR=$(median "${A_PAR[@]}")
 M_ONE=$(median "${A_ONE[@]}")
+M_OSSL_CPU=$(median "${A_OSSL_CPU[@]}")
+M_PAR_CPU=$(median "${A_PAR_CPU[@]}")
+M_ONE_CPU=$(median "${A_ONE_CPU[@]}")
 M_FIRST=$(median "${B_FIRST[@]}")
 M_NOCACHE=$(median "${B_NOCACHE[@]}")
 M_VERIFY=$(median "${B_VERIFY[@]}")
@@ -167,7 +176,8 @@ jq -n \
     --argjson nproc "$NPROC" --argjson threads "$THREADS" --argjson reps "$REPS" \
     --argjson big_n "$BIG_N" --argjson big_bytes "$BIG_BYTES" \
     --argjson ossl "$(json_nums "${A_OSSL[@]}")" --argjson par "$(json_nums "${A_PAR[@]}")" \
-    --argjson one "$(json_nums "${A_ONE[@]}")" \
+    --argjson one "$(json_nums "${A_ONE[@]}")" --argjson par_cpu "$(json_nums "${A_PAR_CPU[@]}")" \
+    --argjson ossl_cpu "$(json_nums "${A_OSSL_CPU[@]}")" --argjson one_cpu "$(json_nums "${A_ONE_CPU[@]}")" \
     --argjson small_n "$SMALL_N" --argjson small_bytes "$SMALL_BYTES" \
     --argjson first "$(json_nums "${B_FIRST[@]}")" --argjson nocache "$(json_nums "${B_NOCACHE[@]}")" \
     --argjson verify "$(json_nums "${B_VERIFY[@]}")" --argjson open "$(json_nums "${B_OPEN[@]}")" \
@@ -178,6 +188,9 @@ jq -n \
   def r2: . * 100 | round / 100;
   def side($ms; $bytes): {ms: $ms, median_ms: ($ms | med),
     mb_per_s: ($bytes / 1000 / ($ms | med) | round)};
+  def cpu($ms; $cpu; $bytes): {cpu_ms: $cpu, cpu_median_ms: ($cpu | med),
+    mb_per_cpu_s: ($bytes / 1000 / ($cpu | med) | round),
+    cores_used: (($cpu | med) / ($ms | med) | r2)};
   {
     date: $date,
     machine: {cpus: $nproc, kernel: $kernel, openssl: $openssl, loadavg_at_end: $load,
@@ -185,9 +198,9 @@ jq -n \
     threads: $threads, repetitions: $reps,
     big_files: {
       files: $big_n, bytes: $big_bytes,
-      openssl_dgst_sequential: side($ossl; $big_bytes),
-      parallel: side($par; $big_bytes),
-      parallel_one_thread: side($one; $big_bytes),
+      openssl_dgst_sequential: (side($ossl; $big_bytes) + cpu($ossl; $ossl_cpu; $big_bytes)),
+      parallel: (side($par; $big_bytes) + cpu($par; $par_cpu; $big_bytes)),
+      parallel_one_thread: (side($one; $big_bytes) + cpu($one; $one_cpu; $big_bytes)),
       ratio_parallel_vs_openssl: (($ossl | med) / ($par | med) | r2),
       ratio_one_thread_vs_openssl: (($ossl | med) / ($one | med) | r2)
     },
@@ -204,13 +217,15 @@ jq -n \
     echo
     echo "input hashing ($NPROC CPUs, $THREADS threads, page cache warm; median of $REPS; load average at end $LOAD)"
     echo
-    printf '%-62s %10s %8s %8s\n' "(a) $BIG_N files, $((BIG_BYTES / 1048576)) MiB" time MB/s ratio
-    printf '%-62s %8sms %8s %7s×\n' "  openssl dgst -sha256, one process, the files in turn" \
-        "$M_OSSL" "$(mbps "$BIG_BYTES" "$M_OSSL")" 1.00
-    printf '%-62s %8sms %8s %7s×\n' "  cass_outputs_manifest_parallel, $THREADS threads, first hash" \
-        "$M_PAR" "$(mbps "$BIG_BYTES" "$M_PAR")" "$(ratio "$M_OSSL" "$M_PAR")"
-    printf '%-62s %8sms %8s %7s×\n' "  cass_outputs_manifest_parallel, 1 thread, first hash" \
-        "$M_ONE" "$(mbps "$BIG_BYTES" "$M_ONE")" "$(ratio "$M_OSSL" "$M_ONE")"
+    printf '%-52s %10s %7s %7s %11s %6s\n' "(a) $BIG_N files, $((BIG_BYTES / 1048576)) MiB" \
+        wall MB/s ratio "MB/CPU-s" cores
+    row() { # row LABEL WALL_MS CPU_MS
+        printf '%-52s %8sms %7s %6s× %11s %6s\n' "$1" "$2" "$(mbps "$BIG_BYTES" "$2")" \
+            "$(ratio "$M_OSSL" "$2")" "$(mbps "$BIG_BYTES" "$3")" "$(ratio "$3" "$2")"
+    }
+    row "  openssl dgst -sha256, one process, files in turn" "$M_OSSL" "$M_OSSL_CPU"
+    row "  manifest_parallel, $THREADS threads, first hash" "$M_PAR" "$M_PAR_CPU"
+    row "  manifest_parallel, 1 thread, first hash" "$M_ONE" "$M_ONE_CPU"
     echo
     printf '%-62s %10s %8s\n' "(b) $SMALL_N files in $SMALL_DIRS directories, $((SMALL_BYTES / 1048576)) MiB" time MB/s
     printf '%-62s %8sms %8s\n' "  first hash, empty cache (reads all, writes $SMALL_N rows)" \

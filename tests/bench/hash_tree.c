@@ -3,9 +3,10 @@
  *
  *   hash_tree [-c CACHE] [-t THREADS] [-n TIMES] [-m MANIFEST] DIR
  *
- * Prints one JSON line per manifest: {"ms", "files", "bytes", "read"}, read
- * being the files actually read (0 when the cache answered for all of
- * them), then {"open_ms"} for the cache. -m writes the last manifest there
+ * Prints one JSON line per manifest: {"ms", "cpu_ms", "files", "bytes",
+ * "read"}: wall and CPU (user + system, all threads) time, and the files
+ * actually read (0 when the cache answered for all of them); then
+ * {"open_ms"} for the cache. -m writes the last manifest there
  * as "sha256  path" lines, the format of sha256sum, to check the hashes
  * against another tool's. */
 #include "config.h"
@@ -14,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -26,6 +28,15 @@ static double now_ms(void)
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
     return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
+}
+
+/* User and system time of the whole process, all threads. */
+static double cpu_ms(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3 +
+           (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3;
 }
 
 static int fail(struct cass_error *err, const char *what)
@@ -105,9 +116,9 @@ int main(int argc, char **argv)
     for (long i = 0; i < times; i++) {
         json_decref(m);
         unsigned long long read0 = cass_outputs_files_read();
-        double t0 = now_ms();
+        double t0 = now_ms(), c0 = cpu_ms();
         m = cass_outputs_manifest_parallel(dir, "", cache, (unsigned)threads, &err);
-        double ms = now_ms() - t0;
+        double ms = now_ms() - t0, cpu = cpu_ms() - c0;
         if (!m) {
             cass_hashcache_close(cache);
             return fail(err, dir);
@@ -119,8 +130,9 @@ int main(int argc, char **argv)
         {
             bytes += json_integer_value(json_object_get(e, "size"));
         }
-        printf("{\"ms\": %.3f, \"files\": %zu, \"bytes\": %lld, \"read\": %llu}\n", ms,
-               json_array_size(m), bytes, cass_outputs_files_read() - read0);
+        printf("{\"ms\": %.3f, \"cpu_ms\": %.3f, \"files\": %zu, \"bytes\": %lld, "
+               "\"read\": %llu}\n",
+               ms, cpu, json_array_size(m), bytes, cass_outputs_files_read() - read0);
     }
     if (cache) {
         struct cass_error *cerr = cass_hashcache_take_error(cache);
