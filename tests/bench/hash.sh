@@ -141,7 +141,7 @@ SMALL_BYTES=$((SMALL_N * SMALL_SIZE))
 sleep "$RACY_S"
 warm "$WORK/small"
 warm "$WORK/small"
-declare -a B_FIRST=() B_NOCACHE=() B_VERIFY=() B_OPEN=()
+declare -a B_FIRST=() B_NOCACHE=() B_VERIFY=() B_VERIFY_CPU=() B_OPEN=()
 for rep in $(seq 1 "$REPS"); do
     rm -f "$WORK"/cache.db*
     tree_ms $SMALL_N -t "$THREADS" -c "$WORK/cache.db" "$WORK/small"
@@ -151,6 +151,7 @@ for rep in $(seq 1 "$REPS"); do
     # a new process: the cache is opened again, as by a restarted daemon
     tree_ms 0 -t "$THREADS" -n 5 -c "$WORK/cache.db" "$WORK/small"
     B_VERIFY+=("${TREE_MS[@]}")
+    B_VERIFY_CPU+=("${TREE_CPU[@]}")
     B_OPEN+=("$TREE_OPEN")
     say "bench: (b) rep $rep: first ${B_FIRST[-1]} ms, no cache ${B_NOCACHE[-1]} ms, verify ${TREE_MS[*]} ms"
 done
@@ -167,6 +168,7 @@ M_ONE_CPU=$(median "${A_ONE_CPU[@]}")
 M_FIRST=$(median "${B_FIRST[@]}")
 M_NOCACHE=$(median "${B_NOCACHE[@]}")
 M_VERIFY=$(median "${B_VERIFY[@]}")
+M_VERIFY_CPU=$(median "${B_VERIFY_CPU[@]}")
 M_OPEN=$(median "${B_OPEN[@]}")
 LOAD=$(cut -d' ' -f1-3 /proc/loadavg)
 
@@ -180,7 +182,8 @@ jq -n \
     --argjson ossl_cpu "$(json_nums "${A_OSSL_CPU[@]}")" --argjson one_cpu "$(json_nums "${A_ONE_CPU[@]}")" \
     --argjson small_n "$SMALL_N" --argjson small_bytes "$SMALL_BYTES" \
     --argjson first "$(json_nums "${B_FIRST[@]}")" --argjson nocache "$(json_nums "${B_NOCACHE[@]}")" \
-    --argjson verify "$(json_nums "${B_VERIFY[@]}")" --argjson open "$(json_nums "${B_OPEN[@]}")" \
+    --argjson verify "$(json_nums "${B_VERIFY[@]}")" \
+    --argjson verify_cpu "$(json_nums "${B_VERIFY_CPU[@]}")" --argjson open "$(json_nums "${B_OPEN[@]}")" \
     --argjson cache_kb "$CACHE_KB" '
   def med: sort | if length == 0 then null
     elif length % 2 == 1 then .[length / 2 | floor]
@@ -208,7 +211,8 @@ jq -n \
       files: $small_n, bytes: $small_bytes,
       first_hash_empty_cache: side($first; $small_bytes),
       first_hash_no_cache: side($nocache; $small_bytes),
-      verify_unchanged_with_cache: {ms: $verify, median_ms: ($verify | med), files_read: 0},
+      verify_unchanged_with_cache: {ms: $verify, median_ms: ($verify | med),
+        cpu_ms: $verify_cpu, cpu_median_ms: ($verify_cpu | med), files_read: 0},
       cache_open_ms: $open, cache_kb: $cache_kb
     }
   }' >"$OUT" || die "could not write $OUT"
@@ -232,6 +236,7 @@ jq -n \
         "$M_FIRST" "$(mbps "$SMALL_BYTES" "$M_FIRST")"
     printf '%-62s %8sms %8s\n' "  first hash, no cache" "$M_NOCACHE" "$(mbps "$SMALL_BYTES" "$M_NOCACHE")"
     printf '%-62s %8sms\n' "  second verify, unchanged, with cache (0 files read; median of $((5 * REPS)))" "$M_VERIFY"
+    printf '%-62s %8sms\n' "    its CPU time (user + system)" "$M_VERIFY_CPU"
     printf '%-62s %8sms\n' "  opening the cache ($((CACHE_KB)) kB with its WAL)" "$M_OPEN"
     echo
     echo "results: $OUT"
