@@ -797,7 +797,8 @@ json_t *cass_outputs_manifest_parallel(const char *dir, const char *prefix,
         rc = hash_entries(&w, &j, cache, threads, err);
     json_t *out = NULL;
     if (rc == 0) {
-        qsort(w.v, w.n, sizeof(*w.v), entry_by_path);
+        if (w.n) /* an empty tree has no array to sort */
+            qsort(w.v, w.n, sizeof(*w.v), entry_by_path);
         out = json_array();
         for (size_t i = 0; out && i < w.n; i++) {
             json_t *e = entry_json(&w.v[i]);

@@ -318,6 +318,15 @@ START_TEST(parallel_equals_sequential)
         ck_assert_int_eq(json_integer_value(json_object_get(e, "size")), 3 * 1024 * 1024 + 17);
         ck_assert_str_eq(json_string_value(json_object_get(e, "sha256")), big);
     }
+    /* An empty tree (a job that wrote nothing) is an empty manifest. */
+    ck_assert_int_eq(mkdir(at("empty-dir"), 0755), 0);
+    for (int pass = 0; pass < 2; pass++) {
+        _cleanup_error_ struct cass_error *err = NULL;
+        _cleanup_json_ json_t *none =
+            cass_outputs_manifest_parallel(at("empty-dir"), "", pass ? c : NULL, 0, &err);
+        ck_assert_ptr_nonnull(none);
+        ck_assert_uint_eq(json_array_size(none), 0);
+    }
     /* A name that is not UTF-8 cannot be a manifest path: reported, not
      * left out. */
     ck_assert_int_eq(mkdir(at("latin1"), 0755), 0);
