@@ -712,19 +712,59 @@ static int migrate(struct cass_store *s, const char *path, struct cass_error **e
 }
 
 /* The query of the pragma must answer value (journal_mode answers the mode). */
-static int pragma(struct cass_store *s, const char *sql, const char *value, struct cass_error **err)
+static int pragma(sqlite3 *db, const char *sql, const char *value, struct cass_error **err)
 {
     _cleanup_(stmt_finalizep) sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
-    if (rc != SQLITE_OK)
-        return sql_error(s, rc, err, sql);
-    int r = step_row(s, st, sql, err);
-    if (r < 0)
-        return -1;
-    if (value && (r == 0 || !col_text(st, 0) || strcasecmp(col_text(st, 0), value) != 0))
+    int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return cass_error_set(err, (rc & 0xff) == SQLITE_NOMEM ? CASS_ERR_NOMEM : CASS_ERR_IO,
+                              "%s: %s", sql, sqlite3_errmsg(db));
+    const char *got = rc == SQLITE_ROW ? col_text(st, 0) : NULL;
+    if (value && (!got || strcasecmp(got, value) != 0))
         return cass_error_set(err, CASS_ERR_IO, "%s: answered %s instead of %s", sql,
-                              r && col_text(st, 0) ? col_text(st, 0) : "nothing", value);
+                              got ? got : "nothing", value);
     return 0;
+}
+
+struct sqlite3 *cass_store_sqlite_open(const char *path, struct cass_error **err)
+{
+    bool memory = strcmp(path, ":memory:") == 0;
+    if (!memory) {
+        /* The store holds token hashes: every database is created private. */
+        _cleanup_close_ int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (fd < 0) {
+            cass_error_errno(err, errno, "open %s", path);
+            return NULL;
+        }
+    }
+    sqlite3 *db = NULL;
+    /* NOMUTEX: the owner's mutex serializes every use of the connection. */
+    int rc = sqlite3_open_v2(
+        path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc != SQLITE_OK) {
+        cass_error_set(err, CASS_ERR_IO, "open %s: %s", path,
+                       db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+        sqlite3_close_v2(db);
+        return NULL;
+    }
+    sqlite3_extended_result_codes(db, 1);
+    sqlite3_busy_timeout(db, BUSY_TIMEOUT_MS);
+    sqlite3_db_config(db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
+    sqlite3_db_config(db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, NULL);
+    if (sqlite3_db_readonly(db, "main") == 1)
+        rc = cass_error_set(err, CASS_ERR_IO, "open %s: not writable", path);
+    else if ((!memory && pragma(db, "PRAGMA journal_mode=WAL", "wal", err) < 0) ||
+             pragma(db, "PRAGMA synchronous=NORMAL", NULL, err) < 0) {
+        cass_error_prefix(err, "open %s", path);
+        rc = -1;
+    }
+    if (rc != SQLITE_OK) {
+        sqlite3_close_v2(db);
+        return NULL;
+    }
+    return db;
 }
 
 struct cass_store *cass_store_open(const char *path, struct cass_error **err)
@@ -733,38 +773,19 @@ struct cass_store *cass_store_open(const char *path, struct cass_error **err)
         cass_error_set(err, CASS_ERR_INVALID, "no database path");
         return NULL;
     }
-    bool memory = strcmp(path, ":memory:") == 0;
-    if (!memory) {
-        /* The database holds token hashes: create it private. */
-        _cleanup_close_ int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-        if (fd < 0) {
-            cass_error_errno(err, errno, "open %s", path);
-            return NULL;
-        }
-    }
     struct cass_store *s = calloc(1, sizeof(*s));
     if (!s) {
         cass_error_set(err, CASS_ERR_NOMEM, "out of memory");
         return NULL;
     }
     pthread_mutex_init(&s->lock, NULL);
-    s->memory = memory;
-    /* NOMUTEX: the store's own mutex serializes every use of the connection. */
-    int rc = sqlite3_open_v2(
-        path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
-    if (rc != SQLITE_OK) {
-        cass_error_set(err, CASS_ERR_IO, "open %s: %s", path,
-                       s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
+    s->memory = strcmp(path, ":memory:") == 0;
+    s->db = cass_store_sqlite_open(path, err);
+    if (!s->db) {
         cass_store_close(s);
         return NULL;
     }
-    sqlite3_extended_result_codes(s->db, 1);
-    sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
-    sqlite3_db_config(s->db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
-    sqlite3_db_config(s->db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, NULL);
-    if ((!memory && pragma(s, "PRAGMA journal_mode=WAL", "wal", err) < 0) ||
-        pragma(s, "PRAGMA foreign_keys=ON", NULL, err) < 0 ||
-        pragma(s, "PRAGMA synchronous=NORMAL", NULL, err) < 0 || migrate(s, path, err) < 0) {
+    if (pragma(s->db, "PRAGMA foreign_keys=ON", NULL, err) < 0 || migrate(s, path, err) < 0) {
         cass_error_prefix(err, "open %s", path);
         cass_store_close(s);
         return NULL;

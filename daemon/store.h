@@ -35,6 +35,16 @@ struct cass_store;
 struct cass_store *cass_store_open(const char *path, struct cass_error **err);
 void cass_store_close(struct cass_store *s);
 
+/* Opens (creating it mode 0600, never through a symbolic link) the SQLite
+ * database at path the way the daemon opens each of its databases: without
+ * SQLite's mutex (its owner serializes every use), extended result codes, a
+ * 5 s busy timeout, defensive, no trusted schema, WAL (not for ":memory:")
+ * and synchronous=NORMAL. A file that is not a database or cannot be
+ * written is CASS_ERR_IO with SQLite's word for it. Caller owns (close with
+ * sqlite3_close_v2). */
+struct sqlite3;
+struct sqlite3 *cass_store_sqlite_open(const char *path, struct cass_error **err);
+
 /* Schema version of the open database, and the one this code writes. */
 int cass_store_schema_version(struct cass_store *s, struct cass_error **err);
 int cass_store_schema_latest(void);
