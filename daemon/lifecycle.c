@@ -107,8 +107,31 @@ int cass_lifecycle_nap(struct cass_lifecycle *lc, long ms)
 json_t *cass_lifecycle_hash_tree(struct cass_lifecycle *lc, const char *dir, const char *prefix,
                                  struct cass_error **err)
 {
-    (void)lc;
-    return cass_outputs_manifest(dir, prefix, err);
+    json_t *m = cass_outputs_manifest_parallel(dir, prefix, lc->hashcache, 0, err);
+    _cleanup_error_ struct cass_error *cerr =
+        lc->hashcache ? cass_hashcache_take_error(lc->hashcache) : NULL;
+    if (cerr)
+        log_warn("input hash cache: %s (hashing without it where it failed)", cerr->message);
+    return m;
+}
+
+/* The cache of input hashes: a speed-up only, so one that cannot be
+ * opened is made again, and failing that the daemon hashes without it. */
+static struct cass_hashcache *hashcache_open(struct cass_daemon *d)
+{
+    _cleanup_free_ char *path =
+        cass_xasprintf("%s/%s", cass_daemon_config_str(d, "stateDir"), CASS_HASHCACHE_FILE);
+    _cleanup_error_ struct cass_error *err = NULL;
+    struct cass_hashcache *c = cass_hashcache_open(path, &err);
+    if (!c && unlink(path) == 0) {
+        log_warn("input hash cache %s: %s; starting a new one", path, err->message);
+        cass_error_free(TAKE_PTR(err));
+        c = cass_hashcache_open(path, &err);
+    }
+    if (!c)
+        log_warn("input hash cache %s: %s; inputs are hashed in full every time", path,
+                 err->message);
+    return c;
 }
 
 /* ---- slots ------------------------------------------------------------------- */
@@ -794,6 +817,7 @@ int cass_lifecycle_start_with(struct cass_daemon *d, struct cass_backend *backen
     pthread_cond_init(&lc->slot_cond, NULL);
     pthread_mutex_init(&lc->apply_lock, NULL);
     lc->backend = backend;
+    lc->hashcache = hashcache_open(d);
     json_int_t launches = cass_daemon_config_int(d, "limits.maxConcurrentLaunches");
     json_int_t jobs = cass_daemon_config_int(d, "limits.maxRunningJobs");
     lc->slots = launches > 0 ? (size_t)launches : 4;
@@ -809,6 +833,7 @@ int cass_lifecycle_start_with(struct cass_daemon *d, struct cass_backend *backen
         free(lc->rolling);
         free(lc->threads);
         cass_backend_free(lc->backend);
+        cass_hashcache_close(lc->hashcache);
         free(lc);
         return cass_error_set(err, CASS_ERR_NOMEM, "out of memory");
     }
@@ -870,6 +895,7 @@ void cass_lifecycle_stop(struct cass_daemon *d)
     queue_clear(&lc->launches);
     queue_clear(&lc->jobs);
     cass_backend_free(lc->backend);
+    cass_hashcache_close(lc->hashcache);
     free(lc->held);
     free(lc->rolling);
     free(lc->threads);
