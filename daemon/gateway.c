@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 
 #include "cleanup.h"
 #include "gateway.h"
@@ -24,13 +23,6 @@
 #define GATEWAY_THREAD_STACK (256u << 10)
 /* The default of gateway.maxConnections in schemas/config.schema.json. */
 #define GATEWAY_DEFAULT_CONNECTIONS 2048
-/* Requests in flight on one replica; more wait in the gateway (or go to a
- * replica with room). A model server gains nothing from hundreds of
- * concurrent requests and the Python one breaks down (its listen backlog
- * overflows, docs/gateway.md); a queue here costs no socket. */
-#define GATEWAY_REPLICA_INFLIGHT 16
-/* How long a request waits for room on a replica before a 503. */
-#define GATEWAY_QUEUE_SECONDS 30
 
 struct cass_gateway {
     struct cass_daemon *d;
@@ -41,14 +33,6 @@ struct cass_gateway {
      * replicas open, so under any load a request finds one kept alive. */
     CURL **pool;
     size_t n_pool, pool_cap;
-    /* Replicas with requests in flight (under pool_lock): only those with
-     * busy > 0 are listed; room_cond is signalled when one gets room. */
-    struct busy {
-        char id[72];
-        int busy;
-    } * busy;
-    size_t n_busy;
-    pthread_cond_t room_cond;
 };
 
 struct greq {
@@ -76,90 +60,6 @@ static void pool_put(struct cass_gateway *g, CURL *c)
     pthread_mutex_unlock(&g->pool_lock);
     if (c)
         curl_easy_cleanup(c);
-}
-
-static struct busy *busy_find(struct cass_gateway *g, const char *id)
-{
-    for (size_t i = 0; i < g->n_busy; i++)
-        if (strcmp(g->busy[i].id, id) == 0)
-            return &g->busy[i];
-    return NULL;
-}
-
-/* Takes room for one request on replica id: at once when wait is 0, else
- * waiting up to GATEWAY_QUEUE_SECONDS. 0, or -1 when there is none. */
-static int room_take(struct cass_gateway *g, const char *id, int wait)
-{
-    struct timespec deadline;
-    clock_gettime(CLOCK_REALTIME, &deadline);
-    deadline.tv_sec += GATEWAY_QUEUE_SECONDS;
-    int rc = -1;
-    pthread_mutex_lock(&g->pool_lock);
-    for (;;) {
-        struct busy *b = busy_find(g, id);
-        if (!b) {
-            /* At most pool_cap requests are in flight: the table has room. */
-            b = &g->busy[g->n_busy++];
-            snprintf(b->id, sizeof(b->id), "%s", id);
-            b->busy = 0;
-        }
-        if (b->busy < GATEWAY_REPLICA_INFLIGHT) {
-            b->busy++;
-            rc = 0;
-            break;
-        }
-        if (!wait || pthread_cond_timedwait(&g->room_cond, &g->pool_lock, &deadline) != 0)
-            break;
-    }
-    pthread_mutex_unlock(&g->pool_lock);
-    return rc;
-}
-
-static void room_give(struct cass_gateway *g, const char *id)
-{
-    pthread_mutex_lock(&g->pool_lock);
-    struct busy *b = busy_find(g, id);
-    if (b && --b->busy == 0)
-        *b = g->busy[--g->n_busy];
-    pthread_cond_broadcast(&g->room_cond);
-    pthread_mutex_unlock(&g->pool_lock);
-}
-
-/* The next replica of name with room, round robin, skipping the n ids in
- * skip; when every replica is full, the first one picked, once it has room.
- * 0 with *ret picked (cass_rotation_release and room_give when done), -1
- * when no replica is left, -2 when none got room in time. */
-static int pick_replica(struct cass_gateway *g, const char *name, const char *const *skip, size_t n,
-                        struct cass_replica *ret)
-{
-    struct cass_rotation *rot = g->d->rotation;
-    const char *sk[2 * GATEWAY_MAX_ATTEMPTS];
-    char full[GATEWAY_MAX_ATTEMPTS][72];
-    size_t n_full = 0;
-    memcpy(sk, skip, n * sizeof(*sk));
-    struct cass_replica first, rep;
-    while (n_full < GATEWAY_MAX_ATTEMPTS && cass_rotation_pick(rot, name, sk, n, &rep) == 0) {
-        if (room_take(g, rep.id, 0) == 0) {
-            if (n_full)
-                cass_rotation_release(rot, name, first.id);
-            *ret = rep;
-            return 0;
-        }
-        if (n_full == 0)
-            first = rep;
-        else
-            cass_rotation_release(rot, name, rep.id);
-        snprintf(full[n_full], sizeof(full[0]), "%s", rep.id);
-        sk[n++] = full[n_full++];
-    }
-    if (n_full == 0)
-        return -1;
-    if (room_take(g, first.id, 1) < 0) {
-        cass_rotation_release(rot, name, first.id);
-        return -2;
-    }
-    *ret = first;
-    return 0;
 }
 
 struct upstream {
@@ -305,13 +205,7 @@ static enum MHD_Result forward(struct cass_gateway *g, struct MHD_Connection *co
     size_t n_tried = 0;
     while (n_tried < GATEWAY_MAX_ATTEMPTS) {
         struct cass_replica rep;
-        int picked = pick_replica(g, name, skip, n_tried, &rep);
-        if (picked == -2) {
-            char busy[256];
-            snprintf(busy, sizeof(busy), "every replica of model %s is busy", name);
-            return reply_problem(conn, 503, busy);
-        }
-        if (picked < 0)
+        if (cass_rotation_pick(rot, name, skip, n_tried, &rep) < 0)
             break;
         char url[1024];
         snprintf(url, sizeof(url), "http://%s:%d%s%s", rep.host, rep.port, rest,
@@ -351,7 +245,6 @@ static enum MHD_Result forward(struct cass_gateway *g, struct MHD_Connection *co
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
         curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
         curl_slist_free_all(hdrs);
-        room_give(g, rep.id);
         cass_rotation_release(rot, name, rep.id);
         if (rc != CURLE_OK || status == 0) {
             pool_put(g, c);
@@ -484,16 +377,12 @@ struct cass_gateway *cass_gateway_start(struct cass_daemon *d, struct cass_error
     json_int_t max_conn = cass_daemon_config_int(d, "gateway.maxConnections");
     g->pool_cap = max_conn > 0 ? (size_t)max_conn : GATEWAY_DEFAULT_CONNECTIONS;
     g->pool = calloc(g->pool_cap, sizeof(*g->pool));
-    g->busy = calloc(g->pool_cap, sizeof(*g->busy));
-    if (!g->pool || !g->busy) {
-        free(g->pool);
-        free(g->busy);
+    if (!g->pool) {
         free(g);
         cass_error_set(err, CASS_ERR_NOMEM, "out of memory");
         return NULL;
     }
     pthread_mutex_init(&g->pool_lock, NULL);
-    pthread_cond_init(&g->room_cond, NULL);
     /* A thread per connection (a request blocks only its own thread, however
      * slow its replica), waiting in poll(): no FD_SETSIZE limit. Past the
      * limit libmicrohttpd closes a new connection at once. docs/gateway.md
@@ -501,16 +390,14 @@ struct cass_gateway *cass_gateway_start(struct cass_daemon *d, struct cass_error
     g->mhd = MHD_start_daemon(
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL |
             MHD_USE_ERROR_LOG,
-        0, NULL, NULL, on_request, g, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, g, MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned)g->pool_cap, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
-        MHD_OPTION_THREAD_STACK_SIZE, (size_t)GATEWAY_THREAD_STACK, MHD_OPTION_LISTEN_BACKLOG_SIZE,
-        (unsigned)1024, MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1, MHD_OPTION_EXTERNAL_LOGGER,
-        on_mhd_log, g, MHD_OPTION_END);
+        0, NULL, NULL, on_request, g, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, g,
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_NOTIFY_COMPLETED, on_completed, g,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)g->pool_cap, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)60, MHD_OPTION_THREAD_STACK_SIZE, (size_t)GATEWAY_THREAD_STACK,
+        MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024, MHD_OPTION_LISTENING_ADDRESS_REUSE,
+        (unsigned)1, MHD_OPTION_END);
     if (!g->mhd) {
-        pthread_cond_destroy(&g->room_cond);
         pthread_mutex_destroy(&g->pool_lock);
-        free(g->busy);
         free(g->pool);
         free(g);
         cass_error_set(err, CASS_ERR_CONFLICT, "the gateway cannot listen on %s:%lld", addr,
@@ -529,9 +416,7 @@ void cass_gateway_stop(struct cass_gateway *g)
     MHD_stop_daemon(g->mhd);
     for (size_t i = 0; i < g->n_pool; i++)
         curl_easy_cleanup(g->pool[i]);
-    pthread_cond_destroy(&g->room_cond);
     pthread_mutex_destroy(&g->pool_lock);
-    free(g->busy);
     free(g->pool);
     free(g);
 }

@@ -16,7 +16,8 @@
 # (requests and errors summed, the worse p50/p99 of the two). Prints a table
 # and writes gateway-results.json (CASS_BENCH_GATEWAY_OUT) in the current
 # directory. Everything it creates (daemon, HAProxy, containers, its mktemp
-# directory) is removed at exit, also on failure or Ctrl-C.
+# directory) is removed at exit, also on failure or Ctrl-C; with
+# CASS_BENCH_LOGS=DIR the daemon's and HAProxy's logs are copied there first.
 set -u -o pipefail
 
 BUILD=$(cd "${1:?usage: tests/bench/gateway.sh BUILDDIR}" && pwd) || exit 2
@@ -25,6 +26,7 @@ SECS=${CASS_BENCH_SECONDS:-10}
 CONNS_LIST=${CASS_BENCH_CONNECTIONS:-64 256 1024}
 REPLICAS=${CASS_BENCH_REPLICAS:-2}
 PATHS=${CASS_BENCH_PATHS:-infer ready}
+ROUNDS=${CASS_BENCH_ROUNDS:-3}
 OUT=${CASS_BENCH_GATEWAY_OUT:-gateway-results.json}
 IMAGE=${CASS_MODEL_IMAGE:-cassiny/model-server:bookworm}
 DAEMON=$BUILD/daemon/cassinyd
@@ -41,8 +43,8 @@ for tool in curl jq docker awk python3; do
     command -v $tool >/dev/null || die "needs $tool"
 done
 [ -x "$DAEMON" ] || die "no $DAEMON: build first"
-for n in $CONNS_LIST $REPLICAS; do
-    [[ $n =~ ^[1-9][0-9]*$ ]] || die "CASS_BENCH_CONNECTIONS and CASS_BENCH_REPLICAS take positive integers"
+for n in $CONNS_LIST $REPLICAS $ROUNDS; do
+    [[ $n =~ ^[1-9][0-9]*$ ]] || die "CASS_BENCH_CONNECTIONS, _REPLICAS and _ROUNDS take positive integers"
 done
 for pkg in wrk haproxy; do
     command -v $pkg >/dev/null && continue
@@ -63,6 +65,7 @@ HPID=
 cleanup() {
     [ -n "$DPID" ] && kill "$DPID" 2>/dev/null && wait "$DPID" 2>/dev/null
     [ -n "$HPID" ] && kill "$HPID" 2>/dev/null && wait "$HPID" 2>/dev/null
+    [ -n "${CASS_BENCH_LOGS:-}" ] && cp "$WORK"/*.log "$WORK"/*.cfg "$CASS_BENCH_LOGS"/ 2>/dev/null
     docker rm -f $(docker ps -aq --filter "label=io.cassiny.name=$NAME") >/dev/null 2>&1
     docker rm -f $(docker ps -aq --filter "label=io.cassiny.bench=$NAME") >/dev/null 2>&1
     rm -rf "$WORK"
@@ -78,7 +81,7 @@ docker run --rm -u 1000 --network none --label "io.cassiny.bench=$NAME" \
     python3 /src/train.py --out /out >/dev/null || die "training failed"
 
 cat >"$WORK/config.yaml" <<CFG
-logLevel: warn
+logLevel: ${CASS_BENCH_LOG_LEVEL:-warn}
 gateway: {address: 127.0.0.1, port: 0}
 policy:
   images: ["cassiny/*"]
@@ -219,6 +222,9 @@ direct_urls() { # direct_urls SUFFIX: the URL of every replica
 
 say "gateway $GW, HAProxy $HAPROXY and $HAPROXYQ, replicas ${REPS[*]}; ${SECS}s each"
 : >"$WORK/results.jsonl"
+# Targets take turns, CASS_BENCH_ROUNDS (3) times, each round in another
+# order: on a shared machine the load changes from one second to the next.
+TARGETS=(direct haproxy haproxy-q gateway)
 for conns in $CONNS_LIST; do
     for path in $PATHS; do
         case $path in
@@ -226,34 +232,48 @@ for conns in $CONNS_LIST; do
         ready) suffix=v2/health/ready ;;
         *) die "unknown path $path (infer, ready)" ;;
         esac
-        mapfile -t direct < <(direct_urls "/$suffix")
-        measure direct "$conns" "$path" "${direct[@]}"
-        measure haproxy "$conns" "$path" "$HAPROXY$suffix"
-        measure haproxy-q "$conns" "$path" "$HAPROXYQ$suffix"
-        measure gateway "$conns" "$path" "$GW$suffix"
+        for round in $(seq "$ROUNDS"); do
+            for k in 0 1 2 3; do
+                target=${TARGETS[$(((k + round - 1) % 4))]}
+                case $target in
+                direct) mapfile -t urls < <(direct_urls "/$suffix") ;;
+                haproxy) urls=("$HAPROXY$suffix") ;;
+                haproxy-q) urls=("$HAPROXYQ$suffix") ;;
+                gateway) urls=("$GW$suffix") ;;
+                esac
+                measure "$target" "$conns" "$path" "${urls[@]}"
+            done
+        done
     done
 done
 
-jq -s --arg cpus "$(nproc)" --arg secs "$SECS" --arg reps "$REPLICAS" '
-  {host: {cpus: ($cpus | tonumber)}, seconds: ($secs | tonumber), replicas: ($reps | tonumber),
-   results: .,
-   ratios: (group_by([.connections, .path]) | map(
-     (map({(.target): .}) | add) as $r
-     | {connections: .[0].connections, path: .[0].path,
-        gateway_over_haproxy: {rps: ($r.gateway.rps / $r.haproxy.rps),
-                               p50: ($r.gateway.p50_us / $r.haproxy.p50_us),
-                               p99: ($r.gateway.p99_us / $r.haproxy.p99_us)},
-        gateway_over_haproxy_q: {rps: ($r.gateway.rps / $r["haproxy-q"].rps),
-                                 p50: ($r.gateway.p50_us / $r["haproxy-q"].p50_us),
-                                 p99: ($r.gateway.p99_us / $r["haproxy-q"].p99_us)}}))}' \
+# The table: per connection count, path and target, the median round (by
+# requests/s) and the errors summed over the rounds.
+jq -s --arg cpus "$(nproc)" --arg secs "$SECS" --arg reps "$REPLICAS" --arg rounds "$ROUNDS" '
+  def over($a; $b): if $b == 0 then null else $a / $b end;
+  def ratio($g; $h): {rps: over($g.rps; $h.rps), p50: over($g.p50_us; $h.p50_us),
+                      p99: over($g.p99_us; $h.p99_us)};
+  (group_by([.connections, .path, .target]) | map(
+     (sort_by(.rps) | .[(length / 2 | floor)]) as $m
+     | $m + {rounds: length, errors: (map(.errors) | reduce .[] as $e ({}; . as $a
+         | $e | with_entries(.value += ($a[.key] // 0)))),
+             rps_all: map(.rps | floor)})) as $medians
+  | {host: {cpus: ($cpus | tonumber)}, seconds: ($secs | tonumber), replicas: ($reps | tonumber),
+     rounds: ($rounds | tonumber), samples: ., results: $medians,
+     ratios: ($medians | group_by([.connections, .path]) | map(
+       (map({(.target): .}) | add) as $r
+       | {connections: .[0].connections, path: .[0].path,
+          gateway_over_haproxy: ratio($r.gateway; $r.haproxy),
+          gateway_over_haproxy_q: ratio($r.gateway; $r["haproxy-q"])}))}' \
     "$WORK/results.jsonl" >"$OUT"
 
-printf '\n%5s %-6s %-9s %9s %9s %9s %8s %6s %6s %7s %7s\n' conns path target "req/s" "p50 ms" "p99 ms" \
-    connect read write timeout non2xx
+printf '\n%5s %-6s %-9s %9s %9s %9s %8s %6s %6s %7s %7s  %s\n' conns path target "req/s" "p50 ms" "p99 ms" \
+    connect read write timeout non2xx "req/s of each round"
 jq -r '.results[] | [.connections, .path, .target, (.rps | floor), (.p50_us / 1000), (.p99_us / 1000),
-       .errors.connect, .errors.read, .errors.write, .errors.timeout, .errors.non2xx] | @tsv' "$OUT" |
-    awk -F'\t' '{printf "%5d %-6s %-9s %9d %9.2f %9.2f %8d %6d %6d %7d %7d\n", $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11}'
+       .errors.connect, .errors.read, .errors.write, .errors.timeout, .errors.non2xx,
+       (.rps_all | map(tostring) | join(" "))] | @tsv' "$OUT" |
+    awk -F'\t' '{printf "%5d %-6s %-9s %9d %9.2f %9.2f %8d %6d %6d %7d %7d  %s\n", $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12}'
 echo
-jq -r 'def x: "x\(. * 100 | round / 100)";
+jq -r 'def x: if . == null then "n/a" else "x\(. * 100 | round / 100)" end;
        .ratios[] | "\(.connections) connections, \(.path): gateway/haproxy throughput \(.gateway_over_haproxy.rps | x), p50 \(.gateway_over_haproxy.p50 | x), p99 \(.gateway_over_haproxy.p99 | x); gateway/haproxy-q throughput \(.gateway_over_haproxy_q.rps | x), p50 \(.gateway_over_haproxy_q.p50 | x), p99 \(.gateway_over_haproxy_q.p99 | x)"' "$OUT"
 say "written to $OUT"

@@ -34,4 +34,8 @@ cat "$build/tests/integration/job.log"
 echo "--- models end to end (real serving image, gateway, rollouts)"
 bash "$src/tests/integration/test_model.sh" "$build" "$src" >"$build/tests/integration/model.log" 2>&1 || status=1
 cat "$build/tests/integration/model.log"
+
+echo "--- the gateway and the API under 1,100 connections"
+bash "$src/tests/integration/test_gateway_load.sh" "$build" "$src" >"$build/tests/integration/gateway_load.log" 2>&1 || status=1
+cat "$build/tests/integration/gateway_load.log"
 exit $status
