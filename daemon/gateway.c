@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include "cleanup.h"
 #include "gateway.h"
@@ -24,15 +25,34 @@
 /* The default of gateway.maxConnections in schemas/config.schema.json. */
 #define GATEWAY_DEFAULT_CONNECTIONS 2048
 
+/* Requests in flight on one replica, and so its connections: more wait in
+ * the gateway or go to another replica with room. Without a bound every
+ * client connection became a connection to a replica, and the Python server
+ * (one thread per connection, a listen backlog of 5, one GIL) left requests
+ * of 1,100 at once waiting for minutes (docs/gateway.md). */
+#define GATEWAY_REPLICA_CONNECTIONS 64
+/* How long a request waits for room on a replica before a 503. */
+#define GATEWAY_QUEUE_SECONDS 30
+
+/* One replica the gateway has talked to: requests in flight and the idle
+ * handles whose connections to it stay open. */
+struct slot {
+    char name[64];
+    char id[72];
+    int busy;
+    CURL *idle[GATEWAY_REPLICA_CONNECTIONS];
+    size_t n_idle;
+};
+
 struct cass_gateway {
     struct cass_daemon *d;
     struct MHD_Daemon *mhd;
     int port;
-    pthread_mutex_t pool_lock;
-    /* Idle handles, as many as connections: each keeps its connections to
-     * replicas open, so under any load a request finds one kept alive. */
-    CURL **pool;
-    size_t n_pool, pool_cap;
+    unsigned max_connections;
+    pthread_mutex_t lock; /* slots */
+    pthread_cond_t room;  /* a slot got room */
+    struct slot **slots;
+    size_t n_slots, cap_slots;
 };
 
 struct greq {
@@ -41,25 +61,134 @@ struct greq {
     int too_large;
 };
 
-/* Handles to replicas are kept and reused: their connections stay open. */
-static CURL *pool_get(struct cass_gateway *g)
+/* The slot of a replica, made if new; NULL when out of memory. Under lock. */
+static struct slot *slot_get(struct cass_gateway *g, const char *name, const char *id)
 {
-    pthread_mutex_lock(&g->pool_lock);
-    CURL *c = g->n_pool ? g->pool[--g->n_pool] : NULL;
-    pthread_mutex_unlock(&g->pool_lock);
-    return c ? c : curl_easy_init();
+    for (size_t i = 0; i < g->n_slots; i++)
+        if (strcmp(g->slots[i]->id, id) == 0)
+            return g->slots[i];
+    if (g->n_slots == g->cap_slots) {
+        size_t cap = g->cap_slots ? 2 * g->cap_slots : 8;
+        struct slot **v = realloc(g->slots, cap * sizeof(*v));
+        if (!v)
+            return NULL;
+        g->slots = v;
+        g->cap_slots = cap;
+    }
+    struct slot *sl = calloc(1, sizeof(*sl));
+    if (!sl)
+        return NULL;
+    snprintf(sl->name, sizeof(sl->name), "%s", name);
+    snprintf(sl->id, sizeof(sl->id), "%s", id);
+    g->slots[g->n_slots++] = sl;
+    return sl;
 }
 
-static void pool_put(struct cass_gateway *g, CURL *c)
+static void slot_free(struct slot *sl)
 {
-    pthread_mutex_lock(&g->pool_lock);
-    if (g->n_pool < g->pool_cap) {
-        g->pool[g->n_pool++] = c;
-        c = NULL;
+    for (size_t i = 0; i < sl->n_idle; i++)
+        curl_easy_cleanup(sl->idle[i]);
+    free(sl);
+}
+
+/* Ends a request of slot_take: c (NULL if none) joins the idle handles.
+ * A replica that left the rotation loses its slot with its last request. */
+static void slot_give(struct cass_gateway *g, const char *id, CURL *c)
+{
+    struct slot *gone = NULL;
+    pthread_mutex_lock(&g->lock);
+    for (size_t i = 0; i < g->n_slots; i++) {
+        struct slot *sl = g->slots[i];
+        if (strcmp(sl->id, id) != 0)
+            continue;
+        sl->busy--;
+        if (c && sl->n_idle < GATEWAY_REPLICA_CONNECTIONS) {
+            sl->idle[sl->n_idle++] = c;
+            c = NULL;
+        }
+        if (sl->busy == 0 && !cass_rotation_has(g->d->rotation, sl->name, sl->id)) {
+            gone = sl;
+            g->slots[i] = g->slots[--g->n_slots];
+        }
+        break;
     }
-    pthread_mutex_unlock(&g->pool_lock);
+    pthread_cond_broadcast(&g->room);
+    pthread_mutex_unlock(&g->lock);
     if (c)
         curl_easy_cleanup(c);
+    if (gone)
+        slot_free(gone);
+}
+
+/* Takes room for one request on a replica, at once (wait 0) or within
+ * GATEWAY_QUEUE_SECONDS, with a handle for it (one of the replica's idle
+ * ones if any: its connection is open). 0 and *ret_c (slot_give it back),
+ * or -1. */
+static int slot_take(struct cass_gateway *g, const char *name, const char *id, int wait,
+                     CURL **ret_c)
+{
+    struct timespec deadline;
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += GATEWAY_QUEUE_SECONDS;
+    CURL *c = NULL;
+    int rc = -1;
+    pthread_mutex_lock(&g->lock);
+    for (;;) {
+        struct slot *sl = slot_get(g, name, id);
+        if (!sl)
+            break;
+        if (sl->busy < GATEWAY_REPLICA_CONNECTIONS) {
+            sl->busy++;
+            c = sl->n_idle ? sl->idle[--sl->n_idle] : NULL;
+            rc = 0;
+            break;
+        }
+        if (!wait || pthread_cond_timedwait(&g->room, &g->lock, &deadline) != 0)
+            break;
+    }
+    pthread_mutex_unlock(&g->lock);
+    if (rc == 0 && !c && !(c = curl_easy_init())) {
+        slot_give(g, id, NULL);
+        return -1;
+    }
+    *ret_c = c;
+    return rc;
+}
+/* The next replica of name with room, round robin, skipping the n ids in
+ * skip; when every replica is full, the first one picked, once it has room.
+ * 0 with *ret and *ret_c (cass_rotation_release and slot_give when done),
+ * -1 when no replica is left, -2 when none had room in time. */
+static int pick_replica(struct cass_gateway *g, const char *name, const char *const *skip, size_t n,
+                        struct cass_replica *ret, CURL **ret_c)
+{
+    struct cass_rotation *rot = g->d->rotation;
+    const char *sk[2 * GATEWAY_MAX_ATTEMPTS];
+    char full[GATEWAY_MAX_ATTEMPTS][72];
+    size_t n_full = 0;
+    memcpy(sk, skip, n * sizeof(*sk));
+    struct cass_replica first, rep;
+    while (n_full < GATEWAY_MAX_ATTEMPTS && cass_rotation_pick(rot, name, sk, n, &rep) == 0) {
+        if (slot_take(g, name, rep.id, 0, ret_c) == 0) {
+            if (n_full)
+                cass_rotation_release(rot, name, first.id);
+            *ret = rep;
+            return 0;
+        }
+        if (n_full == 0)
+            first = rep;
+        else
+            cass_rotation_release(rot, name, rep.id);
+        snprintf(full[n_full], sizeof(full[0]), "%s", rep.id);
+        sk[n++] = full[n_full++];
+    }
+    if (n_full == 0)
+        return -1;
+    if (slot_take(g, name, first.id, 1, ret_c) < 0) {
+        cass_rotation_release(rot, name, first.id);
+        return -2;
+    }
+    *ret = first;
+    return 0;
 }
 
 struct upstream {
@@ -205,12 +334,18 @@ static enum MHD_Result forward(struct cass_gateway *g, struct MHD_Connection *co
     size_t n_tried = 0;
     while (n_tried < GATEWAY_MAX_ATTEMPTS) {
         struct cass_replica rep;
-        if (cass_rotation_pick(rot, name, skip, n_tried, &rep) < 0)
+        CURL *c = NULL;
+        int picked = pick_replica(g, name, skip, n_tried, &rep, &c);
+        if (picked == -2) {
+            char busy[256];
+            snprintf(busy, sizeof(busy), "every replica of model %s is busy", name);
+            return reply_problem(conn, 503, busy);
+        }
+        if (picked < 0)
             break;
         char url[1024];
         snprintf(url, sizeof(url), "http://%s:%d%s%s", rep.host, rep.port, rest,
                  query ? query : "");
-        CURL *c = pool_get(g);
         struct upstream u = {.len = 0};
         struct curl_slist *hdrs = NULL;
         char line[300];
@@ -245,9 +380,9 @@ static enum MHD_Result forward(struct cass_gateway *g, struct MHD_Connection *co
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
         curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
         curl_slist_free_all(hdrs);
+        slot_give(g, rep.id, c);
         cass_rotation_release(rot, name, rep.id);
         if (rc != CURLE_OK || status == 0) {
-            pool_put(g, c);
             free(u.body);
             if (not_started(rc, &u)) {
                 log_debug("gateway: %s replica %.12s: %s; trying the next", name, rep.id,
@@ -261,7 +396,6 @@ static enum MHD_Result forward(struct cass_gateway *g, struct MHD_Connection *co
                                  u.too_large ? "the model's answer is too large"
                                              : "the model failed while answering");
         }
-        pool_put(g, c);
         struct MHD_Response *r = MHD_create_response_from_buffer(
             u.len, u.body ? u.body : (void *)"",
             u.body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
@@ -375,14 +509,9 @@ struct cass_gateway *cass_gateway_start(struct cass_daemon *d, struct cass_error
     }
     g->d = d;
     json_int_t max_conn = cass_daemon_config_int(d, "gateway.maxConnections");
-    g->pool_cap = max_conn > 0 ? (size_t)max_conn : GATEWAY_DEFAULT_CONNECTIONS;
-    g->pool = calloc(g->pool_cap, sizeof(*g->pool));
-    if (!g->pool) {
-        free(g);
-        cass_error_set(err, CASS_ERR_NOMEM, "out of memory");
-        return NULL;
-    }
-    pthread_mutex_init(&g->pool_lock, NULL);
+    g->max_connections = max_conn > 0 ? (unsigned)max_conn : GATEWAY_DEFAULT_CONNECTIONS;
+    pthread_mutex_init(&g->lock, NULL);
+    pthread_cond_init(&g->room, NULL);
     /* A thread per connection (a request blocks only its own thread, however
      * slow its replica), waiting in poll(): no FD_SETSIZE limit. Past the
      * limit libmicrohttpd closes a new connection at once. docs/gateway.md
@@ -392,13 +521,13 @@ struct cass_gateway *cass_gateway_start(struct cass_daemon *d, struct cass_error
             MHD_USE_ERROR_LOG,
         0, NULL, NULL, on_request, g, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, g,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_NOTIFY_COMPLETED, on_completed, g,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned)g->pool_cap, MHD_OPTION_CONNECTION_TIMEOUT,
+        MHD_OPTION_CONNECTION_LIMIT, g->max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned)60, MHD_OPTION_THREAD_STACK_SIZE, (size_t)GATEWAY_THREAD_STACK,
         MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024, MHD_OPTION_LISTENING_ADDRESS_REUSE,
         (unsigned)1, MHD_OPTION_END);
     if (!g->mhd) {
-        pthread_mutex_destroy(&g->pool_lock);
-        free(g->pool);
+        pthread_cond_destroy(&g->room);
+        pthread_mutex_destroy(&g->lock);
         free(g);
         cass_error_set(err, CASS_ERR_CONFLICT, "the gateway cannot listen on %s:%lld", addr,
                        (long long)port);
@@ -414,10 +543,11 @@ void cass_gateway_stop(struct cass_gateway *g)
     if (!g)
         return;
     MHD_stop_daemon(g->mhd);
-    for (size_t i = 0; i < g->n_pool; i++)
-        curl_easy_cleanup(g->pool[i]);
-    pthread_mutex_destroy(&g->pool_lock);
-    free(g->pool);
+    for (size_t i = 0; i < g->n_slots; i++)
+        slot_free(g->slots[i]);
+    free(g->slots);
+    pthread_cond_destroy(&g->room);
+    pthread_mutex_destroy(&g->lock);
     free(g);
 }
 
