@@ -28,8 +28,8 @@
 /* Requests in flight on one replica, and so its connections: more wait in
  * the gateway or go to another replica with room. Without a bound every
  * client connection became a connection to a replica, and the Python server
- * (one thread per connection, a listen backlog of 5, one GIL) left requests
- * of 1,100 at once waiting for minutes (docs/gateway.md). */
+ * (a thread per connection, a listen backlog of 5, one GIL) still had not
+ * answered 67 of 1,100 requests sent at once after 90 s (docs/gateway.md). */
 #define GATEWAY_REPLICA_CONNECTIONS 64
 /* How long a request waits for room on a replica before a 503. */
 #define GATEWAY_QUEUE_SECONDS 30
