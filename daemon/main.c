@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -55,6 +56,23 @@ static void sd_notify_text(const char *text)
     socklen_t len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n);
     if (sendto(fd, text, strlen(text), MSG_NOSIGNAL, (struct sockaddr *)&sa, len) < 0)
         log_debug("sd_notify: %s", strerror(errno));
+}
+
+/* The gateway holds thousands of connections, each a descriptor or three
+ * (client, replicas): the soft limit (often 1024) goes up to the hard one. */
+static void raise_nofile_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= rl.rlim_max)
+        return;
+    rlim_t was = rl.rlim_cur;
+    rl.rlim_cur = rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+        log_warn("cannot raise the open files limit from %llu: %s", (unsigned long long)was,
+                 strerror(errno));
+    else
+        log_debug("open files limit raised from %llu to %llu", (unsigned long long)was,
+                  (unsigned long long)rl.rlim_cur);
 }
 
 static int mkdir_p(const char *path, mode_t mode, struct cass_error **err)
@@ -197,6 +215,7 @@ int main(int argc, char **argv)
     cass_log_format_parse(json_string_value(json_object_get(cfg, "logFormat")), &format);
     cass_log_setup(level, format);
     log_config_warnings(warnings);
+    raise_nofile_limit();
 
     struct cass_daemon *d = cass_daemon_new(cfg);
     if (!d)

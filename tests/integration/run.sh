@@ -37,4 +37,8 @@ cat "$build/tests/integration/model.log"
 echo "--- the daemon's core under load (busybox stand-ins; CASS_ONLY=NAME runs one test)"
 bash "$src/tests/integration/test_core.sh" "$build" "$src" >"$build/tests/integration/core.log" 2>&1 || status=1
 cat "$build/tests/integration/core.log"
+
+echo "--- the gateway and the API under 1,100 connections"
+bash "$src/tests/integration/test_gateway_load.sh" "$build" "$src" >"$build/tests/integration/gateway_load.log" 2>&1 || status=1
+cat "$build/tests/integration/gateway_load.log"
 exit $status

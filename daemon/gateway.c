@@ -9,25 +9,50 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include "cleanup.h"
 #include "gateway.h"
 #include "log.h"
-#include "problem.h"
 #include "protocol.h"
 #include "rotation.h"
 
 #define GATEWAY_MAX_BODY (16u << 20)
 #define GATEWAY_MAX_ATTEMPTS 8
-#define POOL_MAX 32
+/* A connection's thread runs libmicrohttpd and one blocking libcurl
+ * transfer to an IP literal (no resolver): far less than glibc's 8 MiB. */
+#define GATEWAY_THREAD_STACK (256u << 10)
+/* The default of gateway.maxConnections in schemas/config.schema.json. */
+#define GATEWAY_DEFAULT_CONNECTIONS 2048
+
+/* Requests in flight on one replica, and so its connections: more wait in
+ * the gateway or go to another replica with room. Without a bound every
+ * client connection became a connection to a replica, and the Python server
+ * (a thread per connection, a listen backlog of 5, one GIL) still had not
+ * answered 67 of 1,100 requests sent at once after 90 s (docs/gateway.md). */
+#define GATEWAY_REPLICA_CONNECTIONS 64
+/* How long a request waits for room on a replica before a 503. */
+#define GATEWAY_QUEUE_SECONDS 30
+
+/* One replica the gateway has talked to: requests in flight and the idle
+ * handles whose connections to it stay open. */
+struct slot {
+    char name[64];
+    char id[72];
+    int busy;
+    CURL *idle[GATEWAY_REPLICA_CONNECTIONS];
+    size_t n_idle;
+};
 
 struct cass_gateway {
     struct cass_daemon *d;
     struct MHD_Daemon *mhd;
     int port;
-    pthread_mutex_t pool_lock;
-    CURL *pool[POOL_MAX];
-    size_t n_pool;
+    unsigned max_connections;
+    pthread_mutex_t lock; /* slots */
+    pthread_cond_t room;  /* a slot got room */
+    struct slot **slots;
+    size_t n_slots, cap_slots;
 };
 
 struct greq {
@@ -36,25 +61,134 @@ struct greq {
     int too_large;
 };
 
-/* Handles to replicas are kept and reused: their connections stay open. */
-static CURL *pool_get(struct cass_gateway *g)
+/* The slot of a replica, made if new; NULL when out of memory. Under lock. */
+static struct slot *slot_get(struct cass_gateway *g, const char *name, const char *id)
 {
-    pthread_mutex_lock(&g->pool_lock);
-    CURL *c = g->n_pool ? g->pool[--g->n_pool] : NULL;
-    pthread_mutex_unlock(&g->pool_lock);
-    return c ? c : curl_easy_init();
+    for (size_t i = 0; i < g->n_slots; i++)
+        if (strcmp(g->slots[i]->id, id) == 0)
+            return g->slots[i];
+    if (g->n_slots == g->cap_slots) {
+        size_t cap = g->cap_slots ? 2 * g->cap_slots : 8;
+        struct slot **v = realloc(g->slots, cap * sizeof(*v));
+        if (!v)
+            return NULL;
+        g->slots = v;
+        g->cap_slots = cap;
+    }
+    struct slot *sl = calloc(1, sizeof(*sl));
+    if (!sl)
+        return NULL;
+    snprintf(sl->name, sizeof(sl->name), "%s", name);
+    snprintf(sl->id, sizeof(sl->id), "%s", id);
+    g->slots[g->n_slots++] = sl;
+    return sl;
 }
 
-static void pool_put(struct cass_gateway *g, CURL *c)
+static void slot_free(struct slot *sl)
 {
-    pthread_mutex_lock(&g->pool_lock);
-    if (g->n_pool < POOL_MAX) {
-        g->pool[g->n_pool++] = c;
-        c = NULL;
+    for (size_t i = 0; i < sl->n_idle; i++)
+        curl_easy_cleanup(sl->idle[i]);
+    free(sl);
+}
+
+/* Ends a request of slot_take: c (NULL if none) joins the idle handles.
+ * A replica that left the rotation loses its slot with its last request. */
+static void slot_give(struct cass_gateway *g, const char *id, CURL *c)
+{
+    struct slot *gone = NULL;
+    pthread_mutex_lock(&g->lock);
+    for (size_t i = 0; i < g->n_slots; i++) {
+        struct slot *sl = g->slots[i];
+        if (strcmp(sl->id, id) != 0)
+            continue;
+        sl->busy--;
+        if (c && sl->n_idle < GATEWAY_REPLICA_CONNECTIONS) {
+            sl->idle[sl->n_idle++] = c;
+            c = NULL;
+        }
+        if (sl->busy == 0 && !cass_rotation_has(g->d->rotation, sl->name, sl->id)) {
+            gone = sl;
+            g->slots[i] = g->slots[--g->n_slots];
+        }
+        break;
     }
-    pthread_mutex_unlock(&g->pool_lock);
+    pthread_cond_broadcast(&g->room);
+    pthread_mutex_unlock(&g->lock);
     if (c)
         curl_easy_cleanup(c);
+    if (gone)
+        slot_free(gone);
+}
+
+/* Takes room for one request on a replica, at once (wait 0) or within
+ * GATEWAY_QUEUE_SECONDS, with a handle for it (one of the replica's idle
+ * ones if any: its connection is open). 0 and *ret_c (slot_give it back),
+ * or -1. */
+static int slot_take(struct cass_gateway *g, const char *name, const char *id, int wait,
+                     CURL **ret_c)
+{
+    struct timespec deadline;
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += GATEWAY_QUEUE_SECONDS;
+    CURL *c = NULL;
+    int rc = -1;
+    pthread_mutex_lock(&g->lock);
+    for (;;) {
+        struct slot *sl = slot_get(g, name, id);
+        if (!sl)
+            break;
+        if (sl->busy < GATEWAY_REPLICA_CONNECTIONS) {
+            sl->busy++;
+            c = sl->n_idle ? sl->idle[--sl->n_idle] : NULL;
+            rc = 0;
+            break;
+        }
+        if (!wait || pthread_cond_timedwait(&g->room, &g->lock, &deadline) != 0)
+            break;
+    }
+    pthread_mutex_unlock(&g->lock);
+    if (rc == 0 && !c && !(c = curl_easy_init())) {
+        slot_give(g, id, NULL);
+        return -1;
+    }
+    *ret_c = c;
+    return rc;
+}
+/* The next replica of name with room, round robin, skipping the n ids in
+ * skip; when every replica is full, the first one picked, once it has room.
+ * 0 with *ret and *ret_c (cass_rotation_release and slot_give when done),
+ * -1 when no replica is left, -2 when none had room in time. */
+static int pick_replica(struct cass_gateway *g, const char *name, const char *const *skip, size_t n,
+                        struct cass_replica *ret, CURL **ret_c)
+{
+    struct cass_rotation *rot = g->d->rotation;
+    const char *sk[2 * GATEWAY_MAX_ATTEMPTS];
+    char full[GATEWAY_MAX_ATTEMPTS][72];
+    size_t n_full = 0;
+    memcpy(sk, skip, n * sizeof(*sk));
+    struct cass_replica first, rep;
+    while (n_full < GATEWAY_MAX_ATTEMPTS && cass_rotation_pick(rot, name, sk, n, &rep) == 0) {
+        if (slot_take(g, name, rep.id, 0, ret_c) == 0) {
+            if (n_full)
+                cass_rotation_release(rot, name, first.id);
+            *ret = rep;
+            return 0;
+        }
+        if (n_full == 0)
+            first = rep;
+        else
+            cass_rotation_release(rot, name, rep.id);
+        snprintf(full[n_full], sizeof(full[0]), "%s", rep.id);
+        sk[n++] = full[n_full++];
+    }
+    if (n_full == 0)
+        return -1;
+    if (slot_take(g, name, first.id, 1, ret_c) < 0) {
+        cass_rotation_release(rot, name, first.id);
+        return -2;
+    }
+    *ret = first;
+    return 0;
 }
 
 struct upstream {
@@ -136,10 +270,29 @@ static enum MHD_Result add_arg(void *cls, enum MHD_ValueKind kind, const char *k
     return MHD_YES;
 }
 
+static const char *status_title(unsigned status)
+{
+    switch (status) {
+    case 404:
+        return "Not Found";
+    case 413:
+        return "Content Too Large";
+    case 502:
+        return "Bad Gateway";
+    case 503:
+        return "Service Unavailable";
+    default:
+        return "Error";
+    }
+}
+
+/* The gateway's own answers: RFC 9457 problems, as the API's. */
 static enum MHD_Result reply_problem(struct MHD_Connection *conn, unsigned status,
                                      const char *detail)
 {
-    _cleanup_json_ json_t *p = cass_problem_new(status, detail);
+    _cleanup_json_ json_t *p =
+        json_pack("{s:s,s:s,s:I,s:s}", "type", "about:blank", "title", status_title(status),
+                  "status", (json_int_t)status, "detail", detail);
     _cleanup_free_ char *text = json_dumps(p, JSON_COMPACT | JSON_SORT_KEYS);
     struct MHD_Response *r =
         MHD_create_response_from_buffer(text ? strlen(text) : 0, text, MHD_RESPMEM_MUST_COPY);
@@ -181,12 +334,18 @@ static enum MHD_Result forward(struct cass_gateway *g, struct MHD_Connection *co
     size_t n_tried = 0;
     while (n_tried < GATEWAY_MAX_ATTEMPTS) {
         struct cass_replica rep;
-        if (cass_rotation_pick(rot, name, skip, n_tried, &rep) < 0)
+        CURL *c = NULL;
+        int picked = pick_replica(g, name, skip, n_tried, &rep, &c);
+        if (picked == -2) {
+            char busy[256];
+            snprintf(busy, sizeof(busy), "every replica of model %s is busy", name);
+            return reply_problem(conn, 503, busy);
+        }
+        if (picked < 0)
             break;
         char url[1024];
         snprintf(url, sizeof(url), "http://%s:%d%s%s", rep.host, rep.port, rest,
                  query ? query : "");
-        CURL *c = pool_get(g);
         struct upstream u = {.len = 0};
         struct curl_slist *hdrs = NULL;
         char line[300];
@@ -221,9 +380,9 @@ static enum MHD_Result forward(struct cass_gateway *g, struct MHD_Connection *co
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
         curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
         curl_slist_free_all(hdrs);
+        slot_give(g, rep.id, c);
         cass_rotation_release(rot, name, rep.id);
         if (rc != CURLE_OK || status == 0) {
-            pool_put(g, c);
             free(u.body);
             if (not_started(rc, &u)) {
                 log_debug("gateway: %s replica %.12s: %s; trying the next", name, rep.id,
@@ -237,7 +396,6 @@ static enum MHD_Result forward(struct cass_gateway *g, struct MHD_Connection *co
                                  u.too_large ? "the model's answer is too large"
                                              : "the model failed while answering");
         }
-        pool_put(g, c);
         struct MHD_Response *r = MHD_create_response_from_buffer(
             u.len, u.body ? u.body : (void *)"",
             u.body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
@@ -324,6 +482,16 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     *con_cls = NULL;
 }
 
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    char buf[512];
+    vsnprintf(buf, sizeof(buf), fmt, ap);
+    size_t n = strlen(buf);
+    while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+        buf[--n] = '\0';
+    log_debug("gateway: %s", buf);
+}
+
 struct cass_gateway *cass_gateway_start(struct cass_daemon *d, struct cass_error **err)
 {
     const char *addr = cass_daemon_config_str(d, "gateway.address");
@@ -340,16 +508,26 @@ struct cass_gateway *cass_gateway_start(struct cass_daemon *d, struct cass_error
         return NULL;
     }
     g->d = d;
-    pthread_mutex_init(&g->pool_lock, NULL);
-    json_int_t max_conn = cass_daemon_config_int(d, "limits.maxConnections");
+    json_int_t max_conn = cass_daemon_config_int(d, "gateway.maxConnections");
+    g->max_connections = max_conn > 0 ? (unsigned)max_conn : GATEWAY_DEFAULT_CONNECTIONS;
+    pthread_mutex_init(&g->lock, NULL);
+    pthread_cond_init(&g->room, NULL);
+    /* A thread per connection (a request blocks only its own thread, however
+     * slow its replica), waiting in poll(): no FD_SETSIZE limit. Past the
+     * limit libmicrohttpd closes a new connection at once. docs/gateway.md
+     * has the measurements behind this choice. */
     g->mhd = MHD_start_daemon(
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG, 0,
-        NULL, NULL, on_request, g, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, g, MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned)(max_conn > 0 ? max_conn * 4 : 256), MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
-        MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1, MHD_OPTION_END);
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL |
+            MHD_USE_ERROR_LOG,
+        0, NULL, NULL, on_request, g, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, g,
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_NOTIFY_COMPLETED, on_completed, g,
+        MHD_OPTION_CONNECTION_LIMIT, g->max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)60, MHD_OPTION_THREAD_STACK_SIZE, (size_t)GATEWAY_THREAD_STACK,
+        MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024, MHD_OPTION_LISTENING_ADDRESS_REUSE,
+        (unsigned)1, MHD_OPTION_END);
     if (!g->mhd) {
-        pthread_mutex_destroy(&g->pool_lock);
+        pthread_cond_destroy(&g->room);
+        pthread_mutex_destroy(&g->lock);
         free(g);
         cass_error_set(err, CASS_ERR_CONFLICT, "the gateway cannot listen on %s:%lld", addr,
                        (long long)port);
@@ -365,9 +543,11 @@ void cass_gateway_stop(struct cass_gateway *g)
     if (!g)
         return;
     MHD_stop_daemon(g->mhd);
-    for (size_t i = 0; i < g->n_pool; i++)
-        curl_easy_cleanup(g->pool[i]);
-    pthread_mutex_destroy(&g->pool_lock);
+    for (size_t i = 0; i < g->n_slots; i++)
+        slot_free(g->slots[i]);
+    free(g->slots);
+    pthread_cond_destroy(&g->room);
+    pthread_mutex_destroy(&g->lock);
     free(g);
 }
 
