@@ -9,6 +9,7 @@
 #include <check.h>
 #include <jansson.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,7 @@
 #include "daemon.h"
 #include "fake_backend.h"
 #include "lifecycle.h"
+#include "outputs.h"
 #include "rotation.h"
 #include "spec.h"
 #include "store.h"
@@ -256,6 +258,60 @@ START_TEST(jobs_do_not_block_notebooks)
     wait_status(runs[2], "running", 10);
     for (int i = 0; i < 3; i++)
         free(runs[i]);
+    daemon_down(false);
+}
+END_TEST
+
+/* Finding: hashing a job's inputs held a launch worker, so every other
+ * launch waited behind a large input. The read hook holds the hashing
+ * until the test lets it go. */
+static atomic_int hashing_held, hashing_release;
+
+static void hold_hashing(const char *path, int attempt)
+{
+    (void)path, (void)attempt;
+    atomic_store(&hashing_held, 1);
+    while (!atomic_load(&hashing_release))
+        usleep(10 * 1000);
+}
+
+START_TEST(input_hashing_does_not_hold_launches)
+{
+    daemon_up(1, 2);
+    char dir[600], file[700];
+    snprintf(dir, sizeof(dir), "%s/input", tmpdir);
+    ck_assert_int_eq(mkdir(dir, 0755), 0);
+    snprintf(file, sizeof(file), "%s/data.csv", dir);
+    FILE *f = fopen(file, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs("a,b\n1,2\n", f);
+    fclose(f);
+    cass_outputs_set_read_hook(hold_hashing);
+    char *y = NULL;
+    ck_assert_int_ge(asprintf(&y,
+                              "apiVersion: cassiny/v1\nkind: Job\nmetadata: {name: big}\n"
+                              "spec: {image: cassiny/test-busybox:latest, command: [sleep, '1000'],"
+                              " outputs: /out, inputs: [{source: %s, target: /in}]}\n",
+                              dir),
+                     0);
+    _cleanup_json_ json_t *jout = apply(y);
+    free(y);
+    _cleanup_free_ char *job = run_of(jout, 0);
+    for (int i = 0; i < 500 && !atomic_load(&hashing_held); i++)
+        usleep(10 * 1000);
+    ck_assert_msg(atomic_load(&hashing_held), "the job never started hashing");
+    /* One launch slot, and the job is hashing: a notebook must not wait. */
+    _cleanup_free_ char *ny = notebook_yaml("while-hashing");
+    _cleanup_json_ json_t *nout = apply(ny);
+    _cleanup_free_ char *nb = run_of(nout, 0);
+    wait_status(nb, "ready", 10);
+    _cleanup_free_ char *st = status_of(job);
+    ck_assert_str_eq(st, "creating");
+    atomic_store(&hashing_release, 1);
+    wait_status(job, "running", 10);
+    _cleanup_json_ json_t *r = cass_store_run_get(d->store, job, NULL);
+    ck_assert(json_is_string(json_object_get(r, "inputsDigest")));
+    cass_outputs_set_read_hook(NULL);
     daemon_down(false);
 }
 END_TEST
@@ -632,6 +688,7 @@ static Suite *lifecycle_suite(void)
     tcase_add_test(tc, notebook_launches_to_ready);
     tcase_add_test(tc, notebook_idle_is_culled);
     tcase_add_test(tc, jobs_do_not_block_notebooks);
+    tcase_add_test(tc, input_hashing_does_not_hold_launches);
     tcase_add_test(tc, job_exit_codes_and_timeout);
     tcase_add_test(tc, sweep_of_jobs_runs_to_completion);
     tcase_add_test(tc, job_created_not_started_is_launched_again);
