@@ -32,7 +32,50 @@ struct request {
     char *body;
     size_t len, cap;
     int too_large;
+    int started;  /* the access handler has seen it */
+    int bad_path; /* the raw path holds a byte no name can: refused with 400 */
 };
+
+static int hexval(char c)
+{
+    return c >= '0' && c <= '9'   ? c - '0'
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                  : -1;
+}
+
+/* Called with the request line's URI before libmicrohttpd decodes it, so
+ * that "NAME%00anything" cannot become NAME and "a%2Fb" cannot become two
+ * path segments: a path whose bytes, decoded, fall outside printable ASCII
+ * or that encodes a slash is refused. Returns the request's state. */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+    (void)cls, (void)conn;
+    struct request *r = calloc(1, sizeof(*r));
+    if (!r)
+        return NULL;
+    for (const char *p = uri; *p && *p != '?'; p++) {
+        int v = (unsigned char)*p;
+        if (*p == '%') {
+            int hi = hexval(p[1]), lo = hi < 0 ? -1 : hexval(p[2]);
+            if (lo < 0) {
+                r->bad_path = 1;
+                break;
+            }
+            v = hi * 16 + lo;
+            p += 2;
+            if (v == '/') {
+                r->bad_path = 1;
+                break;
+            }
+        }
+        if (v < 0x21 || v > 0x7e) {
+            r->bad_path = 1;
+            break;
+        }
+    }
+    return r;
+}
 
 static void request_free(struct request *r)
 {
@@ -235,11 +278,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     struct cass_server *s = cls;
     struct request *r = *con_cls;
 
-    if (!r) {
-        r = calloc(1, sizeof(*r));
-        if (!r)
+    if (!r || !r->started) {
+        if (!r && !(r = calloc(1, sizeof(*r))))
             return MHD_NO;
         *con_cls = r;
+        r->started = 1;
+        if (r->bad_path) {
+            count_status(s->d, 400);
+            return send_problem(conn, 400,
+                                "the path holds a byte that no name or route can: a NUL, a "
+                                "control byte, a space, an encoded slash or a bad escape");
+        }
         /* Refuse a declared oversized body before reading any of it. */
         const char *cl =
             MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
@@ -405,13 +454,14 @@ struct cass_server *cass_server_start(struct cass_daemon *d, struct cass_error *
      * times; the connection limit bounds the threads. poll(), not select():
      * a descriptor past FD_SETSIZE (the gateway's connections count too)
      * must not make the API refuse connections. */
-    s->mhd = MHD_start_daemon(
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL |
-            MHD_USE_ERROR_LOG,
-        0, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s,
-        MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned)max_conn, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned)60, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024), MHD_OPTION_END);
+    s->mhd =
+        MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
+                             MHD_USE_POLL | MHD_USE_ERROR_LOG,
+                         0, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s,
+                         MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_URI_LOG_CALLBACK, on_uri, s,
+                         MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_CONNECTION_LIMIT,
+                         (unsigned)max_conn, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
+                         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024), MHD_OPTION_END);
     if (!s->mhd) {
         close(fd);
         unlink(path);

@@ -98,6 +98,22 @@ check "unknown path -> 404 problem+json" test "$r" = "404 application/problem+js
 r=$(api DELETE /v1/version)
 check "wrong method -> 405 problem+json" test "$r" = "405 application/problem+json"
 
+# Bytes outside a name in the path are refused before any route sees them:
+# "NAME%00anything" must never mean NAME.
+printf 'apiVersion: cassiny/v1\nkind: Job\nmetadata: {name: keepme}\nspec: {image: cassiny/test-busybox:latest, command: [/bin/true]}\n' >"$WORK/keep.yaml"
+r=$(api POST /v1/specs -H 'Content-Type: application/yaml' --data-binary @"$WORK/keep.yaml")
+check "a spec to keep is applied (${r%% *})" test "${r%% *}" = 202
+r=$(api DELETE '/v1/specs/keepme%00anything')
+check "DELETE /v1/specs/NAME%00anything is 400 ($r)" test "$r" = "400 application/problem+json"
+r=$(api GET /v1/specs/keepme)
+check "and NAME is still there" test "${r%% *}" = 200
+for p in '/v1/specs/a%2Fb' '/v1/specs/a%2fb/rollback' '/v1/runs/%7F' '/v1/specs/x%0a' '/v1/specs/x%zz'; do
+    r=$(api GET "$p")
+    check "GET $p is 400" test "$r" = "400 application/problem+json"
+done
+r=$(api DELETE /v1/specs/keepme)
+check "NAME itself is deleted as usual (${r%% *})" test "${r%% *}" = 200
+
 # The invalid examples from the case folders, through the client.
 inv="$src/tests/data/specs/invalid"
 n=0
