@@ -41,8 +41,14 @@ elif [ -d /run/systemd/system ]; then
     systemctl daemon-reload
     systemctl enable --now cassinyd.service
 else
-    mkdir -p /var/log/cassiny
-    nohup /usr/local/sbin/cassinyd --config /etc/cassiny/cassinyd.yaml >>/var/log/cassiny/cassinyd.log 2>&1 &
+    # The log holds the ends of containers' output: root and the cassiny
+    # group only, never world-readable.
+    install -d -m 0750 /var/log/cassiny
+    touch /var/log/cassiny/cassinyd.log
+    chmod 0640 /var/log/cassiny/cassinyd.log
+    getent group cassiny >/dev/null && chgrp cassiny /var/log/cassiny /var/log/cassiny/cassinyd.log
+    (umask 027 && nohup /usr/local/sbin/cassinyd --config /etc/cassiny/cassinyd.yaml \
+        >>/var/log/cassiny/cassinyd.log 2>&1 &)
 fi
 for _ in $(seq 50); do
     curl -fsS --unix-socket "$sock" http://localhost/healthz >/dev/null 2>&1 && break
