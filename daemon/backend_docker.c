@@ -52,18 +52,52 @@ static int docker_image_pull(struct cass_backend *b, const char *ref, const atom
     return cass_engine_image_pull(e, ref, NULL, NULL, cancel, err);
 }
 
+/* Whether a volume is this daemon's own: made by it, for the spec named
+ * (its labels say so). Creating a volume that exists returns the existing
+ * one, whoever made it, so this is asked after every create and before
+ * every removal. */
+static int volume_ours(struct cass_engine *e, struct cass_daemon *d, const char *name,
+                       const char *spec, struct cass_error **err)
+{
+    _cleanup_json_ json_t *v = cass_engine_volume_inspect(e, name, err);
+    if (!v)
+        return -1;
+    json_t *labels = json_object_get(v, "Labels");
+    const char *inst = json_string_value(json_object_get(labels, CASS_LABEL_INSTANCE));
+    const char *owner = json_string_value(json_object_get(labels, CASS_LABEL_NAME));
+    if (!inst || strcmp(inst, d->instance) != 0 || !owner || (spec && strcmp(owner, spec) != 0))
+        return cass_error_set(err, CASS_ERR_FORBIDDEN,
+                              "spec.workspace: volume %s was not made by this cassinyd for %s%s; "
+                              "Cassiny uses only workspaces it created (name another one)",
+                              name, spec ? spec : "this spec",
+                              owner ? " (it belongs to another spec)" : "");
+    return 0;
+}
+
+static const char *label_value(const struct cass_container_label *labels, size_t n, const char *key)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(labels[i].key, key) == 0)
+            return labels[i].value;
+    return NULL;
+}
+
 static int docker_volume_ensure(struct cass_backend *b, const char *name,
                                 const struct cass_container_label *labels, size_t n_labels,
                                 struct cass_error **err)
 {
     ENGINE_OR_FAIL(b, err);
     _cleanup_free_ char *v = cass_engine_volume_create(e, name, labels, n_labels, err);
-    return v ? 0 : -1;
+    if (!v)
+        return -1;
+    return volume_ours(e, b->d, name, label_value(labels, n_labels, CASS_LABEL_NAME), err);
 }
 
 static int docker_volume_remove(struct cass_backend *b, const char *name, struct cass_error **err)
 {
     ENGINE_OR_FAIL(b, err);
+    if (volume_ours(e, b->d, name, NULL, err) < 0)
+        return -1;
     return cass_engine_volume_remove(e, name, true, err);
 }
 

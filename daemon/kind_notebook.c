@@ -66,8 +66,11 @@ static int notebook_launch(struct cass_launch *l, struct cass_error **err)
         struct cass_container_label vlabels[] = {{CASS_LABEL_NAME, l->name},
                                                  {CASS_LABEL_KIND, "Notebook"},
                                                  {CASS_LABEL_INSTANCE, d->instance}};
-        if (l->b->ops->volume_ensure(l->b, workspace, vlabels, 3, err) < 0)
+        if (l->b->ops->volume_ensure(l->b, workspace, vlabels, 3, err) < 0) {
+            if ((*err)->kind == CASS_ERR_FORBIDDEN)
+                l->reason = "policy-refused";
             return -1;
+        }
     }
 
     const char *given = json_string_value(json_object_get(spec, "token"));

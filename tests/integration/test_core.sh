@@ -28,7 +28,7 @@ BUSYBOX=${CASS_TEST_IMAGE:-cassiny/test-busybox:latest}
 ROOT=$(mktemp -d /tmp/cassiny-core.XXXXXX)
 P=core-$$                      # prefix of every spec name of this run
 HTTPD=cassiny/core-httpd-$$:v1 # private image: busybox httpd and its pages
-TESTS="jobs-notebook jobs-queued overload-flaky overload-all revision concurrent-notebook concurrent-model pids"
+TESTS="jobs-notebook jobs-queued overload-flaky overload-all revision concurrent-notebook concurrent-model pids workspace"
 LOOP_PID=
 SKIPPED=()
 
@@ -456,6 +456,29 @@ t_pids() {
     code=$(apply_yaml "$(printf 'apiVersion: cassiny/v1\nkind: Job\nmetadata: {name: %s}\nspec:\n  image: %s\n  command: [/bin/true]\n  resources: {cpus: 250m, memory: 32Mi, pids: 100000}\n' "$P-greedy" "$BUSYBOX")")
     check "$T: a spec over policy.maxPids is refused (403, got $code)" test "$code" = 403
     finish "$P-bomb" "$P-dflt"
+}
+
+# --- 6. workspace: takes any existing Docker volume. A volume that Cassiny
+# did not make is never mounted, and never removed by --purge.
+t_workspace() {
+    begin workspace || { daemon_failed; return; }
+    local vol=foreign-$P run st
+    docker volume create "$vol" >/dev/null
+    echo secret >"$WORK/secret"
+    docker run --rm -u 0 -v "$vol:/v" -v "$WORK:/w:ro" "$BUSYBOX" cp /w/secret /v/secret
+    run=$(launch "$(notebook "$P-ws" | sed '/^  port:/i\  workspace: '"$vol")")
+    st=$(wait_run "$run" 30 failed)
+    check "$T: a notebook naming a volume Cassiny did not make fails (got $st)" test "$st" = failed
+    check "$T: refused by the policy, naming spec.workspace ($(run_field "$run" .reason): $(run_field "$run" .error | head -c 120))" \
+        test "$(run_field "$run" .reason)" = policy-refused -a -n "$(run_field "$run" .error | grep spec.workspace)"
+    check "$T: nothing of it was mounted into a container" test -z "$(docker ps -aq --filter volume="$vol")"
+    code=$(curl -s --unix-socket "$SOCK" -X DELETE -o "$WORK/del.json" -w '%{http_code}' "http://localhost/v1/specs/$P-ws?purge=true")
+    check "$T: delete --purge refuses to remove it (got $code)" test "$code" = 403
+    check "$T: and the volume is still there, with its data" \
+        test "$(docker run --rm -u 0 -v "$vol:/v:ro" "$BUSYBOX" cat /v/secret)" = secret
+    docker volume rm -f "$vol" >/dev/null
+    curl -s --unix-socket "$SOCK" -X DELETE -o /dev/null "http://localhost/v1/specs/$P-ws"
+    end_test
 }
 
 selected() { # selected NAME: CASS_ONLY is unset, or one of its words starts NAME
