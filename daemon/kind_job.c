@@ -225,8 +225,6 @@ static int job_launch(struct cass_launch *l, struct cass_error **err)
     cass_launch_spec_init(l, -1, NULL);
     cass_strv_addf(&l->env, "CASSINY_RUN=%s", l->run_id);
     cass_strv_addf(&l->env, "CASSINY_OUTPUTS=%s", outputs);
-    size_t i;
-    json_t *v;
     const char *nb = json_string_value(json_object_get(spec, "notebook"));
     if (nb) {
         /* Headless, into the outputs; no timing metadata, so that the same
@@ -241,28 +239,19 @@ static int job_launch(struct cass_launch *l, struct cass_error **err)
                                            "--ExecutePreprocessor.timeout=-1",
                                            "--ExecutePreprocessor.record_timing=False",
                                            "--output-dir"};
-        for (i = 0; i < sizeof(argv) / sizeof(argv[0]); i++)
+        for (size_t i = 0; i < sizeof(argv) / sizeof(argv[0]); i++)
             cass_strv_add(&l->cmd, strdup(argv[i]));
         cass_strv_add(&l->cmd, strdup(outputs));
         cass_strv_add(&l->cmd, strdup("--output"));
         cass_strv_add(&l->cmd, strdup(base));
         cass_strv_add(&l->cmd, strdup(nb));
     } else {
-        json_array_foreach(json_object_get(spec, "command"), i, v)
-            cass_strv_add(&l->cmd, strdup(json_string_value(v)));
+        cass_launch_cmd_add(l, json_object_get(spec, "command"));
     }
 
-    size_t ni = json_array_size(json_object_get(spec, "inputs"));
-    _cleanup_free_ struct cass_container_mount *mounts = calloc(ni + 1, sizeof(*mounts));
-    if (!mounts)
-        abort();
-    json_array_foreach(json_object_get(spec, "inputs"), i, v)
-    {
-        mounts[i].type = CASS_MOUNT_BIND;
-        mounts[i].source = json_string_value(json_object_get(v, "source"));
-        mounts[i].target = json_string_value(json_object_get(v, "target"));
-        mounts[i].read_only = true; /* inputs are never writable */
-    }
+    size_t ni = 0; /* inputs are never writable */
+    _cleanup_free_ struct cass_container_mount *mounts =
+        cass_launch_bind_mounts(json_object_get(spec, "inputs"), true, 1, &ni);
     mounts[ni] = (struct cass_container_mount){
         .type = CASS_MOUNT_BIND, .source = outdir, .target = outputs, .read_only = false};
     l->cs.mounts = mounts;

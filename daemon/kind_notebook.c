@@ -80,22 +80,11 @@ static int notebook_launch(struct cass_launch *l, struct cass_error **err)
 
     cass_launch_spec_init(l, -1, NULL);
     cass_strv_addf(&l->env, "JUPYTER_TOKEN=%s", token);
-    size_t i;
-    json_t *v;
-    json_array_foreach(json_object_get(spec, "command"), i, v)
-        cass_strv_add(&l->cmd, strdup(json_string_value(v)));
+    cass_launch_cmd_add(l, json_object_get(spec, "command"));
 
-    size_t nm = json_array_size(json_object_get(spec, "mounts"));
-    _cleanup_free_ struct cass_container_mount *mounts = calloc(nm + 1, sizeof(*mounts));
-    if (!mounts)
-        abort();
-    json_array_foreach(json_object_get(spec, "mounts"), i, v)
-    {
-        mounts[i].type = CASS_MOUNT_BIND;
-        mounts[i].source = json_string_value(json_object_get(v, "source"));
-        mounts[i].target = json_string_value(json_object_get(v, "target"));
-        mounts[i].read_only = json_is_true(json_object_get(v, "readOnly"));
-    }
+    size_t nm = 0;
+    _cleanup_free_ struct cass_container_mount *mounts =
+        cass_launch_bind_mounts(json_object_get(spec, "mounts"), false, 1, &nm);
     if (workspace)
         mounts[nm++] = (struct cass_container_mount){
             .type = CASS_MOUNT_VOLUME, .source = workspace, .target = workdir};

@@ -53,10 +53,9 @@ void cass_strv_addf(struct cass_strv *s, const char *fmt, ...)
     va_list ap;
     va_start(ap, fmt);
     char *str = NULL;
-    if (vasprintf(&str, fmt, ap) < 0)
-        abort();
+    int n = vasprintf(&str, fmt, ap);
     va_end(ap);
-    cass_strv_add(s, str);
+    cass_strv_add(s, n < 0 ? NULL : str); /* NULL aborts */
 }
 
 void cass_strv_free(struct cass_strv *s)
@@ -297,6 +296,35 @@ void cass_launch_spec_init(struct cass_launch *l, int replica, const char *suffi
         .restart_policy = "no",
         .init = true, /* signals reach the program and zombies are reaped */
     };
+}
+
+struct cass_container_mount *cass_launch_bind_mounts(const json_t *list, bool read_only,
+                                                     size_t extra, size_t *ret_n)
+{
+    size_t n = json_array_size(list);
+    struct cass_container_mount *m = calloc(n + extra + 1, sizeof(*m));
+    if (!m)
+        abort();
+    size_t i;
+    json_t *v;
+    json_array_foreach(list, i, v)
+    {
+        m[i] = (struct cass_container_mount){
+            .type = CASS_MOUNT_BIND,
+            .source = json_string_value(json_object_get(v, "source")),
+            .target = json_string_value(json_object_get(v, "target")),
+            .read_only = read_only || json_is_true(json_object_get(v, "readOnly")),
+        };
+    }
+    *ret_n = n;
+    return m;
+}
+
+void cass_launch_cmd_add(struct cass_launch *l, const json_t *argv)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(argv, i, v) cass_strv_add(&l->cmd, strdup(json_string_value(v)));
 }
 
 char *cass_launch_create(struct cass_launch *l, struct cass_error **err)

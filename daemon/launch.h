@@ -77,6 +77,15 @@ int cass_launch_image(struct cass_launch *l, struct cass_error **err);
  * spec.env, resources, hardening. Clears cmd and env first. */
 void cass_launch_spec_init(struct cass_launch *l, int replica, const char *suffix);
 
+/* The mounts of a spec list ([{source, target, readOnly}]) as bind mounts,
+ * read-only when read_only or the entry says so, with room for extra more
+ * after them; *ret_n gets the count filled. Strings are borrowed from list.
+ * Caller frees the array. */
+struct cass_container_mount *cass_launch_bind_mounts(const json_t *list, bool read_only,
+                                                     size_t extra, size_t *ret_n);
+/* Appends the strings of a JSON array (spec.command) to l->cmd. */
+void cass_launch_cmd_add(struct cass_launch *l, const json_t *argv);
+
 /* Creates the container of l->cs and records it in the run's containers
  * at once, so that a failure or a restart finds it. When the run became
  * final meanwhile (stopped, deleted, superseded), removes it again and
