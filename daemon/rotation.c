@@ -172,15 +172,21 @@ int cass_rotation_inflight(struct cass_rotation *r, const char *id)
     return n;
 }
 
-size_t cass_rotation_count(struct cass_rotation *r, const char *name)
+/* Members of name; with healthy_only, those taking picks. */
+static size_t count(struct cass_rotation *r, const char *name, bool healthy_only)
 {
     pthread_mutex_lock(&r->lock);
     size_t n = 0;
     for (struct entry *e = r->head; e; e = e->next)
-        if (e->in && strcmp(e->name, name) == 0)
+        if (e->in && (!healthy_only || e->out_since == 0) && strcmp(e->name, name) == 0)
             n++;
     pthread_mutex_unlock(&r->lock);
     return n;
+}
+
+size_t cass_rotation_count(struct cass_rotation *r, const char *name)
+{
+    return count(r, name, false);
 }
 
 bool cass_rotation_has(struct cass_rotation *r, const char *name, const char *id)
@@ -213,13 +219,7 @@ double cass_rotation_health(struct cass_rotation *r, const char *id, bool ok, in
 
 size_t cass_rotation_count_healthy(struct cass_rotation *r, const char *name)
 {
-    pthread_mutex_lock(&r->lock);
-    size_t n = 0;
-    for (struct entry *e = r->head; e; e = e->next)
-        if (e->in && e->out_since == 0 && strcmp(e->name, name) == 0)
-            n++;
-    pthread_mutex_unlock(&r->lock);
-    return n;
+    return count(r, name, true);
 }
 
 double cass_rotation_out_seconds(struct cass_rotation *r, const char *id, double now)
