@@ -338,7 +338,11 @@ START_TEST(job_exit_codes_and_timeout)
     ck_assert_int_eq(json_integer_value(json_object_get(rb, "exitCode")), 3);
     _cleanup_json_ json_t *rc = cass_store_run_get(d->store, c, NULL);
     ck_assert_str_eq(json_string_value(json_object_get(rc, "reason")), "timeout");
-    /* Their containers are gone, their logs kept. */
+    /* Their containers are gone (the end is recorded first, then they go),
+     * their logs kept. */
+    for (int i = 0; i < 100 && fake_count(a, false) + fake_count(b, false) + fake_count(c, false);
+         i++)
+        usleep(20 * 1000);
     ck_assert_int_eq(fake_count(a, false) + fake_count(b, false) + fake_count(c, false), 0);
     char log[700];
     snprintf(log, sizeof(log), "%s/runs/%s/container.log", tmpdir, a);
