@@ -13,6 +13,7 @@
 #include "cleanup.h"
 #include "engine.h"
 #include "lifecycle.h"
+#include "pin.h"
 #include "eventstream.h"
 #include "runlog.h"
 #include "protocol.h"
@@ -67,6 +68,8 @@ static int h_healthz(struct cass_api_request *req, const char *arg, struct cass_
                             : st == CASS_ENGINE_DOWN ? "unreachable"
                                                      : "unknown",
                             "backend", d->backend);
+    /* How bind sources reach the engine (daemon/pin.h). */
+    json_object_set_new(reply->body, "mounts", json_string(cass_pin_mode()));
     return reply->body ? 0 : cass_error_set(err, CASS_ERR_NOMEM, "out of memory");
 }
 

@@ -85,6 +85,10 @@ struct cass_backend_ops {
     char *(*create)(struct cass_backend *b, const struct cass_container_spec *spec,
                     struct cass_error **err);
     int (*start)(struct cass_backend *b, const char *id, struct cass_error **err);
+    /* The bind mounts the engine recorded for the workload, as an array
+     * of {source, target} (caller owns); the launch checks them against
+     * what it pinned. NULL in a backend that cannot say. */
+    int (*mounts)(struct cass_backend *b, const char *id, json_t **ret, struct cass_error **err);
     /* Where the daemon reaches container port `port` of the workload. */
     int (*endpoint)(struct cass_backend *b, const char *id, int port, char host[64], int *ret_port,
                     struct cass_error **err);

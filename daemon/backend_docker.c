@@ -173,6 +173,28 @@ static int docker_state(struct cass_backend *b, const char *id, struct cass_work
     return 0;
 }
 
+static int docker_mounts(struct cass_backend *b, const char *id, json_t **ret,
+                         struct cass_error **err)
+{
+    ENGINE_OR_FAIL(b, err);
+    _cleanup_json_ json_t *ins = cass_engine_container_inspect(e, id, err);
+    if (!ins)
+        return -1;
+    json_t *out = json_array();
+    size_t i;
+    json_t *m;
+    json_array_foreach(json_object_get(ins, "Mounts"), i, m)
+    {
+        const char *type = json_string_value(json_object_get(m, "Type"));
+        const char *src = json_string_value(json_object_get(m, "Source"));
+        const char *dst = json_string_value(json_object_get(m, "Destination"));
+        if (type && !strcmp(type, "bind") && src && dst)
+            json_array_append_new(out, json_pack("{s:s,s:s}", "source", src, "target", dst));
+    }
+    *ret = out;
+    return 0;
+}
+
 static int docker_wait(struct cass_backend *b, const char *id, const atomic_int *cancel,
                        int *ret_exit_code, struct cass_error **err)
 {
@@ -319,6 +341,7 @@ static const struct cass_backend_ops docker_ops = {
     .volume_remove = docker_volume_remove,
     .create = docker_create,
     .start = docker_start,
+    .mounts = docker_mounts,
     .endpoint = docker_endpoint,
     .state = docker_state,
     .wait = docker_wait,

@@ -103,6 +103,10 @@ struct cass_container_mount {
     const char *source; /* host path (bind) or volume name */
     const char *target; /* absolute container path */
     bool read_only;
+    /* The spec field a bind's source came from ("spec.inputs[0].source"),
+     * policed again when it is pinned at launch; NULL for the daemon's own
+     * paths. Not sent to the engine. */
+    const char *field;
 };
 
 struct cass_container_port {

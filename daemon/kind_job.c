@@ -251,7 +251,7 @@ static int job_launch(struct cass_launch *l, struct cass_error **err)
 
     size_t ni = 0; /* inputs are never writable */
     _cleanup_free_ struct cass_container_mount *mounts =
-        cass_launch_bind_mounts(json_object_get(spec, "inputs"), true, 1, &ni);
+        cass_launch_bind_mounts(l, "inputs", true, 1, &ni);
     mounts[ni] = (struct cass_container_mount){
         .type = CASS_MOUNT_BIND, .source = outdir, .target = outputs, .read_only = false};
     l->cs.mounts = mounts;
@@ -263,7 +263,7 @@ static int job_launch(struct cass_launch *l, struct cass_error **err)
         return -1;
     if (cass_launch_record(l, json_pack("{s:s}", "status", "starting"), err) < 0)
         return -1;
-    if (l->b->ops->start(l->b, cid, err) < 0)
+    if (cass_launch_start(l, cid, err) < 0)
         return -1;
     /* Running: the launch slot is for launches, not for a job's whole life. */
     cass_launch_slot_release(l);

@@ -127,8 +127,11 @@ static int start_replica(struct cass_launch *l, int index, struct cass_error **e
                    json_string_value(json_object_get(spec, "version")));
     cass_strv_addf(&l->env, "CASSINY_MODEL_PATH=%s", target);
     cass_strv_addf(&l->env, "CASSINY_MODEL_PORT=%d", port);
-    struct cass_container_mount mounts[] = {
-        {.type = CASS_MOUNT_BIND, .source = artifact, .target = target, .read_only = true}};
+    struct cass_container_mount mounts[] = {{.type = CASS_MOUNT_BIND,
+                                             .source = artifact,
+                                             .target = target,
+                                             .read_only = true,
+                                             .field = "spec.artifact"}};
     const char *publish = cass_daemon_config_str(l->d, "publishAddress");
     struct cass_container_port ports[] = {{.container_port = port, .host_ip = publish}};
     l->cs.mounts = mounts;

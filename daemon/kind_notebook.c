@@ -84,7 +84,7 @@ static int notebook_launch(struct cass_launch *l, struct cass_error **err)
 
     size_t nm = 0;
     _cleanup_free_ struct cass_container_mount *mounts =
-        cass_launch_bind_mounts(json_object_get(spec, "mounts"), false, 1, &nm);
+        cass_launch_bind_mounts(l, "mounts", false, 1, &nm);
     if (workspace)
         mounts[nm++] = (struct cass_container_mount){
             .type = CASS_MOUNT_VOLUME, .source = workspace, .target = workdir};

@@ -14,6 +14,7 @@
 #include "launch.h"
 #include "lifecycle.h"
 #include "log.h"
+#include "pin.h"
 #include "policy.h"
 #include "protocol.h"
 #include "rotation.h"
@@ -298,9 +299,10 @@ void cass_launch_spec_init(struct cass_launch *l, int replica, const char *suffi
     };
 }
 
-struct cass_container_mount *cass_launch_bind_mounts(const json_t *list, bool read_only,
-                                                     size_t extra, size_t *ret_n)
+struct cass_container_mount *cass_launch_bind_mounts(struct cass_launch *l, const char *key,
+                                                     bool read_only, size_t extra, size_t *ret_n)
 {
+    const json_t *list = json_object_get(l->spec, key);
     size_t n = json_array_size(list);
     struct cass_container_mount *m = calloc(n + extra + 1, sizeof(*m));
     if (!m)
@@ -315,6 +317,8 @@ struct cass_container_mount *cass_launch_bind_mounts(const json_t *list, bool re
             .target = json_string_value(json_object_get(v, "target")),
             .read_only = read_only || json_is_true(json_object_get(v, "readOnly")),
         };
+        cass_strv_addf(&l->fields, "spec.%s[%zu].source", key, i);
+        m[i].field = l->fields.v[l->fields.n - 1];
     }
     *ret_n = n;
     return m;
@@ -327,14 +331,69 @@ void cass_launch_cmd_add(struct cass_launch *l, const json_t *argv)
     json_array_foreach(argv, i, v) cass_strv_add(&l->cmd, strdup(json_string_value(v)));
 }
 
+/* Pins every bind source of l->cs (see pin.h) into l->pins; *ret gets a
+ * copy of the mounts with the sources to hand over (caller frees). */
+static int pin_mounts(struct cass_launch *l, struct cass_container_mount **ret,
+                      struct cass_error **err)
+{
+    cass_pins_free(l->pins);
+    l->pins = cass_pins_new();
+    size_t n = l->cs.n_mounts;
+    struct cass_container_mount *m = calloc(n ? n : 1, sizeof(*m));
+    if (!m)
+        abort();
+    const json_t *policy = json_object_get(l->d->config, "policy");
+    const char *docker_host = cass_daemon_config_str(l->d, "dockerHost");
+    for (size_t i = 0; i < n; i++) {
+        m[i] = l->cs.mounts[i];
+        if (m[i].type != CASS_MOUNT_BIND)
+            continue;
+        m[i].source = cass_pins_add(l->pins, l->cs.mounts[i].source, m[i].target, m[i].field,
+                                    policy, docker_host, err);
+        if (!m[i].source) {
+            l->reason = "policy-refused";
+            free(m);
+            return -1;
+        }
+    }
+    *ret = m;
+    return 0;
+}
+
+/* The engine's own record of the mounts against the pins. */
+static int verify_mounts(struct cass_launch *l, const char *id, struct cass_error **err)
+{
+    if (!l->b->ops->mounts || !cass_pins_count(l->pins))
+        return 0;
+    _cleanup_json_ json_t *got = NULL;
+    if (l->b->ops->mounts(l->b, id, &got, err) < 0)
+        return -1;
+    if (cass_pins_verify(l->pins, got, err) < 0) {
+        l->reason = "policy-refused";
+        return -1;
+    }
+    return 0;
+}
+
 char *cass_launch_create(struct cass_launch *l, struct cass_error **err)
 {
     l->cs.env = (const char *const *)l->env.v;
     if (l->cmd.n)
         l->cs.cmd = (const char *const *)l->cmd.v;
+    _cleanup_free_ struct cass_container_mount *pinned = NULL;
+    if (pin_mounts(l, &pinned, err) < 0)
+        return NULL;
+    const struct cass_container_mount *as_spec = l->cs.mounts;
+    l->cs.mounts = pinned;
     char *id = l->b->ops->create(l->b, &l->cs, err);
+    l->cs.mounts = as_spec;
     if (!id)
         return NULL;
+    if (verify_mounts(l, id, err) < 0) {
+        cass_run_remove_workload(l->d, l->b, NULL, NULL, id);
+        free(id);
+        return NULL;
+    }
     _cleanup_error_ struct cass_error *gerr = NULL;
     _cleanup_json_ json_t *cur = cass_store_run_get(l->d->store, l->run_id, &gerr);
     json_t *containers = json_deep_copy(json_object_get(cur, "containers"));
@@ -396,7 +455,7 @@ int cass_launch_start_published(struct cass_launch *l, const char *id, int port,
                                 int *ret_port, bool *ret_exited, struct cass_error **err)
 {
     *ret_exited = false;
-    if (l->b->ops->start(l->b, id, err) < 0)
+    if (cass_launch_start(l, id, err) < 0)
         return -1;
     if (l->b->ops->endpoint(l->b, id, port, host, ret_port, err) < 0) {
         _cleanup_error_ struct cass_error *xerr = NULL;
@@ -408,6 +467,13 @@ int cass_launch_start_published(struct cass_launch *l, const char *id, int port,
         return -1;
     }
     return 0;
+}
+
+int cass_launch_start(struct cass_launch *l, const char *id, struct cass_error **err)
+{
+    int rc = l->b->ops->start(l->b, id, err);
+    cass_pins_free(TAKE_PTR(l->pins));
+    return rc;
 }
 
 void cass_launch_slot_release(struct cass_launch *l)
@@ -428,6 +494,8 @@ static void launch_clear(struct cass_launch *l)
     free(l->workdir);
     cass_strv_free(&l->env);
     cass_strv_free(&l->cmd);
+    cass_strv_free(&l->fields);
+    cass_pins_free(l->pins);
 }
 
 /* Runs of the same name that a new one replaces before it launches. */

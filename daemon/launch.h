@@ -52,6 +52,8 @@ struct cass_launch {
      * and image/user filled by cass_launch_spec_init; storage is owned here. */
     struct cass_container_spec cs;
     struct cass_strv env, cmd;
+    struct cass_strv fields; /* the spec fields of the mounts' sources */
+    struct cass_pins *pins;  /* the bind sources pinned for the container being made */
     struct cass_container_label labels[8];
     char replica_label[16];
     char cname[128];
@@ -77,20 +79,30 @@ int cass_launch_image(struct cass_launch *l, struct cass_error **err);
  * spec.env, resources, hardening. Clears cmd and env first. */
 void cass_launch_spec_init(struct cass_launch *l, int replica, const char *suffix);
 
-/* The mounts of a spec list ([{source, target, readOnly}]) as bind mounts,
- * read-only when read_only or the entry says so, with room for extra more
- * after them; *ret_n gets the count filled. Strings are borrowed from list.
- * Caller frees the array. */
-struct cass_container_mount *cass_launch_bind_mounts(const json_t *list, bool read_only,
-                                                     size_t extra, size_t *ret_n);
+/* The mounts of the spec's list `key` ([{source, target, readOnly}]) as
+ * bind mounts, read-only when read_only or the entry says so, each naming
+ * its field (for the pin's policy check), with room for extra more after
+ * them; *ret_n gets the count filled. Strings are borrowed from the spec
+ * and l. Caller frees the array. */
+struct cass_container_mount *cass_launch_bind_mounts(struct cass_launch *l, const char *key,
+                                                     bool read_only, size_t extra, size_t *ret_n);
 /* Appends the strings of a JSON array (spec.command) to l->cmd. */
 void cass_launch_cmd_add(struct cass_launch *l, const json_t *argv);
 
 /* Creates the container of l->cs and records it in the run's containers
- * at once, so that a failure or a restart finds it. When the run became
- * final meanwhile (stopped, deleted, superseded), removes it again and
- * fails. Returns the id (caller owns). */
+ * at once, so that a failure or a restart finds it. Every bind source is
+ * pinned first (daemon/pin.h: resolved now, policed again when it came
+ * from the spec, handed over so that a later swap cannot redirect it), and
+ * after create the engine's own record of the mounts must name exactly
+ * what was pinned; otherwise the container is removed and the launch
+ * fails (reason policy-refused). When the run became final meanwhile
+ * (stopped, deleted, superseded), removes it again and fails. Returns the
+ * id (caller owns). */
 char *cass_launch_create(struct cass_launch *l, struct cass_error **err);
+
+/* Starts a container made by cass_launch_create; its pins go then (the
+ * container's mounts are copies). */
+int cass_launch_start(struct cass_launch *l, const char *id, struct cass_error **err);
 
 /* Records changes in the run (and an event for a status change). Fails
  * with CASS_ERR_CONFLICT when the run became final meanwhile. changes is

@@ -21,6 +21,7 @@
 #include "gateway.h"
 #include "lifecycle.h"
 #include "log.h"
+#include "pin.h"
 #include "protocol.h"
 #include "server.h"
 #include "store.h"
@@ -256,6 +257,8 @@ int main(int argc, char **argv)
                  cass_engine_api_version(d->engine));
     }
     if (choose_backend(d, &err) < 0)
+        goto fail;
+    if (cass_pin_setup(state_dir, cass_daemon_config_str(d, "dockerHost"), &err) < 0)
         goto fail;
 
     if (cass_lifecycle_start(d, &err) < 0)

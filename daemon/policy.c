@@ -459,9 +459,9 @@ static const char *socket_for(const struct ctx *c, const char *p, const struct s
 
 /* Checks one host path a spec brings in (mount source, job input, model
  * artifact); field is its path in the document. */
-static void check_source(struct ctx *c, const char *field, const json_t *v)
+static void check_source_at(struct ctx *c, const char *field, const char *src,
+                            const struct stat *pinned)
 {
-    const char *src = json_string_value(v);
     if (!src || src[0] != '/') {
         refuse(c, field, "must be an absolute host path under policy.mountRoots (%s)",
                c->roots_text);
@@ -469,11 +469,12 @@ static void check_source(struct ctx *c, const char *field, const json_t *v)
     }
     _cleanup_free_ char *lex = path_normalize(src);
     bool lex_in_root = under_a_root(c, lex);
-    /* the kernel resolves ".." after following links, as Docker will */
-    _cleanup_free_ char *res = realpath(src, NULL);
+    /* the kernel resolves ".." after following links, as Docker will; a
+     * pinned object was reached along src itself, with no link followed */
+    _cleanup_free_ char *res = pinned ? xstrdup(src) : realpath(src, NULL);
     int res_errno = res ? 0 : errno;
     struct stat st;
-    bool have_st = res && stat(res, &st) == 0;
+    bool have_st = pinned ? (st = *pinned, true) : res && stat(res, &st) == 0;
 
     /* The deny list and the socket win over the roots, so they are checked
      * on both forms whatever the roots say. */
@@ -537,6 +538,11 @@ static void check_source(struct ctx *c, const char *field, const json_t *v)
     if (!under_a_root(c, res))
         refuse(c, field, "%s resolves to %s, which is outside policy.mountRoots (%s)", src, res,
                c->roots_text);
+}
+
+static void check_source(struct ctx *c, const char *field, const json_t *v)
+{
+    check_source_at(c, field, json_string_value(v), NULL);
 }
 
 /* ---- container paths ------------------------------------------------------- */
@@ -620,6 +626,28 @@ int cass_policy_check(const json_t *policy, const char *docker_host, const json_
     if (asprintf(&c.items->message, "refused by policy: %zu rule%s broken", c.items->n_items,
                  c.items->n_items == 1 ? "" : "s") < 0)
         c.items->message = NULL;
+    if (err && !*err)
+        *err = TAKE_PTR(c.items);
+    ctx_release(&c);
+    return -1;
+}
+
+int cass_policy_check_pinned(const json_t *policy, const char *docker_host, const char *field,
+                             const char *path, const struct stat *st, struct cass_error **err)
+{
+    struct ctx c;
+    if (ctx_init(&c, policy, docker_host, NULL, err) < 0) {
+        ctx_release(&c);
+        return -1;
+    }
+    check_source_at(&c, field, path, st);
+    if (!c.items) {
+        ctx_release(&c);
+        return 0;
+    }
+    c.items->kind = CASS_ERR_FORBIDDEN;
+    free(c.items->message);
+    c.items->message = xstrdup(c.items->items[0].message);
     if (err && !*err)
         *err = TAKE_PTR(c.items);
     ctx_release(&c);

@@ -5,6 +5,7 @@
 #define CASS_POLICY_H
 
 #include <jansson.h>
+#include <sys/stat.h>
 
 #include "error.h"
 
@@ -32,6 +33,14 @@
  * CASS_ERR_INTERNAL or CASS_ERR_INVALID and no items. */
 int cass_policy_check(const json_t *policy, const char *docker_host, const json_t *doc,
                       const json_t *pos, struct cass_error **err);
+
+/* The host-path rules of cass_policy_check for one path that was opened
+ * along its canonical form with no symbolic link followed (daemon/pin.c):
+ * path is that form and st the opened object's fstat, so nothing is
+ * resolved again. field names the spec field for the error's item. Returns
+ * 0 or -1 with CASS_ERR_FORBIDDEN (message: the first broken rule). */
+int cass_policy_check_pinned(const json_t *policy, const char *docker_host, const char *field,
+                             const char *path, const struct stat *st, struct cass_error **err);
 
 /* Decides the user a container runs as, from the image's configured user
  * (Config.User from the engine: untrusted, may be NULL or ""):

@@ -331,8 +331,8 @@ START_TEST(container_lifecycle)
     const char *drop[] = {"ALL", NULL};
     const char *sec[] = {"no-new-privileges", NULL};
     struct cass_container_mount mounts[] = {
-        {CASS_MOUNT_BIND, tmpdir, "/data", true},
-        {CASS_MOUNT_VOLUME, vol, "/vol", false},
+        {CASS_MOUNT_BIND, tmpdir, "/data", true, NULL},
+        {CASS_MOUNT_VOLUME, vol, "/vol", false, NULL},
     };
     struct cass_container_port ports[] = {{8080, NULL, "127.0.0.1", 0}};
     struct cass_container_spec spec = {

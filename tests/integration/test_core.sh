@@ -16,6 +16,11 @@
 #   concurrent-notebook  20 concurrent applies of one notebook: one container runs, delete
 #                        leaves none
 #   concurrent-model     the same for a model of 2 replicas
+#   pids                 resources.pids and policy.defaultPids hold a fork bomb
+#   workspace            a volume Cassiny did not make is never mounted or purged
+#   launch-policy        reproduce, rollback and a replacement replica are checked at launch
+#   race                 CASS_RACE_TRIES (500) launches against a loop swapping the input for a
+#                        symbolic link out of the roots: none reads outside
 #
 # CASS_ONLY=NAME[,NAME...] runs only the tests whose names start with one of
 # them (CASS_ONLY=overload runs both overload tests).
@@ -28,7 +33,7 @@ BUSYBOX=${CASS_TEST_IMAGE:-cassiny/test-busybox:latest}
 ROOT=$(mktemp -d /tmp/cassiny-core.XXXXXX)
 P=core-$$                      # prefix of every spec name of this run
 HTTPD=cassiny/core-httpd-$$:v1 # private image: busybox httpd and its pages
-TESTS="jobs-notebook jobs-queued overload-flaky overload-all revision concurrent-notebook concurrent-model pids workspace"
+TESTS="jobs-notebook jobs-queued overload-flaky overload-all revision concurrent-notebook concurrent-model pids workspace launch-policy race"
 LOOP_PID=
 SKIPPED=()
 
@@ -478,6 +483,114 @@ t_workspace() {
         test "$(docker run --rm -u 0 -v "$vol:/v:ro" "$BUSYBOX" cat /v/secret)" = secret
     docker volume rm -f "$vol" >/dev/null
     curl -s --unix-socket "$SOCK" -X DELETE -o /dev/null "http://localhost/v1/specs/$P-ws"
+    end_test
+}
+
+# --- 7. The policy only at apply: reproduce, rollback and a replacement
+# replica launched again without a check. A path that became a symbolic link
+# out of the roots is refused at every launch, and nothing of what it points
+# to is read.
+t_launch_policy() {
+    begin launch-policy || { daemon_failed; return; }
+    local r1 r2 st out m2 rb code cid before
+    mkdir -p "$WORK/data/x" "$WORK/outside"
+    echo inside >"$WORK/data/x/marker"
+    echo "secret outside the roots" >"$WORK/outside/marker"
+    echo "model bytes v2" >"$WORK/data/model2.bin"
+    echo "secret model outside the roots" >"$WORK/outside/model.bin"
+    r1=$(launch "$(printf 'apiVersion: cassiny/v1\nkind: Job\nmetadata: {name: %s}\nspec:\n  image: %s\n  command: [sh, -c, "sleep 1; cat /in/marker"]\n  inputs: [{source: %s, target: /in}]\n  resources: {cpus: 250m, memory: 32Mi}\n' "$P-read" "$BUSYBOX" "$WORK/data/x")")
+    st=$(wait_run "$r1" 30)
+    check "$T: a job reading its input a second after its start succeeds (got $st)" test "$st" = succeeded
+    check "$T: and read it through the pinned mount, gone by then ($(curl -s --unix-socket "$SOCK" "http://localhost/v1/runs/$r1/logs"))" \
+        test "$(curl -s --unix-socket "$SOCK" "http://localhost/v1/runs/$r1/logs")" = inside
+    mv "$WORK/data/x" "$WORK/data/x.real"
+    ln -s "$WORK/outside" "$WORK/data/x"
+    code=$(curl -s --unix-socket "$SOCK" -X POST -o "$WORK/body" -w '%{http_code}' "http://localhost/v1/runs/$r1/reproduce")
+    r2=$(jq -r '.id // .run.id // empty' "$WORK/body")
+    st=$([ -n "$r2" ] && wait_run "$r2" 30)
+    out=$([ -n "$r2" ] && curl -s --unix-socket "$SOCK" "http://localhost/v1/runs/$r2/logs")
+    check "$T: reproduce after the input became a link out of the roots: refused ($code, run ${st:-none}, $(run_field "${r2:-none}" .reason))" \
+        test "$code" = 403 -o "$st/$(run_field "${r2:-none}" .reason)" = failed/policy-refused
+    check "$T: naming spec.inputs[0].source ($(jq -r '.detail // .errors[0].message // empty' "$WORK/body" | head -c 80)$(run_field "${r2:-none}" .error | head -c 120))" \
+        grep -q 'spec.inputs\[0\].source' <<<"$(cat "$WORK/body"; run_field "${r2:-none}" .error)"
+    check "$T: and nothing outside the roots was read" test -z "$(grep secret <<<"$out")"
+
+    # A model at v1, then v2; v1's artifact becomes a link out of the roots.
+    rb=$(launch "$(model "$P-m")")
+    st=$(wait_run "$rb" 40 ready)
+    check "$T: model v1 is ready (got $st)" test "$st" = ready
+    m2=$(launch "$(model "$P-m" | sed "s|$WORK/data/model.bin|$WORK/data/model2.bin|; s|version: v1|version: v2|")")
+    st=$(wait_run "$m2" 40 ready)
+    check "$T: model v2 is ready (got $st)" test "$st" = ready
+    mv "$WORK/data/model.bin" "$WORK/data/model.bin.real"
+    ln -s "$WORK/outside/model.bin" "$WORK/data/model.bin"
+    code=$(curl -s --unix-socket "$SOCK" -X POST -o "$WORK/body" -w '%{http_code}' "http://localhost/v1/specs/$P-m/rollback")
+    r2=$(jq -r '.id // .run.id // empty' "$WORK/body")
+    st=$([ -n "$r2" ] && wait_run "$r2" 40 ready)
+    check "$T: rollback to a revision whose artifact is now a link out of the roots: refused ($code, run ${st:-none}, $(run_field "${r2:-none}" .reason))" \
+        test "$code" = 403 -o "$st/$(run_field "${r2:-none}" .reason)" = failed/policy-refused
+    check "$T: naming spec.artifact" grep -q 'spec.artifact' <<<"$(cat "$WORK/body"; run_field "${r2:-none}" .error)"
+    check "$T: v2 still serves ($(run_field "$m2" .status))" test "$(run_field "$m2" .status)" = ready
+
+    # A replacement replica of v2 after its artifact became such a link.
+    mv "$WORK/data/model2.bin" "$WORK/data/model2.bin.real"
+    ln -s "$WORK/outside/model.bin" "$WORK/data/model2.bin"
+    before=$(run_field "$m2" '.containers | length')
+    cid=$(run_field "$m2" '.containers[0]')
+    docker kill "$cid" >/dev/null 2>&1
+    st=$(wait_run "$m2" 30 failed)
+    check "$T: the replacement of a replica whose artifact is now a link out of the roots is refused ($st, $(run_field "$m2" .reason))" \
+        test "$st/$(run_field "$m2" .reason)" = failed/policy-refused
+    local leaked=
+    for cid in $(containers "$P-m"); do
+        docker inspect --format '{{range .Mounts}}{{.Source}} {{end}}' "$cid" 2>/dev/null | grep -q outside && leaked="$leaked $cid"
+    done
+    check "$T: no container of the model mounts anything outside the roots${leaked:+ (these do:$leaked)}" test -z "$leaked"
+    finish "$P-read" "$P-m"
+}
+
+# --- 8. Swap after the check: right after the check, a directory of the
+# spec becomes a symbolic link to a directory outside the roots. Every
+# launch of CASS_RACE_TRIES (500) jobs races a loop that exchanges the two
+# names as fast as it can; not one may read what lies outside.
+t_race() {
+    begin race 'limits: {maxConcurrentLaunches: 4, maxRunningJobs: 6}' || { daemon_failed; return; }
+    local n=${CASS_RACE_TRIES:-500} i yaml= code swaps runs r st inside=0 outside=0 refused=0 other=0 out t0
+    mkdir -p "$WORK/data/in" "$WORK/outside"
+    echo inside >"$WORK/data/in/marker"
+    echo outside >"$WORK/outside/marker"
+    ln -s "$WORK/outside" "$WORK/data/in.swap"
+    for i in $(seq "$n"); do
+        yaml="$yaml$(printf -- '---\napiVersion: cassiny/v1\nkind: Job\nmetadata: {name: %s}\nspec:\n  image: %s\n  command: [cat, /in/marker]\n  inputs: [{source: %s, target: /in}]\n  resources: {cpus: 100m, memory: 16Mi}\n' "$P-race-$i" "$BUSYBOX" "$WORK/data/in")
+"
+    done
+    code=$(apply_yaml "$yaml")
+    check "$T: $n jobs reading one input are accepted (got $code)" test "$code" = 202
+    runs=$(jq -r '.specs[].run.id' "$WORK/body")
+    t0=$SECONDS
+    "$build/tests/integration/swap_loop" "$WORK/data/in" "$WORK/data/in.swap" >"$WORK/swaps" &
+    LOOP_PID=$!
+    for r in $runs; do
+        st=$(wait_run "$r" 600)
+        case "$st/$(run_field "$r" .reason)" in
+        succeeded/*)
+            out=$(curl -s --unix-socket "$SOCK" "http://localhost/v1/runs/$r/logs")
+            case $out in *outside*) outside=$((outside + 1)) ;; *inside*) inside=$((inside + 1)) ;; *) other=$((other + 1)) ;; esac
+            ;;
+        failed/policy-refused) refused=$((refused + 1)) ;;
+        *) other=$((other + 1)); [ $other -le 3 ] && note "run $r: $st $(run_field "$r" '"\(.reason): \(.error)"' | head -c 200)" ;;
+        esac
+    done
+    kill "$LOOP_PID" 2>/dev/null
+    wait "$LOOP_PID" 2>/dev/null
+    LOOP_PID=
+    swaps=$(cat "$WORK/swaps")
+    note "$n launches in $((SECONDS - t0)) s against ${swaps:-?} swaps: $inside read the input, $refused refused, $outside read outside the roots, $other other"
+    check "$T: not one of $n launches read outside the roots (got $outside)" test "$outside" = 0
+    check "$T: the race was run: the loop swapped (${swaps:-0} times) and launches got through ($inside)" \
+        test "${swaps:-0}" -gt 1000 -a "$inside" -gt 0
+    check "$T: every launch read its input or was refused ($other other)" test "$other" = 0
+    for i in $(seq "$n"); do delete_spec "$P-race-$i" >/dev/null; done
     end_test
 }
 

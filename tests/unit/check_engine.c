@@ -824,8 +824,8 @@ START_TEST(container_body_full)
     const char *drop[] = {"ALL", NULL};
     const char *sec[] = {"no-new-privileges", NULL};
     struct cass_container_label labels[] = {{"io.cassiny.name", "nb"}, {"io.cassiny.kind", "Job"}};
-    struct cass_container_mount mounts[] = {{CASS_MOUNT_BIND, "/srv/data", "/data", true},
-                                            {CASS_MOUNT_VOLUME, "ws", "/ws", false}};
+    struct cass_container_mount mounts[] = {{CASS_MOUNT_BIND, "/srv/data", "/data", true, NULL},
+                                            {CASS_MOUNT_VOLUME, "ws", "/ws", false, NULL}};
     struct cass_container_port ports[] = {
         {8888, NULL, "127.0.0.1", 0}, {8888, NULL, "::1", 0}, {53, "udp", NULL, 5353}};
     struct cass_container_spec spec = {
@@ -911,9 +911,9 @@ END_TEST
 START_TEST(container_body_invalid)
 {
     struct cass_container_label dup[] = {{"a", "1"}, {"a", "2"}};
-    struct cass_container_mount rel[] = {{CASS_MOUNT_BIND, "srv", "/data", true}};
-    struct cass_container_mount reltarget[] = {{CASS_MOUNT_BIND, "/srv", "data", true}};
-    struct cass_container_mount badvol[] = {{CASS_MOUNT_VOLUME, "../etc", "/data", true}};
+    struct cass_container_mount rel[] = {{CASS_MOUNT_BIND, "srv", "/data", true, NULL}};
+    struct cass_container_mount reltarget[] = {{CASS_MOUNT_BIND, "/srv", "data", true, NULL}};
+    struct cass_container_mount badvol[] = {{CASS_MOUNT_VOLUME, "../etc", "/data", true, NULL}};
     struct cass_container_port p0[] = {{0, NULL, NULL, 0}};
     struct cass_container_port phigh[] = {{80, NULL, NULL, 70000}};
     struct cass_container_port pproto[] = {{80, "icmp", NULL, 0}};
