@@ -80,6 +80,11 @@ struct cass_backend_ops {
                          const struct cass_container_label *labels, size_t n_labels,
                          struct cass_error **err);
     int (*volume_remove)(struct cass_backend *b, const char *name, struct cass_error **err);
+    /* 0 when volume name is absent or was made by this daemon for spec;
+     * CASS_ERR_FORBIDDEN when it exists and is someone else's. NULL in a
+     * backend without volumes of its own. */
+    int (*volume_check)(struct cass_backend *b, const char *name, const char *spec,
+                        struct cass_error **err);
 
     /* Creates a workload (not started). Returns its id (caller owns). */
     char *(*create)(struct cass_backend *b, const struct cass_container_spec *spec,

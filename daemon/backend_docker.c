@@ -101,6 +101,17 @@ static int docker_volume_remove(struct cass_backend *b, const char *name, struct
     return cass_engine_volume_remove(e, name, true, err);
 }
 
+static int docker_volume_check(struct cass_backend *b, const char *name, const char *spec,
+                               struct cass_error **err)
+{
+    ENGINE_OR_FAIL(b, err);
+    _cleanup_error_ struct cass_error *ierr = NULL;
+    if (volume_ours(e, b->d, name, spec, &ierr) == 0 || ierr->kind == CASS_ERR_NOT_FOUND)
+        return 0;
+    cass_error_merge(err, &ierr);
+    return -1;
+}
+
 static char *docker_create(struct cass_backend *b, const struct cass_container_spec *spec,
                            struct cass_error **err)
 {
@@ -339,6 +350,7 @@ static const struct cass_backend_ops docker_ops = {
     .image_pull = docker_image_pull,
     .volume_ensure = docker_volume_ensure,
     .volume_remove = docker_volume_remove,
+    .volume_check = docker_volume_check,
     .create = docker_create,
     .start = docker_start,
     .mounts = docker_mounts,

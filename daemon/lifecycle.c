@@ -23,6 +23,7 @@
 #include "reconcile.h"
 #include "spec.h"
 #include "store.h"
+#include "yaml.h"
 
 #define TICK_MS 1000
 #define THREAD_STACK (512u << 10)
@@ -376,6 +377,28 @@ void cass_lifecycle_emit(struct cass_daemon *d, const json_t *run)
 
 /* ---- apply, stop, delete ---------------------------------------------------- */
 
+/* A workspace that names a volume someone else made is refused here, with
+ * its line, as well as at every launch (the volume may appear later). An
+ * engine that does not answer now leaves it to the launch. */
+static void workspace_check(struct cass_daemon *d, const json_t *s, struct cass_error **perr)
+{
+    const json_t *doc = json_object_get(s, "spec");
+    const char *ws = json_string_value(json_object_get(json_object_get(doc, "spec"), "workspace"));
+    struct cass_backend *b = d->lifecycle ? cass_lifecycle_backend(d->lifecycle) : NULL;
+    if (!ws || !b || !b->ops->volume_check)
+        return;
+    const char *name = json_string_value(json_object_get(json_object_get(doc, "metadata"), "name"));
+    _cleanup_error_ struct cass_error *verr = NULL;
+    if (b->ops->volume_check(b, ws, name, &verr) == 0 || verr->kind != CASS_ERR_FORBIDDEN)
+        return;
+    int line, col;
+    cass_yaml_pos_lookup(json_object_get(s, "pos"), "spec.workspace", 0, &line, &col);
+    const char *msg = verr->message;
+    if (!strncmp(msg, "spec.workspace: ", 16))
+        msg += 16;
+    cass_error_add_item(perr, "spec.workspace", line, col, "%s", msg);
+}
+
 /* Every spec judged as apply would: the whole policy, then what the host
  * adds to the document (a model's artifact hash), and the canonical text
  * and revision made again from the result. A dry run stops here, so its
@@ -392,6 +415,7 @@ static int judge(struct cass_daemon *d, json_t *specs, struct cass_error **err)
         if (cass_policy_check(policy, cass_daemon_config_str(d, "dockerHost"),
                               json_object_get(s, "spec"), json_object_get(s, "pos"), &one) < 0)
             cass_error_merge(&perr, &one);
+        workspace_check(d, s, &perr);
     }
     if (perr) {
         perr->kind = CASS_ERR_FORBIDDEN;

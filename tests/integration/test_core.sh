@@ -467,22 +467,34 @@ t_pids() {
 # did not make is never mounted, and never removed by --purge.
 t_workspace() {
     begin workspace || { daemon_failed; return; }
-    local vol=foreign-$P run st
+    local vol=foreign-$P own=ws-$P run st code cid
     docker volume create "$vol" >/dev/null
     echo secret >"$WORK/secret"
     docker run --rm -u 0 -v "$vol:/v" -v "$WORK:/w:ro" "$BUSYBOX" cp /w/secret /v/secret
-    run=$(launch "$(notebook "$P-ws" | sed '/^  port:/i\  workspace: '"$vol")")
-    st=$(wait_run "$run" 30 failed)
-    check "$T: a notebook naming a volume Cassiny did not make fails (got $st)" test "$st" = failed
-    check "$T: refused by the policy, naming spec.workspace ($(run_field "$run" .reason): $(run_field "$run" .error | head -c 120))" \
-        test "$(run_field "$run" .reason)" = policy-refused -a -n "$(run_field "$run" .error | grep spec.workspace)"
+    code=$(apply_yaml "$(notebook "$P-ws" | sed '/^  port:/i\  workspace: '"$vol")")
+    check "$T: a notebook naming a volume Cassiny did not make is refused at apply (403, got $code)" test "$code" = 403
+    check "$T: naming spec.workspace and its line ($(jq -c '[.errors[]? | select((.field // .path) == "spec.workspace") | .line]' "$WORK/body"))" \
+        jq -e '[.errors[]? | select((.field // .path) == "spec.workspace" and .line == 6)] | length == 1' "$WORK/body" >/dev/null
     check "$T: nothing of it was mounted into a container" test -z "$(docker ps -aq --filter volume="$vol")"
-    code=$(curl -s --unix-socket "$SOCK" -X DELETE -o "$WORK/del.json" -w '%{http_code}' "http://localhost/v1/specs/$P-ws?purge=true")
+
+    # A workspace Cassiny made, then replaced behind its back by another's.
+    run=$(launch "$(notebook "$P-own" | sed '/^  port:/i\  workspace: '"$own")")
+    st=$(wait_run "$run" 30 ready)
+    check "$T: a notebook with a new workspace is ready (got $st)" test "$st" = ready
+    curl -s --unix-socket "$SOCK" -X POST -o /dev/null "http://localhost/v1/runs/$run/stop"
+    wait_run "$run" 20 stopped >/dev/null
+    for cid in $(containers "$P-own"); do docker rm -f "$cid" >/dev/null; done
+    docker volume rm -f "$own" >/dev/null
+    docker volume create "$own" >/dev/null
+    docker run --rm -u 0 -v "$own:/v" -v "$WORK:/w:ro" "$BUSYBOX" cp /w/secret /v/secret
+    code=$(apply_yaml "$(notebook "$P-own" 1 | sed '/^  port:/i\  workspace: '"$own")")
+    check "$T: re-applying it once the volume is another's is refused (403, got $code)" test "$code" = 403
+    code=$(curl -s --unix-socket "$SOCK" -X DELETE -o "$WORK/del.json" -w '%{http_code}' "http://localhost/v1/specs/$P-own?purge=true")
     check "$T: delete --purge refuses to remove it (got $code)" test "$code" = 403
     check "$T: and the volume is still there, with its data" \
-        test "$(docker run --rm -u 0 -v "$vol:/v:ro" "$BUSYBOX" cat /v/secret)" = secret
-    docker volume rm -f "$vol" >/dev/null
-    curl -s --unix-socket "$SOCK" -X DELETE -o /dev/null "http://localhost/v1/specs/$P-ws"
+        test "$(docker run --rm -u 0 -v "$own:/v:ro" "$BUSYBOX" cat /v/secret)" = secret
+    docker volume rm -f "$vol" "$own" >/dev/null
+    curl -s --unix-socket "$SOCK" -X DELETE -o /dev/null "http://localhost/v1/specs/$P-own"
     end_test
 }
 
