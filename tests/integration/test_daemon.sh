@@ -55,6 +55,18 @@ for f in "$src"/examples/*.yaml; do
     check "cassinyctl validate -f examples/$(basename "$f") exits 0" "$ctl" validate -f "$f"
 done
 
+# The dry run is apply's answer, policy and all: a mount under a look-alike
+# of the root (/srvx for /srv) and a missing path are refused by both, with
+# the same items.
+f="$WORK/paths.yaml"
+printf 'apiVersion: cassiny/v1\nkind: Notebook\nmetadata: {name: paths}\nspec:\n  image: cassiny/notebook:bookworm\n  mounts:\n  - {source: /srvx/data, target: /a}\n  - {source: /srv/missing-%s, target: /b}\n' "$$" >"$f"
+r=$(api POST '/v1/specs?dryRun=true' -H 'Content-Type: application/yaml' --data-binary @"$f")
+dry=$(jq -c '[.errors[] | [.path, .line, .message]]' "$WORK/body")
+check "a dry run refuses /srvx and a missing path under /srv (${r%% *})" test "${r%% *}" = 403
+check "naming both mounts' sources" jq -e '[.errors[].path] == ["spec.mounts[0].source", "spec.mounts[1].source"]' "$WORK/body"
+r=$(api POST '/v1/specs' -H 'Content-Type: application/yaml' --data-binary @"$f")
+check "apply answers the same (${r%% *}, the same items)" test "${r%% *}/$(jq -c '[.errors[] | [.path, .line, .message]]' "$WORK/body")" = "403/$dry"
+
 # Same spec, same revision, wherever it is validated.
 f="$WORK/plain.yaml"
 printf 'apiVersion: cassiny/v1\nkind: Notebook\nmetadata: {name: plain}\nspec: {image: cassiny/notebook:bookworm}\n' >"$f"
