@@ -16,6 +16,7 @@
 
 #include "cleanup.h"
 #include "error.h"
+#include "pin.h"
 #include "policy.h"
 
 #define ID_HEX "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
@@ -915,6 +916,158 @@ START_TEST(hardening)
 }
 END_TEST
 
+/* ---- pins (daemon/pin.c): the policy on the object the engine will mount ---- */
+
+static json_t *pin_policy(void)
+{
+    return json_pack("{s:[s]}", "mountRoots", root);
+}
+
+START_TEST(pin_unstaged_gives_canonical_path)
+{
+    _cleanup_json_ json_t *pol = pin_policy();
+    struct cass_pins *p = cass_pins_new();
+    _cleanup_error_ struct cass_error *err = NULL;
+    char path[512], want[512];
+    snprintf(path, sizeof(path), "%s/link-in", root); /* a link that stays inside */
+    snprintf(want, sizeof(want), "%s/data", root);
+    const char *src = cass_pins_add(p, path, "/in", "spec.inputs[0].source", pol, NULL, &err);
+    ck_assert_msg(src, "%s", err ? err->message : "?");
+    ck_assert_str_eq(src, want);
+    ck_assert_uint_eq(cass_pins_count(p), 1);
+    ck_assert_str_eq(cass_pin_mode(), "unstaged: no state directory was set up");
+    cass_pins_free(p);
+}
+END_TEST
+
+START_TEST(pin_refuses_what_the_policy_refuses)
+{
+    _cleanup_json_ json_t *pol = pin_policy();
+    struct cass_pins *p = cass_pins_new();
+    char path[512];
+    const char *cases[] = {"link-out", "up", "link-sock", "missing"};
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        _cleanup_error_ struct cass_error *err = NULL;
+        snprintf(path, sizeof(path), "%s/%s", root, cases[i]);
+        ck_assert_ptr_null(cass_pins_add(p, path, "/in", "spec.mounts[1].source", pol,
+                                         docker_host, &err));
+        ck_assert_int_eq(err->kind, CASS_ERR_FORBIDDEN);
+        ck_assert_uint_ge(err->n_items, 1);
+        ck_assert_str_eq(err->items[0].path, "spec.mounts[1].source");
+    }
+    /* A fifo under the root is neither a directory nor a file. */
+    _cleanup_error_ struct cass_error *err = NULL;
+    snprintf(path, sizeof(path), "%s/fifo", base);
+    ck_assert_int_eq(mkfifo(path, 0600), 0);
+    json_t *wide = json_pack("{s:[s]}", "mountRoots", base);
+    ck_assert_ptr_null(cass_pins_add(p, path, "/in", "spec.mounts[0].source", wide, NULL, &err));
+    ck_assert_ptr_nonnull(strstr(err->message, "neither a directory nor a regular file"));
+    json_decref(wide);
+    unlink(path);
+    ck_assert_uint_eq(cass_pins_count(p), 0);
+    cass_pins_free(p);
+}
+END_TEST
+
+START_TEST(pin_daemon_paths_are_not_policed)
+{
+    struct cass_pins *p = cass_pins_new();
+    _cleanup_error_ struct cass_error *err = NULL;
+    char path[512];
+    snprintf(path, sizeof(path), "%s/sub", rootx); /* outside any root */
+    ck_assert_ptr_nonnull(cass_pins_add(p, path, "/outputs", NULL, NULL, NULL, &err));
+    cass_pins_free(p);
+}
+END_TEST
+
+START_TEST(pin_verify_checks_the_engine_record)
+{
+    _cleanup_json_ json_t *pol = pin_policy();
+    struct cass_pins *p = cass_pins_new();
+    _cleanup_error_ struct cass_error *err = NULL;
+    char path[512];
+    snprintf(path, sizeof(path), "%s/data", root);
+    const char *src = cass_pins_add(p, path, "/in", "spec.inputs[0].source", pol, NULL, &err);
+    ck_assert_ptr_nonnull(src);
+    _cleanup_json_ json_t *same = json_pack("[{s:s,s:s}]", "source", src, "target", "/in");
+    ck_assert_int_eq(cass_pins_verify(p, same, &err), 0);
+    _cleanup_json_ json_t *other = json_pack("[{s:s,s:s}]", "source", "/etc", "target", "/in");
+    ck_assert_int_eq(cass_pins_verify(p, other, &err), -1);
+    ck_assert_int_eq(err->kind, CASS_ERR_FORBIDDEN);
+    ck_assert_ptr_nonnull(strstr(err->message, "/etc"));
+    cass_error_free(TAKE_PTR(err));
+    _cleanup_json_ json_t *none = json_array();
+    ck_assert_int_eq(cass_pins_verify(p, none, &err), -1);
+    cass_pins_free(p);
+}
+END_TEST
+
+/* As root, with an "engine" in this process's mount namespace: the source
+ * handed over is a mount of the checked directory in the pins directory,
+ * and swapping the spec's path afterwards changes nothing it shows. */
+START_TEST(pin_staged_survives_a_swap)
+{
+    char state[512], path[512], moved[512], lsock[512];
+    snprintf(state, sizeof(state), "%s/state", base);
+    snprintf(path, sizeof(path), "%s/swapme", root);
+    snprintf(moved, sizeof(moved), "%s/swapme.real", root);
+    snprintf(lsock, sizeof(lsock), "%s/engine.sock", base);
+    ck_assert_int_eq(mkdir(state, 0700), 0);
+    ck_assert_int_eq(mkdir(path, 0755), 0);
+    char marker[600];
+    snprintf(marker, sizeof(marker), "%s/marker", path);
+    FILE *f = fopen(marker, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs("inside\n", f);
+    fclose(f);
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    ck_assert_uint_lt(strlen(lsock), sizeof(sa.sun_path));
+    memcpy(sa.sun_path, lsock, strlen(lsock) + 1);
+    int l = socket(AF_UNIX, SOCK_STREAM, 0);
+    ck_assert_int_eq(bind(l, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    ck_assert_int_eq(listen(l, 4), 0);
+    _cleanup_error_ struct cass_error *err = NULL;
+    ck_assert_int_eq(cass_pin_setup(state, lsock, &err), 0);
+    _cleanup_json_ json_t *pol = pin_policy();
+    struct cass_pins *p = cass_pins_new();
+    const char *src = cass_pins_add(p, path, "/in", "spec.inputs[0].source", pol, NULL, &err);
+    ck_assert_msg(src, "%s", err ? err->message : "?");
+    if (geteuid() != 0 || strcmp(cass_pin_mode(), "staged") != 0) {
+        /* Not allowed to mount here: the canonical path, said so. */
+        ck_assert_str_eq(src, path);
+        ck_assert_ptr_nonnull(strstr(cass_pin_mode(), "unstaged: "));
+    } else {
+        ck_assert_int_eq(strncmp(src, state, strlen(state)), 0);
+        ck_assert_int_eq(rename(path, moved), 0);
+        ck_assert_int_eq(symlink("/etc", path), 0);
+        char seen[600], buf[32] = "";
+        snprintf(seen, sizeof(seen), "%s/marker", src);
+        f = fopen(seen, "r");
+        ck_assert_ptr_nonnull(f);
+        ck_assert_ptr_nonnull(fgets(buf, sizeof(buf), f));
+        fclose(f);
+        ck_assert_str_eq(buf, "inside\n");
+        char copy[512];
+        snprintf(copy, sizeof(copy), "%s", src);
+        cass_pins_free(p);
+        p = NULL;
+        struct stat st;
+        ck_assert_int_eq(stat(copy, &st), -1); /* the pin is gone with the pins */
+        unlink(path);
+        rename(moved, path);
+    }
+    cass_pins_free(p);
+    close(l);
+    unlink(lsock);
+    unlink(marker);
+    rmdir(path);
+    char pins[600];
+    snprintf(pins, sizeof(pins), "%s/pins", state);
+    rmdir(pins);
+    rmdir(state);
+}
+END_TEST
+
 static Suite *policy_suite(void)
 {
     Suite *s = suite_create("policy");
@@ -951,6 +1104,15 @@ static Suite *policy_suite(void)
     tcase_add_test(tc, null_policy_means_defaults);
     tcase_add_test(tc, bad_policy_and_doc);
     suite_add_tcase(s, tc);
+
+    TCase *tp = tcase_create("pin");
+    tcase_add_unchecked_fixture(tp, tree_setup, rm_tree);
+    tcase_add_test(tp, pin_unstaged_gives_canonical_path);
+    tcase_add_test(tp, pin_refuses_what_the_policy_refuses);
+    tcase_add_test(tp, pin_daemon_paths_are_not_policed);
+    tcase_add_test(tp, pin_verify_checks_the_engine_record);
+    tcase_add_test(tp, pin_staged_survives_a_swap);
+    suite_add_tcase(s, tp);
 
     TCase *tu = tcase_create("user");
     tcase_add_test(tu, user_table);
