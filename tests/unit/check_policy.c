@@ -949,8 +949,8 @@ START_TEST(pin_refuses_what_the_policy_refuses)
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         _cleanup_error_ struct cass_error *err = NULL;
         snprintf(path, sizeof(path), "%s/%s", root, cases[i]);
-        ck_assert_ptr_null(cass_pins_add(p, path, "/in", "spec.mounts[1].source", pol,
-                                         docker_host, &err));
+        ck_assert_ptr_null(
+            cass_pins_add(p, path, "/in", "spec.mounts[1].source", pol, docker_host, &err));
         ck_assert_int_eq(err->kind, CASS_ERR_FORBIDDEN);
         ck_assert_uint_ge(err->n_items, 1);
         ck_assert_str_eq(err->items[0].path, "spec.mounts[1].source");
