@@ -17,6 +17,7 @@
 #include "log.h"
 #include "notebook.h"
 #include "outputs.h"
+#include "pin.h"
 #include "runlog.h"
 #include "store.h"
 
@@ -46,7 +47,19 @@ static int job_stage(struct cass_launch *l, struct cass_error **err)
     {
         const char *src = json_string_value(json_object_get(in, "source"));
         const char *target = json_string_value(json_object_get(in, "target"));
-        _cleanup_json_ json_t *m = cass_lifecycle_hash_tree(l->lc, src, target + 1, err);
+        /* Hashed through the pin the container will mount: what is recorded
+         * is what it reads, whatever happens to the path meanwhile. */
+        if (!l->pins)
+            l->pins = cass_pins_new();
+        _cleanup_free_ char *field = cass_xasprintf("spec.inputs[%zu].source", i);
+        const char *pinned =
+            cass_pins_add(l->pins, src, target, field, json_object_get(l->d->config, "policy"),
+                          cass_daemon_config_str(l->d, "dockerHost"), err);
+        if (!pinned) {
+            l->reason = "policy-refused";
+            return -1;
+        }
+        _cleanup_json_ json_t *m = cass_lifecycle_hash_tree(l->lc, pinned, target + 1, err);
         if (!m) {
             cass_error_prefix(err, "hashing input %s", src);
             return -1;

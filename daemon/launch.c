@@ -331,13 +331,14 @@ void cass_launch_cmd_add(struct cass_launch *l, const json_t *argv)
     json_array_foreach(argv, i, v) cass_strv_add(&l->cmd, strdup(json_string_value(v)));
 }
 
-/* Pins every bind source of l->cs (see pin.h) into l->pins; *ret gets a
- * copy of the mounts with the sources to hand over (caller frees). */
+/* Pins every bind source of l->cs (see pin.h) into l->pins, unless it is
+ * there already; *ret gets a copy of the mounts with the sources to hand
+ * over (caller frees). */
 static int pin_mounts(struct cass_launch *l, struct cass_container_mount **ret,
                       struct cass_error **err)
 {
-    cass_pins_free(l->pins);
-    l->pins = cass_pins_new();
+    if (!l->pins)
+        l->pins = cass_pins_new();
     size_t n = l->cs.n_mounts;
     struct cass_container_mount *m = calloc(n ? n : 1, sizeof(*m));
     if (!m)
@@ -348,8 +349,12 @@ static int pin_mounts(struct cass_launch *l, struct cass_container_mount **ret,
         m[i] = l->cs.mounts[i];
         if (m[i].type != CASS_MOUNT_BIND)
             continue;
-        m[i].source = cass_pins_add(l->pins, l->cs.mounts[i].source, m[i].target, m[i].field,
-                                    policy, docker_host, err);
+        /* Pinned already when the kind staged it (a job's inputs, hashed
+         * through their pins), else now. */
+        m[i].source = cass_pins_find(l->pins, m[i].target);
+        if (!m[i].source)
+            m[i].source = cass_pins_add(l->pins, l->cs.mounts[i].source, m[i].target,
+                                        m[i].field, policy, docker_host, err);
         if (!m[i].source) {
             l->reason = "policy-refused";
             free(m);

@@ -200,6 +200,14 @@ void cass_pins_free(struct cass_pins *p)
     free(p);
 }
 
+const char *cass_pins_find(const struct cass_pins *p, const char *target)
+{
+    for (size_t i = 0; p && i < p->n; i++)
+        if (!strcmp(p->v[i].target, target))
+            return p->v[i].source;
+    return NULL;
+}
+
 size_t cass_pins_count(const struct cass_pins *p)
 {
     return p ? p->n : 0;

@@ -51,6 +51,9 @@ const char *cass_pins_add(struct cass_pins *p, const char *path, const char *tar
                           const char *field, const json_t *policy, const char *docker_host,
                           struct cass_error **err);
 
+/* The source already pinned for target, or NULL. */
+const char *cass_pins_find(const struct cass_pins *p, const char *target);
+
 /* Checks what the engine says it mounts (engine: an array of {source,
  * target}, from inspect) against the sources p handed over for those
  * targets. 0 when each pinned target has exactly that source; -1 with

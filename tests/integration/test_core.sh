@@ -567,7 +567,7 @@ t_launch_policy() {
 # names as fast as it can; not one may read what lies outside.
 t_race() {
     begin race 'limits: {maxConcurrentLaunches: 4, maxRunningJobs: 6}' || { daemon_failed; return; }
-    local n=${CASS_RACE_TRIES:-500} i yaml= code swaps runs r st inside=0 outside=0 refused=0 other=0 out t0
+    local n=${CASS_RACE_TRIES:-500} i yaml= code swaps runs r st inside=0 outside=0 refused=0 other=0 out t0 digests=
     mkdir -p "$WORK/data/in" "$WORK/outside"
     echo inside >"$WORK/data/in/marker"
     echo outside >"$WORK/outside/marker"
@@ -588,6 +588,7 @@ t_race() {
         succeeded/*)
             out=$(curl -s --unix-socket "$SOCK" "http://localhost/v1/runs/$r/logs")
             case $out in *outside*) outside=$((outside + 1)) ;; *inside*) inside=$((inside + 1)) ;; *) other=$((other + 1)) ;; esac
+            digests="$digests $(run_field "$r" .inputsDigest)"
             ;;
         failed/policy-refused) refused=$((refused + 1)) ;;
         *) other=$((other + 1)); [ $other -le 3 ] && note "run $r: $st $(run_field "$r" '"\(.reason): \(.error)"' | head -c 200)" ;;
@@ -602,6 +603,8 @@ t_race() {
     check "$T: the race was run: the loop swapped (${swaps:-0} times) and launches got through ($inside)" \
         test "${swaps:-0}" -gt 1000 -a "$inside" -gt 0
     check "$T: every launch read its input or was refused ($other other)" test "$other" = 0
+    check "$T: and every run that read it recorded the inputs it read (one digest: $(tr ' ' '\n' <<<"$digests" | sort -u | grep -c .))" \
+        test "$(tr ' ' '\n' <<<"$digests" | sort -u | grep -c .)" = 1
     for i in $(seq "$n"); do delete_spec "$P-race-$i" >/dev/null; done
     end_test
 }
