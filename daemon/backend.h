@@ -86,6 +86,10 @@ struct cass_backend_ops {
     int (*volume_check)(struct cass_backend *b, const char *name, const char *spec,
                         struct cass_error **err);
 
+    /* The network for workloads that have one (kept across runs, made when
+     * missing; see CASS_NETWORK); *ret is static. NULL: the engine's default. */
+    int (*network)(struct cass_backend *b, const char **ret, struct cass_error **err);
+
     /* Creates a workload (not started). Returns its id (caller owns). */
     char *(*create)(struct cass_backend *b, const struct cass_container_spec *spec,
                     struct cass_error **err);

@@ -2,6 +2,7 @@
  * Docker Engine, through the daemon's engine client (which reconnects). */
 #include "config.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,12 @@
 #include "cleanup.h"
 #include "daemon.h"
 #include "protocol.h"
+
+/* What the backend keeps between calls. */
+struct docker {
+    pthread_mutex_t lock;
+    char *network_id; /* CASS_NETWORK's, once learned */
+};
 
 static struct cass_engine *engine(struct cass_backend *b, struct cass_error **err)
 {
@@ -112,11 +119,33 @@ static int docker_volume_check(struct cass_backend *b, const char *name, const c
     return -1;
 }
 
+/* The network's id, learned once per backend (the network is kept). */
+static int docker_network(struct cass_backend *b, const char **ret, struct cass_error **err)
+{
+    ENGINE_OR_FAIL(b, err);
+    struct docker *dk = b->impl;
+    pthread_mutex_lock(&dk->lock);
+    if (!dk->network_id)
+        dk->network_id = cass_engine_network_ensure(e, CASS_NETWORK, CASS_LABEL_NETWORK, err);
+    *ret = dk->network_id;
+    pthread_mutex_unlock(&dk->lock);
+    return *ret ? 0 : -1;
+}
+
 static char *docker_create(struct cass_backend *b, const struct cass_container_spec *spec,
                            struct cass_error **err)
 {
     struct cass_engine *e = engine(b, err);
-    return e ? cass_engine_container_create(e, spec, err) : NULL;
+    char *id = e ? cass_engine_container_create(e, spec, err) : NULL;
+    if (!id && err && *err && (*err)->kind == CASS_ERR_NOT_FOUND) {
+        /* The network may have been removed behind our back: learn it again. */
+        struct docker *dk = b->impl;
+        pthread_mutex_lock(&dk->lock);
+        free(dk->network_id);
+        dk->network_id = NULL;
+        pthread_mutex_unlock(&dk->lock);
+    }
+    return id;
 }
 
 static int docker_start(struct cass_backend *b, const char *id, struct cass_error **err)
@@ -340,6 +369,12 @@ static int docker_events(struct cass_backend *b, const char *const *labels,
 
 static void docker_free(struct cass_backend *b)
 {
+    struct docker *dk = b->impl;
+    if (dk) {
+        pthread_mutex_destroy(&dk->lock);
+        free(dk->network_id);
+        free(dk);
+    }
     free(b);
 }
 
@@ -351,6 +386,7 @@ static const struct cass_backend_ops docker_ops = {
     .volume_ensure = docker_volume_ensure,
     .volume_remove = docker_volume_remove,
     .volume_check = docker_volume_check,
+    .network = docker_network,
     .create = docker_create,
     .start = docker_start,
     .mounts = docker_mounts,
@@ -369,10 +405,16 @@ static const struct cass_backend_ops docker_ops = {
 struct cass_backend *cass_backend_docker_new(struct cass_daemon *d)
 {
     struct cass_backend *b = calloc(1, sizeof(*b));
-    if (!b)
+    struct docker *dk = calloc(1, sizeof(*dk));
+    if (!b || !dk) {
+        free(b);
+        free(dk);
         return NULL;
+    }
+    pthread_mutex_init(&dk->lock, NULL);
     b->ops = &docker_ops;
     b->d = d;
+    b->impl = dk;
     return b;
 }
 

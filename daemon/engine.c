@@ -1426,6 +1426,77 @@ char *cass_engine_volume_create(struct cass_engine *e, const char *name,
     return j ? name_field(j, "Name", "create volume", "volume name from the engine", err) : NULL;
 }
 
+/* The id of the network called name that carries label (the smallest id
+ * when two daemons made one each at once), or NULL; *ret_foreign is set
+ * when a network of that name exists without the label or with traffic
+ * between its containers on. */
+static char *network_pick(struct cass_engine *e, const char *name, const char *label,
+                          bool *ret_foreign, struct cass_error **err)
+{
+    _cleanup_free_ char *p = vpath(e, "/networks");
+    _cleanup_json_ json_t *list = call_json(e, "GET", p, NULL, JSON_ARRAY, "list networks", err);
+    if (!list)
+        return NULL;
+    const char *best = NULL;
+    size_t i;
+    json_t *n;
+    json_array_foreach(list, i, n)
+    {
+        const char *nm = json_string_value(json_object_get(n, "Name"));
+        const char *id = json_string_value(json_object_get(n, "Id"));
+        if (!nm || !id || strcmp(nm, name) != 0)
+            continue;
+        const char *icc = json_string_value(
+            json_object_get(json_object_get(n, "Options"), "com.docker.network.bridge.enable_icc"));
+        if (!json_object_get(json_object_get(n, "Labels"), label) || !icc ||
+            strcmp(icc, "false") != 0) {
+            *ret_foreign = true;
+            continue;
+        }
+        if (!best || strcmp(id, best) < 0)
+            best = id;
+    }
+    char *ret = best ? strdup(best) : NULL;
+    if (best && (!ret || check_name(ret, "network id", err) < 0)) {
+        free(ret);
+        return NULL;
+    }
+    return ret;
+}
+
+char *cass_engine_network_ensure(struct cass_engine *e, const char *name, const char *label,
+                                 struct cass_error **err)
+{
+    if (check_name(name, "network name", err) < 0)
+        return NULL;
+    bool foreign = false;
+    _cleanup_error_ struct cass_error *lerr = NULL;
+    char *id = network_pick(e, name, label, &foreign, &lerr);
+    if (!id && !foreign && !lerr) {
+        _cleanup_json_ json_t *body =
+            json_pack("{s:s,s:s,s:{s:s},s:{s:s}}", "Name", name, "Driver", "bridge", "Options",
+                      "com.docker.network.bridge.enable_icc", "false", "Labels", label, "");
+        _cleanup_free_ char *cp = vpath(e, "/networks/create");
+        _cleanup_json_ json_t *j =
+            call_json(e, "POST", cp, body, JSON_OBJECT, "create network", err);
+        if (!j)
+            return NULL;
+        /* Another daemon may have made one at the same moment: every daemon
+         * picks the same one. */
+        id = network_pick(e, name, label, &foreign, &lerr);
+    }
+    if (lerr) {
+        cass_error_merge(err, &lerr);
+        return NULL;
+    }
+    if (!id)
+        cass_error_set(err, CASS_ERR_FORBIDDEN,
+                       "network %s exists and is not Cassiny's own (no %s label, or traffic "
+                       "between its containers is on)",
+                       name, label);
+    return id;
+}
+
 json_t *cass_engine_volume_inspect(struct cass_engine *e, const char *name, struct cass_error **err)
 {
     if (check_name(name, "volume name", err) < 0)

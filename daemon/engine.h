@@ -304,6 +304,14 @@ char *cass_engine_volume_create(struct cass_engine *e, const char *name,
                                 const struct cass_container_label *labels, size_t n_labels,
                                 struct cass_error **err);
 /* GET /volumes/{name}. Caller owns the object. */
+/* The id of the bridge network `name` that is Cassiny's own: labelled
+ * label, with traffic between its containers off
+ * (com.docker.network.bridge.enable_icc=false); made when missing. When
+ * several daemons made one at once, all pick the smallest id. With only
+ * networks of that name that are not Cassiny's: CASS_ERR_FORBIDDEN. Caller
+ * owns the id. */
+char *cass_engine_network_ensure(struct cass_engine *e, const char *name, const char *label,
+                                 struct cass_error **err);
 json_t *cass_engine_volume_inspect(struct cass_engine *e, const char *name,
                                    struct cass_error **err);
 int cass_engine_volume_remove(struct cass_engine *e, const char *name, bool force,

@@ -353,8 +353,8 @@ static int pin_mounts(struct cass_launch *l, struct cass_container_mount **ret,
          * through their pins), else now. */
         m[i].source = cass_pins_find(l->pins, m[i].target);
         if (!m[i].source)
-            m[i].source = cass_pins_add(l->pins, l->cs.mounts[i].source, m[i].target,
-                                        m[i].field, policy, docker_host, err);
+            m[i].source = cass_pins_add(l->pins, l->cs.mounts[i].source, m[i].target, m[i].field,
+                                        policy, docker_host, err);
         if (!m[i].source) {
             l->reason = "policy-refused";
             free(m);
@@ -385,6 +385,9 @@ char *cass_launch_create(struct cass_launch *l, struct cass_error **err)
     l->cs.env = (const char *const *)l->env.v;
     if (l->cmd.n)
         l->cs.cmd = (const char *const *)l->cmd.v;
+    if (!l->cs.network_mode && l->b->ops->network &&
+        l->b->ops->network(l->b, &l->cs.network_mode, err) < 0)
+        return NULL;
     _cleanup_free_ struct cass_container_mount *pinned = NULL;
     if (pin_mounts(l, &pinned, err) < 0)
         return NULL;

@@ -30,6 +30,14 @@
  * touch each other's containers. */
 #define CASS_LABEL_INSTANCE "io.cassiny.instance"
 
+/* The bridge network notebooks and model replicas are attached to: shared
+ * by every daemon on an engine, Cassiny's by this label, with traffic
+ * between its containers off (a notebook cannot reach a replica directly;
+ * the gateway and Jupyter are reached through published ports). Jobs have
+ * no network at all. */
+#define CASS_NETWORK "cassiny"
+#define CASS_LABEL_NETWORK "io.cassiny.network"
+
 /* cassinyctl exit codes. */
 enum {
     CASS_EXIT_OK = 0,

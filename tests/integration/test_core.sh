@@ -19,6 +19,7 @@
 #   pids                 resources.pids and policy.defaultPids hold a fork bomb
 #   workspace            a volume Cassiny did not make is never mounted or purged
 #   launch-policy        reproduce, rollback and a replacement replica are checked at launch
+#   network              notebooks and replicas on Cassiny's network: no traffic between them
 #   race                 CASS_RACE_TRIES (500) launches against a loop swapping the input for a
 #                        symbolic link out of the roots: none reads outside
 #
@@ -33,7 +34,7 @@ BUSYBOX=${CASS_TEST_IMAGE:-cassiny/test-busybox:latest}
 ROOT=$(mktemp -d /tmp/cassiny-core.XXXXXX)
 P=core-$$                      # prefix of every spec name of this run
 HTTPD=cassiny/core-httpd-$$:v1 # private image: busybox httpd and its pages
-TESTS="jobs-notebook jobs-queued overload-flaky overload-all revision concurrent-notebook concurrent-model pids workspace launch-policy race"
+TESTS="jobs-notebook jobs-queued overload-flaky overload-all revision concurrent-notebook concurrent-model pids workspace launch-policy race network"
 LOOP_PID=
 SKIPPED=()
 
@@ -607,6 +608,37 @@ t_race() {
         test "$(tr ' ' '\n' <<<"$digests" | sort -u | grep -c .)" = 1
     for i in $(seq "$n"); do delete_spec "$P-race-$i" >/dev/null; done
     end_test
+}
+
+# --- 9. Containers of different specs shared the default bridge: a
+# notebook reached a model replica directly, past the gateway. Both are on
+# Cassiny's own network now, with traffic between its containers off.
+t_network() {
+    begin network || { daemon_failed; return; }
+    local nb m st ncid rcid ip icc nets
+    nb=$(launch "$(notebook "$P-nb")")
+    m=$(launch "$(model "$P-mod")")
+    st=$(wait_run "$nb" 30 ready)
+    check "$T: the notebook is ready through its published port (got $st)" test "$st" = ready
+    st=$(wait_run "$m" 40 ready)
+    check "$T: the model is ready (got $st)" test "$st" = ready
+    ncid=$(run_field "$nb" '.containers[0]')
+    rcid=$(run_field "$m" '.containers[0]')
+    nets=$(docker inspect --format '{{range $k, $v := .NetworkSettings.Networks}}{{$k}} {{end}}' "$ncid" "$rcid" | sort -u)
+    check "$T: both are on the network cassiny, and only there ($nets)" test "$nets" = "cassiny "
+    icc=$(docker network inspect --format '{{index .Options "com.docker.network.bridge.enable_icc"}} {{index .Labels "io.cassiny.network"}}' cassiny)
+    check "$T: a network of Cassiny's own with traffic between containers off ($icc)" test "$icc" = "false "
+    ip=$(docker inspect --format '{{(index .NetworkSettings.Networks "cassiny").IPAddress}}' "$rcid")
+    check "$T: the host reaches the replica at $ip:8080" \
+        curl -fsS --max-time 3 -o /dev/null "http://$ip:8080/cgi-bin/health"
+    # busybox wget crashes in this image; nc's exit status says whether it connected
+    check "$T: nc connects from the notebook to its own server (the probe works)" \
+        docker exec "$ncid" nc -w 3 127.0.0.1 8080 </dev/null
+    check "$T: the notebook does not reach the replica at $ip:8080" \
+        test "$(docker exec "$ncid" nc -w 3 "$ip" 8080 </dev/null >/dev/null 2>&1; echo $?)" != 0
+    check "$T: the model still answers through the gateway" \
+        curl -fsS --max-time 3 -o /dev/null "${GATEWAY}$P-mod/cgi-bin/health"
+    finish "$P-nb" "$P-mod"
 }
 
 selected() { # selected NAME: CASS_ONLY is unset, or one of its words starts NAME
