@@ -1,44 +1,69 @@
-#!/bin/sh
-# Runs the integration suites against the real Docker Engine.
+#!/bin/bash
+# Runs the integration suites against the real Docker Engine, CASS_IT_JOBS
+# (default 3) at a time: each suite has its own daemons, sockets, state and
+# spec names, so they do not see each other. The load test runs alone at the
+# end, since it measures. Each suite's output goes to its log, printed in
+# the order of the list below once all have ended.
 # Usage: run.sh BUILDDIR SRCDIR   (called by `make check-integration`)
 set -u
 build=$1
 src=$2
+it="$src/tests/integration"
+logs="$build/tests/integration"
+mkdir -p "$logs"
+jobs=${CASS_IT_JOBS:-3}
+
+# name|what it is|command, longest first so that the lanes end together
+suites=(
+    "notebook|notebooks end to end (real Jupyter)|bash $it/test_notebook.sh $build $src"
+    "model|models end to end (real serving image, gateway, rollouts)|bash $it/test_model.sh $build $src"
+    "core|the daemon's core under load (busybox stand-ins; CASS_ONLY=NAME runs one test)|env CASS_SKIP=race bash $it/test_core.sh $build $src"
+    "core_race|500 launches against a loop that swaps their input for a link out of the roots|env CASS_ONLY=race bash $it/test_core.sh $build $src"
+    "job|jobs, reproduce, events (real engine)|bash $it/test_job.sh $build $src"
+    "cli_jobs|cassinyctl and jobs: events, reproduce, outputs|bash $it/test_cli_jobs.sh $build $src"
+    "cli|cassinyctl verbs|bash $it/test_cli.sh $build $src"
+    "daemon|cassinyd and cassinyctl|bash $it/test_daemon.sh $build $src"
+    "check_engine_live|engine client against the real engine|$build/tests/integration/check_engine_live"
+)
+alone=(
+    "gateway_load|the gateway and the API under 1,100 connections|bash $it/test_gateway_load.sh $build $src"
+)
+
 status=0
-mkdir -p "$build/tests/integration"
+declare -A pid_of
+run_one() { # run_one ENTRY: starts it in the background
+    local name=${1%%|*} rest=${1#*|}
+    local cmd=${rest#*|}
+    echo "--- start $name ($(date +%T))"
+    rm -f "$logs/$name.rc"
+    # shellcheck disable=SC2086 # the command is words on purpose
+    ($cmd >"$logs/$name.log" 2>&1; echo $? >"$logs/$name.rc") &
+    pid_of[$name]=$!
+}
+finish() { # finish ENTRY: waits for it, then prints its log
+    local name=${1%%|*} rest=${1#*|}
+    local what=${rest%%|*}
+    wait "${pid_of[$name]}" 2>/dev/null
+    [ "$(cat "$logs/$name.rc" 2>/dev/null)" = 0 ] || status=1
+    echo "--- $what [$name]"
+    case $name in
+    check_*) tail -n 15 "$logs/$name.log" ;;
+    *) cat "$logs/$name.log" ;;
+    esac
+}
 
-echo "--- engine client against the real engine"
-"$build/tests/integration/check_engine_live" >"$build/tests/integration/check_engine_live.log" 2>&1 || status=1
-tail -n 15 "$build/tests/integration/check_engine_live.log"
-
-echo "--- cassinyd and cassinyctl"
-bash "$src/tests/integration/test_daemon.sh" "$build" "$src" >"$build/tests/integration/daemon.log" 2>&1 || status=1
-cat "$build/tests/integration/daemon.log"
-
-echo "--- cassinyctl verbs"
-bash "$src/tests/integration/test_cli.sh" "$build" "$src" >"$build/tests/integration/cli.log" 2>&1 || status=1
-cat "$build/tests/integration/cli.log"
-
-echo "--- cassinyctl and jobs: events, reproduce, outputs"
-bash "$src/tests/integration/test_cli_jobs.sh" "$build" "$src" >"$build/tests/integration/cli_jobs.log" 2>&1 || status=1
-cat "$build/tests/integration/cli_jobs.log"
-
-echo "--- notebooks end to end (real Jupyter)"
-bash "$src/tests/integration/test_notebook.sh" "$build" "$src" >"$build/tests/integration/notebook.log" 2>&1 || status=1
-cat "$build/tests/integration/notebook.log"
-
-echo "--- jobs, reproduce, events (real engine)"
-bash "$src/tests/integration/test_job.sh" "$build" "$src" >"$build/tests/integration/job.log" 2>&1 || status=1
-cat "$build/tests/integration/job.log"
-
-echo "--- models end to end (real serving image, gateway, rollouts)"
-bash "$src/tests/integration/test_model.sh" "$build" "$src" >"$build/tests/integration/model.log" 2>&1 || status=1
-cat "$build/tests/integration/model.log"
-echo "--- the daemon's core under load (busybox stand-ins; CASS_ONLY=NAME runs one test)"
-bash "$src/tests/integration/test_core.sh" "$build" "$src" >"$build/tests/integration/core.log" 2>&1 || status=1
-cat "$build/tests/integration/core.log"
-
-echo "--- the gateway and the API under 1,100 connections"
-bash "$src/tests/integration/test_gateway_load.sh" "$build" "$src" >"$build/tests/integration/gateway_load.log" 2>&1 || status=1
-cat "$build/tests/integration/gateway_load.log"
+running=0
+for s in "${suites[@]}"; do
+    if [ $running -ge "$jobs" ]; then
+        wait -n 2>/dev/null || true
+        running=$((running - 1))
+    fi
+    run_one "$s"
+    running=$((running + 1))
+done
+for s in "${suites[@]}"; do finish "$s"; done
+for s in "${alone[@]}"; do
+    run_one "$s"
+    finish "$s"
+done
 exit $status

@@ -24,8 +24,10 @@
 #                        symbolic link out of the roots: none reads outside
 #
 # CASS_ONLY=NAME[,NAME...] runs only the tests whose names start with one of
-# them (CASS_ONLY=overload runs both overload tests).
+# them (CASS_ONLY=overload runs both overload tests); CASS_SKIP=NAME[,...]
+# leaves those out.
 set -u
+CASS_SKIP=${CASS_SKIP:-}
 build=$1
 src=$2
 SUITE=core
@@ -641,9 +643,12 @@ t_network() {
     finish "$P-nb" "$P-mod"
 }
 
-selected() { # selected NAME: CASS_ONLY is unset, or one of its words starts NAME
-    [ -z "${CASS_ONLY:-}" ] && return 0
+selected() { # selected NAME: not in CASS_SKIP, and CASS_ONLY is unset or one of its words starts NAME
     local w
+    for w in ${CASS_SKIP//,/ }; do
+        case $1 in "$w"*) return 1 ;; esac
+    done
+    [ -z "${CASS_ONLY:-}" ] && return 0
     for w in ${CASS_ONLY//,/ }; do
         case $1 in "$w"*) return 0 ;; esac
     done
