@@ -41,14 +41,8 @@ elif [ -d /run/systemd/system ]; then
     systemctl daemon-reload
     systemctl enable --now cassinyd.service
 else
-    # The log holds the ends of containers' output: root and the cassiny
-    # group only, never world-readable.
-    install -d -m 0750 /var/log/cassiny
-    touch /var/log/cassiny/cassinyd.log
-    chmod 0640 /var/log/cassiny/cassinyd.log
-    getent group cassiny >/dev/null && chgrp cassiny /var/log/cassiny /var/log/cassiny/cassinyd.log
-    (umask 027 && nohup /usr/local/sbin/cassinyd --config /etc/cassiny/cassinyd.yaml \
-        >>/var/log/cassiny/cassinyd.log 2>&1 &)
+    # Its log (/var/log/cassiny) is never world-readable.
+    "$src/packaging/quickstart/run-daemon.sh" --config /etc/cassiny/cassinyd.yaml
 fi
 for _ in $(seq 50); do
     curl -fsS --unix-socket "$sock" http://localhost/healthz >/dev/null 2>&1 && break
