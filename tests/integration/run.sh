@@ -38,6 +38,10 @@ echo "--- the daemon's core under load (busybox stand-ins; CASS_ONLY=NAME runs o
 bash "$src/tests/integration/test_core.sh" "$build" "$src" >"$build/tests/integration/core.log" 2>&1 || status=1
 cat "$build/tests/integration/core.log"
 
+echo "--- hostile clients on the API socket: 1,000 idle, 200 streams, trickles"
+bash "$src/tests/integration/test_hostile.sh" "$build" "$src" >"$build/tests/integration/hostile.log" 2>&1 || status=1
+grep -v '^debug: ' "$build/tests/integration/hostile.log"
+
 echo "--- the gateway and the API under 1,100 connections"
 bash "$src/tests/integration/test_gateway_load.sh" "$build" "$src" >"$build/tests/integration/gateway_load.log" 2>&1 || status=1
 cat "$build/tests/integration/gateway_load.log"
