@@ -35,7 +35,7 @@ def note(text):
 
 def connect(path):
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.connect(path)
+    s.connect(path)  # blocking: a full listen backlog makes it wait, not fail
     return s
 
 
@@ -43,29 +43,30 @@ def request(path, target, headers="", timeout=2.0):
     """One GET on a new connection: (status, head, body, seconds); status 0
     when the connection closed without an answer."""
     t0 = time.monotonic()
-    s = connect(path)
+    try:
+        s = connect(path)
+    except OSError:
+        return 0, "", b"", time.monotonic() - t0
     s.settimeout(timeout)
+    data = b""
     try:
         s.sendall(f"GET {target} HTTP/1.1\r\nHost: cassiny\r\nConnection: close\r\n{headers}\r\n"
                   .encode())
-        data = b""
         while True:
             try:
                 chunk = s.recv(65536)
-            except (ConnectionResetError, socket.timeout):
+            except OSError:
                 break
             if not chunk:
                 break
             data += chunk
+    except OSError:
+        pass
     finally:
         s.close()
     dt = time.monotonic() - t0
     head, _, body = data.partition(b"\r\n\r\n")
-    try:
-        status = int(head.split(b" ", 2)[1])
-    except (IndexError, ValueError):
-        status = 0
-    return status, head.decode(errors="replace"), body, dt
+    return status_of(head), head.decode(errors="replace"), body, dt
 
 
 def header(head, name):
@@ -76,24 +77,38 @@ def header(head, name):
     return None
 
 
+def status_of(head):
+    try:
+        return int(head.split(b" ", 2)[1])
+    except (IndexError, ValueError):
+        return 0
+
+
+def send_read_head(s, req):
+    """Sends req on s and reads until the answer's head is in:
+    (status, head, what came after it); status 0 when none came."""
+    s.settimeout(3)
+    data = b""
+    try:
+        s.sendall(req)
+        while b"\r\n\r\n" not in data:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    except OSError:
+        pass  # refused or timed out
+    head, _, rest = data.partition(b"\r\n\r\n")
+    return status_of(head), head.decode(errors="replace"), rest
+
+
 def open_stream(path):
     """An event stream whose answer's head was read: (socket, status, head, rest)."""
     s = connect(path)
-    s.settimeout(3)
-    s.sendall(b"GET /v1/events HTTP/1.1\r\nHost: cassiny\r\nAccept: text/event-stream\r\n\r\n")
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = s.recv(65536)
-        if not chunk:
-            break
-        data += chunk
-    head, _, rest = data.partition(b"\r\n\r\n")
-    try:
-        status = int(head.split(b" ", 2)[1])
-    except (IndexError, ValueError):
-        status = 0
+    status, head, rest = send_read_head(
+        s, b"GET /v1/events HTTP/1.1\r\nHost: cassiny\r\nAccept: text/event-stream\r\n\r\n")
     s.setblocking(False)
-    return s, status, head.decode(errors="replace"), rest
+    return s, status, head, rest
 
 
 def drain(socks, bufs, seconds):
@@ -225,20 +240,9 @@ def main():
     extra = [connect(path) for _ in range(max(0, a.max_connections - held))]
     over = connect(path)
     t0 = time.monotonic()
-    over.settimeout(3)
-    over.sendall(b"GET /healthz HTTP/1.1\r\nHost: cassiny\r\n\r\n")
-    data = b""
-    try:
-        while b"\r\n\r\n" not in data:
-            chunk = over.recv(65536)
-            if not chunk:
-                break
-            data += chunk
-    except OSError:
-        pass
+    _, ohead, _ = send_read_head(over, b"GET /healthz HTTP/1.1\r\nHost: cassiny\r\n\r\n")
     dt = time.monotonic() - t0
     over.close()
-    ohead = data.partition(b"\r\n\r\n")[0].decode(errors="replace")
     check(f"connection {a.max_connections + 1} is answered 503 with Retry-After in "
           f"{dt * 1000:.0f} ms", ohead.startswith("HTTP/1.1 503") and
           header(ohead, "Retry-After") is not None and dt < 0.5)
