@@ -381,9 +381,9 @@ static int h_runs_stop(struct cass_api_request *req, const char *id, struct cass
     return 0;
 }
 
-static long log_read(void *ctx, char *buf, size_t max)
+static long log_read(void *ctx, char *buf, size_t max, struct cass_stream_wait *wait)
 {
-    return cass_runlog_read(ctx, buf, max);
+    return cass_runlog_read(ctx, buf, max, wait);
 }
 
 static void log_free(void *ctx)
@@ -419,6 +419,11 @@ static int h_runs_logs(struct cass_api_request *req, const char *id, struct cass
     return 0;
 }
 
+bool cass_routes_inline(const char *method, const char *path)
+{
+    return strcmp(method, "GET") == 0 && strcmp(path, "/healthz") == 0;
+}
+
 void cass_routes_cancel_streams(void)
 {
     cass_runlog_cancel_all();
@@ -451,9 +456,14 @@ static int h_specs_rollback(struct cass_api_request *req, const char *name,
 
 /* ---- events: server-sent, from the audit log ------------------------------ */
 
-static long sse_read(void *ctx, char *buf, size_t max)
+static long sse_read(void *ctx, char *buf, size_t max, struct cass_stream_wait *wait)
 {
-    return cass_eventstream_read(ctx, buf, max);
+    return cass_eventstream_read(ctx, buf, max, wait);
+}
+
+static int sse_refill(void *ctx)
+{
+    return cass_eventstream_refill(ctx);
 }
 
 static void sse_free(void *ctx)
@@ -479,10 +489,15 @@ static int h_events(struct cass_api_request *req, const char *arg, struct cass_a
     }
     struct cass_eventstream *x = cass_eventstream_open(
         req->d, after, cass_routes_query(req, "name"), cass_routes_query(req, "run"), err);
-    if (!x)
+    if (!x) {
+        /* Too many streams: one may end soon. */
+        if (err && *err && (*err)->kind == CASS_ERR_UNAVAILABLE)
+            reply->retry_after = 5;
         return -1;
+    }
     reply->content_type = "text/event-stream";
     reply->stream_read = sse_read;
+    reply->stream_refill = sse_refill;
     reply->stream_free = sse_free;
     reply->stream_ctx = x;
     return 0;

@@ -4,11 +4,13 @@
 #define CASS_ROUTES_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
 #include "daemon.h"
 #include "error.h"
+#include "stream.h"
 
 struct MHD_Connection;
 
@@ -29,12 +31,17 @@ struct cass_api_reply {
     json_t *body;             /* owned by the reply */
     char *text;               /* alternative to body, owned */
     const char *content_type; /* for text */
-    /* A streamed body (logs): stream_read fills buf and returns the bytes
-     * written, 0 at the end, -1 on error; it may block. stream_free is
+    /* A streamed body (logs, events): stream_read fills buf and returns the
+     * bytes written, 0 at the end, -1 on error, or CASS_STREAM_AGAIN with
+     * *wait filled; it never blocks (it runs on the server's event loop).
+     * stream_refill, when set, is called off the event loop after
+     * wait->events fired: 1 when there is something to read. stream_free is
      * called once when the response is done or the client went away. */
-    long (*stream_read)(void *ctx, char *buf, size_t max);
+    long (*stream_read)(void *ctx, char *buf, size_t max, struct cass_stream_wait *wait);
+    int (*stream_refill)(void *ctx);
     void (*stream_free)(void *ctx);
     void *stream_ctx;
+    unsigned retry_after; /* seconds; sent as Retry-After when not 0 */
     int audit;            /* state-changing: append to the audit log */
     json_t *audit_detail; /* owned, may be NULL */
 };
@@ -47,6 +54,11 @@ int cass_routes_handle(struct cass_api_request *req, struct cass_api_reply *repl
 
 /* A query argument, borrowed; NULL when absent. */
 const char *cass_routes_query(const struct cass_api_request *req, const char *key);
+
+/* Whether the route of method and path answers from memory, never waiting
+ * on the store or the engine: the server runs it on its event loop, the
+ * others on its workers. */
+bool cass_routes_inline(const char *method, const char *path);
 
 /* Ends every open log follow (at shutdown). */
 void cass_routes_cancel_streams(void);

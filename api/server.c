@@ -2,6 +2,9 @@
 
 #include <errno.h>
 #include <grp.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <microhttpd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +16,7 @@
 
 #include "cleanup.h"
 #include "engine.h"
+#include "hub.h"
 #include "log.h"
 #include "problem.h"
 #include "protocol.h"
@@ -20,12 +24,41 @@
 #include "server.h"
 #include "store.h"
 
+/* Handlers that may wait (the store, the engine, apply) run here, off the
+ * event loop, on a connection suspended meanwhile. */
+#define API_WORKERS 8
+/* A connection past limits.maxConnections gets this long to send the
+ * request that is answered 503. */
+#define OVER_LIMIT_GRACE_MS 2000
+
+struct request;
+
 struct cass_server {
     struct cass_daemon *d;
     struct MHD_Daemon *mhd;
+    struct cass_hub *hub;
     char *socket_path;
     size_t max_body;
+    unsigned max_conn;
+    unsigned idle_timeout; /* seconds */
+    int64_t request_timeout_ms;
+    atomic_uint live; /* connections open now */
+
+    pthread_mutex_t queue_lock;
+    pthread_cond_t queue_cond;
+    struct request *queue_head, **queue_tail;
+    bool workers_stop;
+    pthread_t workers[API_WORKERS];
+    unsigned nworkers;
 };
+
+/* Per-connection state (MHD's socket context). */
+struct conn {
+    struct cass_hub_conn hc;
+    bool over_limit; /* accepted past limits.maxConnections: answered 503 */
+};
+
+enum request_state { REQ_RECEIVING, REQ_QUEUED, REQ_DONE };
 
 /* Per-request state, kept by libmicrohttpd between calls of the handler. */
 struct request {
@@ -34,6 +67,21 @@ struct request {
     int too_large;
     int started;  /* the access handler has seen it */
     int bad_path; /* the raw path holds a byte no name can: refused with 400 */
+    enum request_state state;
+    /* For the worker, and its outcome once REQ_DONE. */
+    struct request *next;
+    struct MHD_Connection *conn;
+    const char *method, *url; /* MHD's, valid for the request */
+    struct cass_api_reply reply;
+    long long event_id;
+};
+
+/* A streamed response: its reply and where it waits, owned by MHD's
+ * response once queued. */
+struct stream {
+    struct cass_server *s;
+    struct cass_api_reply reply;
+    struct cass_hub_park park;
 };
 
 static int hexval(char c)
@@ -77,47 +125,76 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
     return r;
 }
 
+static void reply_clear(struct cass_api_reply *reply)
+{
+    json_decref(reply->body);
+    json_decref(reply->audit_detail);
+    free(reply->text);
+    if (reply->stream_read && reply->stream_free)
+        reply->stream_free(reply->stream_ctx);
+    *reply = (struct cass_api_reply){0};
+}
+
 static void request_free(struct request *r)
 {
     if (!r)
         return;
+    reply_clear(&r->reply);
     free(r->body);
     free(r);
 }
 
-/* event_id >= 0 is sent as X-Cassiny-Event-Id (see dispatch). */
-static void add_event_id(struct MHD_Response *resp, long long event_id)
-{
-    if (event_id < 0)
-        return;
-    char id[32];
-    snprintf(id, sizeof(id), "%lld", event_id);
-    MHD_add_response_header(resp, CASS_HEADER_EVENT_ID, id);
-}
+/* What every response carries besides its body. event_id >= 0 is sent as
+ * X-Cassiny-Event-Id (see handle); retry_after as Retry-After; close ends
+ * the connection after the response. */
+struct extras {
+    long long event_id;
+    unsigned retry_after;
+    bool close;
+};
 
-static enum MHD_Result send_text(struct MHD_Connection *conn, unsigned status,
-                                 const char *content_type, const char *text, size_t len,
-                                 long long event_id)
+static enum MHD_Result queue(struct MHD_Connection *conn, unsigned status,
+                             struct MHD_Response *resp, const char *content_type,
+                             const struct extras *x)
 {
-    struct MHD_Response *resp =
-        MHD_create_response_from_buffer(len, (void *)text, MHD_RESPMEM_MUST_COPY);
     if (!resp)
         return MHD_NO;
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
     MHD_add_response_header(resp, "Cache-Control", "no-store");
     MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
-    add_event_id(resp, event_id);
+    char num[32];
+    if (x->event_id >= 0) {
+        snprintf(num, sizeof(num), "%lld", x->event_id);
+        MHD_add_response_header(resp, CASS_HEADER_EVENT_ID, num);
+    }
+    if (x->retry_after) {
+        snprintf(num, sizeof(num), "%u", x->retry_after);
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, num);
+    }
+    if (x->close)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
     enum MHD_Result ret = MHD_queue_response(conn, status, resp);
     MHD_destroy_response(resp);
     return ret;
 }
 
+static enum MHD_Result send_text(struct MHD_Connection *conn, unsigned status,
+                                 const char *content_type, const char *text, size_t len,
+                                 const struct extras *x)
+{
+    return queue(conn, status,
+                 MHD_create_response_from_buffer(len, (void *)text, MHD_RESPMEM_MUST_COPY),
+                 content_type, x);
+}
+
 static enum MHD_Result send_json(struct MHD_Connection *conn, unsigned status,
-                                 const char *content_type, const json_t *body, long long event_id)
+                                 const char *content_type, const json_t *body,
+                                 const struct extras *x)
 {
     _cleanup_free_ char *text = json_dumps(body, JSON_INDENT(2) | JSON_SORT_KEYS);
     if (!text)
-        return send_text(conn, 500, CASS_MEDIA_PROBLEM, "{\"status\":500}", 14, -1);
+        return send_text(conn, 500, CASS_MEDIA_PROBLEM, "{\"status\":500}", 14,
+                         &(struct extras){.event_id = -1});
     size_t n = strlen(text);
     text[n] = '\0';
     _cleanup_free_ char *withnl = malloc(n + 2);
@@ -125,62 +202,83 @@ static enum MHD_Result send_json(struct MHD_Connection *conn, unsigned status,
         return MHD_NO;
     memcpy(withnl, text, n);
     withnl[n] = '\n';
-    return send_text(conn, status, content_type, withnl, n + 1, event_id);
+    return send_text(conn, status, content_type, withnl, n + 1, x);
+}
+
+/* A stream that ends with an error closes its connection, but libmicrohttpd
+ * 0.9.75 (epoll) frees a connection closed from a content reader only when
+ * it visits it again: on an event, or from the oldest end of its list of
+ * connections with the default timeout, behind every older idle one. With
+ * a timeout of its own the connection is on the short list visited on
+ * every pass, and its descriptor and slot are freed at once. */
+static ssize_t stream_fail(struct stream *st)
+{
+    MHD_set_connection_option(st->park.conn, MHD_CONNECTION_OPTION_TIMEOUT,
+                              st->s->idle_timeout == 1 ? 2u : 1u);
+    return MHD_CONTENT_READER_END_WITH_ERROR;
 }
 
 static ssize_t stream_reader(void *cls, uint64_t pos, char *buf, size_t max)
 {
-    struct cass_api_reply *r = cls;
-    long n = r->stream_read(r->stream_ctx, buf, max);
+    struct stream *st = cls;
+    if (st->park.hung_up)
+        return stream_fail(st);
+    st->park.wait = (struct cass_stream_wait){.fd = -1};
+    long n = st->reply.stream_read(st->reply.stream_ctx, buf, max, &st->park.wait);
     if (n > 0)
         return n;
-    return n == 0 ? MHD_CONTENT_READER_END_OF_STREAM : MHD_CONTENT_READER_END_WITH_ERROR;
+    if (n == 0)
+        return MHD_CONTENT_READER_END_OF_STREAM;
+    if (n != CASS_STREAM_AGAIN)
+        return stream_fail(st);
+    /* Nothing now: the connection waits in the hub, suspended, and MHD
+     * calls again once resumed. */
+    st->park.refill = st->reply.stream_refill;
+    st->park.ctx = st->reply.stream_ctx;
+    if (cass_hub_park(st->s->hub, &st->park) < 0)
+        return stream_fail(st);
+    return 0;
 }
 
 static void stream_done(void *cls)
 {
-    struct cass_api_reply *r = cls;
-    if (r->stream_free)
-        r->stream_free(r->stream_ctx);
-    free(r);
+    struct stream *st = cls;
+    reply_clear(&st->reply);
+    free(st);
 }
 
 /* Hands the stream of reply to libmicrohttpd, which owns it from here. */
-static enum MHD_Result send_stream(struct MHD_Connection *conn, unsigned status,
-                                   const char *content_type, struct cass_api_reply *reply,
-                                   long long event_id)
+static enum MHD_Result send_stream(struct cass_server *s, struct MHD_Connection *conn,
+                                   unsigned status, struct cass_api_reply *reply,
+                                   const struct extras *x)
 {
-    struct cass_api_reply *copy = malloc(sizeof(*copy));
-    if (!copy) {
-        if (reply->stream_free)
-            reply->stream_free(reply->stream_ctx);
+    struct stream *st = calloc(1, sizeof(*st));
+    if (!st)
         return MHD_NO;
-    }
-    *copy = *reply;
-    reply->stream_read = NULL;
+    st->s = s;
+    st->reply = *reply;
+    *reply = (struct cass_api_reply){0};
+    st->park.conn = conn;
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    st->park.sock = ci ? ci->connect_fd : -1;
     struct MHD_Response *resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024,
-                                                                  stream_reader, copy, stream_done);
+                                                                  stream_reader, st, stream_done);
     if (!resp) {
-        stream_done(copy);
+        stream_done(st);
         return MHD_NO;
     }
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
-                            content_type ? content_type : "text/plain; charset=utf-8");
-    MHD_add_response_header(resp, "Cache-Control", "no-store");
-    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
-    add_event_id(resp, event_id);
-    /* Follows last as long as the client wants. */
-    MHD_set_connection_option(conn, MHD_CONNECTION_OPTION_TIMEOUT, 0);
-    enum MHD_Result ret = MHD_queue_response(conn, status, resp);
-    MHD_destroy_response(resp);
-    return ret;
+    /* The idle timeout stays: a parked stream does not count as idle
+     * (suspended), a peer that stops reading does. */
+    return queue(conn, status, resp,
+                 st->reply.content_type ? st->reply.content_type : "text/plain; charset=utf-8", x);
 }
 
 static enum MHD_Result send_problem(struct MHD_Connection *conn, unsigned status,
-                                    const char *detail)
+                                    const char *detail, const struct extras *x)
 {
     _cleanup_json_ json_t *p = cass_problem_new(status, detail);
-    return send_json(conn, status, CASS_MEDIA_PROBLEM, p, -1);
+    return send_json(conn, status, CASS_MEDIA_PROBLEM, p, x);
 }
 
 static void count_status(struct cass_daemon *d, unsigned status)
@@ -206,9 +304,12 @@ static void peer_actor(struct MHD_Connection *conn, char *buf, size_t n)
         snprintf(buf, n, "uid:%u", (unsigned)cred.uid);
 }
 
-static enum MHD_Result dispatch(struct cass_server *s, struct MHD_Connection *conn,
-                                const char *method, const char *url, struct request *r)
+/* Runs the route of r and keeps its outcome in r->reply (an error as a
+ * problem body); may wait on the store or the engine. */
+static void handle(struct cass_server *s, struct request *r)
 {
+    struct MHD_Connection *conn = r->conn;
+    const char *method = r->method, *url = r->url;
     struct cass_api_request req = {
         .d = s->d,
         .conn = conn,
@@ -220,23 +321,21 @@ static enum MHD_Result dispatch(struct cass_server *s, struct MHD_Connection *co
     req.content_type = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Type");
     peer_actor(conn, req.actor, sizeof(req.actor));
 
-    struct cass_api_reply reply = {.status = 200};
+    struct cass_api_reply *reply = &r->reply;
+    *reply = (struct cass_api_reply){.status = 200};
     _cleanup_error_ struct cass_error *err = NULL;
     /* X-Cassiny-Event-Id: the last event id before a state-changing request
      * (or an event stream) was handled. Every event the request causes has
      * a greater id, so GET /v1/events?since=N misses none of them. */
-    long long event_id = -1;
+    r->event_id = -1;
     if (s->d->store && ((strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) ||
                         strcmp(url, "/v1/events") == 0))
-        event_id = cass_store_audit_last_id(s->d->store, NULL);
-    int rc = cass_routes_handle(&req, &reply, &err);
-    enum MHD_Result ret;
-    unsigned status;
-    if (rc < 0) {
+        r->event_id = cass_store_audit_last_id(s->d->store, NULL);
+    if (cass_routes_handle(&req, reply, &err) < 0) {
         if (!err)
             cass_error_set(&err, CASS_ERR_INTERNAL, "handler failed without an error");
-        status = reply.status >= 400 ? reply.status : cass_problem_status(err);
-        _cleanup_json_ json_t *p = cass_problem_from_error(err);
+        unsigned status = reply->status >= 400 ? reply->status : cass_problem_status(err);
+        json_t *p = cass_problem_from_error(err);
         if (p) {
             json_object_set_new(p, "status", json_integer(status));
             json_object_set_new(p, "title", json_string(cass_problem_title(status)));
@@ -245,30 +344,104 @@ static enum MHD_Result dispatch(struct cass_server *s, struct MHD_Connection *co
             log_error("%s %s: %s", method, url, err->message ? err->message : "?");
         else
             log_debug("%s %s: %u %s", method, url, status, err->message ? err->message : "");
-        ret = send_json(conn, status, CASS_MEDIA_PROBLEM, p, event_id);
-    } else if (reply.stream_read) {
-        status = reply.status;
-        ret = send_stream(conn, status, reply.content_type, &reply, event_id);
-    } else if (reply.text) {
-        status = reply.status;
-        ret = send_text(conn, status, reply.content_type ? reply.content_type : "text/plain",
-                        reply.text, strlen(reply.text), event_id);
-    } else {
-        status = reply.status;
-        ret = send_json(conn, status, CASS_MEDIA_JSON, reply.body ? reply.body : json_null(),
-                        event_id);
+        json_decref(reply->body);
+        free(reply->text);
+        reply->text = NULL;
+        if (reply->stream_read && reply->stream_free)
+            reply->stream_free(reply->stream_ctx);
+        reply->stream_read = NULL;
+        reply->body = p ? p : json_null();
+        reply->content_type = CASS_MEDIA_PROBLEM;
+        reply->status = status;
+    } else if (!reply->text && !reply->stream_read) {
+        reply->content_type = CASS_MEDIA_JSON;
     }
-    count_status(s->d, status);
-    if (reply.audit && s->d->store) {
+    count_status(s->d, reply->status);
+    if (reply->audit && s->d->store) {
         _cleanup_error_ struct cass_error *aerr = NULL;
-        if (cass_store_audit_append(s->d->store, req.actor, method, url, (int)status,
-                                    reply.audit_detail, &aerr) < 0)
+        if (cass_store_audit_append(s->d->store, req.actor, method, url, (int)reply->status,
+                                    reply->audit_detail, &aerr) < 0)
             log_warn("audit: %s", aerr->message);
+        else
+            cass_daemon_events_notify(s->d);
     }
-    json_decref(reply.body);
-    json_decref(reply.audit_detail);
-    free(reply.text);
-    return ret;
+}
+
+/* Sends the outcome of handle, on MHD's thread. */
+static enum MHD_Result respond(struct cass_server *s, struct MHD_Connection *conn,
+                               struct request *r)
+{
+    struct cass_api_reply *reply = &r->reply;
+    struct extras x = {.event_id = r->event_id, .retry_after = reply->retry_after};
+    if (reply->stream_read)
+        return send_stream(s, conn, reply->status, reply, &x);
+    if (reply->text)
+        return send_text(conn, reply->status,
+                         reply->content_type ? reply->content_type : "text/plain", reply->text,
+                         strlen(reply->text), &x);
+    return send_json(conn, reply->status, reply->content_type,
+                     reply->body ? reply->body : json_null(), &x);
+}
+
+static void *worker_main(void *arg)
+{
+    struct cass_server *s = arg;
+    pthread_mutex_lock(&s->queue_lock);
+    for (;;) {
+        while (!s->queue_head && !s->workers_stop)
+            pthread_cond_wait(&s->queue_cond, &s->queue_lock);
+        struct request *r = s->queue_head;
+        if (!r)
+            break;
+        s->queue_head = r->next;
+        if (!s->queue_head)
+            s->queue_tail = &s->queue_head;
+        pthread_mutex_unlock(&s->queue_lock);
+        handle(s, r);
+        r->state = REQ_DONE;
+        MHD_resume_connection(r->conn);
+        pthread_mutex_lock(&s->queue_lock);
+    }
+    pthread_mutex_unlock(&s->queue_lock);
+    return NULL;
+}
+
+/* Suspends the connection of r and gives r to a worker; MHD calls the
+ * access handler again once the worker resumed it. */
+static enum MHD_Result enqueue(struct cass_server *s, struct request *r)
+{
+    r->state = REQ_QUEUED;
+    r->next = NULL;
+    MHD_suspend_connection(r->conn);
+    pthread_mutex_lock(&s->queue_lock);
+    *s->queue_tail = r;
+    s->queue_tail = &r->next;
+    pthread_cond_signal(&s->queue_cond);
+    pthread_mutex_unlock(&s->queue_lock);
+    return MHD_YES;
+}
+
+static struct conn *conn_of(struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci ? ci->socket_context : NULL;
+}
+
+/* The request is in (or answered early): its deadline no longer runs. */
+static void request_arrived(struct cass_server *s, struct MHD_Connection *conn)
+{
+    struct conn *c = conn_of(conn);
+    if (c)
+        cass_hub_conn_arm(s->hub, &c->hc, 0);
+}
+
+static enum MHD_Result send_too_large(struct cass_server *s, struct MHD_Connection *conn)
+{
+    count_status(s->d, 413);
+    char detail[128];
+    snprintf(detail, sizeof(detail), "request body larger than %zu bytes", s->max_body);
+    return send_problem(conn, 413, detail, &(struct extras){.event_id = -1});
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
@@ -283,11 +456,24 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             return MHD_NO;
         *con_cls = r;
         r->started = 1;
+        struct conn *c = conn_of(conn);
+        if (c && c->over_limit) {
+            request_arrived(s, conn);
+            count_status(s->d, 503);
+            char detail[160];
+            snprintf(detail, sizeof(detail),
+                     "%u connections are open, the most there may be (limits.maxConnections)",
+                     s->max_conn);
+            return send_problem(conn, 503, detail,
+                                &(struct extras){.event_id = -1, .retry_after = 1, .close = true});
+        }
         if (r->bad_path) {
+            request_arrived(s, conn);
             count_status(s->d, 400);
             return send_problem(conn, 400,
                                 "the path holds a byte that no name or route can: a NUL, a "
-                                "control byte, a space, an encoded slash or a bad escape");
+                                "control byte, a space, an encoded slash or a bad escape",
+                                &(struct extras){.event_id = -1});
         }
         /* Refuse a declared oversized body before reading any of it. */
         const char *cl =
@@ -298,10 +484,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             unsigned long long n = strtoull(cl, &end, 10);
             if (errno || end == cl || *end || n > s->max_body) {
                 r->too_large = 1;
-                count_status(s->d, 413);
-                char detail[128];
-                snprintf(detail, sizeof(detail), "request body larger than %zu bytes", s->max_body);
-                return send_problem(conn, 413, detail);
+                request_arrived(s, conn);
+                return send_too_large(s, conn);
             }
         }
         return MHD_YES;
@@ -335,20 +519,68 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return MHD_YES;
     }
 
-    if (r->too_large) {
-        count_status(s->d, 413);
-        char detail[128];
-        snprintf(detail, sizeof(detail), "request body larger than %zu bytes", s->max_body);
-        return send_problem(conn, 413, detail);
+    switch (r->state) {
+    case REQ_DONE:
+        return respond(s, conn, r);
+    case REQ_QUEUED:
+        return MHD_YES; /* not resumed yet */
+    case REQ_RECEIVING:
+        break;
     }
-    return dispatch(s, conn, method, url, r);
+    request_arrived(s, conn);
+    if (r->too_large)
+        return send_too_large(s, conn);
+    r->conn = conn;
+    r->method = method;
+    r->url = url;
+    if (!cass_routes_inline(method, url))
+        return enqueue(s, r);
+    handle(s, r);
+    r->state = REQ_DONE;
+    return respond(s, conn, r);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
+    struct cass_server *s = cls;
     request_free(*con_cls);
     *con_cls = NULL;
+    /* Kept alive: the next request's deadline runs from here. */
+    struct conn *c = conn_of(conn);
+    if (c)
+        cass_hub_conn_arm(s->hub, &c->hc, cass_stream_now_ms() + s->request_timeout_ms);
+}
+
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+    struct cass_server *s = cls;
+    struct conn *c = *socket_context;
+    if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+        if (c) {
+            cass_hub_conn_remove(s->hub, &c->hc);
+            free(c);
+            *socket_context = NULL;
+        }
+        atomic_fetch_sub(&s->live, 1);
+        return;
+    }
+    unsigned live = atomic_fetch_add(&s->live, 1) + 1;
+    if (!(c = calloc(1, sizeof(*c))))
+        return;
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    c->hc.fd = ci ? ci->connect_fd : -1;
+    c->over_limit = live > s->max_conn;
+    int64_t grace = c->over_limit && s->request_timeout_ms > OVER_LIMIT_GRACE_MS
+                        ? OVER_LIMIT_GRACE_MS
+                        : s->request_timeout_ms;
+    if (c->hc.fd >= 0)
+        cass_hub_conn_add(s->hub, &c->hc, cass_stream_now_ms() + grace);
+    else
+        c->hc.killed = true; /* never shut down by the hub: not in its list */
+    *socket_context = c;
 }
 
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
@@ -418,6 +650,33 @@ static int listen_unix(const char *path, const char *group, struct cass_error **
     return fd;
 }
 
+static void workers_stop(struct cass_server *s)
+{
+    pthread_mutex_lock(&s->queue_lock);
+    s->workers_stop = true;
+    pthread_cond_broadcast(&s->queue_cond);
+    pthread_mutex_unlock(&s->queue_lock);
+    for (unsigned i = 0; i < s->nworkers; i++)
+        pthread_join(s->workers[i], NULL);
+    s->nworkers = 0;
+}
+
+static void server_free(struct cass_server *s)
+{
+    workers_stop(s);
+    cass_hub_stop(s->hub);
+    pthread_cond_destroy(&s->queue_cond);
+    pthread_mutex_destroy(&s->queue_lock);
+    free(s->socket_path);
+    free(s);
+}
+
+static json_int_t config_int_or(struct cass_daemon *d, const char *path, json_int_t dflt)
+{
+    json_int_t v = cass_daemon_config_int(d, path);
+    return v > 0 ? v : dflt;
+}
+
 struct cass_server *cass_server_start(struct cass_daemon *d, struct cass_error **err)
 {
     const char *path = cass_daemon_config_str(d, "socket");
@@ -437,37 +696,53 @@ struct cass_server *cass_server_start(struct cass_daemon *d, struct cass_error *
         return NULL;
     }
     s->d = d;
+    pthread_mutex_init(&s->queue_lock, NULL);
+    pthread_cond_init(&s->queue_cond, NULL);
+    s->queue_tail = &s->queue_head;
     s->socket_path = strdup(path);
-    json_int_t max_body = cass_daemon_config_int(d, "limits.maxBodyBytes");
-    s->max_body = max_body > 0 ? (size_t)max_body : CASS_MAX_BODY_BYTES;
-    json_int_t max_conn = cass_daemon_config_int(d, "limits.maxConnections");
-    if (max_conn <= 0)
-        max_conn = 64;
+    s->max_body = (size_t)config_int_or(d, "limits.maxBodyBytes", CASS_MAX_BODY_BYTES);
+    s->max_conn = (unsigned)config_int_or(d, "limits.maxConnections", 4096);
+    s->idle_timeout = (unsigned)config_int_or(d, "limits.idleTimeoutSeconds", 30);
+    s->request_timeout_ms = config_int_or(d, "limits.requestTimeoutSeconds", 60) * 1000;
+    /* Past the limit a few more are let in to be told 503; past those
+     * libmicrohttpd closes a new connection at once. */
+    unsigned over = s->max_conn / 16 > 16 ? s->max_conn / 16 : 16;
 
-    int fd = listen_unix(path, cass_daemon_config_str(d, "socketGroup"), err);
-    if (fd < 0) {
-        free(s->socket_path);
-        free(s);
+    if (!s->socket_path || !(s->hub = cass_hub_start(d, err))) {
+        if (!s->socket_path)
+            cass_error_set(err, CASS_ERR_NOMEM, "out of memory");
+        server_free(s);
         return NULL;
     }
-    /* A thread per connection: log follows and event streams block for long
-     * times; the connection limit bounds the threads. poll(), not select():
-     * a descriptor past FD_SETSIZE (the gateway's connections count too)
-     * must not make the API refuse connections. */
-    s->mhd =
-        MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
-                             MHD_USE_POLL | MHD_USE_ERROR_LOG,
-                         0, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s,
-                         MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_URI_LOG_CALLBACK, on_uri, s,
-                         MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_CONNECTION_LIMIT,
-                         (unsigned)max_conn, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
-                         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024), MHD_OPTION_END);
+    for (; s->nworkers < API_WORKERS; s->nworkers++)
+        if (pthread_create(&s->workers[s->nworkers], NULL, worker_main, s) != 0)
+            break;
+    if (s->nworkers == 0) {
+        cass_error_set(err, CASS_ERR_INTERNAL, "cannot start the API's workers");
+        server_free(s);
+        return NULL;
+    }
+    int fd = listen_unix(path, cass_daemon_config_str(d, "socketGroup"), err);
+    if (fd < 0) {
+        server_free(s);
+        return NULL;
+    }
+    /* One event loop over epoll: an idle connection costs a descriptor and
+     * its memory, no thread and no FD_SETSIZE. Nothing on the loop waits:
+     * handlers run on the workers and streams wait in the hub, their
+     * connections suspended meanwhile (docs/architecture.md). */
+    s->mhd = MHD_start_daemon(
+        MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG, 0, NULL, NULL,
+        on_request, s, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s, MHD_OPTION_LISTEN_SOCKET, fd,
+        MHD_OPTION_URI_LOG_CALLBACK, on_uri, s, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, s, MHD_OPTION_CONNECTION_LIMIT,
+        s->max_conn + over, MHD_OPTION_CONNECTION_TIMEOUT, s->idle_timeout,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024), MHD_OPTION_END);
     if (!s->mhd) {
         close(fd);
         unlink(path);
-        free(s->socket_path);
-        free(s);
         cass_error_set(err, CASS_ERR_INTERNAL, "libmicrohttpd failed to start on %s", path);
+        server_free(s);
         return NULL;
     }
     return s;
@@ -477,10 +752,17 @@ void cass_server_stop(struct cass_server *s)
 {
     if (!s)
         return;
-    MHD_quiesce_daemon(s->mhd);
+    int fd = MHD_quiesce_daemon(s->mhd);
     cass_routes_cancel_streams();
+    /* Every suspended connection is resumed before libmicrohttpd stops:
+     * the workers finish what they hold, the hub lets go of every stream
+     * (which then ends, cancelled). */
+    workers_stop(s);
+    cass_hub_stop(s->hub);
+    s->hub = NULL;
     MHD_stop_daemon(s->mhd);
+    if (fd >= 0)
+        close(fd);
     unlink(s->socket_path);
-    free(s->socket_path);
-    free(s);
+    server_free(s);
 }

@@ -127,6 +127,18 @@ int ctl_follow_events(struct ctl *c, struct ctl_follow *f)
             result = CTL_FOLLOW_UNREACHABLE;
             break;
         }
+        /* The daemon ended the stream with a retry hint (its lifetime is
+         * over): resume after the last event seen, as told, quietly. */
+        if (rc == 0 && s.sse.retry_ms >= 0) {
+            nap(f, s.sse.retry_ms / 1000.0);
+            backoff = BACKOFF_FIRST_S;
+            lost = 0;
+            if (cancelled(f)) {
+                result = CTL_FOLLOW_CANCELLED;
+                break;
+            }
+            continue;
+        }
         /* The stream ended (the daemon stopped or the connection broke):
          * back off, then resume after the last event seen. */
         if (answered) {

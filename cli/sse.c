@@ -12,6 +12,7 @@ void ctl_sse_init(struct ctl_sse *p, ctl_sse_fn fn, void *userdata)
     memset(p, 0, sizeof(*p));
     p->fn = fn;
     p->userdata = userdata;
+    p->retry_ms = -1;
 }
 
 void ctl_sse_clear(struct ctl_sse *p)
@@ -30,6 +31,7 @@ void ctl_sse_restart(struct ctl_sse *p)
     free(p->event);
     p->event = NULL;
     p->after_cr = 0;
+    p->retry_ms = -1;
 }
 
 const char *ctl_sse_last_id(const struct ctl_sse *p)
@@ -119,8 +121,15 @@ static int process_line(struct ctl_sse *p)
     } else if (field_is(l, flen, "id")) {
         if (!memchr(v, '\0', vlen) && replace(&p->id, v, vlen) < 0)
             return -1;
+    } else if (field_is(l, flen, "retry")) {
+        /* ASCII digits only, as the standard says; anything else is ignored. */
+        long ms = vlen && vlen < 10 ? 0 : -1;
+        for (size_t i = 0; ms >= 0 && i < vlen; i++)
+            ms = v[i] >= '0' && v[i] <= '9' ? ms * 10 + (v[i] - '0') : -1;
+        if (ms >= 0)
+            p->retry_ms = ms;
     }
-    /* "retry" and unknown fields are ignored. */
+    /* Unknown fields are ignored. */
     return 0;
 }
 

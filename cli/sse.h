@@ -27,16 +27,17 @@ struct ctl_sse {
     size_t line_len, line_cap;
     char *data; /* data lines of the frame being read, each with its "\n" */
     size_t data_len, data_cap;
-    char *event;  /* event type of the frame being read, NULL: none */
-    char *id;     /* last event id, NULL: none */
-    int after_cr; /* the last byte was a CR: a LF right after it ends no line */
+    char *event;   /* event type of the frame being read, NULL: none */
+    char *id;      /* last event id, NULL: none */
+    int after_cr;  /* the last byte was a CR: a LF right after it ends no line */
+    long retry_ms; /* the last "retry:" of the stream (ms), -1 when none */
 };
 
 void ctl_sse_init(struct ctl_sse *p, ctl_sse_fn fn, void *userdata);
 /* Frees what the parser holds; it may be initialised again. */
 void ctl_sse_clear(struct ctl_sse *p);
 /* Forgets a partly read frame (after the connection dropped) and starts a
- * new stream; keeps the last event id. */
+ * new stream; keeps the last event id, forgets the retry hint. */
 void ctl_sse_restart(struct ctl_sse *p);
 
 /* Parses len bytes. Returns 0, the non-zero value of the callback that

@@ -96,6 +96,14 @@ int cass_daemon_instance_load(struct cass_daemon *d, struct cass_error **err)
     return 0;
 }
 
+void cass_daemon_events_notify(struct cass_daemon *d)
+{
+    pthread_mutex_lock(&d->events_lock);
+    d->events_seq++;
+    pthread_cond_broadcast(&d->events_cond);
+    pthread_mutex_unlock(&d->events_lock);
+}
+
 void cass_daemon_free(struct cass_daemon *d)
 {
     if (!d)

@@ -51,6 +51,9 @@ struct cass_daemon {
 const char *cass_daemon_config_str(const struct cass_daemon *d, const char *path);
 json_int_t cass_daemon_config_int(const struct cass_daemon *d, const char *path);
 
+/* Wakes the event streams: something was appended to the audit log. */
+void cass_daemon_events_notify(struct cass_daemon *d);
+
 /* The engine client, connecting (and negotiating the API version) if there
  * is none yet. Borrowed: valid until cass_daemon_free. NULL with *err of
  * kind UNAVAILABLE while the engine does not answer. */

@@ -2,17 +2,19 @@
  * formatted as server-sent events, waiting for more when there are none. */
 #include "config.h"
 
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "cleanup.h"
 #include "eventstream.h"
 #include "store.h"
+
+#define EVENTS_PAGE 100
+/* What a client waits before it reconnects, after the lifetime's end. */
+#define EVENTS_RETRY_MS "1000"
 
 /* Set at shutdown: every open stream ends. */
 static atomic_int cancelled;
@@ -29,7 +31,13 @@ struct cass_eventstream {
     char *run;     /* only this run, may be NULL */
     char *pending; /* formatted text not yet sent */
     size_t len, off;
+    int64_t next_beat, end_at, beat_ms; /* cass_stream_now_ms() */
+    bool ended;                         /* the lifetime's end was queued */
+    bool failed;                        /* the store failed: end with an error */
 };
+
+/* Streams open now, against limits.maxEventStreams. */
+static atomic_int open_streams;
 
 static void sse_format(struct cass_eventstream *x, json_t *entries)
 {
@@ -78,52 +86,77 @@ static void sse_format(struct cass_eventstream *x, json_t *entries)
     x->off = 0;
 }
 
-long cass_eventstream_read(struct cass_eventstream *x, char *buf, size_t max)
+/* Queues text to send after what is pending (which is all sent by now). */
+static void set_pending(struct cass_eventstream *x, const char *text)
 {
-    struct cass_daemon *d = x->d;
-    for (int idle = 0;;) {
-        if (x->off < x->len) {
-            size_t n = x->len - x->off < max ? x->len - x->off : max;
-            memcpy(buf, x->pending + x->off, n);
-            x->off += n;
-            return (long)n;
-        }
-        if (atomic_load(&cancelled) || atomic_load(&d->stopping))
-            return 0;
-        pthread_mutex_lock(&d->events_lock);
-        unsigned long seq = d->events_seq;
-        pthread_mutex_unlock(&d->events_lock);
+    free(x->pending);
+    x->pending = strdup(text);
+    x->len = x->pending ? strlen(x->pending) : 0;
+    x->off = 0;
+}
+
+int cass_eventstream_refill(struct cass_eventstream *x)
+{
+    if (x->off < x->len || x->failed)
+        return 1;
+    /* A filter can skip a whole page: look further until something is to
+     * be sent or the log is read to its end. */
+    for (;;) {
         _cleanup_error_ struct cass_error *err = NULL;
-        _cleanup_json_ json_t *entries = cass_store_audit_since(d->store, x->last_id, 100, &err);
-        if (!entries)
-            return -1;
-        if (json_array_size(entries) > 0) {
-            sse_format(x, entries);
-            idle = 0;
-            continue;
+        _cleanup_json_ json_t *entries =
+            cass_store_audit_since(x->d->store, x->last_id, EVENTS_PAGE, &err);
+        if (!entries) {
+            x->failed = true;
+            return 1;
         }
-        if (++idle >= 15) {
-            /* A comment now and then keeps proxies and clients from giving up. */
-            static const char ka[] = ": keep-alive\n\n";
-            if (max < sizeof(ka) - 1)
-                return -1;
-            memcpy(buf, ka, sizeof(ka) - 1);
-            return (long)(sizeof(ka) - 1);
-        }
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_sec += 1;
-        pthread_mutex_lock(&d->events_lock);
-        while (d->events_seq == seq) {
-            if (pthread_cond_timedwait(&d->events_cond, &d->events_lock, &until) != 0)
-                break;
-        }
-        pthread_mutex_unlock(&d->events_lock);
+        if (json_array_size(entries) == 0)
+            return 0;
+        sse_format(x, entries);
+        if (x->off < x->len)
+            return 1;
+        if (json_array_size(entries) < EVENTS_PAGE)
+            return 0;
     }
+}
+
+long cass_eventstream_read(struct cass_eventstream *x, char *buf, size_t max,
+                           struct cass_stream_wait *wait)
+{
+    int64_t now = cass_stream_now_ms();
+    if (x->off >= x->len && !x->ended) {
+        if (x->failed)
+            return -1;
+        if (atomic_load(&cancelled) || atomic_load(&x->d->stopping))
+            return 0;
+        if (now >= x->end_at) {
+            /* Lived long enough: end with a hint, the client resumes from
+             * its Last-Event-ID. */
+            set_pending(x, "retry: " EVENTS_RETRY_MS "\n: this stream reached its lifetime "
+                           "(limits.eventStreamLifetimeSeconds); reconnect with Last-Event-ID\n\n");
+            x->ended = true;
+        } else if (now >= x->next_beat) {
+            /* Keeps proxies from giving up, and finds a peer that is gone. */
+            set_pending(x, ": keep-alive\n\n");
+        }
+    }
+    if (x->off < x->len) {
+        size_t n = x->len - x->off < max ? x->len - x->off : max;
+        memcpy(buf, x->pending + x->off, n);
+        x->off += n;
+        x->next_beat = now + x->beat_ms;
+        return (long)n;
+    }
+    if (x->ended)
+        return 0;
+    wait->fd = -1;
+    wait->events = true;
+    wait->until_ms = x->next_beat < x->end_at ? x->next_beat : x->end_at;
+    return CASS_STREAM_AGAIN;
 }
 
 void cass_eventstream_close(struct cass_eventstream *x)
 {
+    atomic_fetch_sub(&open_streams, 1);
     free(x->name);
     free(x->run);
     free(x->pending);
@@ -134,12 +167,28 @@ struct cass_eventstream *cass_eventstream_open(struct cass_daemon *d, long long 
                                                const char *name, const char *run,
                                                struct cass_error **err)
 {
+    json_int_t max = cass_daemon_config_int(d, "limits.maxEventStreams");
+    if (atomic_fetch_add(&open_streams, 1) >= (max > 0 ? max : 256)) {
+        atomic_fetch_sub(&open_streams, 1);
+        cass_error_set(err, CASS_ERR_UNAVAILABLE,
+                       "%lld event streams are open, the most there may be "
+                       "(limits.maxEventStreams); try again later",
+                       (long long)max);
+        return NULL;
+    }
     struct cass_eventstream *x = calloc(1, sizeof(*x));
     if (!x) {
+        atomic_fetch_sub(&open_streams, 1);
         cass_error_set(err, CASS_ERR_NOMEM, "out of memory");
         return NULL;
     }
     x->d = d;
+    json_int_t beat = cass_daemon_config_int(d, "limits.heartbeatSeconds");
+    json_int_t life = cass_daemon_config_int(d, "limits.eventStreamLifetimeSeconds");
+    int64_t now = cass_stream_now_ms();
+    x->beat_ms = (beat > 0 ? beat : 15) * 1000;
+    x->next_beat = now + x->beat_ms;
+    x->end_at = now + (life > 0 ? life : 3600) * 1000;
     if (after_id >= 0) {
         x->last_id = after_id;
     } else {

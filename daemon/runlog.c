@@ -91,7 +91,8 @@ void cass_runlog_save(struct cass_daemon *d, struct cass_backend *b, const char 
 }
 
 /* Logs: a thread copies the engine's demultiplexed stream into a pipe that
- * the connection's thread reads; closing either end ends both. */
+ * the API's event loop reads when it is readable; closing either end ends
+ * both. */
 struct log_stream {
     struct log_stream *next; /* in live_streams */
     int fds[2];
@@ -153,12 +154,19 @@ static void *log_thread(void *arg)
     return NULL;
 }
 
-static long log_stream_read(struct log_stream *ls, char *buf, size_t max)
+/* The pipe's read end does not block: a quiet follow waits in the API's
+ * hub, not in a thread of its own. */
+static long log_stream_read(struct log_stream *ls, char *buf, size_t max,
+                            struct cass_stream_wait *wait)
 {
     for (;;) {
         ssize_t n = read(ls->fds[0], buf, max);
         if (n < 0 && errno == EINTR)
             continue;
+        if (n < 0 && errno == EAGAIN) {
+            wait->fd = ls->fds[0];
+            return CASS_STREAM_AGAIN;
+        }
         return n;
     }
 }
@@ -225,7 +233,7 @@ struct cass_runlog_reader *cass_runlog_open(struct cass_daemon *d, const json_t 
         return r;
     }
     struct log_stream *ls = calloc(1, sizeof(*ls));
-    if (!ls || pipe2(ls->fds, O_CLOEXEC) < 0) {
+    if (!ls || pipe2(ls->fds, O_CLOEXEC) < 0 || fcntl(ls->fds[0], F_SETFL, O_NONBLOCK) < 0) {
         free(ls);
         free(r);
         cass_error_set(err, CASS_ERR_INTERNAL, "cannot make a pipe for the logs");
@@ -253,9 +261,10 @@ struct cass_runlog_reader *cass_runlog_open(struct cass_daemon *d, const json_t 
     return r;
 }
 
-long cass_runlog_read(struct cass_runlog_reader *r, char *buf, size_t max)
+long cass_runlog_read(struct cass_runlog_reader *r, char *buf, size_t max,
+                      struct cass_stream_wait *wait)
 {
-    return r->live ? log_stream_read(r->live, buf, max) : file_stream_read(r->fd, buf, max);
+    return r->live ? log_stream_read(r->live, buf, max, wait) : file_stream_read(r->fd, buf, max);
 }
 
 void cass_runlog_close(struct cass_runlog_reader *r)

@@ -6,6 +6,7 @@
 
 #include "backend.h"
 #include "daemon.h"
+#include "stream.h"
 
 #include <jansson.h>
 #include <stdbool.h>
@@ -27,8 +28,10 @@ void cass_runlog_save(struct cass_daemon *d, struct cass_backend *b, const char 
 struct cass_runlog_reader;
 struct cass_runlog_reader *cass_runlog_open(struct cass_daemon *d, const json_t *run, bool follow,
                                             int tail, struct cass_error **err);
-/* Bytes read, 0 at the end, -1 on errors. */
-long cass_runlog_read(struct cass_runlog_reader *r, char *buf, size_t max);
+/* Bytes read, 0 at the end, -1 on errors, never waiting: CASS_STREAM_AGAIN
+ * with wait->fd set when the live stream has nothing yet. */
+long cass_runlog_read(struct cass_runlog_reader *r, char *buf, size_t max,
+                      struct cass_stream_wait *wait);
 void cass_runlog_close(struct cass_runlog_reader *r);
 /* At shutdown: every open reader ends. */
 void cass_runlog_cancel_all(void);

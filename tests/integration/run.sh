@@ -1,8 +1,8 @@
 #!/bin/bash
 # Runs the integration suites against the real Docker Engine, CASS_IT_JOBS
 # (default 3) at a time: each suite has its own daemons, sockets, state and
-# spec names, so they do not see each other. The load test runs alone at the
-# end, since it measures. Each suite's output goes to its log, printed in
+# spec names, so they do not see each other. The hostile-client and load
+# tests run alone at the end, since they measure. Each suite's output goes to its log, printed in
 # the order of the list below once all have ended.
 # Usage: run.sh BUILDDIR SRCDIR   (called by `make check-integration`)
 set -u
@@ -26,6 +26,7 @@ suites=(
     "check_engine_live|engine client against the real engine|$build/tests/integration/check_engine_live"
 )
 alone=(
+    "hostile|hostile clients on the API socket: 1,000 idle, 200 streams, trickles|bash $it/test_hostile.sh $build $src"
     "gateway_load|the gateway and the API under 1,100 connections|bash $it/test_gateway_load.sh $build $src"
 )
 
@@ -48,7 +49,7 @@ finish() { # finish ENTRY: waits for it, then prints its log
     echo "--- $what [$name]"
     case $name in
     check_*) tail -n 15 "$logs/$name.log" ;;
-    *) cat "$logs/$name.log" ;;
+    *) grep -v '^debug: ' "$logs/$name.log" ;;
     esac
 }
 

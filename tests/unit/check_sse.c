@@ -219,6 +219,29 @@ START_TEST(no_id)
 }
 END_TEST
 
+/* The hint a stream ends with (its lifetime is over): digits only. */
+START_TEST(retry_hint)
+{
+    struct record r;
+    record_open(&r);
+    struct ctl_sse p;
+    ctl_sse_init(&p, on_event, &r);
+    ck_assert_int_eq(p.retry_ms, -1);
+    static const char end[] = "id: 4\ndata: x\n\nretry: 1000\n: lifetime reached\n\n";
+    ck_assert_int_eq(ctl_sse_feed(&p, end, strlen(end)), 0);
+    ck_assert_int_eq(p.retry_ms, 1000);
+    ck_assert_int_eq(ctl_sse_feed(&p, "retry: 5x\nretry:\n", 18), 0);
+    ck_assert_int_eq(p.retry_ms, 1000);
+    ctl_sse_restart(&p);
+    ck_assert_int_eq(p.retry_ms, -1);
+    ck_assert_str_eq(ctl_sse_last_id(&p), "4");
+    ctl_sse_clear(&p);
+    char *got = record_close(&r);
+    ck_assert_str_eq(got, "4|message|x\n");
+    free(got);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("sse");
@@ -232,6 +255,7 @@ int main(void)
     tcase_add_test(tc, stop_from_callback);
     tcase_add_test(tc, too_long);
     tcase_add_test(tc, no_id);
+    tcase_add_test(tc, retry_hint);
     suite_add_tcase(s, tc);
     return cass_check_run(s);
 }
