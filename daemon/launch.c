@@ -122,10 +122,27 @@ void cass_run_remove_workload(struct cass_daemon *d, struct cass_backend *b, con
     if (b->ops->stop(b, id, CASS_STOP_TIMEOUT_S, &err) < 0)
         log_warn("stop container %.12s: %s", id, err->message);
     cass_error_free(TAKE_PTR(err));
-    if (run_id)
-        cass_runlog_save(d, b, run_id, id);
+    if (run_id && cass_run_keep_log(d, b, run_id, id) != 0 && cass_store_full(d->store)) {
+        /* The rest of its log is in the engine only: the container stays
+         * until there is room (the recovery's reconcile removes it). */
+        log_warn("container %.12s of run %s kept until the disk has room for its log", id, run_id);
+        return;
+    }
     if (b->ops->remove(b, id, &err) < 0)
         log_warn("remove container %.12s: %s", id, err->message);
+}
+
+int cass_run_keep_log(struct cass_daemon *d, struct cass_backend *b, const char *run_id,
+                      const char *id)
+{
+    int saved = cass_runlog_save(d, b, run_id, id);
+    _cleanup_json_ json_t *run = saved == 0 ? cass_store_run_get(d->store, run_id, NULL) : NULL;
+    if (saved == 1 || json_is_true(json_object_get(run, "logTruncated"))) {
+        /* Said on the run as well as in the log; a later full copy clears it. */
+        _cleanup_json_ json_t *ch = json_pack("{s:b}", "logTruncated", saved == 1);
+        cass_store_run_update(d->store, run_id, ch, NULL, NULL);
+    }
+    return saved;
 }
 
 void cass_run_remove_workloads(struct cass_daemon *d, struct cass_backend *b, const json_t *run)
@@ -430,6 +447,53 @@ static void launch_clear(struct cass_launch *l)
     cass_strv_free(&l->cmd);
 }
 
+/* The engine did not answer: a run that had not started yet waits for it
+ * (pending, reason engine-unavailable, since when in engineWaitSince; a
+ * container it created is no longer listed, so the reconcile after the
+ * engine's return removes it); the lifecycle's pinger queues it again when
+ * the engine answers, or fails it past limits.engineWaitSeconds. A run that
+ * serves, or may have started, keeps its status: the reconcile after the
+ * engine's return resumes it by its kind's rules. */
+static void wait_for_engine(struct cass_launch *l, const char *status, const struct cass_error *why)
+{
+    if (strcmp(status, "ready") == 0 || strcmp(status, "running") == 0 ||
+        (strcmp(status, "starting") == 0 &&
+         json_array_size(json_object_get(l->run, "containers")) > 0)) {
+        log_info("run %s: the engine does not answer (%s); decided when it does", l->run_id,
+                 why ? why->message : "?");
+        return;
+    }
+    _cleanup_free_ char *msg =
+        cass_xasprintf("waiting for the engine, which does not answer (%s); at most %lld s "
+                       "(limits.engineWaitSeconds)",
+                       why ? why->message : "?",
+                       (long long)cass_daemon_config_int(l->d, "limits.engineWaitSeconds"));
+    _cleanup_json_ json_t *ch =
+        json_pack("{s:s,s:s,s:s,s:[],s:[]}", "status", "pending", "reason",
+                  CASS_REASON_ENGINE_UNAVAILABLE, "error", msg, "containers", "ports");
+    if (!json_is_string(json_object_get(l->run, "engineWaitSince"))) {
+        char now[CASS_STORE_TIME_LEN + 1];
+        cass_store_time_now(now);
+        json_object_set_new(ch, "engineWaitSince", json_string(now));
+    }
+    _cleanup_error_ struct cass_error *err = NULL;
+    if (cass_run_change(l->d, l->run_id, ch, NULL, &err) < 0) {
+        log_warn("run %s: cannot record that it waits for the engine: %s", l->run_id, err->message);
+        return;
+    }
+    log_info("run %s: waits for the engine: %s", l->run_id, why ? why->message : "?");
+}
+
+/* A launch step failed because the engine went away (a transport error and
+ * the engine does not answer a ping), not because of what it answered. */
+static bool engine_gone(struct cass_launch *l, const struct cass_error *err)
+{
+    if (!err || err->kind != CASS_ERR_UNAVAILABLE)
+        return false;
+    _cleanup_error_ struct cass_error *perr = NULL;
+    return l->b->ops->ping(l->b, &perr) < 0;
+}
+
 /* Runs of the same name that a new one replaces before it launches. */
 static void stop_other_runs(struct cass_launch *l)
 {
@@ -488,9 +552,20 @@ void cass_launch_run(struct cass_lifecycle *lc, const char *run_id)
             cass_run_remove_workloads(d, l.b, l.run);
         goto out;
     }
+    if (cass_store_full(d->store)) {
+        /* Nothing it does could be recorded: it stays as it is and the
+         * recovery from the full disk queues it again. */
+        log_info("run %s: waits until the disk has room", run_id);
+        goto out;
+    }
     if (l.b->ops->ping(l.b, &err) < 0) {
-        l.reason = "engine-unavailable";
-        goto failed;
+        wait_for_engine(&l, status, err);
+        goto out;
+    }
+    if (strcmp(json_string_value(json_object_get(l.run, "reason")) ?: "",
+               CASS_REASON_ENGINE_UNAVAILABLE) == 0) {
+        _cleanup_json_ json_t *ch = json_pack("{s:n,s:n}", "reason", "error");
+        cass_store_run_update(d->store, run_id, ch, NULL, NULL);
     }
     if (kind->resume && has_workload &&
         (strcmp(status, "running") == 0 || strcmp(status, "starting") == 0 ||
@@ -531,6 +606,21 @@ failed:
     if (atomic_load(cass_lifecycle_cancel(lc))) {
         /* Shutting down: the next start's reconcile launches it again. */
         log_info("run %s: launch interrupted by shutdown", run_id);
+        goto out;
+    }
+    if (engine_gone(&l, err)) {
+        _cleanup_json_ json_t *now = cass_store_run_get(d->store, run_id, NULL);
+        json_decref(l.run);
+        l.run = TAKE_PTR(now);
+        if (l.run) {
+            wait_for_engine(&l, json_string_value(json_object_get(l.run, "status")), err);
+            goto out;
+        }
+    }
+    if (cass_store_full(d->store)) {
+        /* What it made stays until its end can be recorded. */
+        log_warn("run %s: %s; left as it is until the disk has room", run_id,
+                 err ? err->message : "?");
         goto out;
     }
     {

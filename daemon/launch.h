@@ -144,12 +144,21 @@ json_t *cass_run_doc(struct cass_daemon *d, const json_t *run, struct cass_error
 /* Stops and removes every container of a run, its logs kept first, and
  * takes them out of the model rotation. Missing ones are fine. */
 void cass_run_remove_workloads(struct cass_daemon *d, struct cass_backend *b, const json_t *run);
-/* The same for one workload of a run. */
+/* Keeps the log of workload id of run_id (cass_runlog_save) and says on the
+ * run whether it was cut short by a full disk (logTruncated). Returns what
+ * cass_runlog_save returned. */
+int cass_run_keep_log(struct cass_daemon *d, struct cass_backend *b, const char *run_id,
+                      const char *id);
+/* The same as cass_run_remove_workloads for one workload of a run; while
+ * the disk is full, one whose log could not be kept whole stays. */
 void cass_run_remove_workload(struct cass_daemon *d, struct cass_backend *b, const char *run_id,
                               const char *name, const char *id);
 
 /* "cassiny-<name>-<the run id's last 10 characters>" (lowercase). */
 void cass_launch_container_name(const char *name, const char *run_id, char *out, size_t n);
+
+/* The reason of a run that waits for (or gave up on) the engine. */
+#define CASS_REASON_ENGINE_UNAVAILABLE "engine-unavailable"
 
 double cass_now(void);
 char *cass_xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
