@@ -18,7 +18,7 @@
 #define POOL_MAX 8
 /* Buffered calls give up after this long; streams and waits have no limit. */
 #define DEFAULT_TIMEOUT_MS 120000L
-#define PING_TIMEOUT_MS 1500L
+#define PING_TIMEOUT_MS 1000L
 #define NEGOTIATE_TIMEOUT_MS 10000L
 /* Largest engine error message kept. */
 #define MAX_MESSAGE 4096

@@ -279,7 +279,7 @@ static int job_launch(struct cass_launch *l, struct cass_error **err)
         return -1;
     if (cass_launch_record(l, json_pack("{s:s}", "status", "starting"), err) < 0)
         return -1;
-    if (l->b->ops->start(l->b, cid, err) < 0)
+    if (cass_launch_start(l, cid, err) < 0)
         return -1;
     /* Running: the launch slot is for launches, not for a job's whole life. */
     cass_launch_slot_release(l);

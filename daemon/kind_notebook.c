@@ -140,7 +140,8 @@ static bool restarts(const json_t *spec)
 
 /* The same container started again (its workspace, token and files are
  * the run's), ready again once Jupyter answers; a container that ends
- * again within RESTART_MIN_INTERVAL_S of its last restart is left ended. */
+ * again within RESTART_MIN_INTERVAL_S of its last restart's readiness
+ * (restartedAt) is left ended. */
 static int notebook_restart(struct cass_launch *l, const char *cid, struct cass_error **err)
 {
     const char *last = json_string_value(json_object_get(l->run, "restartedAt"));
@@ -154,15 +155,15 @@ static int notebook_restart(struct cass_launch *l, const char *cid, struct cass_
     const char *token = json_string_value(json_object_get(l->run, "token"));
     int port = (int)json_integer_value(json_object_get(l->spec, "port"));
     const char *publish = cass_daemon_config_str(l->d, "publishAddress");
-    char now[CASS_STORE_TIME_LEN + 1];
-    cass_store_time_now(now);
     json_int_t n = json_integer_value(json_object_get(l->run, "restarts"));
+    /* "starting" already: a restart the engine cut short, tried again. */
+    bool again = strcmp(json_string_value(json_object_get(l->run, "status")), "starting") == 0;
     log_info("run %s: notebook %s ended without being stopped; starting it again (restart %lld)",
-             l->run_id, l->name, (long long)n + 1);
-    if (!token || cass_launch_record(l,
-                                     json_pack("{s:s,s:I,s:s,s:n}", "status", "starting",
-                                               "restarts", n + 1, "restartedAt", now, "url"),
-                                     err) < 0)
+             l->run_id, l->name, (long long)n + (again ? 0 : 1));
+    if (!token || (!again && cass_launch_record(l,
+                                                json_pack("{s:s,s:I,s:n}", "status", "starting",
+                                                          "restarts", n + 1, "url"),
+                                                err) < 0))
         return token ? -1 : cass_error_set(err, CASS_ERR_INTERNAL, "the run has no token");
     char reach[64];
     int host_port = 0;
@@ -181,7 +182,11 @@ static int notebook_restart(struct cass_launch *l, const char *cid, struct cass_
     if (wait_ready(l, cid, base, token, err) < 0)
         return -1;
     l->reason = "launch-failed";
-    if (cass_launch_record(l, json_pack("{s:s,s:s}", "status", "ready", "url", url), err) < 0)
+    char now[CASS_STORE_TIME_LEN + 1];
+    cass_store_time_now(now);
+    if (cass_launch_record(
+            l, json_pack("{s:s,s:s,s:s}", "status", "ready", "url", url, "restartedAt", now), err) <
+        0)
         return -1;
     log_info("run %s: notebook %s ready again at %s:%d", l->run_id, l->name, publish, host_port);
     return 0;
@@ -215,6 +220,14 @@ static int notebook_resume(struct cass_launch *l, struct cass_error **err)
             return notebook_restart(l, cid, err);
         }
         return 0;
+    }
+    if (strcmp(status, "starting") == 0 && cid &&
+        json_integer_value(json_object_get(l->run, "restarts")) > 0 && restarts(l->spec)) {
+        struct cass_workload_state st;
+        if (l->b->ops->state(l->b, cid, &st, err) < 0)
+            return -1;
+        if (st.exists && !st.running)
+            return notebook_restart(l, cid, err);
     }
     /* Cut short before it was ready: start again from a clean slate. */
     cass_run_remove_workloads(l->d, l->b, l->run);

@@ -67,6 +67,8 @@ void cass_strv_free(struct cass_strv *s)
     s->n = 0;
 }
 
+#define START_RETRY_S 20
+
 /* ---- runs ------------------------------------------------------------------- */
 
 int cass_run_change(struct cass_daemon *d, const char *run_id, const json_t *changes,
@@ -409,11 +411,38 @@ int cass_launch_check_running(struct cass_launch *l, const char *id, struct cass
                           have_tail ? t.buf : "");
 }
 
+/* Starts a created container. An engine that is shutting down stops its
+ * containers first and answers 5xx meanwhile: such an answer is tried again
+ * every second for START_RETRY_S, and when the engine stops answering
+ * within that time the error says it went away (CASS_ERR_UNAVAILABLE), so
+ * that the run waits for it instead of failing. */
+int cass_launch_start(struct cass_launch *l, const char *id, struct cass_error **err)
+{
+    struct cass_error *serr = NULL;
+    for (int tries = 0;; tries++) {
+        if (l->b->ops->start(l->b, id, &serr) == 0)
+            return 0;
+        if (serr->kind != CASS_ERR_ENGINE || serr->status < 500 || tries >= START_RETRY_S ||
+            cass_lifecycle_nap(l->lc, 1000))
+            break;
+        _cleanup_error_ struct cass_error *perr = NULL;
+        if (l->b->ops->ping(l->b, &perr) < 0) {
+            serr->kind = CASS_ERR_UNAVAILABLE;
+            cass_error_prefix(&serr, "the engine went away (%s)", perr->message);
+            break;
+        }
+        log_debug("start %.12s: %s; trying again", id, serr->message);
+        cass_error_free(TAKE_PTR(serr));
+    }
+    cass_error_merge(err, &serr);
+    return -1;
+}
+
 int cass_launch_start_published(struct cass_launch *l, const char *id, int port, char host[64],
                                 int *ret_port, bool *ret_exited, struct cass_error **err)
 {
     *ret_exited = false;
-    if (l->b->ops->start(l->b, id, err) < 0)
+    if (cass_launch_start(l, id, err) < 0)
         return -1;
     if (l->b->ops->endpoint(l->b, id, port, host, ret_port, err) < 0) {
         _cleanup_error_ struct cass_error *xerr = NULL;
@@ -454,13 +483,14 @@ static void launch_clear(struct cass_launch *l)
  * the engine answers, or fails it past limits.engineWaitSeconds. A run that
  * serves, or may have started, keeps its status: the reconcile after the
  * engine's return resumes it by its kind's rules. */
-static void wait_for_engine(struct cass_launch *l, const char *status, const struct cass_error *why)
+static void wait_for_engine(struct cass_launch *l, const json_t *run, const struct cass_error *why)
 {
+    const char *status = json_string_value(json_object_get(run, "status"));
     if (strcmp(status, "ready") == 0 || strcmp(status, "running") == 0 ||
         (strcmp(status, "starting") == 0 &&
-         json_array_size(json_object_get(l->run, "containers")) > 0)) {
-        log_info("run %s: the engine does not answer (%s); decided when it does", l->run_id,
-                 why ? why->message : "?");
+         json_array_size(json_object_get(run, "containers")) > 0)) {
+        log_debug("run %s: the engine does not answer (%s); decided when it does", l->run_id,
+                  why ? why->message : "?");
         return;
     }
     _cleanup_free_ char *msg =
@@ -471,7 +501,7 @@ static void wait_for_engine(struct cass_launch *l, const char *status, const str
     _cleanup_json_ json_t *ch =
         json_pack("{s:s,s:s,s:s,s:[],s:[]}", "status", "pending", "reason",
                   CASS_REASON_ENGINE_UNAVAILABLE, "error", msg, "containers", "ports");
-    if (!json_is_string(json_object_get(l->run, "engineWaitSince"))) {
+    if (!json_is_string(json_object_get(run, "engineWaitSince"))) {
         char now[CASS_STORE_TIME_LEN + 1];
         cass_store_time_now(now);
         json_object_set_new(ch, "engineWaitSince", json_string(now));
@@ -559,7 +589,7 @@ void cass_launch_run(struct cass_lifecycle *lc, const char *run_id)
         goto out;
     }
     if (l.b->ops->ping(l.b, &err) < 0) {
-        wait_for_engine(&l, status, err);
+        wait_for_engine(&l, l.run, err);
         goto out;
     }
     if (strcmp(json_string_value(json_object_get(l.run, "reason")) ?: "",
@@ -610,10 +640,8 @@ failed:
     }
     if (engine_gone(&l, err)) {
         _cleanup_json_ json_t *now = cass_store_run_get(d->store, run_id, NULL);
-        json_decref(l.run);
-        l.run = TAKE_PTR(now);
-        if (l.run) {
-            wait_for_engine(&l, json_string_value(json_object_get(l.run, "status")), err);
+        if (now) {
+            wait_for_engine(&l, now, err);
             goto out;
         }
     }

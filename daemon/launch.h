@@ -101,6 +101,10 @@ int cass_launch_record(struct cass_launch *l, json_t *changes, struct cass_error
  * when it is no longer running; 0 while it runs. */
 int cass_launch_check_running(struct cass_launch *l, const char *id, struct cass_error **err);
 
+/* Starts a created container; a 5xx answer (an engine shutting down
+ * answers so while it stops its containers) is tried again for a while, and
+ * becomes CASS_ERR_UNAVAILABLE when the engine stops answering meanwhile. */
+int cass_launch_start(struct cass_launch *l, const char *id, struct cass_error **err);
 /* Starts id and learns where its port is reached. A workload that died at
  * once has no port: the error says how it ended and *ret_exited is set. */
 int cass_launch_start_published(struct cass_launch *l, const char *id, int port, char host[64],

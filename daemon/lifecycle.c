@@ -26,6 +26,7 @@
 #include "store.h"
 
 #define TICK_MS 1000
+#define PING_MS 500    /* the pinger's period: with the ping's 1 s timeout, true within 2 s */
 #define DISK_PROBE_S 2 /* how often the pinger looks for room on the disk */
 #define THREAD_STACK (512u << 10)
 
@@ -875,8 +876,8 @@ static void disk_check(struct cass_lifecycle *lc)
     }
 }
 
-/* The engine's state for /healthz and /metrics, true within a second or
- * two: a ping every second, on its own thread so that a hanging engine
+/* The engine's state for /healthz and /metrics, true within two seconds:
+ * a ping every PING_MS, on its own thread so that a hanging engine
  * holds up nothing else. The same thread watches the runs that wait for the
  * engine and the room on the disk. */
 static void *pinger_main(void *arg)
@@ -895,11 +896,14 @@ static void *pinger_main(void *arg)
         } else if (was != CASS_ENGINE_DOWN && now == CASS_ENGINE_DOWN) {
             log_warn("the engine does not answer: %s", err ? err->message : "?");
         }
-        if (n++ % DISK_PROBE_S == 0)
+        if (n++ % (DISK_PROBE_S * 1000 / PING_MS) == 0) {
             disk_check(lc);
-        if (!cass_store_full(d->store))
-            engine_waits(lc, now == CASS_ENGINE_UP);
-    } while (!cass_lifecycle_nap(lc, 1000));
+            if (!cass_store_full(d->store))
+                engine_waits(lc, now == CASS_ENGINE_UP);
+        } else if (was != now && now == CASS_ENGINE_UP && !cass_store_full(d->store)) {
+            engine_waits(lc, true);
+        }
+    } while (!cass_lifecycle_nap(lc, PING_MS));
     return NULL;
 }
 

@@ -127,7 +127,7 @@ int cass_runlog_save(struct cass_daemon *d, struct cass_backend *b, const char *
         log_warn("run %s: the disk is full: its log was kept to byte %zu%s", run_id, lf.written,
                  cut < 0 ? ", without the note (no room for it)" : ", with a note");
     }
-    if (close(lf.fd) != 0 || rc < 0 || (lf.error && !cut)) {
+    if (close(lf.fd) != 0 || rc < 0 || (lf.error && cut <= 0)) {
         if (err && err->kind != CASS_ERR_NOT_FOUND)
             log_warn("run %s: cannot keep logs: %s", run_id, err->message);
         else if (lf.error)

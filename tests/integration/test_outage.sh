@@ -55,7 +55,7 @@ cleanup() {
     umount "$ENG/data" 2>/dev/null
     [ -n "$DISK" ] && umount "$DISK" 2>/dev/null
     ip link del "$BR" 2>/dev/null
-    rm -rf "$ROOT"
+    [ -n "${CASS_KEEP:-}" ] || rm -rf "$ROOT"
     true
 }
 cleanup_daemon_here() {
@@ -158,7 +158,8 @@ MODEL=$(launch "$(model "$P-m" v1)")
 check "the notebook becomes ready" test "$(wait_run "$NB" 60 ready)" = ready
 check "the model v1 becomes ready" test "$(wait_run "$MODEL" 60 ready)" = ready
 NB_CID=$(run_field "$NB" '.containers[0]')
-D exec -u 0 "$NB_CID" sh -c 'echo kept >/home/jovyan/work/note.txt'
+WS_DIR=$(D inspect -f '{{range .Mounts}}{{if eq .Type "volume"}}{{.Destination}}{{end}}{{end}}' "$NB_CID")
+D exec -u 0 "$NB_CID" sh -c "echo kept >'$WS_DIR/note.txt'"
 V1_REV=$(spec_field "$P-m" .revision)
 
 # --- the engine stops
@@ -216,7 +217,8 @@ check "and the spec points at it" until_true 5 is "spec_field $P-m .runId" "$V2"
 check "the model is no longer degraded" until_true 10 is "spec_field $P-m '.degraded // empty'" ""
 check "the notebook is ready again in the same run ($(wait_run "$NB" 60 ready))" test "$(run_field "$NB" .status)" = ready
 check "it was restarted (restarts $(run_field "$NB" '.restarts // 0'))" test "$(run_field "$NB" '.restarts // 0')" -ge 1
-check "same container, workspace kept" is "D exec $NB_CID cat /home/jovyan/work/note.txt" kept
+check "the same container, started again" test "$(run_field "$NB" '.containers[0]')" = "$NB_CID"
+check "its workspace kept" is "D exec $NB_CID cat '$WS_DIR/note.txt'" kept
 url=$(run_field "$NB" .url)
 check "its URL answers" test "$(curl -s -o /dev/null -w '%{http_code}' "${url%%/\?*}/api/status")" = 200
 NEVER=$(launch "$(notebook "$P-nv" "$P-ws2" never)")
