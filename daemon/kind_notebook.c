@@ -17,7 +17,8 @@
 #include "store.h"
 
 #define READY_TIMEOUT_S 180
-#define RESTART_MIN_INTERVAL_S 30
+#define RESTART_BURST 3 /* restarts allowed within RESTART_WINDOW_S */
+#define RESTART_WINDOW_S 600
 
 /* Waits until Jupyter answers with the token, the container exits, or the
  * timeout passes. */
@@ -138,32 +139,51 @@ static bool restarts(const json_t *spec)
     return !p || strcmp(p, "never") != 0;
 }
 
+/* Whether a restart now would be one more than RESTART_BURST within
+ * RESTART_WINDOW_S (a program that keeps ending is not started forever);
+ * fills times with the restarts inside the window and this one. */
+static bool crash_looping(const json_t *run, json_t *times)
+{
+    double now = cass_now();
+    size_t i;
+    json_t *t;
+    json_array_foreach(json_object_get(run, "restartTimes"), i, t)
+    {
+        double at = 0;
+        if (json_is_string(t) && cass_notebook_parse_time(json_string_value(t), &at) == 0 &&
+            now - at < RESTART_WINDOW_S)
+            json_array_append(times, t);
+    }
+    char stamp[CASS_STORE_TIME_LEN + 1];
+    cass_store_time_now(stamp);
+    json_array_append_new(times, json_string(stamp));
+    return json_array_size(times) > RESTART_BURST;
+}
+
 /* The same container started again (its workspace, token and files are
- * the run's), ready again once Jupyter answers; a container that ends
- * again within RESTART_MIN_INTERVAL_S of its last restart's readiness
- * (restartedAt) is left ended. */
+ * the run's), ready again once Jupyter answers; at most RESTART_BURST
+ * times within RESTART_WINDOW_S, then the run fails. */
 static int notebook_restart(struct cass_launch *l, const char *cid, struct cass_error **err)
 {
-    const char *last = json_string_value(json_object_get(l->run, "restartedAt"));
-    double at = 0;
-    if (last && cass_notebook_parse_time(last, &at) == 0 &&
-        cass_now() - at < RESTART_MIN_INTERVAL_S)
+    /* "starting" already: a restart the engine cut short, tried again. */
+    bool again = strcmp(json_string_value(json_object_get(l->run, "status")), "starting") == 0;
+    _cleanup_json_ json_t *times = json_array();
+    if (!again && crash_looping(l->run, times))
         return cass_error_set(err, CASS_ERR_ENGINE,
-                              "container exited again within %d s of its restart; not restarted "
+                              "container exited %d times within %d s; not restarted again "
                               "(spec.restart)",
-                              RESTART_MIN_INTERVAL_S);
+                              RESTART_BURST + 1, RESTART_WINDOW_S);
     const char *token = json_string_value(json_object_get(l->run, "token"));
     int port = (int)json_integer_value(json_object_get(l->spec, "port"));
     const char *publish = cass_daemon_config_str(l->d, "publishAddress");
     json_int_t n = json_integer_value(json_object_get(l->run, "restarts"));
-    /* "starting" already: a restart the engine cut short, tried again. */
-    bool again = strcmp(json_string_value(json_object_get(l->run, "status")), "starting") == 0;
     log_info("run %s: notebook %s ended without being stopped; starting it again (restart %lld)",
              l->run_id, l->name, (long long)n + (again ? 0 : 1));
-    if (!token || (!again && cass_launch_record(l,
-                                                json_pack("{s:s,s:I,s:n}", "status", "starting",
-                                                          "restarts", n + 1, "url"),
-                                                err) < 0))
+    if (!token ||
+        (!again && cass_launch_record(l,
+                                      json_pack("{s:s,s:I,s:O,s:n}", "status", "starting",
+                                                "restarts", n + 1, "restartTimes", times, "url"),
+                                      err) < 0))
         return token ? -1 : cass_error_set(err, CASS_ERR_INTERNAL, "the run has no token");
     char reach[64];
     int host_port = 0;
@@ -182,11 +202,7 @@ static int notebook_restart(struct cass_launch *l, const char *cid, struct cass_
     if (wait_ready(l, cid, base, token, err) < 0)
         return -1;
     l->reason = "launch-failed";
-    char now[CASS_STORE_TIME_LEN + 1];
-    cass_store_time_now(now);
-    if (cass_launch_record(
-            l, json_pack("{s:s,s:s,s:s}", "status", "ready", "url", url, "restartedAt", now), err) <
-        0)
+    if (cass_launch_record(l, json_pack("{s:s,s:s}", "status", "ready", "url", url), err) < 0)
         return -1;
     log_info("run %s: notebook %s ready again at %s:%d", l->run_id, l->name, publish, host_port);
     return 0;

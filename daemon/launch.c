@@ -479,7 +479,7 @@ static void launch_clear(struct cass_launch *l)
 /* The engine did not answer: a run that had not started yet waits for it
  * (pending, reason engine-unavailable, since when in engineWaitSince; a
  * container it created is no longer listed, so the reconcile after the
- * engine's return removes it); the lifecycle's pinger queues it again when
+ * engine's return removes it); the lifecycle's ticker queues it again when
  * the engine answers, or fails it past limits.engineWaitSeconds. A run that
  * serves, or may have started, keeps its status: the reconcile after the
  * engine's return resumes it by its kind's rules. */

@@ -27,7 +27,7 @@
 
 #define TICK_MS 1000
 #define PING_MS 500    /* the pinger's period: with the ping's 1 s timeout, true within 2 s */
-#define DISK_PROBE_S 2 /* how often the pinger looks for room on the disk */
+#define DISK_PROBE_S 2 /* how often the ticker looks for room on the disk */
 #define THREAD_STACK (512u << 10)
 
 /* One queued run. */
@@ -69,7 +69,7 @@ struct cass_lifecycle {
     size_t n_threads, n_workers, n_runners;
     pthread_t ticker, watcher, pinger;
     bool ticker_started, watcher_started, pinger_started;
-    bool reconcile_due; /* the pinger's: after the disk had room again */
+    bool reconcile_due; /* the ticker's: after the disk had room again */
     struct cass_hashcache *hashcache;
 };
 
@@ -795,11 +795,21 @@ int cass_lifecycle_delete(struct cass_daemon *d, const char *name, bool purge,
 
 /* ---- threads ------------------------------------------------------------------ */
 
-/* Periodic work of the kinds on every live run: culling, health. */
+static void engine_waits(struct cass_lifecycle *lc, bool up);
+static void disk_check(struct cass_lifecycle *lc);
+
+/* Periodic work of the kinds on every live run (culling, health), of the
+ * runs that wait for the engine, and the room on the disk. */
 static void *ticker_main(void *arg)
 {
     struct cass_lifecycle *lc = arg;
+    unsigned n = 0;
     while (!cass_lifecycle_nap(lc, TICK_MS)) {
+        if (n++ % (DISK_PROBE_S * 1000 / TICK_MS) == 0)
+            disk_check(lc);
+        if (cass_store_full(lc->d->store))
+            continue;
+        engine_waits(lc, atomic_load(&lc->d->engine_state) == CASS_ENGINE_UP);
         _cleanup_json_ json_t *active = cass_store_runs_active(lc->d->store, NULL);
         size_t i;
         json_t *r;
@@ -877,14 +887,12 @@ static void disk_check(struct cass_lifecycle *lc)
 }
 
 /* The engine's state for /healthz and /metrics, true within two seconds:
- * a ping every PING_MS, on its own thread so that a hanging engine
- * holds up nothing else. The same thread watches the runs that wait for the
- * engine and the room on the disk. */
+ * a ping every PING_MS, on its own thread so that a hanging engine (or a
+ * busy store) holds up nothing else. */
 static void *pinger_main(void *arg)
 {
     struct cass_lifecycle *lc = arg;
     struct cass_daemon *d = lc->d;
-    unsigned n = 0;
     do {
         _cleanup_error_ struct cass_error *err = NULL;
         int now =
@@ -895,13 +903,6 @@ static void *pinger_main(void *arg)
             log_info("the engine answers again");
         } else if (was != CASS_ENGINE_DOWN && now == CASS_ENGINE_DOWN) {
             log_warn("the engine does not answer: %s", err ? err->message : "?");
-        }
-        if (n++ % (DISK_PROBE_S * 1000 / PING_MS) == 0) {
-            disk_check(lc);
-            if (!cass_store_full(d->store))
-                engine_waits(lc, now == CASS_ENGINE_UP);
-        } else if (was != now && now == CASS_ENGINE_UP && !cass_store_full(d->store)) {
-            engine_waits(lc, true);
         }
     } while (!cass_lifecycle_nap(lc, PING_MS));
     return NULL;

@@ -7,6 +7,11 @@ src=$2
 status=0
 mkdir -p "$build/tests/integration"
 
+# On a private engine of its own, so it runs beside the others (and its
+# engine restarts touch nothing of theirs).
+bash "$src/tests/integration/test_outage.sh" "$build" "$src" >"$build/tests/integration/outage.log" 2>&1 &
+outage_pid=$!
+
 echo "--- engine client against the real engine"
 "$build/tests/integration/check_engine_live" >"$build/tests/integration/check_engine_live.log" 2>&1 || status=1
 tail -n 15 "$build/tests/integration/check_engine_live.log"
@@ -41,4 +46,7 @@ cat "$build/tests/integration/core.log"
 echo "--- the gateway and the API under 1,100 connections"
 bash "$src/tests/integration/test_gateway_load.sh" "$build" "$src" >"$build/tests/integration/gateway_load.log" 2>&1 || status=1
 cat "$build/tests/integration/gateway_load.log"
+echo "--- engine outage and full disk (private engine, tmpfs state directory)"
+wait $outage_pid || status=1
+cat "$build/tests/integration/outage.log"
 exit $status

@@ -159,7 +159,7 @@ check "the notebook becomes ready" test "$(wait_run "$NB" 60 ready)" = ready
 check "the model v1 becomes ready" test "$(wait_run "$MODEL" 60 ready)" = ready
 NB_CID=$(run_field "$NB" '.containers[0]')
 WS_DIR=$(D inspect -f '{{range .Mounts}}{{if eq .Type "volume"}}{{.Destination}}{{end}}{{end}}' "$NB_CID")
-D exec -u 0 "$NB_CID" sh -c "echo kept >'$WS_DIR/note.txt'"
+check "the notebook's workspace is a volume ($WS_DIR) that takes a file" D exec "$NB_CID" sh -c "echo kept >'$WS_DIR/note.txt'"
 V1_REV=$(spec_field "$P-m" .revision)
 
 # --- the engine stops
@@ -218,7 +218,7 @@ check "the model is no longer degraded" until_true 10 is "spec_field $P-m '.degr
 check "the notebook is ready again in the same run ($(wait_run "$NB" 60 ready))" test "$(run_field "$NB" .status)" = ready
 check "it was restarted (restarts $(run_field "$NB" '.restarts // 0'))" test "$(run_field "$NB" '.restarts // 0')" -ge 1
 check "the same container, started again" test "$(run_field "$NB" '.containers[0]')" = "$NB_CID"
-check "its workspace kept" is "D exec $NB_CID cat '$WS_DIR/note.txt'" kept
+check "its workspace kept ($(D exec "$NB_CID" cat "$WS_DIR/note.txt" 2>&1))" is "D exec $NB_CID cat '$WS_DIR/note.txt'" kept
 url=$(run_field "$NB" .url)
 check "its URL answers" test "$(curl -s -o /dev/null -w '%{http_code}' "${url%%/\?*}/api/status")" = 200
 NEVER=$(launch "$(notebook "$P-nv" "$P-ws2" never)")
