@@ -430,17 +430,20 @@ int cass_engine_choose_api_version(const char *server_version, const char *min_v
     return chosen;
 }
 
+/* On a connection of its own, never a pooled one: an engine that is going
+ * away stops taking new connections while it still answers on old ones, and
+ * a ping must see what a new client sees. */
 static int ping(struct cass_engine *e, long timeout_ms, char **ret_header, struct cass_error **err)
 {
     _cleanup_response_ struct cass_http_response r = {0};
-    struct cass_http *h = handle_get(e, err);
+    struct cass_http *h = cass_http_new(e->host, err);
     if (!h)
         return -1;
     cass_http_set_timeout(h, timeout_ms);
     int rc = cass_http_request(h, "GET", "/_ping", NULL, NULL, 0, &r, err);
     if (rc == 0 && ret_header)
         *ret_header = cass_http_last_header(h, "API-Version");
-    handle_put(e, h);
+    cass_http_free(h);
     if (rc < 0) {
         cass_error_prefix(err, "docker engine at %s", e->host);
         return -1;

@@ -75,7 +75,11 @@ static int notebook_launch(struct cass_launch *l, struct cass_error **err)
         }
     }
 
+    /* A run launched again (its container could not be restarted) keeps
+     * the token its URL carries. */
     const char *given = json_string_value(json_object_get(spec, "token"));
+    if (!given)
+        given = json_string_value(json_object_get(l->run, "token"));
     _cleanup_free_ char *token = given ? strdup(given) : cass_hash_random_token(32, err);
     if (!token)
         return -1;
@@ -162,7 +166,8 @@ static bool crash_looping(const json_t *run, json_t *times)
 
 /* The same container started again (its workspace, token and files are
  * the run's), ready again once Jupyter answers; at most RESTART_BURST
- * times within RESTART_WINDOW_S, then the run fails. */
+ * times within RESTART_WINDOW_S, then the run fails. 1 (launch it again)
+ * when the engine will not start that container any more. */
 static int notebook_restart(struct cass_launch *l, const char *cid, struct cass_error **err)
 {
     /* "starting" already: a restart the engine cut short, tried again. */
@@ -188,8 +193,22 @@ static int notebook_restart(struct cass_launch *l, const char *cid, struct cass_
     char reach[64];
     int host_port = 0;
     bool exited = false;
-    if (cass_launch_start_published(l, cid, port, reach, &host_port, &exited, err) < 0)
-        return -1;
+    if (cass_launch_start_published(l, cid, port, reach, &host_port, &exited, err) < 0) {
+        if ((*err)->kind == CASS_ERR_UNAVAILABLE || exited)
+            return -1; /* the engine went away: tried again when it is back */
+        /* An engine just restarted may refuse to start an old container
+         * ("task ... already exists"): a new container for the same run,
+         * on the same workspace, then. */
+        log_warn("run %s: cannot start its container again (%s); launching a new one on the "
+                 "same workspace",
+                 l->run_id, (*err)->message);
+        cass_error_free(TAKE_PTR(*err));
+        cass_run_remove_workloads(l->d, l->b, l->run);
+        if (cass_launch_record(l, json_pack("{s:s,s:[]}", "status", "pending", "containers"), err) <
+            0)
+            return -1;
+        return 1;
+    }
     _cleanup_free_ char *base = cass_xasprintf("http://%s:%d", reach, host_port);
     _cleanup_free_ char *etok = cass_http_escape(token);
     _cleanup_free_ char *url = cass_xasprintf("http://%s:%d/?token=%s", publish, host_port, etok);
