@@ -52,6 +52,11 @@ cleanup() {
         D rm -f $(D ps -aq) >/dev/null 2>&1
         stop_engine
     fi
+    # Shims the private engine left behind (they outlive it), by their ids.
+    local p
+    for p in $(grep -l -s -F "$ENG/exec" /proc/[0-9]*/cmdline | cut -d/ -f3); do
+        kill "$p" 2>/dev/null
+    done
     # What the engine left mounted (a container's overlay it did not clean), then its own.
     local m
     for m in $(awk -v r="$ROOT/" 'index($2, r) == 1 {print $2}' /proc/mounts | sort -r); do
