@@ -25,6 +25,8 @@ unsigned cass_problem_status(const struct cass_error *e)
         return 502;
     case CASS_ERR_UNAVAILABLE:
         return 503;
+    case CASS_ERR_NOSPACE:
+        return 507;
     case CASS_ERR_IO:
     case CASS_ERR_NOMEM:
     case CASS_ERR_INTERNAL:
@@ -64,6 +66,8 @@ const char *cass_problem_title(unsigned status)
         return "Bad Gateway";
     case 503:
         return "Service Unavailable";
+    case 507:
+        return "Insufficient Storage";
     }
     return "Error";
 }

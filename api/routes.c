@@ -63,11 +63,12 @@ static int h_healthz(struct cass_api_request *req, const char *arg, struct cass_
     struct cass_daemon *d = req->d;
     int st = atomic_load(&d->engine_state);
     /* Liveness of the daemon itself: a dead engine is reported, not fatal. */
-    reply->body = json_pack("{s:s,s:s,s:s*}", "status", "ok", "engine",
-                            st == CASS_ENGINE_UP     ? "connected"
-                            : st == CASS_ENGINE_DOWN ? "unreachable"
-                                                     : "unknown",
-                            "backend", d->backend);
+    reply->body =
+        json_pack("{s:s,s:s,s:s,s:s*}", "status", "ok", "engine",
+                  st == CASS_ENGINE_UP     ? "connected"
+                  : st == CASS_ENGINE_DOWN ? "unreachable"
+                                           : "unknown",
+                  "store", cass_store_full(d->store) ? "disk-full" : "ok", "backend", d->backend);
     /* How bind sources reach the engine (daemon/pin.h). */
     json_object_set_new(reply->body, "mounts", json_string(cass_pin_mode()));
     return reply->body ? 0 : cass_error_set(err, CASS_ERR_NOMEM, "out of memory");
@@ -132,6 +133,9 @@ static int h_metrics(struct cass_api_request *req, const char *arg, struct cass_
                      "it did not.\n"
                      "# TYPE cassiny_engine_reconnects_total counter\n"
                      "cassiny_engine_reconnects_total %lu\n"
+                     "# HELP cassiny_store_disk_full Whether the state directory is full (new "
+                     "work refused).\n"
+                     "# TYPE cassiny_store_disk_full gauge\ncassiny_store_disk_full %d\n"
                      "# HELP cassiny_start_time_seconds When cassinyd started.\n"
                      "# TYPE cassiny_start_time_seconds gauge\ncassiny_start_time_seconds %lld\n"
                      "# HELP cassiny_http_requests_total HTTP requests answered.\n"
@@ -139,9 +143,9 @@ static int h_metrics(struct cass_api_request *req, const char *arg, struct cass_
                      "cassiny_http_requests_total{class=\"all\"} %lu\n"
                      "cassiny_http_requests_total{class=\"4xx\"} %lu\n"
                      "cassiny_http_requests_total{class=\"5xx\"} %lu\n",
-                     up, atomic_load(&d->engine_reconnects), (long long)d->started_at,
-                     atomic_load(&d->requests_total), atomic_load(&d->requests_4xx),
-                     atomic_load(&d->requests_5xx));
+                     up, atomic_load(&d->engine_reconnects), cass_store_full(d->store) ? 1 : 0,
+                     (long long)d->started_at, atomic_load(&d->requests_total),
+                     atomic_load(&d->requests_4xx), atomic_load(&d->requests_5xx));
     if (n < 0)
         return cass_error_set(err, CASS_ERR_NOMEM, "out of memory");
     if (d->lifecycle) {

@@ -20,8 +20,14 @@ static void print_specs(const json_t *list)
     {
         char age[32];
         ctl_format_age(ctl_str(s, "createdAt", NULL), age, sizeof(age));
-        const char *cells[] = {ctl_str(s, "name", ""), ctl_str(s, "kind", ""),
-                               ctl_str(s, "status", "-"), ctl_str(s, "url", "-"), age};
+        const char *degraded = ctl_str(s, "degraded", NULL);
+        char status[96];
+        snprintf(status, sizeof(status), "%s%s%s", ctl_str(s, "status", "-"),
+                 degraded ? " (degraded: " : "", degraded ? degraded : "");
+        if (degraded)
+            strncat(status, ")", sizeof(status) - strlen(status) - 1);
+        const char *cells[] = {ctl_str(s, "name", ""), ctl_str(s, "kind", ""), status,
+                               ctl_str(s, "url", "-"), age};
         cass_table_add(t, cells);
     }
     cass_table_print(t, stdout);

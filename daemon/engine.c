@@ -18,6 +18,8 @@
 #define POOL_MAX 8
 /* Buffered calls give up after this long; streams and waits have no limit. */
 #define DEFAULT_TIMEOUT_MS 120000L
+#define PING_TIMEOUT_MS 1000L
+#define NEGOTIATE_TIMEOUT_MS 10000L
 /* Largest engine error message kept. */
 #define MAX_MESSAGE 4096
 
@@ -428,17 +430,20 @@ int cass_engine_choose_api_version(const char *server_version, const char *min_v
     return chosen;
 }
 
-static int ping(struct cass_engine *e, char **ret_header, struct cass_error **err)
+/* On a connection of its own, never a pooled one: an engine that is going
+ * away stops taking new connections while it still answers on old ones, and
+ * a ping must see what a new client sees. */
+static int ping(struct cass_engine *e, long timeout_ms, char **ret_header, struct cass_error **err)
 {
     _cleanup_response_ struct cass_http_response r = {0};
-    struct cass_http *h = handle_get(e, err);
+    struct cass_http *h = cass_http_new(e->host, err);
     if (!h)
         return -1;
-    cass_http_set_timeout(h, 10000);
+    cass_http_set_timeout(h, timeout_ms);
     int rc = cass_http_request(h, "GET", "/_ping", NULL, NULL, 0, &r, err);
     if (rc == 0 && ret_header)
         *ret_header = cass_http_last_header(h, "API-Version");
-    handle_put(e, h);
+    cass_http_free(h);
     if (rc < 0) {
         cass_error_prefix(err, "docker engine at %s", e->host);
         return -1;
@@ -450,13 +455,16 @@ static int ping(struct cass_engine *e, char **ret_header, struct cass_error **er
 
 int cass_engine_ping(struct cass_engine *e, struct cass_error **err)
 {
-    return ping(e, NULL, err);
+    /* Short: the daemon's view of the engine must be true within 2 s, and
+     * an engine that takes longer than this to answer /_ping is not one
+     * to launch on. */
+    return ping(e, PING_TIMEOUT_MS, NULL, err);
 }
 
 int cass_engine_negotiate(struct cass_engine *e, struct cass_error **err)
 {
     _cleanup_free_ char *header = NULL;
-    if (ping(e, &header, err) < 0)
+    if (ping(e, NEGOTIATE_TIMEOUT_MS, &header, err) < 0)
         return -1;
     /* /version is unversioned here: it is how we learn what to speak. */
     _cleanup_json_ json_t *v = call_json(e, "GET", "/version", NULL, JSON_OBJECT, "version", err);

@@ -167,16 +167,23 @@ static void finish(struct cass_launch *l, const char *cid, bool timed_out)
     }
 
     /* Its output is kept before the run says it ended, so that whoever
-     * sees the end finds the logs. */
-    cass_runlog_save(d, l->b, run_id, cid);
+     * sees the end finds the logs; cut short by a full disk, the run says so. */
+    int saved = cass_runlog_save(d, l->b, run_id, cid);
+    if (saved == 1)
+        json_object_set_new(ch, "logTruncated", json_true());
+    else if (saved == 0 && json_is_true(json_object_get(stored, "logTruncated")))
+        json_object_set_new(ch, "logTruncated", json_false());
+    bool recorded = true;
 
     const char *status = code == 0 && !timed_out && !oom ? "succeeded" : "failed";
     const char *reason = timed_out ? "timeout" : oom ? "oom" : code == 0 ? "completed" : "failed";
     if (stored && cass_store_status_final(json_string_value(json_object_get(stored, "status")))) {
         /* Stopped by someone: it stays stopped, with what it left. */
         json_object_del(ch, "finishedAt");
-        if (cass_run_change(d, run_id, ch, NULL, &err) < 0)
+        if (cass_run_change(d, run_id, ch, NULL, &err) < 0) {
             log_warn("run %s: %s", run_id, err->message);
+            recorded = false;
+        }
     } else {
         json_object_set_new(ch, "status", json_string(status));
         json_object_set_new(ch, "reason", json_string(reason));
@@ -184,10 +191,19 @@ static void finish(struct cass_launch *l, const char *cid, bool timed_out)
             json_object_set_new(ch, "error", json_string("killed: ran longer than timeoutSeconds"));
         else if (oom)
             json_object_set_new(ch, "error", json_string("killed: out of memory"));
-        if (cass_run_change(d, run_id, ch, NULL, &err) < 0)
+        if (cass_run_change(d, run_id, ch, NULL, &err) < 0) {
             log_warn("run %s: %s", run_id, err->message);
-        else
+            recorded = false;
+        } else {
             log_info("run %s %s (%s, exit code %d)", run_id, status, reason, code);
+        }
+    }
+    if ((!recorded || saved != 0) && cass_store_full(d->store)) {
+        /* The container is the only record of its end (or of the rest of its
+         * log) until the disk has room: the recovery's reconcile finishes it. */
+        log_warn("run %s: container %.12s kept until the disk has room for its %s", run_id, cid,
+                 recorded ? "log" : "end");
+        return;
     }
     cass_run_remove_workload(d, l->b, NULL, l->name, cid); /* logs kept above */
 }

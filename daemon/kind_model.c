@@ -280,6 +280,10 @@ static int rollout(struct cass_launch *l, struct cass_error **err)
                        d->gateway_port, l->name);
     if (cass_launch_record(l, json_pack("{s:s,s:s}", "status", "ready", "url", url), err) < 0)
         return -1;
+    /* It serves now: the spec points at it (apply left it at the revision
+     * that served while this one launched). */
+    if (cass_store_spec_put(d->store, l->name, "Model", l->revision, l->run_id, err) < 0)
+        return -1;
     log_info("run %s: model %s ready with %d replicas at %s", l->run_id, l->name, replicas, url);
     return 0;
 }
@@ -414,6 +418,32 @@ static bool round_due(const char *run_id, double interval, double now)
     return due;
 }
 
+/* A ready model none of whose replicas is in the gateway's picks says so
+ * (degraded: why) as the gateway's 503s do; the mark goes when one answers
+ * again. */
+static void degraded_mark(struct cass_daemon *d, const json_t *run, int answering)
+{
+    const char *was = json_string_value(json_object_get(run, "degraded"));
+    const char *now = answering > 0 ? NULL
+                      : atomic_load(&d->engine_state) == CASS_ENGINE_DOWN
+                          ? CASS_REASON_ENGINE_UNAVAILABLE
+                          : "no-replica-answers";
+    if ((!was && !now) || (was && now && strcmp(was, now) == 0))
+        return;
+    const char *run_id = json_string_value(json_object_get(run, "id"));
+    _cleanup_json_ json_t *ch = json_pack("{s:s?}", "degraded", now);
+    if (!now)
+        json_object_set_new(ch, "degraded", json_null());
+    if (cass_store_run_update(d->store, run_id, ch, NULL, NULL) == 0) {
+        if (now)
+            log_warn("run %s: no replica of %s answers (%s): the model is degraded", run_id,
+                     json_string_value(json_object_get(run, "name")), now);
+        else
+            log_info("run %s: %s answers again", run_id,
+                     json_string_value(json_object_get(run, "name")));
+    }
+}
+
 /* One health round of a ready model: every member is probed; threshold
  * consecutive failures take it out of the picks, one success brings it
  * back. Anything to replace or put back is handed to a launch worker
@@ -436,6 +466,7 @@ static void model_tick(struct cass_lifecycle *lc, const json_t *run)
     int want = (int)json_integer_value(json_object_get(spec, "replicas"));
     struct cass_backend *b = cass_lifecycle_backend(lc);
     bool repair = (int)json_array_size(json_object_get(run, "containers")) != want;
+    int answering = 0;
     size_t i;
     json_t *c;
     json_array_foreach(json_object_get(run, "containers"), i, c)
@@ -448,6 +479,8 @@ static void model_tick(struct cass_lifecycle *lc, const json_t *run)
         }
         bool ok = probe_health(rep.host, rep.port, health_path(spec), timeout_ms) == 0;
         double out = cass_rotation_health(d->rotation, cid, ok, threshold, cass_now());
+        if (out <= 0)
+            answering++;
         if (ok)
             continue;
         struct cass_workload_state st;
@@ -460,6 +493,7 @@ static void model_tick(struct cass_lifecycle *lc, const json_t *run)
                       name, out);
         }
     }
+    degraded_mark(d, run, answering);
     if (repair && !cass_lifecycle_held(lc, run_id))
         cass_lifecycle_enqueue(lc, run_id, "Model");
 }

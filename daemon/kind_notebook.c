@@ -17,6 +17,8 @@
 #include "store.h"
 
 #define READY_TIMEOUT_S 180
+#define RESTART_BURST 3 /* restarts allowed within RESTART_WINDOW_S */
+#define RESTART_WINDOW_S 600
 
 /* Waits until Jupyter answers with the token, the container exits, or the
  * timeout passes. */
@@ -73,7 +75,11 @@ static int notebook_launch(struct cass_launch *l, struct cass_error **err)
         }
     }
 
+    /* A run launched again (its container could not be restarted) keeps
+     * the token its URL carries. */
     const char *given = json_string_value(json_object_get(spec, "token"));
+    if (!given)
+        given = json_string_value(json_object_get(l->run, "token"));
     _cleanup_free_ char *token = given ? strdup(given) : cass_hash_random_token(32, err);
     if (!token)
         return -1;
@@ -129,8 +135,101 @@ static int notebook_launch(struct cass_launch *l, struct cass_error **err)
     return 0;
 }
 
+/* spec.restart: absent or "always" starts a ready notebook's container
+ * again when it ended without the daemon stopping it. */
+static bool restarts(const json_t *spec)
+{
+    const char *p = json_string_value(json_object_get(spec, "restart"));
+    return !p || strcmp(p, "never") != 0;
+}
+
+/* Whether a restart now would be one more than RESTART_BURST within
+ * RESTART_WINDOW_S (a program that keeps ending is not started forever);
+ * fills times with the restarts inside the window and this one. */
+static bool crash_looping(const json_t *run, json_t *times)
+{
+    double now = cass_now();
+    size_t i;
+    json_t *t;
+    json_array_foreach(json_object_get(run, "restartTimes"), i, t)
+    {
+        double at = 0;
+        if (json_is_string(t) && cass_notebook_parse_time(json_string_value(t), &at) == 0 &&
+            now - at < RESTART_WINDOW_S)
+            json_array_append(times, t);
+    }
+    char stamp[CASS_STORE_TIME_LEN + 1];
+    cass_store_time_now(stamp);
+    json_array_append_new(times, json_string(stamp));
+    return json_array_size(times) > RESTART_BURST;
+}
+
+/* The same container started again (its workspace, token and files are
+ * the run's), ready again once Jupyter answers; at most RESTART_BURST
+ * times within RESTART_WINDOW_S, then the run fails. 1 (launch it again)
+ * when the engine will not start that container any more. */
+static int notebook_restart(struct cass_launch *l, const char *cid, struct cass_error **err)
+{
+    /* "starting" already: a restart the engine cut short, tried again. */
+    bool again = strcmp(json_string_value(json_object_get(l->run, "status")), "starting") == 0;
+    _cleanup_json_ json_t *times = json_array();
+    if (!again && crash_looping(l->run, times))
+        return cass_error_set(err, CASS_ERR_ENGINE,
+                              "container exited %d times within %d s; not restarted again "
+                              "(spec.restart)",
+                              RESTART_BURST + 1, RESTART_WINDOW_S);
+    const char *token = json_string_value(json_object_get(l->run, "token"));
+    int port = (int)json_integer_value(json_object_get(l->spec, "port"));
+    const char *publish = cass_daemon_config_str(l->d, "publishAddress");
+    json_int_t n = json_integer_value(json_object_get(l->run, "restarts"));
+    log_info("run %s: notebook %s ended without being stopped; starting it again (restart %lld)",
+             l->run_id, l->name, (long long)n + (again ? 0 : 1));
+    if (!token ||
+        (!again && cass_launch_record(l,
+                                      json_pack("{s:s,s:I,s:O,s:n}", "status", "starting",
+                                                "restarts", n + 1, "restartTimes", times, "url"),
+                                      err) < 0))
+        return token ? -1 : cass_error_set(err, CASS_ERR_INTERNAL, "the run has no token");
+    char reach[64];
+    int host_port = 0;
+    bool exited = false;
+    if (cass_launch_start_published(l, cid, port, reach, &host_port, &exited, err) < 0) {
+        if ((*err)->kind == CASS_ERR_UNAVAILABLE || exited)
+            return -1; /* the engine went away: tried again when it is back */
+        /* An engine just restarted may refuse to start an old container
+         * ("task ... already exists"): a new container for the same run,
+         * on the same workspace, then. */
+        log_warn("run %s: cannot start its container again (%s); launching a new one on the "
+                 "same workspace",
+                 l->run_id, (*err)->message);
+        cass_error_free(TAKE_PTR(*err));
+        cass_run_remove_workloads(l->d, l->b, l->run);
+        if (cass_launch_record(l, json_pack("{s:s,s:[]}", "status", "pending", "containers"), err) <
+            0)
+            return -1;
+        return 1;
+    }
+    _cleanup_free_ char *base = cass_xasprintf("http://%s:%d", reach, host_port);
+    _cleanup_free_ char *etok = cass_http_escape(token);
+    _cleanup_free_ char *url = cass_xasprintf("http://%s:%d/?token=%s", publish, host_port, etok);
+    if (cass_launch_record(l,
+                           json_pack("{s:[{s:i,s:s,s:i}]}", "ports", "containerPort", port,
+                                     "hostIp", publish, "hostPort", host_port),
+                           err) < 0)
+        return -1;
+    l->reason = "not-ready";
+    if (wait_ready(l, cid, base, token, err) < 0)
+        return -1;
+    l->reason = "launch-failed";
+    if (cass_launch_record(l, json_pack("{s:s,s:s}", "status", "ready", "url", url), err) < 0)
+        return -1;
+    log_info("run %s: notebook %s ready again at %s:%d", l->run_id, l->name, publish, host_port);
+    return 0;
+}
+
 /* After a restart: a notebook that still runs serves on; one that ended
- * failed; one that never got ready is launched again. */
+ * is started again (spec.restart) or failed; one that never got ready is
+ * launched again. */
 static int notebook_resume(struct cass_launch *l, struct cass_error **err)
 {
     const char *status = json_string_value(json_object_get(l->run, "status"));
@@ -150,9 +249,20 @@ static int notebook_resume(struct cass_launch *l, struct cass_error **err)
         }
         if (cass_launch_check_running(l, cid, err) < 0) {
             l->reason = "exited";
-            return -1;
+            if (!restarts(l->spec) || (*err)->kind != CASS_ERR_ENGINE)
+                return -1;
+            cass_error_free(TAKE_PTR(*err));
+            return notebook_restart(l, cid, err);
         }
         return 0;
+    }
+    if (strcmp(status, "starting") == 0 && cid &&
+        json_integer_value(json_object_get(l->run, "restarts")) > 0 && restarts(l->spec)) {
+        struct cass_workload_state st;
+        if (l->b->ops->state(l->b, cid, &st, err) < 0)
+            return -1;
+        if (st.exists && !st.running)
+            return notebook_restart(l, cid, err);
     }
     /* Cut short before it was ready: start again from a clean slate. */
     cass_run_remove_workloads(l->d, l->b, l->run);
@@ -217,8 +327,22 @@ static void notebook_died(struct cass_lifecycle *lc, const json_t *run, const ch
     /* The engine's record says how it ended, and when; an event may also
      * be an old one, replayed from before a restart. */
     struct cass_workload_state st = {0};
-    if (cid && b->ops->state(b, cid, &st, NULL) == 0 && st.running)
+    _cleanup_error_ struct cass_error *serr = NULL;
+    if (cid && b->ops->state(b, cid, &st, &serr) < 0) {
+        /* The engine went away with it (a restart): the reconcile when it
+         * answers again decides, from what the engine then says. */
+        log_info("run %s: its container ended and the engine does not say how (%s)", run_id,
+                 serr->message);
         return;
+    }
+    if (st.running)
+        return;
+    _cleanup_json_ json_t *doc = cass_run_doc(d, run, NULL);
+    if (st.exists && restarts(json_object_get(doc, "spec"))) {
+        /* A launch worker starts it again (notebook_resume). */
+        cass_lifecycle_enqueue(lc, run_id, "Notebook");
+        return;
+    }
     _cleanup_free_ char *msg =
         !st.exists ? strdup("its container was removed behind the daemon's back")
                    : cass_xasprintf("container exited%s%s%s", code ? " with code " : "",

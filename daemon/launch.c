@@ -68,6 +68,8 @@ void cass_strv_free(struct cass_strv *s)
     s->n = 0;
 }
 
+#define START_RETRY_S 20
+
 /* ---- runs ------------------------------------------------------------------- */
 
 int cass_run_change(struct cass_daemon *d, const char *run_id, const json_t *changes,
@@ -123,10 +125,27 @@ void cass_run_remove_workload(struct cass_daemon *d, struct cass_backend *b, con
     if (b->ops->stop(b, id, CASS_STOP_TIMEOUT_S, &err) < 0)
         log_warn("stop container %.12s: %s", id, err->message);
     cass_error_free(TAKE_PTR(err));
-    if (run_id)
-        cass_runlog_save(d, b, run_id, id);
+    if (run_id && cass_run_keep_log(d, b, run_id, id) != 0 && cass_store_full(d->store)) {
+        /* The rest of its log is in the engine only: the container stays
+         * until there is room (the recovery's reconcile removes it). */
+        log_warn("container %.12s of run %s kept until the disk has room for its log", id, run_id);
+        return;
+    }
     if (b->ops->remove(b, id, &err) < 0)
         log_warn("remove container %.12s: %s", id, err->message);
+}
+
+int cass_run_keep_log(struct cass_daemon *d, struct cass_backend *b, const char *run_id,
+                      const char *id)
+{
+    int saved = cass_runlog_save(d, b, run_id, id);
+    _cleanup_json_ json_t *run = saved == 0 ? cass_store_run_get(d->store, run_id, NULL) : NULL;
+    if (saved == 1 || json_is_true(json_object_get(run, "logTruncated"))) {
+        /* Said on the run as well as in the log; a later full copy clears it. */
+        _cleanup_json_ json_t *ch = json_pack("{s:b}", "logTruncated", saved == 1);
+        cass_store_run_update(d->store, run_id, ch, NULL, NULL);
+    }
+    return saved;
 }
 
 void cass_run_remove_workloads(struct cass_daemon *d, struct cass_backend *b, const json_t *run)
@@ -459,6 +478,37 @@ int cass_launch_check_running(struct cass_launch *l, const char *id, struct cass
                           have_tail ? t.buf : "");
 }
 
+/* Starts a created container. An engine that is shutting down stops its
+ * containers first and answers 5xx meanwhile: such an answer is tried again
+ * every second for START_RETRY_S, and when the engine stops answering
+ * within that time the error says it went away (CASS_ERR_UNAVAILABLE), so
+ * that the run waits for it instead of failing. The pins of its mounts go
+ * once it started. */
+int cass_launch_start(struct cass_launch *l, const char *id, struct cass_error **err)
+{
+    struct cass_error *serr = NULL;
+    for (int tries = 0;; tries++) {
+        if (l->b->ops->start(l->b, id, &serr) == 0) {
+            /* Mounted: the container's mounts are copies; the pins go. */
+            cass_pins_free(TAKE_PTR(l->pins));
+            return 0;
+        }
+        if (serr->kind != CASS_ERR_ENGINE || serr->status < 500 || tries >= START_RETRY_S ||
+            cass_lifecycle_nap(l->lc, 1000))
+            break;
+        _cleanup_error_ struct cass_error *perr = NULL;
+        if (l->b->ops->ping(l->b, &perr) < 0) {
+            serr->kind = CASS_ERR_UNAVAILABLE;
+            cass_error_prefix(&serr, "the engine went away (%s)", perr->message);
+            break;
+        }
+        log_debug("start %.12s: %s; trying again", id, serr->message);
+        cass_error_free(TAKE_PTR(serr));
+    }
+    cass_error_merge(err, &serr);
+    return -1;
+}
+
 int cass_launch_start_published(struct cass_launch *l, const char *id, int port, char host[64],
                                 int *ret_port, bool *ret_exited, struct cass_error **err)
 {
@@ -475,13 +525,6 @@ int cass_launch_start_published(struct cass_launch *l, const char *id, int port,
         return -1;
     }
     return 0;
-}
-
-int cass_launch_start(struct cass_launch *l, const char *id, struct cass_error **err)
-{
-    int rc = l->b->ops->start(l->b, id, err);
-    cass_pins_free(TAKE_PTR(l->pins));
-    return rc;
 }
 
 void cass_launch_slot_release(struct cass_launch *l)
@@ -504,6 +547,54 @@ static void launch_clear(struct cass_launch *l)
     cass_strv_free(&l->cmd);
     cass_strv_free(&l->fields);
     cass_pins_free(l->pins);
+}
+
+/* The engine did not answer: a run that had not started yet waits for it
+ * (pending, reason engine-unavailable, since when in engineWaitSince; a
+ * container it created is no longer listed, so the reconcile after the
+ * engine's return removes it); the lifecycle's ticker queues it again when
+ * the engine answers, or fails it past limits.engineWaitSeconds. A run that
+ * serves, or may have started, keeps its status: the reconcile after the
+ * engine's return resumes it by its kind's rules. */
+static void wait_for_engine(struct cass_launch *l, const json_t *run, const struct cass_error *why)
+{
+    const char *status = json_string_value(json_object_get(run, "status"));
+    if (strcmp(status, "ready") == 0 || strcmp(status, "running") == 0 ||
+        (strcmp(status, "starting") == 0 &&
+         json_array_size(json_object_get(run, "containers")) > 0)) {
+        log_debug("run %s: the engine does not answer (%s); decided when it does", l->run_id,
+                  why ? why->message : "?");
+        return;
+    }
+    _cleanup_free_ char *msg =
+        cass_xasprintf("waiting for the engine, which does not answer (%s); at most %lld s "
+                       "(limits.engineWaitSeconds)",
+                       why ? why->message : "?",
+                       (long long)cass_daemon_config_int(l->d, "limits.engineWaitSeconds"));
+    _cleanup_json_ json_t *ch =
+        json_pack("{s:s,s:s,s:s,s:[],s:[]}", "status", "pending", "reason",
+                  CASS_REASON_ENGINE_UNAVAILABLE, "error", msg, "containers", "ports");
+    if (!json_is_string(json_object_get(run, "engineWaitSince"))) {
+        char now[CASS_STORE_TIME_LEN + 1];
+        cass_store_time_now(now);
+        json_object_set_new(ch, "engineWaitSince", json_string(now));
+    }
+    _cleanup_error_ struct cass_error *err = NULL;
+    if (cass_run_change(l->d, l->run_id, ch, NULL, &err) < 0) {
+        log_warn("run %s: cannot record that it waits for the engine: %s", l->run_id, err->message);
+        return;
+    }
+    log_info("run %s: waits for the engine: %s", l->run_id, why ? why->message : "?");
+}
+
+/* A launch step failed because the engine went away (a transport error and
+ * the engine does not answer a ping), not because of what it answered. */
+static bool engine_gone(struct cass_launch *l, const struct cass_error *err)
+{
+    if (!err || err->kind != CASS_ERR_UNAVAILABLE)
+        return false;
+    _cleanup_error_ struct cass_error *perr = NULL;
+    return l->b->ops->ping(l->b, &perr) < 0;
 }
 
 /* Runs of the same name that a new one replaces before it launches. */
@@ -564,9 +655,20 @@ void cass_launch_run(struct cass_lifecycle *lc, const char *run_id)
             cass_run_remove_workloads(d, l.b, l.run);
         goto out;
     }
+    if (cass_store_full(d->store)) {
+        /* Nothing it does could be recorded: it stays as it is and the
+         * recovery from the full disk queues it again. */
+        log_info("run %s: waits until the disk has room", run_id);
+        goto out;
+    }
     if (l.b->ops->ping(l.b, &err) < 0) {
-        l.reason = "engine-unavailable";
-        goto failed;
+        wait_for_engine(&l, l.run, err);
+        goto out;
+    }
+    if (strcmp(json_string_value(json_object_get(l.run, "reason")) ?: "",
+               CASS_REASON_ENGINE_UNAVAILABLE) == 0) {
+        _cleanup_json_ json_t *ch = json_pack("{s:n,s:n}", "reason", "error");
+        cass_store_run_update(d->store, run_id, ch, NULL, NULL);
     }
     if (kind->resume && has_workload &&
         (strcmp(status, "running") == 0 || strcmp(status, "starting") == 0 ||
@@ -607,6 +709,19 @@ failed:
     if (atomic_load(cass_lifecycle_cancel(lc))) {
         /* Shutting down: the next start's reconcile launches it again. */
         log_info("run %s: launch interrupted by shutdown", run_id);
+        goto out;
+    }
+    if (engine_gone(&l, err)) {
+        _cleanup_json_ json_t *now = cass_store_run_get(d->store, run_id, NULL);
+        if (now) {
+            wait_for_engine(&l, now, err);
+            goto out;
+        }
+    }
+    if (cass_store_full(d->store)) {
+        /* What it made stays until its end can be recorded. */
+        log_warn("run %s: %s; left as it is until the disk has room", run_id,
+                 err ? err->message : "?");
         goto out;
     }
     {

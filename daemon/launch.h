@@ -100,10 +100,6 @@ void cass_launch_cmd_add(struct cass_launch *l, const json_t *argv);
  * id (caller owns). */
 char *cass_launch_create(struct cass_launch *l, struct cass_error **err);
 
-/* Starts a container made by cass_launch_create; its pins go then (the
- * container's mounts are copies). */
-int cass_launch_start(struct cass_launch *l, const char *id, struct cass_error **err);
-
 /* Records changes in the run (and an event for a status change). Fails
  * with CASS_ERR_CONFLICT when the run became final meanwhile. changes is
  * taken over. */
@@ -113,6 +109,12 @@ int cass_launch_record(struct cass_launch *l, json_t *changes, struct cass_error
  * when it is no longer running; 0 while it runs. */
 int cass_launch_check_running(struct cass_launch *l, const char *id, struct cass_error **err);
 
+/* Starts a created container; a 5xx answer (an engine shutting down
+ * answers so while it stops its containers) is tried again for a while, and
+ * becomes CASS_ERR_UNAVAILABLE when the engine stops answering meanwhile.
+ * Once it started, the pins of its mounts go (the container's mounts are
+ * copies). */
+int cass_launch_start(struct cass_launch *l, const char *id, struct cass_error **err);
 /* Starts id and learns where its port is reached. A workload that died at
  * once has no port: the error says how it ended and *ret_exited is set. */
 int cass_launch_start_published(struct cass_launch *l, const char *id, int port, char host[64],
@@ -156,12 +158,21 @@ json_t *cass_run_doc(struct cass_daemon *d, const json_t *run, struct cass_error
 /* Stops and removes every container of a run, its logs kept first, and
  * takes them out of the model rotation. Missing ones are fine. */
 void cass_run_remove_workloads(struct cass_daemon *d, struct cass_backend *b, const json_t *run);
-/* The same for one workload of a run. */
+/* Keeps the log of workload id of run_id (cass_runlog_save) and says on the
+ * run whether it was cut short by a full disk (logTruncated). Returns what
+ * cass_runlog_save returned. */
+int cass_run_keep_log(struct cass_daemon *d, struct cass_backend *b, const char *run_id,
+                      const char *id);
+/* The same as cass_run_remove_workloads for one workload of a run; while
+ * the disk is full, one whose log could not be kept whole stays. */
 void cass_run_remove_workload(struct cass_daemon *d, struct cass_backend *b, const char *run_id,
                               const char *name, const char *id);
 
 /* "cassiny-<name>-<the run id's last 10 characters>" (lowercase). */
 void cass_launch_container_name(const char *name, const char *run_id, char *out, size_t n);
+
+/* The reason of a run that waits for (or gave up on) the engine. */
+#define CASS_REASON_ENGINE_UNAVAILABLE "engine-unavailable"
 
 double cass_now(void);
 char *cass_xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -18,6 +18,7 @@
 #include "launch.h"
 #include "lifecycle.h"
 #include "log.h"
+#include "notebook.h"
 #include "outputs.h"
 #include "policy.h"
 #include "reconcile.h"
@@ -26,6 +27,8 @@
 #include "yaml.h"
 
 #define TICK_MS 1000
+#define PING_MS 500    /* the pinger's period: with the ping's 1 s timeout, true within 2 s */
+#define DISK_PROBE_S 2 /* how often the ticker looks for room on the disk */
 #define THREAD_STACK (512u << 10)
 
 /* One queued run. */
@@ -67,6 +70,7 @@ struct cass_lifecycle {
     size_t n_threads, n_workers, n_runners;
     pthread_t ticker, watcher, pinger;
     bool ticker_started, watcher_started, pinger_started;
+    bool reconcile_due; /* the ticker's: after the disk had room again */
     struct cass_hashcache *hashcache;
 };
 
@@ -499,9 +503,40 @@ static void supersede(struct cass_daemon *d, const char *name, const char *kind_
     }
 }
 
+/* New work is refused while the state directory is full: what it would
+ * start could not be recorded. */
+static int refuse_when_full(struct cass_daemon *d, struct cass_error **err)
+{
+    if (!cass_store_full(d->store))
+        return 0;
+    return cass_error_set(err, CASS_ERR_NOSPACE,
+                          "the state directory %s is full: new work is refused until it has "
+                          "room again (the daemon checks every %d s)",
+                          cass_daemon_config_str(d, "stateDir"), DISK_PROBE_S);
+}
+
+/* An active run of name at revision that has not served yet (a Model's new
+ * revision waiting while the old one serves); caller owns. */
+static json_t *waiting_run(struct cass_daemon *d, const char *name, const char *rev)
+{
+    _cleanup_json_ json_t *active = cass_store_runs_active(d->store, NULL);
+    size_t i;
+    json_t *r;
+    json_array_foreach(active, i, r)
+    {
+        if (strcmp(json_string_value(json_object_get(r, "name")), name) == 0 &&
+            strcmp(json_string_value(json_object_get(r, "revision")), rev) == 0 &&
+            strcmp(json_string_value(json_object_get(r, "status")), "ready") != 0)
+            return json_incref(r);
+    }
+    return NULL;
+}
+
 json_t *cass_lifecycle_apply(struct cass_daemon *d, const json_t *specs_in, struct cass_error **err)
 {
     struct cass_lifecycle *lc = d->lifecycle;
+    if (refuse_when_full(d, err) < 0)
+        return NULL;
     _cleanup_json_ json_t *specs = json_deep_copy(specs_in);
     if (!specs) {
         cass_error_set(err, CASS_ERR_NOMEM, "out of memory");
@@ -545,14 +580,29 @@ json_t *cass_lifecycle_apply(struct cass_daemon *d, const json_t *specs_in, stru
             }
             json_decref(TAKE_PTR(run));
         }
+        /* A Model's spec points at the revision that serves: a new one
+         * takes it over when it is ready (rollout), so while it waits the
+         * same apply finds it rather than making another. */
+        bool serving = false;
+        if (strcmp(kind, "Model") == 0 && cur_run) {
+            if ((run = waiting_run(d, name, rev))) {
+                json_array_append_new(out,
+                                      json_pack("{s:s,s:s,s:s,s:b,s:O}", "name", name, "kind", kind,
+                                                "revision", rev, "changed", 0, "run", run));
+                continue;
+            }
+            _cleanup_json_ json_t *cr = cass_store_run_get(d->store, cur_run, NULL);
+            serving = strcmp(json_string_value(json_object_get(cr, "status")) ?: "", "ready") == 0;
+        }
         _cleanup_json_ json_t *proto = json_pack(
             "{s:s,s:s,s:s,s:{s:s}}", "name", name, "kind", kind, "revision", rev, "image", "ref",
             json_string_value(
                 json_object_get(json_object_get(json_object_get(s, "spec"), "spec"), "image")));
         if (cass_store_run_insert(d->store, proto, &run, err) < 0 ||
             (cass_lifecycle_emit(d, run), 0) ||
-            cass_store_spec_put(d->store, name, kind, rev,
-                                json_string_value(json_object_get(run, "id")), err) < 0) {
+            (!serving &&
+             cass_store_spec_put(d->store, name, kind, rev,
+                                 json_string_value(json_object_get(run, "id")), err) < 0)) {
             rc = -1;
             break;
         }
@@ -613,6 +663,8 @@ int cass_lifecycle_run_stop(struct cass_daemon *d, const char *run_id, const cha
 
 json_t *cass_lifecycle_reproduce(struct cass_daemon *d, const char *run_id, struct cass_error **err)
 {
+    if (refuse_when_full(d, err) < 0)
+        return NULL;
     _cleanup_json_ json_t *orig = cass_store_run_get(d->store, run_id, err);
     if (!orig)
         return NULL;
@@ -648,6 +700,8 @@ json_t *cass_lifecycle_rollback(struct cass_daemon *d, const char *name, const c
                                 struct cass_error **err)
 {
     struct cass_lifecycle *lc = d->lifecycle;
+    if (refuse_when_full(d, err) < 0)
+        return NULL;
     _cleanup_json_ json_t *spec = cass_store_spec_get(d->store, name, err);
     if (!spec)
         return NULL;
@@ -765,11 +819,21 @@ int cass_lifecycle_delete(struct cass_daemon *d, const char *name, bool purge,
 
 /* ---- threads ------------------------------------------------------------------ */
 
-/* Periodic work of the kinds on every live run: culling, health. */
+static void engine_waits(struct cass_lifecycle *lc, bool up);
+static void disk_check(struct cass_lifecycle *lc);
+
+/* Periodic work of the kinds on every live run (culling, health), of the
+ * runs that wait for the engine, and the room on the disk. */
 static void *ticker_main(void *arg)
 {
     struct cass_lifecycle *lc = arg;
+    unsigned n = 0;
     while (!cass_lifecycle_nap(lc, TICK_MS)) {
+        if (n++ % (DISK_PROBE_S * 1000 / TICK_MS) == 0)
+            disk_check(lc);
+        if (cass_store_full(lc->d->store))
+            continue;
+        engine_waits(lc, atomic_load(&lc->d->engine_state) == CASS_ENGINE_UP);
         _cleanup_json_ json_t *active = cass_store_runs_active(lc->d->store, NULL);
         size_t i;
         json_t *r;
@@ -786,9 +850,69 @@ static void *ticker_main(void *arg)
     return NULL;
 }
 
-/* The engine's state for /healthz and /metrics, true within a second or
- * two: a ping every second, on its own thread so that a hanging engine
- * holds up nothing else. */
+/* Runs that wait for the engine (launch.c): queued again once it answers,
+ * failed once they waited longer than limits.engineWaitSeconds. */
+static void engine_waits(struct cass_lifecycle *lc, bool up)
+{
+    struct cass_daemon *d = lc->d;
+    _cleanup_json_ json_t *active = cass_store_runs_active(d->store, NULL);
+    json_int_t limit = cass_daemon_config_int(d, "limits.engineWaitSeconds");
+    size_t i;
+    json_t *r;
+    json_array_foreach(active, i, r)
+    {
+        const char *id = json_string_value(json_object_get(r, "id"));
+        const char *reason = json_string_value(json_object_get(r, "reason"));
+        if (strcmp(json_string_value(json_object_get(r, "status")), "pending") != 0 || !reason ||
+            strcmp(reason, CASS_REASON_ENGINE_UNAVAILABLE) != 0 || cass_lifecycle_held(lc, id))
+            continue;
+        if (up) {
+            cass_lifecycle_enqueue(lc, id, json_string_value(json_object_get(r, "kind")));
+            continue;
+        }
+        double since = cass_now();
+        const char *s = json_string_value(json_object_get(r, "engineWaitSince"));
+        if (s)
+            cass_notebook_parse_time(s, &since);
+        if (cass_now() - since < (double)limit)
+            continue;
+        _cleanup_free_ char *msg = cass_xasprintf(
+            "the engine did not answer for %lld s (limits.engineWaitSeconds); apply the spec "
+            "again once it does",
+            (long long)limit);
+        cass_run_fail(d, id, CASS_REASON_ENGINE_UNAVAILABLE, msg);
+    }
+}
+
+/* Room on the disk: probed while the store is marked full (or nearly so);
+ * when it comes back, the reconcile finishes what waited for it (a job that
+ * ended meanwhile gets its end and its logs). */
+static void disk_check(struct cass_lifecycle *lc)
+{
+    struct cass_daemon *d = lc->d;
+    bool was = cass_store_full(d->store);
+    _cleanup_error_ struct cass_error *err = NULL;
+    if (cass_store_probe(d->store, cass_daemon_config_str(d, "stateDir"), &err) < 0) {
+        if (!was)
+            log_warn("the state directory is full (%s): new work is refused until it has room",
+                     err ? err->message : "?");
+        return;
+    }
+    if (was) {
+        log_info("the state directory has room again: finishing what waited for it");
+        lc->reconcile_due = true;
+    }
+    if (lc->reconcile_due && atomic_load(&d->engine_state) == CASS_ENGINE_UP) {
+        if (cass_reconcile(d, &err) < 0)
+            log_warn("reconcile after the full disk: %s", err->message);
+        else
+            lc->reconcile_due = false;
+    }
+}
+
+/* The engine's state for /healthz and /metrics, true within two seconds:
+ * a ping every PING_MS, on its own thread so that a hanging engine (or a
+ * busy store) holds up nothing else. */
 static void *pinger_main(void *arg)
 {
     struct cass_lifecycle *lc = arg;
@@ -804,7 +928,7 @@ static void *pinger_main(void *arg)
         } else if (was != CASS_ENGINE_DOWN && now == CASS_ENGINE_DOWN) {
             log_warn("the engine does not answer: %s", err ? err->message : "?");
         }
-    } while (!cass_lifecycle_nap(lc, 1000));
+    } while (!cass_lifecycle_nap(lc, PING_MS));
     return NULL;
 }
 

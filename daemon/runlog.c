@@ -15,10 +15,12 @@
 #include "lifecycle.h"
 #include "log.h"
 #include "runlog.h"
+#include "store.h"
 
 struct log_file {
-    FILE *f;
+    int fd;
     size_t written;
+    int error; /* errno of the write that failed, 0 while all fit */
 };
 
 static int log_to_file(int stream, const char *data, size_t len, void *ud)
@@ -27,8 +29,44 @@ static int log_to_file(int stream, const char *data, size_t len, void *ud)
     struct log_file *lf = ud;
     if (lf->written + len > CASS_RUNLOG_READ_MAX)
         return 1;
-    lf->written += fwrite(data, 1, len, lf->f);
+    while (len > 0) {
+        ssize_t n = write(lf->fd, data, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            lf->error = n < 0 ? errno : ENOSPC;
+            return 1;
+        }
+        lf->written += (size_t)n;
+        data += n;
+        len -= (size_t)n;
+    }
     return 0;
+}
+
+/* The disk filled while the log was copied: what fit is kept and its last
+ * line says so. The note needs room too: the log gives back the block it
+ * ended in (or one more, up to four times) until the note fits. */
+static int note_cut(struct log_file *lf)
+{
+    const size_t block = 4096;
+    size_t keep = lf->written;
+    for (int tries = 0; tries < 4; tries++) {
+        keep = keep > 0 ? ((keep - 1) / block) * block : 0;
+        char note[160];
+        int n = snprintf(note, sizeof(note),
+                         "\n%s: the state directory was full; the log was kept to byte %zu]\n",
+                         CASS_RUNLOG_CUT_MARK, keep);
+        if (ftruncate(lf->fd, (off_t)keep) < 0 || lseek(lf->fd, 0, SEEK_END) < 0)
+            return -1;
+        if (write(lf->fd, note, (size_t)n) == n) {
+            lf->written = keep + (size_t)n;
+            return 0;
+        }
+        if (keep == 0)
+            break;
+    }
+    return -1;
 }
 
 /* Cuts a kept log down to its last CASS_RUNLOG_MAX bytes, where a failing
@@ -58,36 +96,52 @@ char *cass_runlog_path(struct cass_daemon *d, const char *run_id)
                           run_id);
 }
 
-void cass_runlog_save(struct cass_daemon *d, struct cass_backend *b, const char *run_id,
-                      const char *id)
+int cass_runlog_save(struct cass_daemon *d, struct cass_backend *b, const char *run_id,
+                     const char *id)
 {
     const char *state = cass_daemon_config_str(d, "stateDir");
     _cleanup_free_ char *runs = cass_xasprintf("%s/runs", state);
     _cleanup_free_ char *dir = cass_xasprintf("%s/runs/%s", state, run_id);
     if ((mkdir(runs, 0700) < 0 && errno != EEXIST) || (mkdir(dir, 0700) < 0 && errno != EEXIST)) {
+        if (errno == ENOSPC || errno == EDQUOT)
+            cass_store_mark_full(d->store);
         log_warn("run %s: cannot keep logs: mkdir %s: %s", run_id, dir, strerror(errno));
-        return;
+        return -1;
     }
     _cleanup_free_ char *path = cass_runlog_path(d, run_id);
     _cleanup_free_ char *tmp = cass_xasprintf("%s.tmp", path);
-    struct log_file lf = {.f = fopen(tmp, "we")};
-    if (!lf.f) {
+    struct log_file lf = {.fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)};
+    if (lf.fd < 0) {
+        if (errno == ENOSPC || errno == EDQUOT)
+            cass_store_mark_full(d->store);
         log_warn("run %s: cannot keep logs: %s: %s", run_id, tmp, strerror(errno));
-        return;
+        return -1;
     }
     struct cass_engine_logs_opts o = {.tail = -1};
     _cleanup_error_ struct cass_error *err = NULL;
     int rc = b->ops->logs(b, id, &o, log_to_file, &lf, &err);
-    if (fclose(lf.f) != 0 || rc < 0) {
+    int cut = 0;
+    if (lf.error == ENOSPC || lf.error == EDQUOT) {
+        cass_store_mark_full(d->store);
+        cut = note_cut(&lf) == 0 ? 1 : -1;
+        log_warn("run %s: the disk is full: its log was kept to byte %zu%s", run_id, lf.written,
+                 cut < 0 ? ", without the note (no room for it)" : ", with a note");
+    }
+    if (close(lf.fd) != 0 || rc < 0 || (lf.error && cut <= 0)) {
         if (err && err->kind != CASS_ERR_NOT_FOUND)
             log_warn("run %s: cannot keep logs: %s", run_id, err->message);
+        else if (lf.error)
+            log_warn("run %s: cannot keep logs: %s", run_id, strerror(lf.error));
         unlink(tmp);
-        return;
+        return -1;
     }
     if (lf.written > CASS_RUNLOG_MAX && keep_tail(tmp, lf.written) < 0)
         log_warn("run %s: cannot shorten the kept log: %s", run_id, strerror(errno));
-    if (rename(tmp, path) < 0)
+    if (rename(tmp, path) < 0) {
         log_warn("run %s: cannot keep logs: rename: %s", run_id, strerror(errno));
+        return -1;
+    }
+    return cut != 0 ? 1 : 0;
 }
 
 /* Logs: a thread copies the engine's demultiplexed stream into a pipe that

@@ -17,10 +17,15 @@
 /* Where a run's output is kept (caller owns). */
 char *cass_runlog_path(struct cass_daemon *d, const char *run_id);
 
-/* Copies the output of workload id of run_id there before it goes; logged
- * when it cannot be kept. */
-void cass_runlog_save(struct cass_daemon *d, struct cass_backend *b, const char *run_id,
-                      const char *id);
+/* The first words of the line that ends a log cut short by a full disk. */
+#define CASS_RUNLOG_CUT_MARK "[cassiny: log cut here"
+
+/* Copies the output of workload id of run_id there before it goes: 0 when
+ * all of it was kept; 1 when the disk filled (the store is marked full) and
+ * what fit was kept, ending with a CASS_RUNLOG_CUT_MARK line; -1 (logged)
+ * when nothing could be kept. */
+int cass_runlog_save(struct cass_daemon *d, struct cass_backend *b, const char *run_id,
+                     const char *id);
 
 /* Reads a run's output as it comes: the live container's (followed when
  * follow, the last tail lines when tail >= 0) or, once it is gone, the kept

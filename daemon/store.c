@@ -6,6 +6,7 @@
 #include <jansson.h>
 #include <pthread.h>
 #include <sqlite3.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -13,6 +14,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -140,7 +142,8 @@ enum {
 #define ACTIVE_STATUSES "('pending', 'queued', 'creating', 'starting', 'ready', 'running')"
 #define SPEC_SELECT                                                                                \
     "SELECT s.name, s.kind, s.revision, s.run_id, r.status, r.url, s.created_at, s.updated_at, "   \
-    "s.deleted_at FROM specs s LEFT JOIN runs r ON r.id = s.run_id "
+    "s.deleted_at, json_extract(r.extra, '$.degraded') FROM specs s "                              \
+    "LEFT JOIN runs r ON r.id = s.run_id "
 
 enum stmt_id {
     ST_BEGIN,
@@ -246,6 +249,7 @@ struct cass_store {
     sqlite3_stmt *stmts[N_STMTS];
     sqlite3_stmt *list_stmts[N_LIST_VARIANTS];
     sqlite3_stmt *count_stmts[N_LIST_VARIANTS / 2];
+    atomic_bool full; /* a write found no room; cleared by a probe that fits */
 };
 
 /* --- small helpers ------------------------------------------------------- */
@@ -480,10 +484,21 @@ int cass_store_run_id_new(char out[CASS_STORE_RUN_ID_LEN + 1], struct cass_error
 
 /* --- SQLite plumbing ------------------------------------------------------ */
 
+/* What SQLite says when the disk under the database has no room: full, or
+ * a write, a sync or a growth of the WAL index that the file system refused. */
+static bool sql_no_space(int rc)
+{
+    return (rc & 0xff) == SQLITE_FULL || rc == SQLITE_IOERR_WRITE || rc == SQLITE_IOERR_FSYNC ||
+           rc == SQLITE_IOERR_SHMSIZE || rc == SQLITE_IOERR_TRUNCATE;
+}
+
 static int sql_error(struct cass_store *s, int rc, struct cass_error **err, const char *what)
 {
     enum cass_error_kind kind = CASS_ERR_IO;
-    if ((rc & 0xff) == SQLITE_NOMEM)
+    if (sql_no_space(rc)) {
+        kind = CASS_ERR_NOSPACE;
+        atomic_store(&s->full, true);
+    } else if ((rc & 0xff) == SQLITE_NOMEM)
         kind = CASS_ERR_NOMEM;
     else if (rc == SQLITE_CONSTRAINT_PRIMARYKEY || rc == SQLITE_CONSTRAINT_UNIQUE)
         kind = CASS_ERR_CONFLICT;
@@ -1035,6 +1050,9 @@ static json_t *spec_from_row(sqlite3_stmt *st, struct cass_error **err)
         col_string(st, 1), "revision", col_string(st, 2), "runId", col_string(st, 3), "status",
         col_string(st, 4), "url", col_string(st, 5), "createdAt", col_string(st, 6), "updatedAt",
         col_string(st, 7), "deletedAt", col_string(st, 8));
+    /* A serving model none of whose replicas answers says why. */
+    if (o && sqlite3_column_type(st, 9) == SQLITE_TEXT)
+        json_object_set_new(o, "degraded", col_string(st, 9));
     return o ? o : oom(err);
 }
 
@@ -2187,4 +2205,69 @@ int64_t cass_store_audit_last_id(struct cass_store *s, struct cass_error **err)
     if (step_row(s, st, "read audit log", err) <= 0)
         return -1;
     return sqlite3_column_int64(st, 0);
+}
+
+/* --- room on the disk ----------------------------------------------------------- */
+
+bool cass_store_full(struct cass_store *s)
+{
+    return atomic_load(&s->full);
+}
+
+void cass_store_mark_full(struct cass_store *s)
+{
+    atomic_store(&s->full, true);
+}
+
+/* Writes CASS_STORE_PROBE_BYTES to a file in dir and syncs it: what a
+ * kept log or an outputs directory needs to succeed. */
+static int probe_file(const char *dir, struct cass_error **err)
+{
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/.space-probe", dir);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0)
+        return cass_error_errno(err, errno, "probe %s", path);
+    static const char zeros[4096];
+    int rc = 0;
+    for (size_t done = 0; done < CASS_STORE_PROBE_BYTES && rc == 0; done += sizeof(zeros)) {
+        if (write(fd, zeros, sizeof(zeros)) != (ssize_t)sizeof(zeros))
+            rc = cass_error_errno(err, errno ? errno : ENOSPC, "probe %s", path);
+    }
+    if (rc == 0 && fsync(fd) < 0)
+        rc = cass_error_errno(err, errno, "probe %s", path);
+    close(fd);
+    unlink(path);
+    return rc;
+}
+
+int cass_store_probe(struct cass_store *s, const char *dir, struct cass_error **err)
+{
+    struct statvfs vfs;
+    bool low = statvfs(dir, &vfs) == 0 &&
+               (uint64_t)vfs.f_bavail * vfs.f_frsize < CASS_STORE_MIN_FREE_BYTES;
+    if (!atomic_load(&s->full) && !low)
+        return 0;
+    errno = 0;
+    if (probe_file(dir, err) < 0) {
+        atomic_store(&s->full, true);
+        if (err && *err)
+            (*err)->kind = CASS_ERR_NOSPACE;
+        return -1;
+    }
+    if (!s->memory) {
+        /* A real write of the database's first page, the same value again. */
+        LOCK_SCOPE(s);
+        if (tx_begin(s, err) < 0 ||
+            exec_sql(s, "PRAGMA application_id = 1128354643", "probe", err) < 0 ||
+            tx_commit(s, err) < 0) {
+            tx_rollback(s);
+            atomic_store(&s->full, true);
+            if (err && *err)
+                (*err)->kind = CASS_ERR_NOSPACE;
+            return -1;
+        }
+    }
+    atomic_store(&s->full, false);
+    return 0;
 }

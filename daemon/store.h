@@ -8,7 +8,8 @@
  *
  * Conventions: fallible functions return -1 (or NULL) and set *err, which is
  * CASS_ERR_INVALID for bad arguments, CASS_ERR_NOT_FOUND for a missing row,
- * CASS_ERR_CONFLICT for a duplicate or an impossible change, CASS_ERR_IO for
+ * CASS_ERR_CONFLICT for a duplicate or an impossible change, CASS_ERR_NOSPACE
+ * when the disk had no room for a write, CASS_ERR_IO for
  * any other database failure (with SQLite's message). Every json_t * result
  * is a new reference the caller owns; json_t * arguments are borrowed.
  * Times are RFC 3339 UTC text with milliseconds ("2024-05-01T12:00:00.123Z");
@@ -17,6 +18,7 @@
 #define CASS_STORE_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "error.h"
@@ -34,6 +36,19 @@ struct cass_store;
  * database written by a newer cassinyd is refused with CASS_ERR_CONFLICT. */
 struct cass_store *cass_store_open(const char *path, struct cass_error **err);
 void cass_store_close(struct cass_store *s);
+
+/* Room on the disk. A write that found none (SQLITE_FULL, an I/O error on
+ * write; also marked by callers that met ENOSPC on their own files) sets
+ * the store's full mark, and its error is CASS_ERR_NOSPACE. */
+#define CASS_STORE_PROBE_BYTES 65536      /* what a probe writes */
+#define CASS_STORE_MIN_FREE_BYTES 1048576 /* below this free, probe even when not marked */
+bool cass_store_full(struct cass_store *s);
+void cass_store_mark_full(struct cass_store *s);
+/* When the store is marked full or dir (the state directory) has less than
+ * CASS_STORE_MIN_FREE_BYTES free: writes CASS_STORE_PROBE_BYTES into dir and
+ * a page of the database. 0 (the mark cleared) when both fit, else -1 with
+ * *err of kind NOSPACE (or IO) and the mark set. */
+int cass_store_probe(struct cass_store *s, const char *dir, struct cass_error **err);
 
 /* Opens (creating it mode 0600, never through a symbolic link) the SQLite
  * database at path the way the daemon opens each of its databases: without

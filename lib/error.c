@@ -50,6 +50,7 @@ int cass_error_errno(struct cass_error **err, int errnum, const char *fmt, ...)
     va_end(ap);
     enum cass_error_kind kind = errnum == ENOMEM   ? CASS_ERR_NOMEM
                                 : errnum == ENOENT ? CASS_ERR_NOT_FOUND
+                                : errnum == ENOSPC ? CASS_ERR_NOSPACE
                                                    : CASS_ERR_IO;
     return cass_error_set(err, kind, "%s: %s", m ? m : "?", strerror(errnum));
 }
@@ -151,6 +152,8 @@ const char *cass_error_kind_name(enum cass_error_kind kind)
         return "unavailable";
     case CASS_ERR_IO:
         return "io";
+    case CASS_ERR_NOSPACE:
+        return "no-space";
     case CASS_ERR_NOMEM:
         return "no-memory";
     }

@@ -18,6 +18,7 @@ enum cass_error_kind {
     CASS_ERR_ENGINE,       /* the Docker Engine answered with an error (status kept) */
     CASS_ERR_UNAVAILABLE,  /* the engine or a peer cannot be reached (503) */
     CASS_ERR_IO,           /* file system, database */
+    CASS_ERR_NOSPACE,      /* the state directory is full: nothing new until it has room (507) */
     CASS_ERR_NOMEM,
 };
 

@@ -39,7 +39,14 @@ static double now_s(void)
 
 /* A daemon state in a fresh directory, with launches and running jobs
  * limited as given. */
+static void daemon_up_waiting(int launches, int jobs, int engine_wait_s);
 static void daemon_up(int launches, int jobs)
+{
+    daemon_up_waiting(launches, jobs, 0);
+}
+
+/* The same with limits.engineWaitSeconds (0: the default). */
+static void daemon_up_waiting(int launches, int jobs, int engine_wait_s)
 {
     snprintf(tmpdir, sizeof(tmpdir), "/tmp/cassiny-check-lifecycle.XXXXXX");
     ck_assert_ptr_nonnull(mkdtemp(tmpdir));
@@ -50,6 +57,8 @@ static void daemon_up(int launches, int jobs)
     json_t *limits = json_object_get(cfg, "limits");
     json_object_set_new(limits, "maxConcurrentLaunches", json_integer(launches));
     json_object_set_new(limits, "maxRunningJobs", json_integer(jobs));
+    if (engine_wait_s > 0)
+        json_object_set_new(limits, "engineWaitSeconds", json_integer(engine_wait_s));
     json_object_set_new(json_object_get(cfg, "policy"), "mountRoots", json_pack("[s]", tmpdir));
     d = cass_daemon_new(cfg);
     ck_assert_ptr_nonnull(d);
@@ -135,6 +144,16 @@ static double wait_status(const char *run_id, const char *status, double timeout
                       timeout_s, status);
         usleep(20 * 1000);
     }
+}
+
+/* Applies yaml and waits up to 10 s for its run to be status; the run id
+ * (caller frees). */
+static char *apply_until(const char *yaml, const char *status)
+{
+    _cleanup_json_ json_t *out = apply(yaml);
+    char *run = run_of(out, 0);
+    wait_status(run, status, 10);
+    return run;
 }
 
 static char *notebook_yaml(const char *name)
@@ -663,9 +682,7 @@ START_TEST(orphans_and_unlisted_containers_removed_at_reconcile)
 {
     daemon_up(2, 2);
     _cleanup_free_ char *y = notebook_yaml("nb");
-    _cleanup_json_ json_t *out = apply(y);
-    _cleanup_free_ char *run = run_of(out, 0);
-    wait_status(run, "ready", 10);
+    _cleanup_free_ char *run = apply_until(y, "ready");
     cass_lifecycle_stop(d);
     /* Two containers nobody lists: one of the live run, one of no run. */
     fake_adopt("orphan00000000000000000000000000000000000000000000000000000000001", run, "nb",
@@ -680,6 +697,135 @@ START_TEST(orphans_and_unlisted_containers_removed_at_reconcile)
     ck_assert_int_eq(fake_count(run, true), 1);
     _cleanup_free_ char *st = status_of(run);
     ck_assert_str_eq(st, "ready");
+    daemon_down(false);
+}
+END_TEST
+
+/* ---- an engine that comes and goes ---------------------------------------- */
+
+static char *field_of(const char *run_id, const char *key)
+{
+    _cleanup_json_ json_t *run = cass_store_run_get(d->store, run_id, NULL);
+    json_t *v = json_object_get(run, key);
+    return json_is_string(v) ? strdup(json_string_value(v)) : NULL;
+}
+
+START_TEST(engine_outage_launch_waits_then_runs)
+{
+    daemon_up(2, 2);
+    fake_set_engine_down(true);
+    _cleanup_free_ char *y = job_yaml("waits", 60);
+    _cleanup_json_ json_t *out = apply(y);
+    _cleanup_free_ char *run = run_of(out, 0);
+    for (double t0 = now_s();; usleep(20 * 1000)) {
+        _cleanup_free_ char *reason = field_of(run, "reason");
+        if (reason && strcmp(reason, "engine-unavailable") == 0)
+            break;
+        ck_assert_msg(now_s() - t0 < 5, "run %s never said engine-unavailable", run);
+    }
+    usleep(1500 * 1000);
+    _cleanup_free_ char *st = status_of(run);
+    ck_assert_str_eq(st, "pending"); /* not failed as image-not-found */
+    ck_assert_int_eq(fake_created(), 0);
+    fake_set_engine_down(false);
+    double took = wait_status(run, "running", 5);
+    ck_assert_msg(took < 3, "ran %.1f s after the engine came back", took);
+    _cleanup_free_ char *reason = field_of(run, "reason");
+    ck_assert_ptr_null(reason);
+    daemon_down(false);
+}
+END_TEST
+
+START_TEST(engine_outage_past_the_deadline_fails)
+{
+    daemon_up_waiting(2, 2, 1);
+    fake_set_engine_down(true);
+    _cleanup_free_ char *y = job_yaml("gives-up", 60);
+    _cleanup_json_ json_t *out = apply(y);
+    _cleanup_free_ char *run = run_of(out, 0);
+    wait_status(run, "failed", 6);
+    _cleanup_free_ char *reason = field_of(run, "reason");
+    _cleanup_free_ char *error = field_of(run, "error");
+    ck_assert_str_eq(reason, "engine-unavailable");
+    ck_assert_ptr_nonnull(strstr(error, "limits.engineWaitSeconds"));
+    fake_set_engine_down(false);
+    daemon_down(false);
+}
+END_TEST
+
+static char *spec_run(const char *name)
+{
+    _cleanup_json_ json_t *spec = cass_store_spec_get(d->store, name, NULL);
+    const char *r = json_string_value(json_object_get(spec, "runId"));
+    return r ? strdup(r) : NULL;
+}
+
+START_TEST(model_spec_points_at_the_serving_revision)
+{
+    daemon_up(2, 2);
+    _cleanup_free_ char *y1 = model_yaml("served", "v1", 1);
+    _cleanup_free_ char *r1 = apply_until(y1, "ready");
+    fake_set_engine_down(true);
+    _cleanup_free_ char *y2 = model_yaml("served", "v2", 1);
+    _cleanup_json_ json_t *o2 = apply(y2);
+    _cleanup_free_ char *r2 = run_of(o2, 0);
+    usleep(1000 * 1000);
+    _cleanup_free_ char *s2 = status_of(r2);
+    ck_assert_str_eq(s2, "pending");
+    _cleanup_free_ char *at = spec_run("served");
+    ck_assert_str_eq(at, r1);              /* v1 serves: the spec stays on it */
+    _cleanup_json_ json_t *o3 = apply(y2); /* the same again: the waiting run */
+    _cleanup_free_ char *r3 = run_of(o3, 0);
+    ck_assert_str_eq(r3, r2);
+    fake_set_engine_down(false);
+    wait_status(r2, "ready", 10);
+    for (double t0 = now_s();; usleep(20 * 1000)) {
+        _cleanup_free_ char *now = spec_run("served");
+        if (strcmp(now, r2) == 0)
+            break;
+        ck_assert_msg(now_s() - t0 < 3, "the spec stays on %s", now);
+    }
+    daemon_down(false);
+}
+END_TEST
+
+/* Waits until run is ready again after its n-th restart. */
+static void wait_restarted(const char *run, json_int_t n)
+{
+    for (double t0 = now_s();; usleep(20 * 1000)) {
+        _cleanup_json_ json_t *r = cass_store_run_get(d->store, run, NULL);
+        if (json_integer_value(json_object_get(r, "restarts")) == n &&
+            strcmp(json_string_value(json_object_get(r, "status")), "ready") == 0)
+            return;
+        ck_assert_msg(now_s() - t0 < 10, "run %s was not restarted a %lld. time: %s", run,
+                      (long long)n, json_string_value(json_object_get(r, "status")));
+    }
+}
+
+START_TEST(notebook_restarted_in_place_when_it_ends)
+{
+    daemon_up(2, 2);
+    _cleanup_free_ char *y = notebook_yaml("comes-back");
+    _cleanup_free_ char *run = apply_until(y, "ready");
+    _cleanup_free_ char *c0 = container_of(run, 0);
+    for (int n = 1; n <= 3; n++) { /* as engine restarts end it */
+        fake_exit(c0, 143);
+        wait_restarted(run, n);
+    }
+    _cleanup_free_ char *c1 = container_of(run, 0);
+    ck_assert_str_eq(c1, c0);
+    ck_assert_int_eq(fake_count(run, true), 1);
+    ck_assert_int_eq(fake_created(), 1);
+
+    /* restart: never: failed. */
+    const char *never = "apiVersion: cassiny/v1\nkind: Notebook\nmetadata: {name: stays-down}\n"
+                        "spec: {image: cassiny/notebook:bookworm, restart: never}\n";
+    _cleanup_free_ char *r2 = apply_until(never, "ready");
+    _cleanup_free_ char *c2 = container_of(r2, 0);
+    fake_exit(c2, 143);
+    wait_status(r2, "failed", 5);
+    fake_exit(c0, 1); /* a fourth end within 10 minutes: not started again */
+    wait_status(run, "failed", 5);
     daemon_down(false);
 }
 END_TEST
@@ -704,6 +850,10 @@ static Suite *lifecycle_suite(void)
     tcase_add_test(tc, model_rollout_replaces_old_replicas);
     tcase_add_test(tc, model_resumes_into_rotation_after_restart);
     tcase_add_test(tc, orphans_and_unlisted_containers_removed_at_reconcile);
+    tcase_add_test(tc, engine_outage_launch_waits_then_runs);
+    tcase_add_test(tc, engine_outage_past_the_deadline_fails);
+    tcase_add_test(tc, model_spec_points_at_the_serving_revision);
+    tcase_add_test(tc, notebook_restarted_in_place_when_it_ends);
     suite_add_tcase(s, tc);
     return s;
 }

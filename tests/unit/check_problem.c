@@ -72,7 +72,8 @@ START_TEST(status_mapping)
         unsigned status;
     } cases[] = {{CASS_ERR_INVALID, 422},     {CASS_ERR_SYNTAX, 400},   {CASS_ERR_TOO_LARGE, 413},
                  {CASS_ERR_NOT_FOUND, 404},   {CASS_ERR_CONFLICT, 409}, {CASS_ERR_FORBIDDEN, 403},
-                 {CASS_ERR_UNAVAILABLE, 503}, {CASS_ERR_ENGINE, 502},   {CASS_ERR_IO, 500}};
+                 {CASS_ERR_UNAVAILABLE, 503}, {CASS_ERR_ENGINE, 502},   {CASS_ERR_IO, 500},
+                 {CASS_ERR_NOSPACE, 507}};
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         struct cass_error *e = NULL;
         cass_error_set(&e, cases[i].kind, "x");

@@ -139,6 +139,29 @@ START_TEST(test_open_errors)
 }
 END_TEST
 
+/* The full mark: set by whoever met no room, cleared only by a probe that
+ * wrote both a file in the directory and a page of the database. */
+START_TEST(test_full_mark_and_probe)
+{
+    char path[PATH_MAX];
+    db_path(path, sizeof(path), "full.db");
+    _cleanup_store_ struct cass_store *s = open_ok(path);
+    _cleanup_error_ struct cass_error *err = NULL;
+    ck_assert(!cass_store_full(s));
+    ck_assert_int_eq(cass_store_probe(s, tmpdir, &err), 0); /* room, not marked: no write */
+    cass_store_mark_full(s);
+    ck_assert(cass_store_full(s));
+    ck_assert_int_eq(cass_store_probe(s, "/nonexistent-dir", &err), -1);
+    ck_assert(cass_store_full(s));
+    cass_error_free(TAKE_PTR(err));
+    ck_assert_int_eq(cass_store_probe(s, tmpdir, &err), 0);
+    ck_assert(!cass_store_full(s));
+    char probe[PATH_MAX];
+    snprintf(probe, sizeof(probe), "%s/.space-probe", tmpdir);
+    ck_assert_int_ne(access(probe, F_OK), 0); /* it cleans up after itself */
+}
+END_TEST
+
 START_TEST(test_file_reopen_wal)
 {
     char path[PATH_MAX];
@@ -1124,6 +1147,7 @@ static Suite *store_suite(void)
     tcase_add_test(tc, test_open_memory);
     tcase_add_test(tc, test_open_errors);
     tcase_add_test(tc, test_file_reopen_wal);
+    tcase_add_test(tc, test_full_mark_and_probe);
     tcase_add_test(tc, test_migrate_empty);
     tcase_add_test(tc, test_migrate_old_version);
     tcase_add_test(tc, test_newer_version_refused);

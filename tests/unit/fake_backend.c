@@ -22,6 +22,7 @@ struct workload {
     int port; /* container port published, 0: none */
     enum fake_health health;
     int health_requests;
+    bool die_pending;                     /* ended: the events stream says so once */
     char started_at[40], finished_at[40]; /* RFC 3339, as the engine says them */
     struct MHD_Daemon *http;
     int http_port;
@@ -34,6 +35,7 @@ static struct {
     size_t created, removed;
     unsigned long next_id;
     bool fail_next_create;
+    bool engine_down; /* every call fails as if the socket did not answer */
     char last_activity[40];
 } fk = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
 
@@ -94,15 +96,28 @@ static void stamp(char out[40])
     snprintf(out, 40, "%s.%03ldZ", sec, ts.tv_nsec / 1000000);
 }
 
+/* What curl says when the engine's socket does not answer. */
+static bool down(struct cass_error **err)
+{
+    pthread_mutex_lock(&fk.lock);
+    bool dn = fk.engine_down;
+    pthread_mutex_unlock(&fk.lock);
+    if (dn)
+        cass_error_set(err, CASS_ERR_UNAVAILABLE, "GET /_ping: Couldn't connect to server");
+    return dn;
+}
+
 static int f_ping(struct cass_backend *b, struct cass_error **err)
 {
-    (void)b, (void)err;
-    return 0;
+    (void)b;
+    return down(err) ? -1 : 0;
 }
 
 static int f_image_resolve(struct cass_backend *b, const char *ref, struct cass_backend_image *ret,
                            struct cass_error **err)
 {
+    if (down(err))
+        return -1;
     (void)b;
     if (strstr(ref, "missing"))
         return cass_error_set(err, CASS_ERR_NOT_FOUND, "no such image: %s", ref);
@@ -146,6 +161,8 @@ static const char *label(const struct cass_container_spec *s, const char *key)
 static char *f_create(struct cass_backend *b, const struct cass_container_spec *spec,
                       struct cass_error **err)
 {
+    if (down(err))
+        return NULL;
     (void)b;
     pthread_mutex_lock(&fk.lock);
     if (fk.fail_next_create) {
@@ -178,6 +195,8 @@ static char *f_create(struct cass_backend *b, const struct cass_container_spec *
 
 static int f_start(struct cass_backend *b, const char *id, struct cass_error **err)
 {
+    if (down(err))
+        return -1;
     (void)b;
     pthread_mutex_lock(&fk.lock);
     struct workload *w = find(id);
@@ -185,7 +204,7 @@ static int f_start(struct cass_backend *b, const char *id, struct cass_error **e
         pthread_mutex_unlock(&fk.lock);
         return cass_error_set(err, CASS_ERR_NOT_FOUND, "no such container %s", id);
     }
-    if (!w->running && !w->started) {
+    if (!w->running) { /* an ended one starts again, as a container does */
         w->started = w->running = true;
         stamp(w->started_at);
         if (w->port && !w->http) {
@@ -220,6 +239,8 @@ static int f_endpoint(struct cass_backend *b, const char *id, int port, char hos
 static int f_state(struct cass_backend *b, const char *id, struct cass_workload_state *ret,
                    struct cass_error **err)
 {
+    if (down(err))
+        return -1;
     (void)b, (void)err;
     memset(ret, 0, sizeof(*ret));
     pthread_mutex_lock(&fk.lock);
@@ -291,6 +312,7 @@ static void stop_locked(struct workload *w, int code)
     if (w->running) {
         w->running = false;
         w->exit_code = code;
+        w->die_pending = true;
         stamp(w->finished_at);
     }
     pthread_cond_broadcast(&fk.cond);
@@ -383,9 +405,29 @@ static int f_list(struct cass_backend *b, const char *const *labels, struct cass
 static int f_events(struct cass_backend *b, const char *const *labels, const atomic_int *cancel,
                     cass_backend_event_fn fn, void *userdata, struct cass_error **err)
 {
-    (void)b, (void)labels, (void)fn, (void)userdata, (void)err;
-    while (!atomic_load(cancel))
-        usleep(20 * 1000);
+    (void)b, (void)labels;
+    while (!atomic_load(cancel)) {
+        if (down(err))
+            return -1; /* the stream is lost with the engine */
+        struct cass_backend_event ev = {.action = "die"};
+        char id[72], run[64], code[16];
+        pthread_mutex_lock(&fk.lock);
+        for (size_t i = 0; i < MAX_WORKLOADS && !ev.id; i++) {
+            struct workload *w = &fk.w[i];
+            if (w->used && w->die_pending) {
+                w->die_pending = false;
+                snprintf(id, sizeof(id), "%s", w->id);
+                snprintf(run, sizeof(run), "%s", w->run);
+                snprintf(code, sizeof(code), "%d", w->exit_code);
+                ev.id = id, ev.run = run, ev.exit_code = code;
+            }
+        }
+        pthread_mutex_unlock(&fk.lock);
+        if (ev.id)
+            fn(&ev, userdata);
+        else
+            usleep(20 * 1000);
+    }
     return 0;
 }
 
@@ -544,5 +586,12 @@ void fake_adopt(const char *id, const char *run, const char *name, const char *i
         fk.created++;
         break;
     }
+    pthread_mutex_unlock(&fk.lock);
+}
+
+void fake_set_engine_down(bool is_down)
+{
+    pthread_mutex_lock(&fk.lock);
+    fk.engine_down = is_down;
     pthread_mutex_unlock(&fk.lock);
 }

@@ -29,13 +29,17 @@ size_t fake_count(const char *run, bool running_only);
 /* The id of the n-th existing workload of run (0-based), into out. */
 bool fake_nth(const char *run, size_t n, char out[72]);
 
-/* Ends a running workload with code (as if its process exited). */
+/* Ends a running workload with code (as if its process exited); the events
+ * stream says "die" once. */
 void fake_exit(const char *id, int code);
 /* Sets how a workload answers health checks. */
 void fake_set_health(const char *id, enum fake_health h);
 /* Jupyter's last_activity for every notebook ("2020-01-01T00:00:00Z" makes
  * them idle). NULL: now. */
 void fake_set_last_activity(const char *when);
+/* While down, every call a launch makes fails as when the engine's socket
+ * does not answer (CASS_ERR_UNAVAILABLE), and the events stream is lost. */
+void fake_set_engine_down(bool down);
 /* Makes the next create fail once. */
 void fake_fail_next_create(void);
 /* Adds a workload as if an earlier daemon had created it (not started). */
