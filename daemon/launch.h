@@ -16,6 +16,7 @@
 #include "backend.h"
 #include "daemon.h"
 #include "error.h"
+#include "policy.h"
 
 #define CASS_STOP_TIMEOUT_S 10
 
@@ -53,6 +54,8 @@ struct cass_launch {
     struct cass_container_spec cs;
     struct cass_strv env, cmd;
     struct cass_container_label labels[8];
+    struct cass_container_tmpfs tmpfs[2]; /* /tmp; a kind may add one */
+    char tmp_options[CASS_POLICY_TMP_OPTIONS_MAX];
     char replica_label[16];
     char cname[128];
 
