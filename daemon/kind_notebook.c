@@ -100,11 +100,7 @@ static int notebook_launch(struct cass_launch *l, struct cass_error **err)
      * notebook-signing key, IPython's history) is the work directory, its
      * runtime files (kernel connection files, with their keys) are on the
      * /tmp tmpfs, and without a workspace the work directory is a tmpfs too. */
-    const json_t *env = json_object_get(spec, "env");
-    if (!json_object_get(env, "HOME"))
-        cass_strv_addf(&l->env, "HOME=%s", workdir);
-    if (!json_object_get(env, "JUPYTER_RUNTIME_DIR"))
-        cass_strv_addf(&l->env, "JUPYTER_RUNTIME_DIR=%s/jupyter-runtime", CASS_POLICY_TMP);
+    cass_notebook_env(&l->env, json_object_get(spec, "env"), workdir);
     if (!workspace && strcmp(workdir, "/") != 0 && !mounted_at(spec, workdir))
         l->tmpfs[l->cs.n_tmpfs++] = (struct cass_container_tmpfs){workdir, l->tmp_options};
     cass_launch_cmd_add(l, json_object_get(spec, "command"));
