@@ -104,9 +104,13 @@ check "not privileged" test "$(docker inspect --format '{{.HostConfig.Privileged
 check "not root inside" test "$(docker exec "$CID" id -u)" != 0
 check "labelled with name, kind, run, revision" test "$(docker inspect --format '{{index .Config.Labels "io.cassiny.run"}}' "$CID")" = "$RUN"
 check "memory limit applied" test "$(docker inspect --format '{{.HostConfig.Memory}}' "$CID")" = 1073741824
+check "the root file system is read-only" test "$(docker inspect --format '{{.HostConfig.ReadonlyRootfs}}' "$CID")" = true
+check "and cannot be written to" bash -c '! docker exec "$1" touch /home/jovyan/x 2>/dev/null' _ "$CID"
+check "Jupyter's home is the workspace ($(docker exec "$CID" sh -c 'echo $HOME'))" test "$(docker exec "$CID" sh -c 'echo $HOME')" = /home/jovyan/work
+check "its runtime files are on the /tmp tmpfs" bash -c 'docker exec "$1" sh -c "ls /tmp/jupyter-runtime" | grep -q "^kernel-.*\.json$"' _ "$CID"
 
 # --- the workspace survives a changed spec
-docker exec "$CID" sh -c 'echo kept > "$HOME/work/note.txt"'
+docker exec "$CID" sh -c 'echo kept > /home/jovyan/work/note.txt'
 code=$(apply_yaml "$(spec "$NAME" "  workspace: $VOL
   env: {CHANGED: \"yes\"}
 ")")
