@@ -869,6 +869,18 @@ json_t *cass_engine_container_body(const struct cass_container_spec *s, struct c
     if (s->security_opt)
         bad |= json_object_set_new(hc, "SecurityOpt", strv_to_json(s->security_opt));
     bad |= json_object_set_new(hc, "ReadonlyRootfs", json_boolean(s->readonly_rootfs));
+    if (s->n_tmpfs) {
+        json_t *tmpfs = json_object();
+        bad |= json_object_set_new(hc, "Tmpfs", tmpfs);
+        for (size_t i = 0; tmpfs && i < s->n_tmpfs; i++) {
+            const struct cass_container_tmpfs *t = &s->tmpfs[i];
+            if (!t->target || t->target[0] != '/' || json_object_get(tmpfs, t->target)) {
+                cass_error_set(err, CASS_ERR_INVALID, "container spec: invalid tmpfs %zu", i);
+                return NULL;
+            }
+            bad |= json_object_set_new(tmpfs, t->target, json_string(t->options ? t->options : ""));
+        }
+    }
     bad |= json_object_set_new(hc, "Init", json_boolean(s->init));
     const char *policy = s->restart_policy ? s->restart_policy : "no";
     bad |= json_object_set_new(

@@ -109,6 +109,12 @@ struct cass_container_mount {
     const char *field;
 };
 
+/* A tmpfs (HostConfig.Tmpfs): target and mount options ("rw,nosuid,size=1m"). */
+struct cass_container_tmpfs {
+    const char *target;  /* absolute container path */
+    const char *options; /* NULL: the engine's defaults */
+};
+
 struct cass_container_port {
     int container_port;  /* 1..65535 */
     const char *proto;   /* "tcp" (NULL) or "udp" */
@@ -145,6 +151,8 @@ struct cass_container_spec {
     const char *const *cap_add;
     const char *const *security_opt; /* e.g. "no-new-privileges" */
     bool readonly_rootfs;
+    const struct cass_container_tmpfs *tmpfs;
+    size_t n_tmpfs;
     bool tty;
     bool init;
     const char *restart_policy; /* NULL/"no", "on-failure", "always", "unless-stopped" */

@@ -257,7 +257,9 @@ static int job_launch(struct cass_launch *l, struct cass_error **err)
     const char *nb = json_string_value(json_object_get(spec, "notebook"));
     if (nb) {
         /* Headless, into the outputs; no timing metadata, so that the same
-         * computation gives the same executed notebook. */
+         * computation gives the same executed notebook. The root is
+         * read-only: Jupyter's home is scratch space on /tmp. */
+        cass_notebook_env(&l->env, json_object_get(spec, "env"), CASS_POLICY_TMP);
         const char *base = strrchr(nb, '/') ? strrchr(nb, '/') + 1 : nb;
         static const char *const argv[] = {"python3",
                                            "-m",

@@ -2,6 +2,7 @@
  * ready when /api/status answers with the token, culled when idle. */
 #include "config.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,6 +57,21 @@ static int wait_ready(struct cass_launch *l, const char *cid, const char *base, 
     }
 }
 
+/* Whether one of spec.mounts has target path (a mount there is the work
+ * directory, and two mounts on one target are refused by the engine). */
+static bool mounted_at(const json_t *spec, const char *path)
+{
+    size_t i, n = strlen(path);
+    json_t *m;
+    json_array_foreach(json_object_get(spec, "mounts"), i, m)
+    {
+        const char *t = json_string_value(json_object_get(m, "target"));
+        if (t && strncmp(t, path, n) == 0 && strspn(t + n, "/") == strlen(t + n))
+            return true;
+    }
+    return false;
+}
+
 static int notebook_launch(struct cass_launch *l, struct cass_error **err)
 {
     struct cass_daemon *d = l->d;
@@ -86,6 +102,13 @@ static int notebook_launch(struct cass_launch *l, struct cass_error **err)
 
     cass_launch_spec_init(l, -1, NULL);
     cass_strv_addf(&l->env, "JUPYTER_TOKEN=%s", token);
+    /* The root file system is read-only: Jupyter's home (its settings, the
+     * notebook-signing key, IPython's history) is the work directory, its
+     * runtime files (kernel connection files, with their keys) are on the
+     * /tmp tmpfs, and without a workspace the work directory is a tmpfs too. */
+    cass_notebook_env(&l->env, json_object_get(spec, "env"), workdir);
+    if (!workspace && strcmp(workdir, "/") != 0 && !mounted_at(spec, workdir))
+        l->tmpfs[l->cs.n_tmpfs++] = (struct cass_container_tmpfs){workdir, l->tmp_options};
     cass_launch_cmd_add(l, json_object_get(spec, "command"));
 
     size_t nm = 0;

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "cleanup.h"
+#include "images.h"
 #include "kind.h"
 #include "launch.h"
 #include "lifecycle.h"
@@ -203,18 +204,15 @@ int cass_launch_policy(struct cass_launch *l, struct cass_error **err)
     return -1;
 }
 
-static char *image_missing_hint(const char *ref)
+/* How to get an image that packaging/images/ builds: "; build it with
+ * SCRIPT", or "" for any other image. Static. */
+static const char *image_build_hint(const char *ref)
 {
-    const char *script = strncmp(ref, "cassiny/notebook", 16) == 0
-                             ? "packaging/images/build-notebook-image.sh"
-                         : strncmp(ref, "cassiny/model-server", 20) == 0
-                             ? "packaging/images/build-model-server-image.sh"
-                             : NULL;
-    if (script)
-        return cass_xasprintf("image %s is not in the engine and no registry provided it; build "
-                              "it with %s",
-                              ref, script);
-    return cass_xasprintf("image %s is not in the engine and could not be pulled", ref);
+    if (strncmp(ref, "cassiny/notebook", 16) == 0)
+        return "; build it with packaging/images/build-notebook-image.sh";
+    if (strncmp(ref, "cassiny/model-server", 20) == 0)
+        return "; build it with packaging/images/build-model-server-image.sh";
+    return "";
 }
 
 int cass_launch_image(struct cass_launch *l, struct cass_error **err)
@@ -239,11 +237,10 @@ int cass_launch_image(struct cass_launch *l, struct cass_error **err)
                                       "image %s (%s) is no longer in the engine; pull %s to "
                                       "reproduce this run",
                                       pinned, ref, digest);
-            _cleanup_free_ char *hint = image_missing_hint(ref);
             return cass_error_set(err, CASS_ERR_NOT_FOUND,
                                   "image %s (%s) is no longer in the engine and came from no "
-                                  "registry; rebuild it from the same recipe to reproduce (%s)",
-                                  pinned, ref, hint);
+                                  "registry; rebuild it from the same recipe to reproduce%s",
+                                  pinned, ref, image_build_hint(ref));
         }
     } else if (b->ops->image_resolve(b, ref, &img, &ierr) < 0) {
         if (ierr->kind != CASS_ERR_NOT_FOUND) {
@@ -251,13 +248,21 @@ int cass_launch_image(struct cass_launch *l, struct cass_error **err)
             return -1;
         }
         cass_error_free(TAKE_PTR(ierr));
-        log_info("run %s: image %s not present, trying to pull it", l->run_id, ref);
-        if (b->ops->image_pull(b, ref, cass_lifecycle_cancel(l->lc), &ierr) < 0 ||
-            b->ops->image_resolve(b, ref, &img, &ierr) < 0) {
-            _cleanup_free_ char *hint = image_missing_hint(ref);
-            return cass_error_set(err, CASS_ERR_NOT_FOUND, "%s (%s)", hint,
-                                  ierr ? ierr->message : "?");
+        /* images.c decides whether it may be pulled, and from where. */
+        _cleanup_free_ char *registry = NULL;
+        if (cass_images_pull_check(l->d->config, ref, &registry, &ierr) < 0) {
+            log_info("run %s: image %s not present and not pulled: %s", l->run_id, ref,
+                     ierr->message);
+            return cass_error_set(err, CASS_ERR_NOT_FOUND,
+                                  "image %s is not in the engine and was not pulled: %s%s", ref,
+                                  ierr->message, image_build_hint(ref));
         }
+        log_info("run %s: image %s not present, pulling it from %s", l->run_id, ref, registry);
+        if (b->ops->image_pull(b, ref, cass_lifecycle_cancel(l->lc), &ierr) < 0 ||
+            b->ops->image_resolve(b, ref, &img, &ierr) < 0)
+            return cass_error_set(err, CASS_ERR_NOT_FOUND,
+                                  "image %s is not in the engine and the pull from %s failed: %s",
+                                  ref, registry, ierr ? ierr->message : "?");
     }
     l->image_id = TAKE_PTR(img.id);
     l->image_user = TAKE_PTR(img.user);
@@ -299,6 +304,9 @@ void cass_launch_spec_init(struct cass_launch *l, int replica, const char *suffi
         snprintf(l->cname, sizeof(l->cname), "%s", base);
 
     const json_t *res = json_object_get(l->spec, "resources");
+    cass_policy_tmp_options(cass_daemon_config_int(l->d, "policy.tmpSize"),
+                            json_integer_value(json_object_get(res, "memory")), l->tmp_options);
+    l->tmpfs[0] = (struct cass_container_tmpfs){CASS_POLICY_TMP, l->tmp_options};
     l->cs = (struct cass_container_spec){
         .name = l->cname,
         .image = l->image_id,
@@ -313,6 +321,9 @@ void cass_launch_spec_init(struct cass_launch *l, int replica, const char *suffi
                           : cass_daemon_config_int(l->d, "policy.defaultPids"),
         .cap_drop = cass_policy_cap_drop(),
         .security_opt = cass_policy_security_opt(),
+        .readonly_rootfs = true,
+        .tmpfs = l->tmpfs,
+        .n_tmpfs = 1,
         .restart_policy = "no",
         .init = true, /* signals reach the program and zombies are reaped */
     };

@@ -16,6 +16,7 @@
 #include "backend.h"
 #include "daemon.h"
 #include "error.h"
+#include "policy.h"
 
 #define CASS_STOP_TIMEOUT_S 10
 
@@ -55,6 +56,8 @@ struct cass_launch {
     struct cass_strv fields; /* the spec fields of the mounts' sources */
     struct cass_pins *pins;  /* the bind sources pinned for the container being made */
     struct cass_container_label labels[8];
+    struct cass_container_tmpfs tmpfs[2]; /* /tmp; a kind may add one */
+    char tmp_options[CASS_POLICY_TMP_OPTIONS_MAX];
     char replica_label[16];
     char cname[128];
 

@@ -7,7 +7,9 @@
 
 #include "cleanup.h"
 #include "http.h"
+#include "launch.h"
 #include "notebook.h"
+#include "policy.h"
 
 static json_t *get_json(const char *base, const char *path, const char *token, long timeout_ms,
                         struct cass_error **err)
@@ -128,4 +130,12 @@ int cass_notebook_idle_decide(const json_t *status, const json_t *kernels, int64
             return 0;
     }
     return 1;
+}
+
+void cass_notebook_env(struct cass_strv *env, const json_t *spec_env, const char *home)
+{
+    if (!json_object_get(spec_env, "HOME"))
+        cass_strv_addf(env, "HOME=%s", home);
+    if (!json_object_get(spec_env, "JUPYTER_RUNTIME_DIR"))
+        cass_strv_addf(env, "JUPYTER_RUNTIME_DIR=%s/jupyter-runtime", CASS_POLICY_TMP);
 }

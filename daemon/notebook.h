@@ -31,4 +31,12 @@ int cass_notebook_parse_time(const char *s, double *ret);
 int cass_notebook_idle_decide(const json_t *status, const json_t *kernels, int64_t idle_timeout_s,
                               double now, struct cass_error **err);
 
+struct cass_strv;
+/* What Jupyter needs on a read-only root file system, added to env unless
+ * spec_env (a spec's env object, may be NULL) sets it: HOME=home (Jupyter's
+ * settings, the notebook-signing key, IPython's history) and
+ * JUPYTER_RUNTIME_DIR on the /tmp tmpfs (kernel connection files, with their
+ * keys, never kept). */
+void cass_notebook_env(struct cass_strv *env, const json_t *spec_env, const char *home);
+
 #endif

@@ -724,3 +724,10 @@ const char *const *cass_policy_security_opt(void)
     static const char *const opts[] = {"no-new-privileges", NULL};
     return opts;
 }
+
+void cass_policy_tmp_options(long long tmp_size, long long memory,
+                             char buf[CASS_POLICY_TMP_OPTIONS_MAX])
+{
+    long long size = memory > 0 && memory < tmp_size ? memory : tmp_size;
+    snprintf(buf, CASS_POLICY_TMP_OPTIONS_MAX, "rw,noexec,nosuid,nodev,size=%lld", size);
+}

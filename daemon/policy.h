@@ -60,4 +60,16 @@ int cass_policy_user(const json_t *policy, const char *image_user, const char **
 const char *const *cass_policy_cap_drop(void);
 const char *const *cass_policy_security_opt(void);
 
+/* Every container's root file system is read-only; what a workload writes
+ * goes to its mounts and to a tmpfs on CASS_POLICY_TMP. */
+#define CASS_POLICY_TMP "/tmp"
+#define CASS_POLICY_TMP_OPTIONS_MAX 96
+
+/* The mount options of that tmpfs, written to buf: read-write, no
+ * executables, setuid bits or device files, and a size of tmp_size bytes
+ * (policy.tmpSize), at most memory (the container's limit; tmpfs pages count
+ * against it) when memory > 0. */
+void cass_policy_tmp_options(long long tmp_size, long long memory,
+                             char buf[CASS_POLICY_TMP_OPTIONS_MAX]);
+
 #endif

@@ -4,7 +4,7 @@
 set -eu
 pkgs="build-essential autoconf automake pkg-config git curl ca-certificates
 libcurl4-openssl-dev libjansson-dev libyaml-dev libsqlite3-dev libmicrohttpd-dev libssl-dev check
-docker.io busybox-static clang clang-format jq bsdutils"
+docker.io busybox-static clang clang-format jq bsdutils docker-registry socat"
 case "${1:-}" in --with-images) pkgs="$pkgs mmdebstrap" ;; esac
 missing=""
 for p in $pkgs; do
@@ -16,5 +16,15 @@ if [ -n "$missing" ]; then
     apt-get update -qq
     # shellcheck disable=SC2086
     apt-get install -y -qq --no-install-recommends $missing >/dev/null
+    # docker-registry is for packaging/registry.sh, which runs private
+    # registries on loopback addresses; the system service its package starts
+    # (on :5000, every address) is not wanted: stopped when installed here.
+    case " $missing " in
+    *" docker-registry "*)
+        if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
+            systemctl disable --now docker-registry.service >/dev/null 2>&1 || true
+        fi
+        ;;
+    esac
 fi
 echo "install-deps: all dependencies present" >&2

@@ -106,12 +106,13 @@ launch() {
     jq -r '.specs[0].run.id' "$WORK/body"
 }
 
-# A private config: images of the project, mounts under $WORK/data.
+# A private config: images of the project (and the pattern in
+# $IMAGES_EXTRA, when set), mounts under $WORK/data.
 write_config() {
     mkdir -p "$WORK/data"
     cat >"$WORK/config.yaml" <<CFG
 policy:
-  images: ["cassiny/*"]
+  images: ["cassiny/*"${IMAGES_EXTRA:+, \"$IMAGES_EXTRA\"}]
   mountRoots: ["$WORK/data"]
   maxCpus: 4
   maxMemory: 8Gi

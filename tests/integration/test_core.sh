@@ -22,6 +22,11 @@
 #   network              notebooks and replicas on Cassiny's network: no traffic between them
 #   race                 CASS_RACE_TRIES (500) launches against a loop swapping the input for a
 #                        symbolic link out of the roots: none reads outside
+#   inspect              each kind's hardening as docker inspect shows it; a job cannot
+#                        write to / but can to /tmp and its outputs
+#   pull                 a missing image is pulled only from a registry in registries:
+#                        none by default (no pull call reaches the engine), a private
+#                        registry (packaging/registry.sh) when it is listed
 #
 # CASS_ONLY=NAME[,NAME...] runs only the tests whose names start with one of
 # them (CASS_ONLY=overload runs both overload tests); CASS_SKIP=NAME[,...]
@@ -36,7 +41,7 @@ BUSYBOX=${CASS_TEST_IMAGE:-cassiny/test-busybox:latest}
 ROOT=$(mktemp -d /tmp/cassiny-core.XXXXXX)
 P=core-$$                      # prefix of every spec name of this run
 HTTPD=cassiny/core-httpd-$$:v1 # private image: busybox httpd and its pages
-TESTS="jobs-notebook jobs-queued overload-flaky overload-all revision concurrent-notebook concurrent-model pids workspace launch-policy race network"
+TESTS="jobs-notebook jobs-queued overload-flaky overload-all revision concurrent-notebook concurrent-model pids workspace inspect pull launch-policy race network"
 LOOP_PID=
 SKIPPED=()
 
@@ -48,6 +53,7 @@ remove_instance_containers() {
     done
 }
 cleanup() {
+    pull_cleanup
     [ -n "$LOOP_PID" ] && kill "$LOOP_PID" 2>/dev/null && wait "$LOOP_PID" 2>/dev/null
     stop_daemon
     remove_instance_containers
@@ -641,6 +647,153 @@ t_network() {
     check "$T: the model still answers through the gateway" \
         curl -fsS --max-time 3 -o /dev/null "${GATEWAY}$P-mod/cgi-bin/health"
     finish "$P-nb" "$P-mod"
+}
+
+# --- 10. Hardening: every kind's container, as the engine has it. The root
+# file system is read-only, /tmp a bounded tmpfs without exec, setuid or
+# devices, no capabilities, no privilege gain, the default seccomp profile,
+# a process limit, CPU and memory limits and a non-root user.
+# hardened KIND CID [MEMORY NANOCPUS]: every option, from docker inspect
+hardened() {
+    local kind=$1 cid=$2 mem=${3:-67108864} cpus=${4:-250000000} j tmp user
+    j=$(docker inspect "$cid" | jq '.[0]')
+    check "$T: $kind: ReadonlyRootfs is true" test "$(jq .HostConfig.ReadonlyRootfs <<<"$j")" = true
+    tmp=$(jq -r '.HostConfig.Tmpfs["/tmp"] // "none"' <<<"$j")
+    check "$T: $kind: /tmp is a tmpfs with noexec, nosuid, nodev and a size ($tmp)" \
+        bash -c '[[ ,$1, == *,noexec,* && ,$1, == *,nosuid,* && ,$1, == *,nodev,* && ,$1, == *,size=[0-9]* ]]' _ "$tmp"
+    check "$T: $kind: CapDrop is [ALL] ($(jq -c .HostConfig.CapDrop <<<"$j"))" \
+        test "$(jq -c .HostConfig.CapDrop <<<"$j")" = '["ALL"]'
+    check "$T: $kind: SecurityOpt has no-new-privileges and leaves seccomp on ($(jq -c .HostConfig.SecurityOpt <<<"$j"))" \
+        test "$(jq '(.HostConfig.SecurityOpt | index("no-new-privileges") != null) and ([.HostConfig.SecurityOpt[] | select(startswith("seccomp"))] | length == 0)' <<<"$j")" = true
+    check "$T: $kind: PidsLimit is policy.defaultPids ($(jq .HostConfig.PidsLimit <<<"$j"))" \
+        test "$(jq .HostConfig.PidsLimit <<<"$j")" = 1024
+    check "$T: $kind: Memory $mem and NanoCpus $cpus ($(jq -c '[.HostConfig.Memory, .HostConfig.NanoCpus]' <<<"$j"))" \
+        test "$(jq -c '[.HostConfig.Memory, .HostConfig.NanoCpus]' <<<"$j")" = "[$mem,$cpus]"
+    check "$T: $kind: not privileged" test "$(jq .HostConfig.Privileged <<<"$j")" = false
+    user=$(jq -r .Config.User <<<"$j")
+    check "$T: $kind: the user is not root ($user)" \
+        bash -c 'u=${1%%:*}; [ -n "$u" ] && [ "$u" != root ] && [[ $u == *[!0]* ]]' _ "$user"
+}
+t_inspect() {
+    begin inspect || { daemon_failed; return; }
+    local nb md jb st cid out
+    # No resources: the defaults (1 CPU, 1Gi). Writing to / must fail, to
+    # /tmp and the outputs work, nothing on /tmp may run, and the kernel
+    # shows the seccomp filter, no privilege gain and no capabilities.
+    jb=$(launch "$(printf 'apiVersion: cassiny/v1\nkind: Job\nmetadata: {name: %s}\nspec:\n  image: %s\n  command: [sh, -c, "%s"]\n' "$P-jb" "$BUSYBOX" \
+        'sleep 3; if echo x > /x; then echo ROOT-WRITTEN; exit 1; fi; echo t > /tmp/t || exit 2; echo o > $CASSINY_OUTPUTS/o.txt || exit 3; cp /bin/busybox /tmp/bb; /tmp/bb true && echo TMP-EXEC; grep -E \"^(Seccomp|NoNewPrivs|CapEff):\" /proc/self/status')")
+    st=$(wait_run "$jb" 20 running)
+    check "$T: the job runs (got $st)" test "$st" = running
+    [ "$st" = running ] && hardened job "$(run_field "$jb" '.containers[0]')" 1073741824 1000000000
+    nb=$(launch "$(notebook "$P-nb")")
+    md=$(launch "$(model "$P-md")")
+    st=$(wait_run "$nb" 30 ready)
+    check "$T: the notebook is ready on a read-only root (got $st)" test "$st" = ready
+    [ "$st" = ready ] && hardened notebook "$(run_field "$nb" '.containers[0]')"
+    cid=$(run_field "$nb" '.containers[0]')
+    check "$T: notebook: without a workspace its work directory is a tmpfs too ($(docker inspect --format '{{json .HostConfig.Tmpfs}}' "$cid" 2>&1))" \
+        test "$(docker inspect "$cid" | jq -r '.[0] | .HostConfig.Tmpfs[.Config.WorkingDir] // empty | contains("noexec")')" = true
+    st=$(wait_run "$md" 30 ready)
+    check "$T: the model is ready on a read-only root (got $st)" test "$st" = ready
+    [ "$st" = ready ] && hardened model "$(run_field "$md" '.containers[0]')"
+    st=$(wait_run "$jb" 30 succeeded)
+    out=$(curl -s --unix-socket "$SOCK" "http://localhost/v1/runs/$jb/logs")
+    check "$T: job: writing to / fails, to /tmp and the outputs works (got $st, exit $(run_field "$jb" .exitCode))" test "$st" = succeeded
+    check "$T: job: the write to / was refused as a read-only file system" grep -q "Read-only file system" <<<"$out"
+    check "$T: job: the file it wrote to the outputs is recorded" test "$(run_field "$jb" '[.outputs[].path] | join(",")')" = o.txt
+    check "$T: job: nothing copied to /tmp may run (noexec)" bash -c '! grep -q TMP-EXEC <<<"$1"' _ "$out"
+    check "$T: job: the kernel shows the seccomp filter (Seccomp: 2)" grep -Eq "Seccomp:[[:space:]]+2" <<<"$out"
+    check "$T: job: and no privilege gain (NoNewPrivs: 1)" grep -Eq "NoNewPrivs:[[:space:]]+1" <<<"$out"
+    check "$T: job: and no capabilities (CapEff: 0)" grep -Eq "CapEff:[[:space:]]+0+$" <<<"$out"
+    finish "$P-nb" "$P-md" "$P-jb"
+}
+
+# --- 11. A cache miss on an allowed reference pulls it from Docker Hub.
+# Pulls come only from the config's registries. The daemon talks to the
+# engine through a proxy that records every request, so that "no pull was
+# made" is seen, not assumed; a private registry (packaging/registry.sh)
+# provides the image that may be pulled.
+PULL_PROXY_PID=
+REGISTRY_DIR=
+pull_cleanup() {
+    [ -n "$PULL_PROXY_PID" ] && kill "$PULL_PROXY_PID" 2>/dev/null && wait "$PULL_PROXY_PID" 2>/dev/null
+    PULL_PROXY_PID=
+    [ -n "$REGISTRY_DIR" ] && sh "$src/packaging/registry.sh" stop "$REGISTRY_DIR"
+    REGISTRY_DIR=
+}
+# pull_calls: POST /images/create requests seen by the proxy so far
+pull_calls() { grep -c 'POST /v[0-9.]*/images/create' "$ROOT/engine-proxy.log" 2>/dev/null; }
+# image_pulls IMAGE SINCE: the engine's pull events for IMAGE since SINCE
+image_pulls() {
+    docker events --since "$2" --until "$(date +%s)" --filter type=image --filter event=pull \
+        --filter "image=$1" --format '{{.Action}} {{.Actor.ID}}' | wc -l
+}
+t_pull() {
+    local addr ref run st err t0 before
+    for tool in socat docker-registry; do
+        if ! command -v $tool >/dev/null; then
+            not_ok "pull: $tool is installed (packaging/install-deps.sh installs it)"
+            return
+        fi
+    done
+    socat -v UNIX-LISTEN:"$ROOT/engine.sock",fork,mode=600 UNIX-CONNECT:/var/run/docker.sock \
+        2>"$ROOT/engine-proxy.log" &
+    PULL_PROXY_PID=$!
+    REGISTRY_DIR="$ROOT/registry"
+    if ! addr=$(sh "$src/packaging/registry.sh" start "$REGISTRY_DIR"); then
+        not_ok "pull: a private registry starts (packaging/registry.sh)"
+        pull_cleanup
+        return
+    fi
+    ref=$addr/cassiny/test-busybox:latest
+    sh "$src/packaging/registry.sh" push "$REGISTRY_DIR" "$BUSYBOX" >"$ROOT/push.log" 2>&1
+    check "pull: $BUSYBOX is pushed to the private registry as $ref, and not tagged so locally" \
+        bash -c 'curl -fsS "http://$1/v2/cassiny/test-busybox/tags/list" | grep -q latest && ! docker image inspect "$2" >/dev/null 2>&1' _ "$addr" "$ref"
+    IMAGES_EXTRA="$addr/cassiny/*"
+
+    # The default config: no registries, so nothing is pulled.
+    begin pull-default "dockerHost: unix://$ROOT/engine.sock" || { daemon_failed; pull_cleanup; return; }
+    t0=$(date +%s)
+    before=$(pull_calls)
+    run=$(launch "$(printf 'apiVersion: cassiny/v1\nkind: Job\nmetadata: {name: %s}\nspec:\n  image: cassiny/does-not-exist:1\n  command: [/bin/true]\n' "$P-missing")")
+    st=$(wait_run "$run" 30 failed)
+    err=$(run_field "$run" .error)
+    check "$T: a missing cassiny/does-not-exist:1 fails its run (got $st)" test "$st" = failed
+    check "$T: with reason image-not-found (got $(run_field "$run" .reason))" test "$(run_field "$run" .reason)" = image-not-found
+    check "$T: and an error naming the registries rule ($err)" \
+        grep -q "was not pulled: registry docker.io is not in registries (none)" <<<"$err"
+    check "$T: the engine was asked about the image (the proxy is in the way)" \
+        grep -q 'GET /v[0-9.]*/images/cassiny/does-not-exist:1/json' "$ROOT/engine-proxy.log"
+    check "$T: and no pull call was made ($(($(pull_calls) - before)) POST /images/create)" test "$(pull_calls)" = "$before"
+    check "$T: the engine's events show no pull of it" test "$(image_pulls cassiny/does-not-exist:1 "$t0")" = 0
+    run=$(launch "$(printf 'apiVersion: cassiny/v1\nkind: Job\nmetadata: {name: %s}\nspec:\n  image: %s\n  command: [/bin/true]\n' "$P-private" "$ref")")
+    st=$(wait_run "$run" 30 failed)
+    err=$(run_field "$run" .error)
+    check "$T: the private registry's image is refused too with registries empty (got $st: $err)" \
+        bash -c '[ "$1" = failed ] && grep -q "registry $2 is not in registries (none)" <<<"$3"' _ "$st" "$addr" "$err"
+    check "$T: and not pulled" test "$(pull_calls)" = "$before"
+    finish "$P-missing" "$P-private"
+
+    # registries: [the private one]: its image is pulled, and runs.
+    begin pull-registry "dockerHost: unix://$ROOT/engine.sock" "registries: [\"$addr\"]" ||
+        { daemon_failed; pull_cleanup; return; }
+    t0=$(date +%s)
+    before=$(pull_calls)
+    run=$(launch "$(printf 'apiVersion: cassiny/v1\nkind: Job\nmetadata: {name: %s}\nspec:\n  image: %s\n  command: [sh, -c, "echo pulled and ran"]\n' "$P-private" "$ref")")
+    st=$(wait_run "$run" 60 succeeded)
+    check "$T: with registries: [$addr] the image is pulled and the job succeeds (got $st: $(run_field "$run" .error))" test "$st" = succeeded
+    check "$T: one pull call was made ($(($(pull_calls) - before)))" test "$(($(pull_calls) - before))" = 1
+    check "$T: the engine's events show the pull of $ref" test "$(image_pulls "$ref" "$t0")" -ge 1
+    check "$T: the run records the registry's digest ($(run_field "$run" '.image.repoDigests | join(",")'))" \
+        bash -c 'grep -q "^$1/cassiny/test-busybox@sha256:" <<<"$2"' _ "$addr" "$(run_field "$run" '.image.repoDigests[]')"
+    run=$(launch "$(printf 'apiVersion: cassiny/v1\nkind: Job\nmetadata: {name: %s}\nspec:\n  image: cassiny/does-not-exist:1\n  command: [/bin/true]\n' "$P-missing")")
+    st=$(wait_run "$run" 30 failed)
+    check "$T: a reference without a registry part is still not pulled (docker.io is not listed): $(run_field "$run" .error)" \
+        bash -c '[ "$1" = failed ] && grep -q "registry docker.io is not in registries ($2)" <<<"$3"' _ "$st" "$addr" "$(run_field "$run" .error)"
+    finish "$P-private" "$P-missing"
+    docker rmi "$ref" >/dev/null 2>&1
+    IMAGES_EXTRA=
+    pull_cleanup
 }
 
 selected() { # selected NAME: not in CASS_SKIP, and CASS_ONLY is unset or one of its words starts NAME

@@ -85,6 +85,17 @@ while True:
         print("error", m["content"]["ename"]); break
 PY
 }
+# kernel_idle PORT TOKEN KERNEL_ID: waits (60 s at most) until the kernel is
+# idle. Before that its heartbeat may not answer yet, and the client takes
+# that for a dead kernel (seen on a loaded machine, hardened or not).
+kernel_idle() {
+    for _ in $(seq 1 120); do
+        [ "$(curl -s "http://127.0.0.1:$1/api/kernels/$3?token=$2" | jq -r .execution_state)" = idle ] && return 0
+        sleep 0.5
+    done
+    return 1
+}
+kernel_idle "$PORT" "$TOKEN" "$KID"
 check "the kernel answers 1+1 = 2" test "$(exec_kernel "$KID" '1+1')" = 2
 
 # --- the image is pinned by ID
@@ -104,9 +115,13 @@ check "not privileged" test "$(docker inspect --format '{{.HostConfig.Privileged
 check "not root inside" test "$(docker exec "$CID" id -u)" != 0
 check "labelled with name, kind, run, revision" test "$(docker inspect --format '{{index .Config.Labels "io.cassiny.run"}}' "$CID")" = "$RUN"
 check "memory limit applied" test "$(docker inspect --format '{{.HostConfig.Memory}}' "$CID")" = 1073741824
+check "the root file system is read-only" test "$(docker inspect --format '{{.HostConfig.ReadonlyRootfs}}' "$CID")" = true
+check "and cannot be written to" bash -c '! docker exec "$1" touch /home/jovyan/x 2>/dev/null' _ "$CID"
+check "Jupyter's home is the workspace ($(docker exec "$CID" sh -c 'echo $HOME'))" test "$(docker exec "$CID" sh -c 'echo $HOME')" = /home/jovyan/work
+check "its runtime files are on the /tmp tmpfs" bash -c 'docker exec "$1" sh -c "ls /tmp/jupyter-runtime" | grep -q "^kernel-.*\.json$"' _ "$CID"
 
 # --- the workspace survives a changed spec
-docker exec "$CID" sh -c 'echo kept > "$HOME/work/note.txt"'
+docker exec "$CID" sh -c 'echo kept > /home/jovyan/work/note.txt'
 code=$(apply_yaml "$(spec "$NAME" "  workspace: $VOL
   env: {CHANGED: \"yes\"}
 ")")
@@ -193,6 +208,7 @@ BPORT=$(sed -E 's|.*:([0-9]+)/.*|\1|' <<<"$BURL")
 BTOK=${BURL#*token=}
 BK=$(curl -s -X POST "http://127.0.0.1:$BPORT/api/kernels?token=$BTOK" -H 'Content-Type: application/json' -d '{"name":"python3"}' | jq -r .id)
 CID=$(run_field "$BUSY" '.containers[0]')
+kernel_idle "$BPORT" "$BTOK" "$BK"
 exec_kernel "$BK" 'import time; time.sleep(40)' nowait >/dev/null
 st=$(wait_run "$IDLE" 30 stopped)
 check "an idle notebook (idleTimeout 5s) is stopped" test "$st" = stopped

@@ -828,6 +828,7 @@ START_TEST(container_body_full)
                                             {CASS_MOUNT_VOLUME, "ws", "/ws", false, NULL}};
     struct cass_container_port ports[] = {
         {8888, NULL, "127.0.0.1", 0}, {8888, NULL, "::1", 0}, {53, "udp", NULL, 5353}};
+    struct cass_container_tmpfs tmpfs[] = {{"/tmp", "rw,noexec,size=1048576"}, {"/run", NULL}};
     struct cass_container_spec spec = {
         .image = "sha256:abc",
         .cmd = cmd,
@@ -847,6 +848,8 @@ START_TEST(container_body_full)
         .cap_drop = drop,
         .security_opt = sec,
         .readonly_rootfs = true,
+        .tmpfs = tmpfs,
+        .n_tmpfs = 2,
         .init = true,
         .restart_policy = "on-failure",
         .restart_max_retries = 3,
@@ -866,6 +869,9 @@ START_TEST(container_body_full)
     ck_assert_int_eq(json_integer_value(json_object_get(hc, "Memory")), 64 << 20);
     ck_assert_int_eq(json_integer_value(json_object_get(hc, "PidsLimit")), 512);
     ck_assert(json_is_true(json_object_get(hc, "ReadonlyRootfs")));
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(hc, "Tmpfs"), "/tmp")),
+                     "rw,noexec,size=1048576");
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(hc, "Tmpfs"), "/run")), "");
     ck_assert(json_is_true(json_object_get(hc, "Init")));
     ck_assert_str_eq(json_string_value(json_object_get(hc, "NetworkMode")), "bridge");
 
@@ -903,6 +909,7 @@ START_TEST(container_body_full)
     json_t *hc2 = json_object_get(b2, "HostConfig");
     ck_assert(json_object_get(hc2, "DeviceRequests") == NULL);
     ck_assert(json_object_get(hc2, "Memory") == NULL);
+    ck_assert(json_object_get(hc2, "Tmpfs") == NULL);
     ck_assert_str_eq(
         json_string_value(json_object_get(json_object_get(hc2, "RestartPolicy"), "Name")), "no");
 }
@@ -918,6 +925,8 @@ START_TEST(container_body_invalid)
     struct cass_container_port phigh[] = {{80, NULL, NULL, 70000}};
     struct cass_container_port pproto[] = {{80, "icmp", NULL, 0}};
     const char *badutf[] = {"A=\xc3", NULL};
+    struct cass_container_tmpfs tmprel[] = {{"tmp", NULL}};
+    struct cass_container_tmpfs tmpdup[] = {{"/tmp", NULL}, {"/tmp", "size=1"}};
     struct cass_container_spec cases[] = {
         {.image = NULL},
         {.image = ""},
@@ -932,6 +941,8 @@ START_TEST(container_body_invalid)
         {.image = "x", .gpus = -2},
         {.image = "x", .restart_policy = "sometimes"},
         {.image = "x", .env = badutf},
+        {.image = "x", .tmpfs = tmprel, .n_tmpfs = 1},
+        {.image = "x", .tmpfs = tmpdup, .n_tmpfs = 2},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         _cleanup_error_ struct cass_error *err = NULL;

@@ -370,6 +370,62 @@ START_TEST(job_exit_codes_and_timeout)
 }
 END_TEST
 
+/* A job whose image is not in the engine, under the config as it is:
+ * returns its run id (caller owns). */
+static char *job_with_image(const char *name, const char *image)
+{
+    _cleanup_free_ char *y = NULL;
+    ck_assert_int_ge(asprintf(&y,
+                              "apiVersion: cassiny/v1\nkind: Job\nmetadata: {name: %s}\n"
+                              "spec: {image: '%s', command: [sleep, '1000']}\n",
+                              name, image),
+                     0);
+    _cleanup_json_ json_t *o = apply(y);
+    return run_of(o, 0);
+}
+
+static void assert_failed_with(const char *run_id, const char *reason, const char *text)
+{
+    wait_status(run_id, "failed", 10);
+    _cleanup_json_ json_t *r = cass_store_run_get(d->store, run_id, NULL);
+    ck_assert_str_eq(json_string_value(json_object_get(r, "reason")), reason);
+    const char *e = json_string_value(json_object_get(r, "error"));
+    ck_assert_msg(e && strstr(e, text), "error \"%s\" does not say \"%s\"", e ? e : "", text);
+}
+
+START_TEST(images_pulled_only_from_configured_registries)
+{
+    daemon_up(2, 4);
+    json_object_set_new(json_object_get(d->config, "policy"), "images",
+                        json_pack("[s,s]", "cassiny/*", "127.0.0.1:5000/cassiny/*"));
+    size_t pulls = fake_pulls();
+    /* The defaults: no registries, no pull call. */
+    _cleanup_free_ char *a = job_with_image("hub", "cassiny/missing-x:1");
+    assert_failed_with(a, "image-not-found",
+                       "image cassiny/missing-x:1 is not in the engine and was not pulled: "
+                       "registry docker.io is not in registries (none)");
+    _cleanup_free_ char *b = job_with_image("private", "127.0.0.1:5000/cassiny/missing-x:1");
+    assert_failed_with(b, "image-not-found", "registry 127.0.0.1:5000 is not in registries");
+    ck_assert_uint_eq(fake_pulls(), pulls);
+
+    /* Listed: pulled, then it runs; docker.io still is not. */
+    json_object_set_new(d->config, "registries", json_pack("[s]", "127.0.0.1:5000"));
+    _cleanup_free_ char *c = job_with_image("private2", "127.0.0.1:5000/cassiny/missing-x:1");
+    wait_status(c, "running", 10);
+    ck_assert_uint_eq(fake_pulls(), pulls + 1);
+    _cleanup_free_ char *e = job_with_image("hub2", "cassiny/missing-y:1");
+    assert_failed_with(e, "image-not-found",
+                       "registry docker.io is not in registries (127.0.0.1:5000)");
+
+    /* pull: never wins. */
+    json_object_set_new(d->config, "pull", json_string("never"));
+    _cleanup_free_ char *f = job_with_image("private3", "127.0.0.1:5000/cassiny/missing-z:1");
+    assert_failed_with(f, "image-not-found", "pulls are off (pull: never)");
+    ck_assert_uint_eq(fake_pulls(), pulls + 1);
+    daemon_down(false);
+}
+END_TEST
+
 START_TEST(sweep_of_jobs_runs_to_completion)
 {
     daemon_up(2, 4);
@@ -841,6 +897,7 @@ static Suite *lifecycle_suite(void)
     tcase_add_test(tc, input_hashing_does_not_hold_launches);
     tcase_add_test(tc, job_exit_codes_and_timeout);
     tcase_add_test(tc, sweep_of_jobs_runs_to_completion);
+    tcase_add_test(tc, images_pulled_only_from_configured_registries);
     tcase_add_test(tc, job_created_not_started_is_launched_again);
     tcase_add_test(tc, concurrent_applies_leave_one_container);
     tcase_add_test(tc, model_dry_run_revision_is_apply_revision);

@@ -37,6 +37,8 @@ static struct {
     bool fail_next_create;
     bool engine_down; /* every call fails as if the socket did not answer */
     char last_activity[40];
+    size_t pulls;
+    char pulled[256]; /* the last reference pulled: it exists from then on */
 } fk = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
 
 static struct workload *find(const char *id)
@@ -119,7 +121,10 @@ static int f_image_resolve(struct cass_backend *b, const char *ref, struct cass_
     if (down(err))
         return -1;
     (void)b;
-    if (strstr(ref, "missing"))
+    pthread_mutex_lock(&fk.lock);
+    bool pulled = strcmp(ref, fk.pulled) == 0;
+    pthread_mutex_unlock(&fk.lock);
+    if (strstr(ref, "missing") && !pulled)
         return cass_error_set(err, CASS_ERR_NOT_FOUND, "no such image: %s", ref);
     *ret = (struct cass_backend_image){
         .id = strdup("sha256:1111111111111111111111111111111111111111111111111111111111111111"),
@@ -132,8 +137,12 @@ static int f_image_resolve(struct cass_backend *b, const char *ref, struct cass_
 static int f_image_pull(struct cass_backend *b, const char *ref, const atomic_int *cancel,
                         struct cass_error **err)
 {
-    (void)b, (void)cancel;
-    return cass_error_set(err, CASS_ERR_NOT_FOUND, "no registry has %s", ref);
+    (void)b, (void)cancel, (void)err;
+    pthread_mutex_lock(&fk.lock);
+    fk.pulls++;
+    snprintf(fk.pulled, sizeof(fk.pulled), "%s", ref);
+    pthread_mutex_unlock(&fk.lock);
+    return 0;
 }
 
 static int f_volume_ensure(struct cass_backend *b, const char *name,
@@ -453,6 +462,7 @@ void fake_reset(void)
         MHD_stop_daemon(https[i]);
     pthread_mutex_lock(&fk.lock);
     memset(fk.w, 0, sizeof(fk.w));
+    fk.pulled[0] = '\0';
     pthread_mutex_unlock(&fk.lock);
 }
 
@@ -482,6 +492,14 @@ struct cass_backend *fake_backend_new(void)
     struct cass_backend *b = calloc(1, sizeof(*b));
     b->ops = &fake_ops;
     return b;
+}
+
+size_t fake_pulls(void)
+{
+    pthread_mutex_lock(&fk.lock);
+    size_t n = fk.pulls;
+    pthread_mutex_unlock(&fk.lock);
+    return n;
 }
 
 size_t fake_created(void)

@@ -23,6 +23,9 @@ struct cass_backend *fake_backend_new(void);
 /* Counts, over the whole life of the backend. */
 size_t fake_created(void);
 size_t fake_removed(void);
+/* Image pulls asked for; a pulled reference resolves from then on (an
+ * image whose reference holds "missing" does not resolve before). */
+size_t fake_pulls(void);
 /* Workloads that exist now (created, not removed), optionally of one run
  * label (NULL: all); running ones only when running_only. */
 size_t fake_count(const char *run, bool running_only);
