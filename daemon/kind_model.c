@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 
 #include "cleanup.h"
+#include "failpoint.h"
 #include "hash.h"
 #include "http.h"
 #include "kind.h"
@@ -166,7 +167,9 @@ static int start_replica(struct cass_launch *l, int index, struct cass_error **e
         if (cass_lifecycle_nap(l->lc, 200))
             return cass_error_set(err, CASS_ERR_UNAVAILABLE, "daemon stopping");
     }
+    CASS_FAILPOINT("rollout.after-new-replica-healthy");
     cass_rotation_add(l->d->rotation, l->name, l->run_id, &rep);
+    CASS_FAILPOINT("rollout.after-rotation-switch");
     log_info("run %s: replica %d of %s healthy on port %d", l->run_id, index, l->name, rep.port);
     return 0;
 }
@@ -255,6 +258,7 @@ static int rollout(struct cass_launch *l, struct cass_error **err)
             const char *cid = first_container(d, oid, &cur);
             if (cid) {
                 retire_replica(l->lc, oid, l->name, cid);
+                CASS_FAILPOINT("rollout.after-old-replica-stopped");
                 break;
             }
         }
@@ -271,6 +275,7 @@ static int rollout(struct cass_launch *l, struct cass_error **err)
             if (!cid)
                 break;
             retire_replica(l->lc, oid, l->name, cid);
+            CASS_FAILPOINT("rollout.after-old-replica-stopped");
         }
         _cleanup_free_ char *why = cass_xasprintf("replaced by %s", l->run_id);
         cass_run_status(d, oid, "stopped", why, NULL);
@@ -280,6 +285,7 @@ static int rollout(struct cass_launch *l, struct cass_error **err)
                        d->gateway_port, l->name);
     if (cass_launch_record(l, json_pack("{s:s,s:s}", "status", "ready", "url", url), err) < 0)
         return -1;
+    CASS_FAILPOINT("rollout.after-spec-pointer-moved");
     log_info("run %s: model %s ready with %d replicas at %s", l->run_id, l->name, replicas, url);
     return 0;
 }

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "cleanup.h"
+#include "failpoint.h"
 #include "kind.h"
 #include "launch.h"
 #include "lifecycle.h"
@@ -250,6 +251,7 @@ int cass_launch_image(struct cass_launch *l, struct cass_error **err)
             l, json_pack("{s:{s:s,s:o}}", "image", "id", l->image_id, "repoDigests", digests),
             err) < 0)
         return -1;
+    CASS_FAILPOINT("launch.after-image-pin");
     return cass_policy_user(json_object_get(l->d->config, "policy"), l->image_user, &l->user, err);
 }
 
@@ -402,6 +404,7 @@ char *cass_launch_create(struct cass_launch *l, struct cass_error **err)
         free(id);
         return NULL;
     }
+    CASS_FAILPOINT("launch.after-create");
     _cleanup_error_ struct cass_error *gerr = NULL;
     _cleanup_json_ json_t *cur = cass_store_run_get(l->d->store, l->run_id, &gerr);
     json_t *containers = json_deep_copy(json_object_get(cur, "containers"));
@@ -416,6 +419,7 @@ char *cass_launch_create(struct cass_launch *l, struct cass_error **err)
         free(id);
         return NULL;
     }
+    CASS_FAILPOINT("launch.after-create-recorded");
     return id;
 }
 
@@ -465,6 +469,7 @@ int cass_launch_start_published(struct cass_launch *l, const char *id, int port,
     *ret_exited = false;
     if (cass_launch_start(l, id, err) < 0)
         return -1;
+    CASS_FAILPOINT("launch.after-start");
     if (l->b->ops->endpoint(l->b, id, port, host, ret_port, err) < 0) {
         _cleanup_error_ struct cass_error *xerr = NULL;
         if (cass_launch_check_running(l, id, &xerr) < 0) {

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "failpoint.h"
 #include "kind.h"
 #include "launch.h"
 #include "lifecycle.h"
@@ -526,6 +527,7 @@ json_t *cass_lifecycle_apply(struct cass_daemon *d, const json_t *specs_in, stru
             rc = -1;
             break;
         }
+        CASS_FAILPOINT("apply.after-revision");
         _cleanup_error_ struct cass_error *gerr = NULL;
         _cleanup_json_ json_t *cur = cass_store_spec_get(d->store, name, &gerr);
         const char *cur_rev = json_string_value(json_object_get(cur, "revision"));
@@ -549,19 +551,25 @@ json_t *cass_lifecycle_apply(struct cass_daemon *d, const json_t *specs_in, stru
             "{s:s,s:s,s:s,s:{s:s}}", "name", name, "kind", kind, "revision", rev, "image", "ref",
             json_string_value(
                 json_object_get(json_object_get(json_object_get(s, "spec"), "spec"), "image")));
-        if (cass_store_run_insert(d->store, proto, &run, err) < 0 ||
-            (cass_lifecycle_emit(d, run), 0) ||
-            cass_store_spec_put(d->store, name, kind, rev,
+        if (cass_store_run_insert(d->store, proto, &run, err) < 0) {
+            rc = -1;
+            break;
+        }
+        cass_lifecycle_emit(d, run);
+        CASS_FAILPOINT("apply.after-run-stored");
+        if (cass_store_spec_put(d->store, name, kind, rev,
                                 json_string_value(json_object_get(run, "id")), err) < 0) {
             rc = -1;
             break;
         }
+        CASS_FAILPOINT("apply.after-spec-stored");
         supersede(d, name, kind, json_string_value(json_object_get(run, "id")));
         json_array_append_new(
             to_launch, json_pack("{s:O,s:s}", "id", json_object_get(run, "id"), "kind", kind));
         json_array_append_new(out, json_pack("{s:s,s:s,s:s,s:b,s:O}", "name", name, "kind", kind,
                                              "revision", rev, "changed", 1, "run", run));
     }
+    CASS_FAILPOINT("apply.before-commit");
     pthread_mutex_unlock(&lc->apply_lock);
     json_t *one;
     json_array_foreach(to_launch, i, one)
