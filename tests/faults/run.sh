@@ -155,18 +155,22 @@ dwait_death() {
         [ "$(date +%s)" -ge $end ] && return 1
         sleep 0.1
     done
-    wait "$DPID" 2>/dev/null
+    { wait "$DPID"; } 2>/dev/null
     DSTATUS=$?
     return 0
 }
-dkill() { kill "-${1:-9}" "$DPID" 2>/dev/null; wait "$DPID" 2>/dev/null; DSTATUS=$?; }
+dkill() {
+    kill "-${1:-9}" "$DPID" 2>/dev/null
+    { wait "$DPID"; } 2>/dev/null
+    DSTATUS=$?
+}
 apply_file() {
     curl -sS --max-time 60 --unix-socket "$W/sock" -X POST -o "$W/apply.out" -w '%{http_code}' \
         -H 'Content-Type: application/yaml' --data-binary "@$W/workload.yaml" http://localhost/v1/specs 2>/dev/null
 }
 runs_json() { curl -s --max-time 10 --unix-socket "$W/sock" "http://localhost/v1/runs?limit=1000"; }
-# settle SECONDS: until every run is final or ready and every spec of the
-# file has a current run that is (jobs final, the others ready)
+# settle SECONDS: until no run is on its way (every one final or ready) and
+# every spec of the file has a current run that is final or ready
 settle() {
     local end=$(($(date +%s) + $1)) specs
     while :; do
@@ -174,9 +178,7 @@ settle() {
         if jq -e --argjson w "$(cat "$W/workload.json")" '
             [.specs[] | select(.name as $n | ($w.jobs + $w.notebooks + ($w.models | keys)) | index($n))]
             | length == ($w.jobs + $w.notebooks + ($w.models | keys) | length)
-              and all(.status as $s | .kind as $k |
-                      if $k == "Job" then ($s == "succeeded" or $s == "failed" or $s == "stopped")
-                      else $s == "ready" end)' <<<"$specs" >/dev/null 2>&1 &&
+              and all(.status | IN("succeeded", "failed", "stopped", "ready"))' <<<"$specs" >/dev/null 2>&1 &&
             runs_json | jq -e '[.runs[] | select(.status | IN("pending","queued","creating","starting","running"))] | length == 0' >/dev/null 2>&1; then
             return 0
         fi
