@@ -118,6 +118,12 @@ static void finish(struct cass_launch *l, const char *cid, bool timed_out)
         cass_run_fail(d, run_id, "container-vanished", err ? err->message : "container is gone");
         return;
     }
+    if (!st.started) {
+        /* An exit code of 0 from a container that never ran is no success. */
+        cass_run_fail(d, run_id, "launch-failed", "its container never started");
+        cass_run_remove_workload(d, l->b, run_id, l->name, cid);
+        return;
+    }
     CASS_FAILPOINT("job.after-exit-seen");
     int code = st.exit_code;
     bool oom = st.oom_killed;

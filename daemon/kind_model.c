@@ -225,6 +225,26 @@ static const char *first_container(struct cass_daemon *d, const char *run_id, js
     return json_string_value(json_array_get(json_object_get(*hold, "containers"), 0));
 }
 
+/* The spec points at the revision that serves: a spec left on one of the
+ * runs this rollout replaced (a failure path that pointed back, a restart
+ * in between) moves to this one. A newer apply, pointing elsewhere, wins. */
+static void spec_to_serving(struct cass_launch *l, const json_t *old)
+{
+    _cleanup_json_ json_t *spec = cass_store_spec_get(l->d->store, l->name, NULL);
+    const char *at = json_string_value(json_object_get(spec, "runId"));
+    size_t i;
+    json_t *o;
+    json_array_foreach(old, i, o)
+    {
+        if (!at || strcmp(at, json_string_value(json_object_get(o, "id"))) != 0)
+            continue;
+        _cleanup_error_ struct cass_error *err = NULL;
+        if (cass_store_spec_put(l->d->store, l->name, "Model", l->revision, l->run_id, &err) < 0)
+            log_warn("run %s: cannot point spec %s at it: %s", l->run_id, l->name, err->message);
+        return;
+    }
+}
+
 /* A new revision rolls over one replica at a time: start a new one, wait
  * for its health check, add it to the rotation, then drain and stop an old
  * one. If a new replica never gets healthy, the new ones go, the old ones
@@ -241,8 +261,10 @@ static int rollout(struct cass_launch *l, struct cass_error **err)
             /* No outage: the new replicas go, the old ones stay where they
              * are (never out of rotation, so no request finds none). */
             cass_rotation_remove_run(d->rotation, l->name, l->run_id);
+            /* Cut short by a shutdown, it is resumed at the next start and
+             * rolls on from there: the spec stays on it. */
             json_t *o0 = json_array_get(old, 0);
-            if (o0)
+            if (o0 && !atomic_load(cass_lifecycle_cancel(l->lc)))
                 cass_store_spec_put(d->store, l->name, "Model",
                                     json_string_value(json_object_get(o0, "revision")),
                                     json_string_value(json_object_get(o0, "id")), NULL);
@@ -285,6 +307,7 @@ static int rollout(struct cass_launch *l, struct cass_error **err)
                        d->gateway_port, l->name);
     if (cass_launch_record(l, json_pack("{s:s,s:s}", "status", "ready", "url", url), err) < 0)
         return -1;
+    spec_to_serving(l, old);
     CASS_FAILPOINT("rollout.after-spec-pointer-moved");
     log_info("run %s: model %s ready with %d replicas at %s", l->run_id, l->name, replicas, url);
     return 0;

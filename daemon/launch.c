@@ -589,6 +589,14 @@ void cass_launch_run(struct cass_lifecycle *lc, const char *run_id)
         l.revision = json_string_value(json_object_get(l.run, "revision"));
         l.kind = json_string_value(json_object_get(l.run, "kind"));
         rc = -1;
+    } else if (has_workload) {
+        /* Cut short between making its container and starting it (still
+         * creating): what it made goes, logs kept, and it launches from a
+         * clean slate; its container's name would collide otherwise. */
+        log_info("run %s: %s when the daemon stopped; launching it again", run_id, status);
+        cass_run_remove_workloads(d, l.b, l.run);
+        if (cass_launch_record(&l, json_pack("{s:[]}", "containers"), &err) < 0)
+            goto failed;
     }
     if (cass_launch_policy(&l, &err) < 0)
         goto failed;
