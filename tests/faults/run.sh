@@ -12,7 +12,8 @@
 #                list of CASS_FAILPOINT("...") uses in daemon/*.c
 #   <step>       every named fail point (CASS_FAILPOINT=step): rollout steps
 #                during a rollout from v1 to v2, reconcile steps at the start
-#                after a crash that left a container to remove
+#                after a crash that left a container to remove; three launch
+#                steps again at their 4th hit (step:4)
 #   random       kill -9 at a random moment of the workload (odd trials) or
 #                of a rollout (even trials)
 #   sigterm-rollout  SIGTERM at three moments of a rollout: the spec must
@@ -256,7 +257,7 @@ finish_trial() {
 
 # --- the scenarios
 t_failpoint() { # t_failpoint STEP
-    local step=$1 name="fp-${1//./-}"
+    local step=$1 name="fp-${1//[.:]/-}"
     new_trial "$name"
     case $step in
     rollout.*)
@@ -368,6 +369,11 @@ make_httpd_image || { echo "not ok - the stand-in image $HTTPD"; echo "faults: 0
 RANDOM=$SEED
 TRIALS=("t_list")
 for step in $("$cassinyd" --list-failpoints); do TRIALS+=("t_failpoint $step"); done
+# The first hit of a launch step is whichever run got there first (a job,
+# mostly): the 4th of 5 creates and starts is a model's or notebook's.
+for step in launch.after-create:4 launch.after-create-recorded:4 launch.after-start:4; do
+    TRIALS+=("t_failpoint $step")
+done
 for when in 300 1200 healthy; do TRIALS+=("t_sigterm_rollout $when"); done
 TRIALS+=("t_finished_while_down")
 for i in $(seq "$RANDOM_N"); do
