@@ -2,9 +2,8 @@
 # Runs every test of Cassiny on a Debian 12 machine, as root: installs what
 # is missing, starts a Docker Engine if none answers (and stops it after),
 # builds with ASan+UBSan and -Werror, then runs the Check suites, the fuzz
-# corpus replay, the integration suites and the fault suite (side by side)
-# against the real engine, the format check and `make distcheck`. Ends with
-# one line "N passed, M failed".
+# corpus replay, the integration suites against the real engine, the format
+# check and `make distcheck`. Ends with one line "N passed, M failed".
 #
 # Usage: tests/run-all.sh [--no-distcheck]
 set -euo pipefail
@@ -111,15 +110,9 @@ if [ $status -ne 0 ]; then
     failed=$((failed + 1))
 fi
 
-step "integration tests (real Docker Engine, real daemon) and the fault suite beside them"
-# The fault suite's daemons are private like the integration suites', so
-# both run at once: every fail point and 20 random kill -9 points.
-make check-faults >faults.log 2>&1 &
-faults_pid=$!
+step "integration tests (real Docker Engine, real daemon)"
 status=0
 make check-integration >integration.log 2>&1 || status=$?
-faults_status=0
-wait "$faults_pid" || faults_status=$?
 cat integration.log | grep -E '(passed|failed|Checks:|^not ok|^FAIL)' || true
 for l in tests/integration/*.log; do
     [ -e "$l" ] || continue
@@ -131,14 +124,6 @@ done
 if [ $status -ne 0 ]; then
     echo "integration tests failed:"
     tail -n 80 integration.log
-    failed=$((failed + 1))
-fi
-# One line per scenario (trials, failures), then "faults: N passed, M failed".
-sed -n '/^scenario /,/^faults: /p' faults.log
-tally_plain_log faults faults.log
-if [ $faults_status -ne 0 ]; then
-    echo "fault suite failed:"
-    grep -E '^(not ok|    )' faults.log | head -n 60
     failed=$((failed + 1))
 fi
 
