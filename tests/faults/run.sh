@@ -16,7 +16,7 @@
 #                steps again at their 4th hit (step:4)
 #   random       kill -9 at a random moment of the workload (odd trials) or
 #                of a rollout (even trials)
-#   sigterm-rollout  SIGTERM at three moments of a rollout: the spec must
+#   sigterm-rollout  SIGTERM at three steps of a rollout: the spec must
 #                point at the revision that serves (finding 7)
 #   finished-while-down  a job that ends while the daemon is down records the
 #                engine's FinishedAt, not the restart's time (finding 9)
@@ -305,21 +305,29 @@ t_random() { # t_random I DELAY_MS
     finish_trial random "$name"
 }
 
-t_sigterm_rollout() { # t_sigterm_rollout WHEN (ms after the v2 apply, or "healthy")
-    local when=$1 name="sigterm-rollout-$1" i
+# t_sigterm_rollout WHEN: SIGTERM once the rollout to v2 reached WHEN,
+# decided from the record, not a clock (a loaded machine moves clocks):
+#   creating  the new run has its first replica's container
+#   healthy   its first replica passed its health check (the daemon's log)
+#   retired   an old replica is gone from the old run
+t_sigterm_rollout() {
+    local when=$1 name="sigterm-rollout-$1" i new old reached=
     new_trial "$name"
     v1_settled || { finish_trial sigterm-rollout "$name"; return; }
+    old=$(jq -r '.specs[] | select(.name == "fm") | .run.id' "$W/apply.out")
     to_v2
     dstart || { problem "the daemon did not start"; finish_trial sigterm-rollout "$name"; return; }
     apply_file >/dev/null
-    if [ "$when" = healthy ]; then
-        for i in $(seq 100); do
-            grep -q "replica 0 of fm healthy" <(sed -n '/^--- cassinyd '"$DPID"'/,$p' "$W/cassinyd.log") && break
-            sleep 0.05
-        done
-    else
-        sleep "$(awk -v m="$when" 'BEGIN { printf "%.3f", m / 1000 }')"
-    fi
+    new=$(jq -r '.specs[] | select(.name == "fm") | .run.id' "$W/apply.out")
+    for i in $(seq 600); do
+        case $when in
+        creating) runs_json | jq -e --arg id "$new" '.runs[] | select(.id == $id and (.containers | length) >= 1)' >/dev/null 2>&1 ;;
+        healthy) sed -n '/^--- cassinyd '"$DPID"'/,$p' "$W/cassinyd.log" | grep -q "replica 0 of fm healthy" ;;
+        retired) runs_json | jq -e --arg id "$old" '.runs[] | select(.id == $id and (.containers | length) < 2)' >/dev/null 2>&1 ;;
+        esac && { reached=1; break; }
+        sleep 0.1
+    done
+    [ -n "$reached" ] || problem "the rollout did not reach $when in 60 s"
     dkill TERM
     [ "$DSTATUS" = 0 ] || problem "cassinyd exited $DSTATUS at SIGTERM mid-rollout"
     recover
@@ -374,7 +382,7 @@ for step in $("$cassinyd" --list-failpoints); do TRIALS+=("t_failpoint $step"); 
 for step in launch.after-create:4 launch.after-create-recorded:4 launch.after-start:4; do
     TRIALS+=("t_failpoint $step")
 done
-for when in 300 1200 healthy; do TRIALS+=("t_sigterm_rollout $when"); done
+for when in creating healthy retired; do TRIALS+=("t_sigterm_rollout $when"); done
 TRIALS+=("t_finished_while_down")
 for i in $(seq "$RANDOM_N"); do
     if [ $((i % 2)) = 0 ]; then ms=$((RANDOM % 4000)); else ms=$((RANDOM % 7000)); fi
