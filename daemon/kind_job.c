@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 
 #include "cleanup.h"
+#include "failpoint.h"
 #include "kind.h"
 #include "lifecycle.h"
 #include "log.h"
@@ -117,6 +118,13 @@ static void finish(struct cass_launch *l, const char *cid, bool timed_out)
         cass_run_fail(d, run_id, "container-vanished", err ? err->message : "container is gone");
         return;
     }
+    if (!st.started) {
+        /* An exit code of 0 from a container that never ran is no success. */
+        cass_run_fail(d, run_id, "launch-failed", "its container never started");
+        cass_run_remove_workload(d, l->b, run_id, l->name, cid);
+        return;
+    }
+    CASS_FAILPOINT("job.after-exit-seen");
     int code = st.exit_code;
     bool oom = st.oom_killed;
     if (!oom && code == 137 && !timed_out) {
@@ -151,6 +159,7 @@ static void finish(struct cass_launch *l, const char *cid, bool timed_out)
         json_object_set_new(ch, "error", json_string(err->message));
     }
     cass_error_free(TAKE_PTR(err));
+    CASS_FAILPOINT("job.after-outputs-hashed");
 
     const char *orig = json_string_value(json_object_get(l->run, "reproducedFrom"));
     if (orig && manifest) {
@@ -205,6 +214,8 @@ static void finish(struct cass_launch *l, const char *cid, bool timed_out)
                  recorded ? "log" : "end");
         return;
     }
+    CASS_FAILPOINT("job.after-final-record");
+    CASS_FAILPOINT("job.before-container-removal");
     cass_run_remove_workload(d, l->b, NULL, l->name, cid); /* logs kept above */
 }
 
@@ -296,6 +307,7 @@ static int job_launch(struct cass_launch *l, struct cass_error **err)
         return -1;
     if (cass_launch_start(l, cid, err) < 0)
         return -1;
+    CASS_FAILPOINT("launch.after-start");
     /* Running: the launch slot is for launches, not for a job's whole life. */
     cass_launch_slot_release(l);
     struct cass_workload_state st;
@@ -304,6 +316,7 @@ static int job_launch(struct cass_launch *l, struct cass_error **err)
         json_object_set_new(ch, "startedAt", json_string(st.started_at));
     if (cass_launch_record(l, json_incref(ch), err) < 0)
         return -1;
+    CASS_FAILPOINT("launch.after-record-running");
     l->reason = "failed";
     return follow(l, cid, err);
 }

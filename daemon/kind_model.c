@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 
 #include "cleanup.h"
+#include "failpoint.h"
 #include "hash.h"
 #include "http.h"
 #include "kind.h"
@@ -166,7 +167,9 @@ static int start_replica(struct cass_launch *l, int index, struct cass_error **e
         if (cass_lifecycle_nap(l->lc, 200))
             return cass_error_set(err, CASS_ERR_UNAVAILABLE, "daemon stopping");
     }
+    CASS_FAILPOINT("rollout.after-new-replica-healthy");
     cass_rotation_add(l->d->rotation, l->name, l->run_id, &rep);
+    CASS_FAILPOINT("rollout.after-rotation-switch");
     log_info("run %s: replica %d of %s healthy on port %d", l->run_id, index, l->name, rep.port);
     return 0;
 }
@@ -222,6 +225,26 @@ static const char *first_container(struct cass_daemon *d, const char *run_id, js
     return json_string_value(json_array_get(json_object_get(*hold, "containers"), 0));
 }
 
+/* The spec points at the revision that serves: a spec left on one of the
+ * runs this rollout replaced (a failure path that pointed back, a restart
+ * in between) moves to this one. A newer apply, pointing elsewhere, wins. */
+static void spec_to_serving(struct cass_launch *l, const json_t *old)
+{
+    _cleanup_json_ json_t *spec = cass_store_spec_get(l->d->store, l->name, NULL);
+    const char *at = json_string_value(json_object_get(spec, "runId"));
+    size_t i;
+    json_t *o;
+    json_array_foreach(old, i, o)
+    {
+        if (!at || strcmp(at, json_string_value(json_object_get(o, "id"))) != 0)
+            continue;
+        _cleanup_error_ struct cass_error *err = NULL;
+        if (cass_store_spec_put(l->d->store, l->name, "Model", l->revision, l->run_id, &err) < 0)
+            log_warn("run %s: cannot point spec %s at it: %s", l->run_id, l->name, err->message);
+        return;
+    }
+}
+
 /* A new revision rolls over one replica at a time: start a new one, wait
  * for its health check, add it to the rotation, then drain and stop an old
  * one. If a new replica never gets healthy, the new ones go, the old ones
@@ -238,8 +261,10 @@ static int rollout(struct cass_launch *l, struct cass_error **err)
             /* No outage: the new replicas go, the old ones stay where they
              * are (never out of rotation, so no request finds none). */
             cass_rotation_remove_run(d->rotation, l->name, l->run_id);
+            /* Cut short by a shutdown, it is resumed at the next start and
+             * rolls on from there: the spec stays on it. */
             json_t *o0 = json_array_get(old, 0);
-            if (o0)
+            if (o0 && !atomic_load(cass_lifecycle_cancel(l->lc)))
                 cass_store_spec_put(d->store, l->name, "Model",
                                     json_string_value(json_object_get(o0, "revision")),
                                     json_string_value(json_object_get(o0, "id")), NULL);
@@ -255,6 +280,7 @@ static int rollout(struct cass_launch *l, struct cass_error **err)
             const char *cid = first_container(d, oid, &cur);
             if (cid) {
                 retire_replica(l->lc, oid, l->name, cid);
+                CASS_FAILPOINT("rollout.after-old-replica-stopped");
                 break;
             }
         }
@@ -271,6 +297,7 @@ static int rollout(struct cass_launch *l, struct cass_error **err)
             if (!cid)
                 break;
             retire_replica(l->lc, oid, l->name, cid);
+            CASS_FAILPOINT("rollout.after-old-replica-stopped");
         }
         _cleanup_free_ char *why = cass_xasprintf("replaced by %s", l->run_id);
         cass_run_status(d, oid, "stopped", why, NULL);
@@ -281,9 +308,9 @@ static int rollout(struct cass_launch *l, struct cass_error **err)
     if (cass_launch_record(l, json_pack("{s:s,s:s}", "status", "ready", "url", url), err) < 0)
         return -1;
     /* It serves now: the spec points at it (apply left it at the revision
-     * that served while this one launched). */
-    if (cass_store_spec_put(d->store, l->name, "Model", l->revision, l->run_id, err) < 0)
-        return -1;
+     * that served while this one launched), unless a newer apply moved it. */
+    spec_to_serving(l, old);
+    CASS_FAILPOINT("rollout.after-spec-pointer-moved");
     log_info("run %s: model %s ready with %d replicas at %s", l->run_id, l->name, replicas, url);
     return 0;
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cleanup.h"
+#include "failpoint.h"
 #include "hash.h"
 #include "http.h"
 #include "kind.h"
@@ -154,6 +155,7 @@ static int notebook_launch(struct cass_launch *l, struct cass_error **err)
     l->reason = "launch-failed";
     if (cass_launch_record(l, json_pack("{s:s,s:s}", "status", "ready", "url", url), err) < 0)
         return -1;
+    CASS_FAILPOINT("launch.after-record-running");
     log_info("run %s: notebook %s ready at %s:%d", l->run_id, l->name, publish, host_port);
     return 0;
 }

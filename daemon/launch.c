@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "cleanup.h"
+#include "failpoint.h"
 #include "images.h"
 #include "kind.h"
 #include "launch.h"
@@ -274,6 +275,7 @@ int cass_launch_image(struct cass_launch *l, struct cass_error **err)
             l, json_pack("{s:{s:s,s:o}}", "image", "id", l->image_id, "repoDigests", digests),
             err) < 0)
         return -1;
+    CASS_FAILPOINT("launch.after-image-pin");
     return cass_policy_user(json_object_get(l->d->config, "policy"), l->image_user, &l->user, err);
 }
 
@@ -432,6 +434,7 @@ char *cass_launch_create(struct cass_launch *l, struct cass_error **err)
         free(id);
         return NULL;
     }
+    CASS_FAILPOINT("launch.after-create");
     _cleanup_error_ struct cass_error *gerr = NULL;
     _cleanup_json_ json_t *cur = cass_store_run_get(l->d->store, l->run_id, &gerr);
     json_t *containers = json_deep_copy(json_object_get(cur, "containers"));
@@ -446,6 +449,7 @@ char *cass_launch_create(struct cass_launch *l, struct cass_error **err)
         free(id);
         return NULL;
     }
+    CASS_FAILPOINT("launch.after-create-recorded");
     return id;
 }
 
@@ -526,6 +530,7 @@ int cass_launch_start_published(struct cass_launch *l, const char *id, int port,
     *ret_exited = false;
     if (cass_launch_start(l, id, err) < 0)
         return -1;
+    CASS_FAILPOINT("launch.after-start");
     if (l->b->ops->endpoint(l->b, id, port, host, ret_port, err) < 0) {
         _cleanup_error_ struct cass_error *xerr = NULL;
         if (cass_launch_check_running(l, id, &xerr) < 0) {
@@ -697,6 +702,14 @@ void cass_launch_run(struct cass_lifecycle *lc, const char *run_id)
         l.revision = json_string_value(json_object_get(l.run, "revision"));
         l.kind = json_string_value(json_object_get(l.run, "kind"));
         rc = -1;
+    } else if (has_workload) {
+        /* Cut short between making its container and starting it (still
+         * creating): what it made goes, logs kept, and it launches from a
+         * clean slate; its container's name would collide otherwise. */
+        log_info("run %s: %s when the daemon stopped; launching it again", run_id, status);
+        cass_run_remove_workloads(d, l.b, l.run);
+        if (cass_launch_record(&l, json_pack("{s:[]}", "containers"), &err) < 0)
+            goto failed;
     }
     if (cass_launch_policy(&l, &err) < 0)
         goto failed;

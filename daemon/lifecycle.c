@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "failpoint.h"
 #include "kind.h"
 #include "launch.h"
 #include "lifecycle.h"
@@ -546,6 +547,13 @@ json_t *cass_lifecycle_apply(struct cass_daemon *d, const json_t *specs_in, stru
         return NULL;
 
     pthread_mutex_lock(&lc->apply_lock);
+    /* One transaction for the whole file: its revisions, specs and runs are
+     * all stored or none is (a crash or a full disk halfway leaves nothing
+     * to run without a spec). */
+    if (cass_store_tx_begin(d->store, err) < 0) {
+        pthread_mutex_unlock(&lc->apply_lock);
+        return NULL;
+    }
     json_t *out = json_array();
     json_t *to_launch = json_array();
     int rc = 0;
@@ -561,6 +569,7 @@ json_t *cass_lifecycle_apply(struct cass_daemon *d, const json_t *specs_in, stru
             rc = -1;
             break;
         }
+        CASS_FAILPOINT("apply.after-revision");
         _cleanup_error_ struct cass_error *gerr = NULL;
         _cleanup_json_ json_t *cur = cass_store_spec_get(d->store, name, &gerr);
         const char *cur_rev = json_string_value(json_object_get(cur, "revision"));
@@ -598,20 +607,34 @@ json_t *cass_lifecycle_apply(struct cass_daemon *d, const json_t *specs_in, stru
             "{s:s,s:s,s:s,s:{s:s}}", "name", name, "kind", kind, "revision", rev, "image", "ref",
             json_string_value(
                 json_object_get(json_object_get(json_object_get(s, "spec"), "spec"), "image")));
-        if (cass_store_run_insert(d->store, proto, &run, err) < 0 ||
-            (cass_lifecycle_emit(d, run), 0) ||
-            (!serving &&
-             cass_store_spec_put(d->store, name, kind, rev,
-                                 json_string_value(json_object_get(run, "id")), err) < 0)) {
+        if (cass_store_run_insert(d->store, proto, &run, err) < 0) {
             rc = -1;
             break;
         }
+        cass_lifecycle_emit(d, run);
+        CASS_FAILPOINT("apply.after-run-stored");
+        /* A Model's spec stays on the revision that serves until the new
+         * one takes over (kind_model.c). */
+        if (!serving && cass_store_spec_put(d->store, name, kind, rev,
+                                            json_string_value(json_object_get(run, "id")),
+                                            err) < 0) {
+            rc = -1;
+            break;
+        }
+        CASS_FAILPOINT("apply.after-spec-stored");
         supersede(d, name, kind, json_string_value(json_object_get(run, "id")));
         json_array_append_new(
             to_launch, json_pack("{s:O,s:s}", "id", json_object_get(run, "id"), "kind", kind));
         json_array_append_new(out, json_pack("{s:s,s:s,s:s,s:b,s:O}", "name", name, "kind", kind,
                                              "revision", rev, "changed", 1, "run", run));
     }
+    CASS_FAILPOINT("apply.before-commit");
+    if (rc == 0)
+        rc = cass_store_tx_commit(d->store, err);
+    else
+        cass_store_tx_rollback(d->store);
+    if (rc < 0)
+        json_array_clear(to_launch);
     pthread_mutex_unlock(&lc->apply_lock);
     json_t *one;
     json_array_foreach(to_launch, i, one)
@@ -762,12 +785,22 @@ json_t *cass_lifecycle_rollback(struct cass_daemon *d, const char *name, const c
         json_object_set_new(json_object_get(proto, "image"), "ref",
                             json_string(json_string_value(json_object_get(
                                 json_object_get(json_object_get(rev, "spec"), "spec"), "image"))));
-        if (cass_store_run_insert(d->store, proto, &run, err) == 0 &&
-            (supersede(d, name, kind, json_string_value(json_object_get(run, "id"))), 1) &&
-            cass_store_spec_put(d->store, name, kind, target,
-                                json_string_value(json_object_get(run, "id")), err) < 0) {
-            json_decref(run);
-            run = NULL;
+        /* The run and the spec's move to it together, or neither. */
+        if (cass_store_tx_begin(d->store, err) == 0) {
+            bool ok = cass_store_run_insert(d->store, proto, &run, err) == 0;
+            if (ok) {
+                supersede(d, name, kind, json_string_value(json_object_get(run, "id")));
+                ok = cass_store_spec_put(d->store, name, kind, target,
+                                         json_string_value(json_object_get(run, "id")), err) == 0;
+            }
+            if (ok)
+                ok = cass_store_tx_commit(d->store, err) == 0;
+            else
+                cass_store_tx_rollback(d->store);
+            if (!ok) {
+                json_decref(run);
+                run = NULL;
+            }
         }
     }
     pthread_mutex_unlock(&lc->apply_lock);

@@ -18,6 +18,7 @@
 #include "cleanup.h"
 #include "daemon.h"
 #include "engine.h"
+#include "failpoint.h"
 #include "gateway.h"
 #include "lifecycle.h"
 #include "log.h"
@@ -31,7 +32,8 @@ static void usage(FILE *f)
     fprintf(f,
             "Usage: cassinyd [--config FILE] [OPTIONS]\n\n"
             "  -c, --config FILE       config file (default " CASS_DEFAULT_CONFIG " if present)\n"
-            "      --check-config      validate the config, print it as JSON, and exit\n");
+            "      --check-config      validate the config, print it as JSON, and exit\n"
+            "      --list-failpoints   print the steps CASS_FAILPOINT can name, and exit\n");
     for (const struct cass_cfg_flag *fl = cass_cfg_flags; fl->flag; fl++)
         fprintf(f, "      --%-18s  %s (config key %s)\n", fl->flag, fl->help, fl->key);
     fprintf(f, "  -V, --version           print the version and exit\n"
@@ -97,11 +99,12 @@ static int mkdir_p(const char *path, mode_t mode, struct cass_error **err)
 static int parse_args(int argc, char **argv, json_t **ret_cfg, struct cass_error **ret_warnings,
                       int *ret_check_only)
 {
-    enum { OPT_CHECK = 1000, OPT_FLAG_BASE = 1100 };
+    enum { OPT_CHECK = 1000, OPT_LIST_FAILPOINTS, OPT_FLAG_BASE = 1100 };
     struct option opts[32];
     size_t n = 0;
     opts[n++] = (struct option){"config", required_argument, NULL, 'c'};
     opts[n++] = (struct option){"check-config", no_argument, NULL, OPT_CHECK};
+    opts[n++] = (struct option){"list-failpoints", no_argument, NULL, OPT_LIST_FAILPOINTS};
     opts[n++] = (struct option){"version", no_argument, NULL, 'V'};
     opts[n++] = (struct option){"help", no_argument, NULL, 'h'};
     size_t nflags = 0;
@@ -120,6 +123,9 @@ static int parse_args(int argc, char **argv, json_t **ret_cfg, struct cass_error
         case OPT_CHECK:
             *ret_check_only = 1;
             break;
+        case OPT_LIST_FAILPOINTS:
+            cass_failpoint_list(stdout);
+            exit(0);
         case 'V':
             printf("cassinyd %s (API %s)\n", PACKAGE_VERSION, CASS_API_VERSION);
             exit(0);
@@ -217,6 +223,16 @@ int main(int argc, char **argv)
     cass_log_setup(level, format);
     log_config_warnings(warnings);
     raise_nofile_limit();
+    {
+        _cleanup_error_ struct cass_error *fperr = NULL;
+        if (cass_failpoint_init(getenv("CASS_FAILPOINT"), &fperr) < 0) {
+            log_error("%s", fperr->message);
+            json_decref(cfg);
+            return 2;
+        }
+        if (cass_failpoints_armed)
+            log_warn("fail points armed: CASS_FAILPOINT=%s", getenv("CASS_FAILPOINT"));
+    }
 
     struct cass_daemon *d = cass_daemon_new(cfg);
     if (!d)

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cleanup.h"
+#include "failpoint.h"
 #include "kind.h"
 #include "launch.h"
 #include "lifecycle.h"
@@ -46,6 +47,7 @@ int cass_reconcile(struct cass_daemon *d, struct cass_error **err)
     size_t n = 0;
     if (b->ops->list(b, filter, &refs, &n, err) < 0)
         return -1;
+    CASS_FAILPOINT("reconcile.after-listing");
     pthread_mutex_t *lock = cass_lifecycle_apply_lock(lc);
     pthread_mutex_lock(lock);
     _cleanup_json_ json_t *active = cass_store_runs_active(d->store, err);
@@ -64,6 +66,7 @@ int cass_reconcile(struct cass_daemon *d, struct cass_error **err)
                      : "no live run owns it");
         cass_run_remove_workload(d, b, refs[i].run, refs[i].name[0] ? refs[i].name : NULL,
                                  refs[i].id);
+        CASS_FAILPOINT("reconcile.after-removal");
     }
     /* Then runs: the launch path resumes each by its kind's rules. */
     size_t i;

@@ -243,9 +243,10 @@ static const char *const stmt_sql[N_STMTS] = {
 enum { F_NAME = 1, F_KIND = 2, F_STATUS = 4, F_CURSOR = 8, N_LIST_VARIANTS = 16 };
 
 struct cass_store {
-    pthread_mutex_t lock;
+    pthread_mutex_t lock; /* recursive: a caller's transaction holds it across calls */
     sqlite3 *db;
     bool memory;
+    int tx_depth; /* open transactions: 1 BEGIN IMMEDIATE, then savepoints */
     sqlite3_stmt *stmts[N_STMTS];
     sqlite3_stmt *list_stmts[N_LIST_VARIANTS];
     sqlite3_stmt *count_stmts[N_LIST_VARIANTS / 2];
@@ -590,23 +591,41 @@ static int exec_stmt(struct cass_store *s, enum stmt_id id, const char *what,
     return step_done(s, st, what, err);
 }
 
+/* Inside a caller's transaction (cass_store_tx_begin) a function's own
+ * transaction is a savepoint, so that it still undoes only its own part. */
+static int savepoint(struct cass_store *s, const char *sql, struct cass_error **err)
+{
+    int rc = sqlite3_exec(s->db, sql, NULL, NULL, NULL);
+    return rc == SQLITE_OK ? 0 : sql_error(s, rc, err, sql);
+}
+
 static int tx_begin(struct cass_store *s, struct cass_error **err)
 {
-    return exec_stmt(s, ST_BEGIN, "begin transaction", err);
+    if (s->tx_depth > 0 ? savepoint(s, "SAVEPOINT nested", err) < 0
+                        : exec_stmt(s, ST_BEGIN, "begin transaction", err) < 0)
+        return -1;
+    s->tx_depth++;
+    return 0;
 }
 
 static void tx_rollback(struct cass_store *s)
 {
-    if (!sqlite3_get_autocommit(s->db))
+    if (s->tx_depth > 1)
+        savepoint(s, "ROLLBACK TO nested; RELEASE nested", NULL);
+    else if (!sqlite3_get_autocommit(s->db))
         exec_stmt(s, ST_ROLLBACK, "rollback", NULL);
+    if (s->tx_depth > 0)
+        s->tx_depth--;
 }
 
 static int tx_commit(struct cass_store *s, struct cass_error **err)
 {
-    if (exec_stmt(s, ST_COMMIT, "commit", err) < 0) {
+    if (s->tx_depth > 1 ? savepoint(s, "RELEASE nested", err) < 0
+                        : exec_stmt(s, ST_COMMIT, "commit", err) < 0) {
         tx_rollback(s);
         return -1;
     }
+    s->tx_depth--;
     return 0;
 }
 
@@ -647,6 +666,37 @@ static json_t *oom(struct cass_error **err)
 {
     cass_error_set(err, CASS_ERR_NOMEM, "out of memory");
     return NULL;
+}
+
+/* --- a caller's transaction ---------------------------------------------- */
+
+int cass_store_tx_begin(struct cass_store *s, struct cass_error **err)
+{
+    store_lock(s);
+    if (s->tx_depth > 0) {
+        pthread_mutex_unlock(&s->lock);
+        return cass_error_set(err, CASS_ERR_INTERNAL, "a store transaction is already open");
+    }
+    if (tx_begin(s, err) < 0) {
+        pthread_mutex_unlock(&s->lock);
+        return -1;
+    }
+    return 0;
+}
+
+int cass_store_tx_commit(struct cass_store *s, struct cass_error **err)
+{
+    int rc = tx_commit(s, err);
+    s->tx_depth = 0;
+    pthread_mutex_unlock(&s->lock);
+    return rc;
+}
+
+void cass_store_tx_rollback(struct cass_store *s)
+{
+    while (s->tx_depth > 0)
+        tx_rollback(s);
+    pthread_mutex_unlock(&s->lock);
 }
 
 /* --- open, migrate, close ------------------------------------------------- */
@@ -793,7 +843,11 @@ struct cass_store *cass_store_open(const char *path, struct cass_error **err)
         cass_error_set(err, CASS_ERR_NOMEM, "out of memory");
         return NULL;
     }
-    pthread_mutex_init(&s->lock, NULL);
+    pthread_mutexattr_t attr;
+    pthread_mutexattr_init(&attr);
+    pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
+    pthread_mutex_init(&s->lock, &attr);
+    pthread_mutexattr_destroy(&attr);
     s->memory = strcmp(path, ":memory:") == 0;
     s->db = cass_store_sqlite_open(path, err);
     if (!s->db) {

@@ -76,6 +76,18 @@ void cass_store_time_now(char out[CASS_STORE_TIME_LEN + 1]);
 int cass_store_status_valid(const char *status);
 int cass_store_status_final(const char *status);
 
+/* --- a caller's transaction ---------------------------------------------- */
+
+/* Opens one write transaction (BEGIN IMMEDIATE) that every store call of
+ * this thread joins until cass_store_tx_commit or cass_store_tx_rollback;
+ * the store's mutex is held meanwhile, so other threads wait. A crash
+ * before the commit leaves none of it. Not nestable (INTERNAL). */
+int cass_store_tx_begin(struct cass_store *s, struct cass_error **err);
+/* Commits; on failure everything since the begin is rolled back. Ends the
+ * transaction either way. */
+int cass_store_tx_commit(struct cass_store *s, struct cass_error **err);
+void cass_store_tx_rollback(struct cass_store *s);
+
 /* --- revisions: the canonical JSON of a spec and its "sha256:<hex>" ------ */
 
 /* Stores a revision unless it exists; checks that revision is the sha256 of

@@ -518,6 +518,51 @@ START_TEST(job_created_not_started_is_launched_again)
 }
 END_TEST
 
+/* A crash after a notebook's container was made and listed but before the
+ * run left "creating": at the restart that container goes and the run
+ * launches with one container, never two (a second would collide on the
+ * run's container name in a real engine). */
+START_TEST(notebook_cut_short_while_creating_is_launched_again)
+{
+    daemon_up(2, 2);
+    _cleanup_free_ char *y = notebook_yaml("cut");
+    _cleanup_json_ json_t *out = apply(y);
+    _cleanup_free_ char *run = run_of(out, 0);
+    wait_status(run, "ready", 10);
+    char instance[64];
+    snprintf(instance, sizeof(instance), "%s", d->instance);
+    daemon_down(true);
+    char ghost[72] = "ghost000000000000000000000000000000000000000000000000000000000002";
+    fake_adopt(ghost, run, "cut", instance);
+    {
+        char db[600];
+        snprintf(db, sizeof(db), "%s/cassiny.db", tmpdir);
+        _cleanup_error_ struct cass_error *err = NULL;
+        struct cass_store *s = cass_store_open(db, &err);
+        ck_assert_ptr_nonnull(s);
+        _cleanup_json_ json_t *ch =
+            json_pack("{s:s,s:[s]}", "status", "creating", "containers", ghost);
+        ck_assert_int_eq(cass_store_run_update(s, run, ch, NULL, &err), 0);
+        cass_store_close(s);
+    }
+    daemon_again(2, 2);
+    double start = now_s();
+    for (;;) {
+        _cleanup_free_ char *st = status_of(run);
+        _cleanup_json_ json_t *r = cass_store_run_get(d->store, run, NULL);
+        if (strcmp(st, "ready") == 0 && json_array_size(json_object_get(r, "containers")) == 1)
+            break;
+        ck_assert_msg(now_s() - start < 10, "run is %s with %zu containers", st,
+                      json_array_size(json_object_get(r, "containers")));
+        usleep(20 * 1000);
+    }
+    _cleanup_free_ char *c = container_of(run, 0);
+    ck_assert_str_ne(c, ghost);
+    ck_assert_int_eq(fake_count(run, false), 1);
+    daemon_down(false);
+}
+END_TEST
+
 /* ---- concurrency ------------------------------------------------------------ */
 
 struct applier {
@@ -899,6 +944,7 @@ static Suite *lifecycle_suite(void)
     tcase_add_test(tc, sweep_of_jobs_runs_to_completion);
     tcase_add_test(tc, images_pulled_only_from_configured_registries);
     tcase_add_test(tc, job_created_not_started_is_launched_again);
+    tcase_add_test(tc, notebook_cut_short_while_creating_is_launched_again);
     tcase_add_test(tc, concurrent_applies_leave_one_container);
     tcase_add_test(tc, model_dry_run_revision_is_apply_revision);
     tcase_add_test(tc, dry_run_runs_the_policy);

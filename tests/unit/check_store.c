@@ -10,6 +10,7 @@
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -349,6 +350,60 @@ START_TEST(test_revisions)
     cass_error_free(TAKE_PTR(err));
     ck_assert_ptr_null(cass_store_revision_get(s, wrong, &err));
     assert_error(err, CASS_ERR_NOT_FOUND);
+}
+END_TEST
+
+/* A caller's transaction: the run and the spec pointing at it are stored
+ * together or not at all, a failing call inside undoes only itself, and
+ * another thread waits for the end of the transaction. */
+static void *count_runs_thread(void *arg)
+{
+    struct cass_store *s = arg;
+    struct cass_store_run_filter f = {.limit = 100};
+    return (void *)(intptr_t)cass_store_run_count(s, &f, NULL);
+}
+
+START_TEST(test_caller_transaction)
+{
+    _cleanup_store_ struct cass_store *s = open_ok(":memory:");
+    _cleanup_error_ struct cass_error *err = NULL;
+    char rev[72];
+    put_revision(s, "tx", "Job", rev);
+    struct cass_store_run_filter f = {.limit = 100};
+
+    ck_assert_int_eq(cass_store_tx_begin(s, &err), 0);
+    _cleanup_free_ char *gone = insert_run(s, "tx", "Job", rev, NULL);
+    ck_assert_int_eq(cass_store_spec_put(s, "tx", "Job", rev, gone, &err), 0);
+    ck_assert_int_eq(cass_store_tx_begin(s, &err), -1); /* not nestable */
+    assert_error(err, CASS_ERR_INTERNAL);
+    cass_error_free(TAKE_PTR(err));
+    /* another thread waits: it never sees the run that is rolled back
+     * (on the one connection it would, were it let in) */
+    pthread_t t;
+    ck_assert_int_eq(pthread_create(&t, NULL, count_runs_thread, s), 0);
+    usleep(50000);
+    cass_store_tx_rollback(s);
+    void *seen = NULL;
+    pthread_join(t, &seen);
+    ck_assert_int_eq((intptr_t)seen, 0);
+    ck_assert_int_eq(cass_store_run_count(s, &f, &err), 0);
+    ck_assert_ptr_null(cass_store_spec_get(s, "tx", &err));
+    assert_error(err, CASS_ERR_NOT_FOUND);
+    cass_error_free(TAKE_PTR(err));
+
+    ck_assert_int_eq(cass_store_tx_begin(s, &err), 0);
+    _cleanup_free_ char *kept = insert_run(s, "tx", "Job", rev, NULL);
+    /* a call that fails inside (a duplicate id) undoes its own part only */
+    _cleanup_json_ json_t *dup =
+        json_pack("{s:s,s:s,s:s,s:s}", "id", kept, "name", "tx", "kind", "Job", "revision", rev);
+    ck_assert_int_eq(cass_store_run_insert(s, dup, NULL, &err), -1);
+    cass_error_free(TAKE_PTR(err));
+    ck_assert_int_eq(cass_store_spec_put(s, "tx", "Job", rev, kept, &err), 0);
+    ck_assert_int_eq(cass_store_tx_commit(s, &err), 0);
+    ck_assert_int_eq(cass_store_run_count(s, &f, &err), 1);
+    _cleanup_json_ json_t *spec = cass_store_spec_get(s, "tx", &err);
+    ck_assert_ptr_nonnull(spec);
+    ck_assert_str_eq(json_string_value(json_object_get(spec, "runId")), kept);
 }
 END_TEST
 
@@ -1165,6 +1220,7 @@ static Suite *store_suite(void)
     tcase_add_test(tc, test_invalid_runs);
     tcase_add_test(tc, test_tokens);
     tcase_add_test(tc, test_audit);
+    tcase_add_test(tc, test_caller_transaction);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("scale");
