@@ -68,6 +68,7 @@ def main():
     fails = {}
     first_fail = []
     worst = 0.0
+    took_all = []
     t_start = time.monotonic()
     nxt = t_start
     while not stop:
@@ -76,6 +77,7 @@ def main():
         took = time.monotonic() - t0
         n += 1
         worst = max(worst, took)
+        took_all.append(took)
         if err:
             fails[err] = fails.get(err, 0) + 1
             if len(first_fail) < 5:
@@ -89,6 +91,8 @@ def main():
     cut = sum(v for k, v in fails.items() if k in CUT)
     print(json.dumps({"requests": n, "failed": sum(fails.values()), "cut": cut, "errors": fails,
                       "first": first_fail, "max_latency_ms": round(worst * 1000, 1),
+                      "median_ms": round(sorted(took_all)[len(took_all) // 2] * 1000, 1)
+                      if took_all else 0,
                       "seconds": round(time.monotonic() - t_start, 1)}))
     return 0
 

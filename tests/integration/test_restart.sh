@@ -111,9 +111,9 @@ report() {
     n=$(jq -r .requests "$f" 2>/dev/null)
     bad=$(jq -r .failed "$f" 2>/dev/null)
     cut=$(jq -r .cut "$f" 2>/dev/null)
-    lat=$(jq -r .max_latency_ms "$f" 2>/dev/null)
+    lat=$(jq -r '"\(.max_latency_ms) ms (median \(.median_ms) ms)"' "$f" 2>/dev/null)
     echo "# $phase, $what loop: ${n:-?} requests, ${bad:-?} failed (${cut:-?} cut by a kill)," \
-        "longest ${lat:-?} ms $(jq -c '.errors // {}' "$f" 2>/dev/null)"
+        "longest ${lat:-?} $(jq -c '.errors // {}' "$f" 2>/dev/null)"
     [ -n "$n" ] && [ "$n" -gt 0 ] || { not_ok "$phase: the $what loop ran ($(head -c 300 "$WORK/$1-$2.err"))"; return; }
     if [ -n "$SELF_BIND" ]; then
         echo "# $phase, $what loop, first failures: $(jq -c .first "$f")"
@@ -139,6 +139,21 @@ if ! make_image; then
     exit 1
 fi
 write_config
+if [ -z "$SELF_BIND" ]; then
+    # A socket the daemon does not know (a unit file that disagrees with it)
+    # stops it with its name rather than being ignored.
+    python3 -c 'import os, socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.bind(sys.argv[1])
+s.listen()
+os.dup2(os.dup(s.fileno()), 3)  # dup first: s may be 3, and close on exec
+os.environ.update(LISTEN_FDS="1", LISTEN_PID=str(os.getpid()), LISTEN_FDNAMES="bogus")
+os.execv(sys.argv[2], sys.argv[2:])' "$WORK/bogus.sock" "$build/daemon/cassinyd" --config "$WORK/config.yaml" \
+        --state-dir "$WORK/state-bogus" --socket "$WORK/bogus.sock" >"$WORK/bogus.log" 2>&1
+    rc=$?
+    check "a passed socket of another name stops the daemon (exit $rc): $(grep -o 'is named "bogus"' "$WORK/bogus.log")" \
+        test "$rc" = 1 -a -n "$(grep -o 'is named "bogus"' "$WORK/bogus.log")"
+fi
 PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 sed -i "s/^gateway: .*/gateway: {port: $PORT}/" "$WORK/config.yaml"
 echo "model bytes" >"$WORK/data/model.bin"
