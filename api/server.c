@@ -71,6 +71,7 @@ struct request {
     int too_large;
     int started;  /* the access handler has seen it */
     int bad_path; /* the raw path holds a byte no name can: refused with 400 */
+    bool in_flight; /* counted in s->requests: from its head until answered */
     enum request_state state;
     /* For the worker, and its outcome once REQ_DONE. */
     struct request *next;
@@ -377,8 +378,14 @@ static enum MHD_Result respond(struct cass_server *s, struct MHD_Connection *con
 {
     struct cass_api_reply *reply = &r->reply;
     struct extras x = {.event_id = r->event_id, .retry_after = reply->retry_after};
-    if (reply->stream_read)
+    if (reply->stream_read) {
+        /* A stream lasts until it is cancelled, at a stop too: not a
+         * request a stop waits for. */
+        if (r->in_flight)
+            atomic_fetch_sub(&s->requests, 1);
+        r->in_flight = false;
         return send_stream(s, conn, reply->status, reply, &x);
+    }
     if (reply->text)
         return send_text(conn, reply->status,
                          reply->content_type ? reply->content_type : "text/plain", reply->text,
@@ -460,6 +467,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             return MHD_NO;
         *con_cls = r;
         r->started = 1;
+        r->in_flight = true;
         atomic_fetch_add(&s->requests, 1);
         struct conn *c = conn_of(conn);
         if (c && c->over_limit) {
@@ -550,7 +558,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 {
     struct cass_server *s = cls;
     struct request *r = *con_cls;
-    if (r && r->started)
+    if (r && r->in_flight)
         atomic_fetch_sub(&s->requests, 1);
     request_free(r);
     *con_cls = NULL;

@@ -593,6 +593,11 @@ struct cass_gateway *cass_gateway_start(struct cass_daemon *d, int listen_fd,
     g->port = getsockname(fd, (struct sockaddr *)&sa, &len) == 0 && sa.sin_family == AF_INET
                   ? ntohs(sa.sin_port)
                   : 0;
+    json_int_t want = cass_daemon_config_int(d, "gateway.port");
+    if (listen_fd >= 0 && want > 0 && want != g->port)
+        log_warn("the gateway socket passed by the service manager is on port %d, not %lld "
+                 "(gateway.port)",
+                 g->port, (long long)want);
     return g;
 }
 
