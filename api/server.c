@@ -69,8 +69,8 @@ struct request {
     char *body;
     size_t len, cap;
     int too_large;
-    int started;  /* the access handler has seen it */
-    int bad_path; /* the raw path holds a byte no name can: refused with 400 */
+    int started;    /* the access handler has seen it */
+    int bad_path;   /* the raw path holds a byte no name can: refused with 400 */
     bool in_flight; /* counted in s->requests: from its head until answered */
     enum request_state state;
     /* For the worker, and its outcome once REQ_DONE. */
