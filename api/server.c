@@ -30,6 +30,8 @@
 /* A connection past limits.maxConnections gets this long to send the
  * request that is answered 503. */
 #define OVER_LIMIT_GRACE_MS 2000
+/* At a stop, how long requests in flight have to finish. */
+#define API_DRAIN_MS 5000
 
 struct request;
 
@@ -38,11 +40,13 @@ struct cass_server {
     struct MHD_Daemon *mhd;
     struct cass_hub *hub;
     char *socket_path;
+    bool owns_path; /* bound here, so removed at the stop (not when passed in) */
     size_t max_body;
     unsigned max_conn;
     unsigned idle_timeout; /* seconds */
     int64_t request_timeout_ms;
-    atomic_uint live; /* connections open now */
+    atomic_uint live;     /* connections open now */
+    atomic_uint requests; /* from their head to their end */
 
     pthread_mutex_t queue_lock;
     pthread_cond_t queue_cond;
@@ -65,8 +69,9 @@ struct request {
     char *body;
     size_t len, cap;
     int too_large;
-    int started;  /* the access handler has seen it */
-    int bad_path; /* the raw path holds a byte no name can: refused with 400 */
+    int started;    /* the access handler has seen it */
+    int bad_path;   /* the raw path holds a byte no name can: refused with 400 */
+    bool in_flight; /* counted in s->requests: from its head until answered */
     enum request_state state;
     /* For the worker, and its outcome once REQ_DONE. */
     struct request *next;
@@ -373,8 +378,14 @@ static enum MHD_Result respond(struct cass_server *s, struct MHD_Connection *con
 {
     struct cass_api_reply *reply = &r->reply;
     struct extras x = {.event_id = r->event_id, .retry_after = reply->retry_after};
-    if (reply->stream_read)
+    if (reply->stream_read) {
+        /* A stream lasts until it is cancelled, at a stop too: not a
+         * request a stop waits for. */
+        if (r->in_flight)
+            atomic_fetch_sub(&s->requests, 1);
+        r->in_flight = false;
         return send_stream(s, conn, reply->status, reply, &x);
+    }
     if (reply->text)
         return send_text(conn, reply->status,
                          reply->content_type ? reply->content_type : "text/plain", reply->text,
@@ -456,6 +467,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             return MHD_NO;
         *con_cls = r;
         r->started = 1;
+        r->in_flight = true;
+        atomic_fetch_add(&s->requests, 1);
         struct conn *c = conn_of(conn);
         if (c && c->over_limit) {
             request_arrived(s, conn);
@@ -544,7 +557,10 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
     struct cass_server *s = cls;
-    request_free(*con_cls);
+    struct request *r = *con_cls;
+    if (r && r->in_flight)
+        atomic_fetch_sub(&s->requests, 1);
+    request_free(r);
     *con_cls = NULL;
     /* Kept alive: the next request's deadline runs from here. */
     struct conn *c = conn_of(conn);
@@ -677,7 +693,19 @@ static json_int_t config_int_or(struct cass_daemon *d, const char *path, json_in
     return v > 0 ? v : dflt;
 }
 
-struct cass_server *cass_server_start(struct cass_daemon *d, struct cass_error **err)
+/* A socket the service manager passed: the path it is bound to (for the
+ * log and the stop) into buf, "" when it has none. */
+static void socket_name(int fd, char *buf, size_t n)
+{
+    struct sockaddr_un sa = {0};
+    socklen_t len = sizeof(sa);
+    buf[0] = '\0';
+    if (getsockname(fd, (struct sockaddr *)&sa, &len) == 0 && sa.sun_family == AF_UNIX &&
+        sa.sun_path[0])
+        snprintf(buf, n, "%.*s", (int)sizeof(sa.sun_path), sa.sun_path);
+}
+
+struct cass_server *cass_server_start(struct cass_daemon *d, int listen_fd, struct cass_error **err)
 {
     const char *path = cass_daemon_config_str(d, "socket");
     if (!path || !*path) {
@@ -722,10 +750,22 @@ struct cass_server *cass_server_start(struct cass_daemon *d, struct cass_error *
         server_free(s);
         return NULL;
     }
-    int fd = listen_unix(path, cass_daemon_config_str(d, "socketGroup"), err);
-    if (fd < 0) {
-        server_free(s);
-        return NULL;
+    int fd = listen_fd;
+    if (fd >= 0) {
+        /* Its path, owner and mode are the service manager's (the .socket
+         * unit); it stays when this daemon stops. */
+        char bound[sizeof(((struct sockaddr_un *)0)->sun_path) + 1];
+        socket_name(fd, bound, sizeof(bound));
+        if (strcmp(bound, path) != 0)
+            log_warn("the API socket passed by the service manager is %s, not %s (socket)",
+                     bound[0] ? bound : "unnamed", path);
+    } else {
+        fd = listen_unix(path, cass_daemon_config_str(d, "socketGroup"), err);
+        if (fd < 0) {
+            server_free(s);
+            return NULL;
+        }
+        s->owns_path = true;
     }
     /* One event loop over epoll: an idle connection costs a descriptor and
      * its memory, no thread and no FD_SETSIZE. Nothing on the loop waits:
@@ -739,8 +779,10 @@ struct cass_server *cass_server_start(struct cass_daemon *d, struct cass_error *
         s->max_conn + over, MHD_OPTION_CONNECTION_TIMEOUT, s->idle_timeout,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024), MHD_OPTION_END);
     if (!s->mhd) {
-        close(fd);
-        unlink(path);
+        if (s->owns_path) {
+            close(fd);
+            unlink(path);
+        }
         cass_error_set(err, CASS_ERR_INTERNAL, "libmicrohttpd failed to start on %s", path);
         server_free(s);
         return NULL;
@@ -752,8 +794,14 @@ void cass_server_stop(struct cass_server *s)
 {
     if (!s)
         return;
+    /* New connections wait in the socket's backlog for the next daemon
+     * when the service manager holds it; the requests here finish first. */
     int fd = MHD_quiesce_daemon(s->mhd);
     cass_routes_cancel_streams();
+    unsigned left = cass_daemon_drain(&s->requests, &s->live, API_DRAIN_MS);
+    if (left)
+        log_warn("API: %u requests still in flight after %d s; cut short", left,
+                 API_DRAIN_MS / 1000);
     /* Every suspended connection is resumed before libmicrohttpd stops:
      * the workers finish what they hold, the hub lets go of every stream
      * (which then ends, cancelled). */
@@ -763,6 +811,7 @@ void cass_server_stop(struct cass_server *s)
     MHD_stop_daemon(s->mhd);
     if (fd >= 0)
         close(fd);
-    unlink(s->socket_path);
+    if (s->owns_path)
+        unlink(s->socket_path);
     server_free(s);
 }

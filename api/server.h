@@ -8,11 +8,17 @@
 
 struct cass_server;
 
-/* Binds the socket from the config and starts serving on its own threads.
- * Returns the server (caller owns; cass_server_stop) or NULL with *err. */
-struct cass_server *cass_server_start(struct cass_daemon *d, struct cass_error **err);
+/* Serves on listen_fd, a listening unix socket the service manager passed
+ * (socket activation; the server takes it over), or with listen_fd -1 on
+ * the socket from the config, which it binds, on its own threads. Returns
+ * the server (caller owns; cass_server_stop) or NULL with *err (listen_fd
+ * is the caller's again then). */
+struct cass_server *cass_server_start(struct cass_daemon *d, int listen_fd,
+                                      struct cass_error **err);
 
-/* Stops accepting, finishes or drops open connections, removes the socket. */
+/* Stops accepting, lets requests in flight finish (at most 5 s), ends the
+ * event streams, closes the connections, and removes the socket when it
+ * bound it itself. */
 void cass_server_stop(struct cass_server *s);
 
 #endif

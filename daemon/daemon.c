@@ -118,3 +118,16 @@ void cass_daemon_free(struct cass_daemon *d)
     pthread_cond_destroy(&d->events_cond);
     free(d);
 }
+
+unsigned cass_daemon_drain(const atomic_uint *requests, const atomic_uint *connections,
+                           long timeout_ms)
+{
+    const long step_ms = 10;
+    for (long waited = 0; waited < timeout_ms; waited += step_ms) {
+        unsigned busy = atomic_load(requests);
+        if (busy == 0 && (atomic_load(connections) == 0 || waited >= CASS_DAEMON_DRAIN_GRACE_MS))
+            return 0;
+        nanosleep(&(struct timespec){.tv_nsec = step_ms * 1000000L}, NULL);
+    }
+    return atomic_load(requests);
+}

@@ -68,4 +68,15 @@ int cass_daemon_instance_load(struct cass_daemon *d, struct cass_error **err);
 
 void cass_daemon_free(struct cass_daemon *d);
 
+/* A connection accepted just before a server stopped accepting has its
+ * request on the way for about this long. */
+#define CASS_DAEMON_DRAIN_GRACE_MS 200
+
+/* For a server that stopped accepting (the API, the gateway): waits until
+ * no request is in flight and, for at most CASS_DAEMON_DRAIN_GRACE_MS, no
+ * connection is open either (idle kept-alive ones may stay open), all
+ * within timeout_ms. Returns the requests still in flight then. */
+unsigned cass_daemon_drain(const atomic_uint *requests, const atomic_uint *connections,
+                           long timeout_ms);
+
 #endif

@@ -2,14 +2,17 @@
 
 #include <arpa/inet.h>
 #include <curl/curl.h>
+#include <errno.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cleanup.h"
 #include "gateway.h"
@@ -33,6 +36,8 @@
 #define GATEWAY_REPLICA_CONNECTIONS 64
 /* How long a request waits for room on a replica before a 503. */
 #define GATEWAY_QUEUE_SECONDS 30
+/* At a stop, how long requests in flight have to finish. */
+#define GATEWAY_DRAIN_MS 10000
 
 /* One replica the gateway has talked to: requests in flight and the idle
  * handles whose connections to it stay open. */
@@ -55,7 +60,9 @@ struct cass_gateway {
     struct MHD_Daemon *mhd;
     int port;
     unsigned max_connections;
-    pthread_mutex_t lock; /* slots */
+    atomic_uint requests;    /* from their head to their answer sent */
+    atomic_uint connections; /* open client connections */
+    pthread_mutex_t lock;    /* slots */
     struct slot **slots;
     size_t n_slots, cap_slots;
 };
@@ -441,6 +448,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         if (!r)
             return MHD_NO;
         *con_cls = r;
+        atomic_fetch_add(&g->requests, 1);
         return MHD_YES;
     }
     if (*upload_data_size) {
@@ -487,12 +495,24 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
+    struct cass_gateway *g = cls;
     struct greq *r = *con_cls;
     if (r) {
         free(r->body);
         free(r);
+        atomic_fetch_sub(&g->requests, 1);
     }
     *con_cls = NULL;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+    struct cass_gateway *g = cls;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED)
+        atomic_fetch_add(&g->connections, 1);
+    else
+        atomic_fetch_sub(&g->connections, 1);
 }
 
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
@@ -505,18 +525,41 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
     log_debug("gateway: %s", buf);
 }
 
-struct cass_gateway *cass_gateway_start(struct cass_daemon *d, struct cass_error **err)
+/* Binds and listens on the config's address and port; the listening
+ * descriptor (caller owns), or -1 with *err. */
+static int listen_tcp(struct cass_daemon *d, struct cass_error **err)
 {
     const char *addr = cass_daemon_config_str(d, "gateway.address");
     json_int_t port = cass_daemon_config_int(d, "gateway.port");
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    if (!addr || inet_pton(AF_INET, addr, &sa.sin_addr) != 1) {
-        cass_error_set(err, CASS_ERR_INVALID, "gateway.address must be an IPv4 address: %s",
-                       addr ? addr : "(none)");
-        return NULL;
+    if (!addr || inet_pton(AF_INET, addr, &sa.sin_addr) != 1)
+        return cass_error_set(err, CASS_ERR_INVALID, "gateway.address must be an IPv4 address: %s",
+                              addr ? addr : "(none)");
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return cass_error_errno(err, errno, "socket");
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 1024) < 0) {
+        int e = errno;
+        close(fd);
+        cass_error_set(err, CASS_ERR_CONFLICT, "the gateway cannot listen on %s:%lld: %s", addr,
+                       (long long)port, strerror(e));
+        return -1;
     }
+    return fd;
+}
+
+struct cass_gateway *cass_gateway_start(struct cass_daemon *d, int listen_fd,
+                                        struct cass_error **err)
+{
+    int fd = listen_fd >= 0 ? listen_fd : listen_tcp(d, err);
+    if (fd < 0)
+        return NULL;
     struct cass_gateway *g = calloc(1, sizeof(*g));
     if (!g) {
+        if (listen_fd < 0)
+            close(fd);
         cass_error_set(err, CASS_ERR_NOMEM, "out of memory");
         return NULL;
     }
@@ -527,25 +570,34 @@ struct cass_gateway *cass_gateway_start(struct cass_daemon *d, struct cass_error
     /* A thread per connection (a request blocks only its own thread, however
      * slow its replica), waiting in poll(): no FD_SETSIZE limit. Past the
      * limit libmicrohttpd closes a new connection at once. docs/gateway.md
-     * has the measurements behind this choice. */
+     * has the measurements behind this choice. ITC: a stop can quiesce it
+     * (stop accepting) and let requests in flight finish. */
     g->mhd = MHD_start_daemon(
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL |
-            MHD_USE_ERROR_LOG,
+            MHD_USE_ITC | MHD_USE_ERROR_LOG,
         0, NULL, NULL, on_request, g, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, g,
-        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_NOTIFY_COMPLETED, on_completed, g,
-        MHD_OPTION_CONNECTION_LIMIT, g->max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned)60, MHD_OPTION_THREAD_STACK_SIZE, (size_t)GATEWAY_THREAD_STACK,
-        MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024, MHD_OPTION_LISTENING_ADDRESS_REUSE,
-        (unsigned)1, MHD_OPTION_END);
+        MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_NOTIFY_COMPLETED, on_completed, g,
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, g, MHD_OPTION_CONNECTION_LIMIT,
+        g->max_connections, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
+        MHD_OPTION_THREAD_STACK_SIZE, (size_t)GATEWAY_THREAD_STACK, MHD_OPTION_END);
     if (!g->mhd) {
+        if (listen_fd < 0)
+            close(fd);
         pthread_mutex_destroy(&g->lock);
         free(g);
-        cass_error_set(err, CASS_ERR_CONFLICT, "the gateway cannot listen on %s:%lld", addr,
-                       (long long)port);
+        cass_error_set(err, CASS_ERR_INTERNAL, "libmicrohttpd failed to start the gateway");
         return NULL;
     }
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(g->mhd, MHD_DAEMON_INFO_BIND_PORT);
-    g->port = info ? info->port : (int)port;
+    struct sockaddr_in sa;
+    socklen_t len = sizeof(sa);
+    g->port = getsockname(fd, (struct sockaddr *)&sa, &len) == 0 && sa.sin_family == AF_INET
+                  ? ntohs(sa.sin_port)
+                  : 0;
+    json_int_t want = cass_daemon_config_int(d, "gateway.port");
+    if (listen_fd >= 0 && want > 0 && want != g->port)
+        log_warn("the gateway socket passed by the service manager is on port %d, not %lld "
+                 "(gateway.port)",
+                 g->port, (long long)want);
     return g;
 }
 
@@ -553,7 +605,17 @@ void cass_gateway_stop(struct cass_gateway *g)
 {
     if (!g)
         return;
+    /* New connections wait in the listening socket's backlog, which the
+     * service manager keeps for the next daemon; those open here are
+     * answered first. */
+    int fd = MHD_quiesce_daemon(g->mhd);
+    unsigned left = cass_daemon_drain(&g->requests, &g->connections, GATEWAY_DRAIN_MS);
+    if (left)
+        log_warn("gateway: %u requests still in flight after %d s; cut short", left,
+                 GATEWAY_DRAIN_MS / 1000);
     MHD_stop_daemon(g->mhd);
+    if (fd >= 0)
+        close(fd);
     for (size_t i = 0; i < g->n_slots; i++)
         slot_free(g->slots[i]);
     free(g->slots);

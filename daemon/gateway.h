@@ -13,10 +13,17 @@
 
 struct cass_gateway;
 
-/* Listens on the config's gateway address and port (0: any free port) and
- * serves on its own threads. Returns the gateway (caller owns;
- * cass_gateway_stop) or NULL with *err. */
-struct cass_gateway *cass_gateway_start(struct cass_daemon *d, struct cass_error **err);
+/* Serves on listen_fd, a listening TCP socket the service manager passed
+ * (socket activation; the gateway takes it over), or with listen_fd -1 on
+ * one it binds to the config's gateway address and port (0: any free
+ * port), on its own threads. Returns the gateway (caller owns;
+ * cass_gateway_stop) or NULL with *err (listen_fd is the caller's again
+ * then). */
+struct cass_gateway *cass_gateway_start(struct cass_daemon *d, int listen_fd,
+                                        struct cass_error **err);
+/* Stops accepting, lets the requests in flight finish (at most 10 s), then
+ * closes every connection. A connection not yet accepted stays in the
+ * socket's backlog for whoever listens on it next. */
 void cass_gateway_stop(struct cass_gateway *g);
 
 /* The port it listens on (the chosen one when the config says 0). */

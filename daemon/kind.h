@@ -40,6 +40,13 @@ struct cass_kind {
      * gone; launch it again from a clean slate now. NULL: always 1. */
     int (*resume)(struct cass_launch *l, struct cass_error **err);
 
+    /* At a start, before the API and the gateway accept: puts the running
+     * workloads of a live run back where requests find them (a model's
+     * replicas in the gateway's rotation), at once and from the engine's
+     * state, so that the first request after a restart is served. resume
+     * then does the rest. Returns how many were put back. NULL: nothing. */
+    int (*restore)(struct cass_lifecycle *lc, const json_t *run);
+
     /* Periodic work on one live run (idle culling, health), from the
      * lifecycle's ticker. NULL: none. */
     void (*tick)(struct cass_lifecycle *lc, const json_t *run);

@@ -325,6 +325,66 @@ static int model_launch(struct cass_launch *l, struct cass_error **err)
     return rc;
 }
 
+/* Puts running replica cid of a run back in the rotation, healthy or not
+ * per one probe now (the health rounds decide from there). */
+static int rejoin(struct cass_daemon *d, struct cass_backend *b, const char *name,
+                  const char *run_id, const json_t *spec, const char *cid, struct cass_error **err)
+{
+    int port = (int)json_integer_value(json_object_get(spec, "port"));
+    long timeout_ms = health_int(spec, "timeoutSeconds", 1) * 1000;
+    struct cass_replica rep = {0};
+    snprintf(rep.id, sizeof(rep.id), "%s", cid);
+    if (b->ops->endpoint(b, cid, port, rep.host, &rep.port, err) < 0)
+        return -1;
+    bool ok = probe_health(rep.host, rep.port, health_path(spec), timeout_ms) == 0;
+    cass_rotation_add(d->rotation, name, run_id, &rep);
+    if (!ok)
+        cass_rotation_health(d->rotation, cid, false, 1, cass_now());
+    log_info("run %s: replica %.12s of %s back in the rotation%s", run_id, cid, name,
+             ok ? "" : " (failing its health check)");
+    return 0;
+}
+
+/* The running replicas of a ready model, up to its count, back in the
+ * rotation before the gateway answers (a daemon restart). What is gone,
+ * exited or one too many is left to model_resume, which replaces it. */
+static int model_restore(struct cass_lifecycle *lc, const json_t *run)
+{
+    struct cass_daemon *d = cass_lifecycle_daemon(lc);
+    struct cass_backend *b = cass_lifecycle_backend(lc);
+    const char *run_id = json_string_value(json_object_get(run, "id"));
+    const char *name = json_string_value(json_object_get(run, "name"));
+    if (strcmp(json_string_value(json_object_get(run, "status")), "ready") != 0)
+        return 0;
+    _cleanup_error_ struct cass_error *err = NULL;
+    _cleanup_json_ json_t *doc = cass_run_doc(d, run, &err);
+    const json_t *spec = json_object_get(doc, "spec");
+    if (!spec) {
+        log_warn("run %s: no spec to restore its replicas from: %s", run_id,
+                 err && err->message ? err->message : "?");
+        return 0;
+    }
+    int want = (int)json_integer_value(json_object_get(spec, "replicas"));
+    int back = 0;
+    size_t i;
+    json_t *c;
+    json_array_foreach(json_object_get(run, "containers"), i, c)
+    {
+        const char *cid = json_string_value(c);
+        struct cass_workload_state st;
+        if (back >= want || !cid || b->ops->state(b, cid, &st, &err) < 0 || !st.exists ||
+            !st.running || rejoin(d, b, name, run_id, spec, cid, &err) < 0) {
+            if (err)
+                log_warn("run %s: replica %.12s of %s not restored: %s", run_id, cid ? cid : "?",
+                         name, err->message ? err->message : "?");
+            cass_error_free(TAKE_PTR(err));
+            continue;
+        }
+        back++;
+    }
+    return back;
+}
+
 /* Makes a ready model whole, from a launch worker: replicas whose container
  * is gone or exited, or that stayed out of the rotation longer than
  * health.replaceAfterSeconds, are replaced one at a time, after the policy
@@ -347,10 +407,7 @@ static int model_resume(struct cass_launch *l, struct cass_error **err)
             return -1;
         return 1;
     }
-    int port = (int)json_integer_value(json_object_get(l->spec, "port"));
     long replace_after = health_int(l->spec, "replaceAfterSeconds", 120);
-    int threshold = (int)health_int(l->spec, "failureThreshold", 3);
-    long timeout_ms = health_int(l->spec, "timeoutSeconds", 1) * 1000;
     int want = (int)json_integer_value(json_object_get(l->spec, "replicas"));
     _cleanup_json_ json_t *containers = json_deep_copy(json_object_get(l->run, "containers"));
     int alive = 0, replaced = 0;
@@ -377,19 +434,8 @@ static int model_resume(struct cass_launch *l, struct cass_error **err)
             continue;
         }
         alive++;
-        if (out >= 0)
-            continue;
-        struct cass_replica rep = {0};
-        snprintf(rep.id, sizeof(rep.id), "%s", cid);
-        if (l->b->ops->endpoint(l->b, cid, port, rep.host, &rep.port, err) < 0)
+        if (out < 0 && rejoin(d, l->b, l->name, l->run_id, l->spec, cid, err) < 0)
             return -1;
-        bool ok = probe_health(rep.host, rep.port, health_path(l->spec), timeout_ms) == 0;
-        cass_rotation_add(d->rotation, l->name, l->run_id, &rep);
-        if (!ok)
-            cass_rotation_health(d->rotation, cid, false, 1, cass_now());
-        log_info("run %s: replica %.12s of %s back in the rotation%s", l->run_id, cid, l->name,
-                 ok ? "" : " (failing its health check)");
-        (void)threshold;
     }
     if (alive < want) {
         /* What launches goes through the same checks as any launch. */
@@ -540,6 +586,7 @@ const struct cass_kind cass_kind_model = {
     .prepare = model_prepare,
     .launch = model_launch,
     .resume = model_resume,
+    .restore = model_restore,
     .tick = model_tick,
     .died = model_died,
 };

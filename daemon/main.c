@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <systemd/sd-daemon.h>
 #include <unistd.h>
 
 #include "cfg.h"
@@ -24,6 +25,7 @@
 #include "log.h"
 #include "pin.h"
 #include "protocol.h"
+#include "reconcile.h"
 #include "server.h"
 #include "store.h"
 
@@ -40,25 +42,61 @@ static void usage(FILE *f)
                "  -h, --help              this text\n");
 }
 
-/* systemd's readiness protocol without libsystemd: one datagram. */
-static void sd_notify_text(const char *text)
+/* The listening sockets a service manager passed (socket activation,
+ * LISTEN_FDS), by their FileDescriptorName=: -1 for one not passed. */
+struct passed_sockets {
+    int api;     /* a listening unix stream socket */
+    int gateway; /* a listening TCP socket over IPv4 */
+};
+
+static void passed_sockets_close(struct passed_sockets *p)
 {
-    const char *path = getenv("NOTIFY_SOCKET");
-    if (!path || (path[0] != '/' && path[0] != '@'))
-        return;
-    struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    size_t n = strlen(path);
-    if (n >= sizeof(sa.sun_path))
-        return;
-    memcpy(sa.sun_path, path, n);
-    if (sa.sun_path[0] == '@')
-        sa.sun_path[0] = '\0';
-    _cleanup_close_ int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return;
-    socklen_t len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n);
-    if (sendto(fd, text, strlen(text), MSG_NOSIGNAL, (struct sockaddr *)&sa, len) < 0)
-        log_debug("sd_notify: %s", strerror(errno));
+    if (p->api >= 0)
+        close(p->api);
+    if (p->gateway >= 0)
+        close(p->gateway);
+    p->api = p->gateway = -1;
+}
+
+/* Takes the sockets passed to this process (the variables are unset, so
+ * nothing started from here sees them). A socket with another name, or not
+ * of the kind its name says, is an error: the unit files and the daemon
+ * disagree. */
+static int take_passed_sockets(struct passed_sockets *ret, struct cass_error **err)
+{
+    *ret = (struct passed_sockets){.api = -1, .gateway = -1};
+    char **names = NULL;
+    int n = sd_listen_fds_with_names(1, &names);
+    if (n < 0)
+        return cass_error_errno(err, -n, "sockets passed by the service manager (LISTEN_FDS)");
+    int rc = 0;
+    for (int i = 0; i < n; i++) {
+        int fd = SD_LISTEN_FDS_START + i;
+        const char *name = names && names[i] ? names[i] : "unknown";
+        if (strcmp(name, "api") == 0 && ret->api < 0 &&
+            sd_is_socket_unix(fd, SOCK_STREAM, 1, NULL, 0) > 0) {
+            ret->api = fd;
+        } else if (strcmp(name, "gateway") == 0 && ret->gateway < 0 &&
+                   sd_is_socket_inet(fd, AF_INET, SOCK_STREAM, 1, 0) > 0) {
+            ret->gateway = fd;
+        } else {
+            if (rc == 0)
+                cass_error_set(err, CASS_ERR_INVALID,
+                               "socket %d passed by the service manager is named \"%s\": cassinyd "
+                               "takes \"api\" (a listening unix stream socket) and \"gateway\" "
+                               "(a listening IPv4 TCP socket), once each",
+                               fd, name);
+            rc = -1;
+            close(fd);
+        }
+    }
+    if (names)
+        for (int i = 0; i < n; i++)
+            free(names[i]);
+    free(names);
+    if (rc < 0)
+        passed_sockets_close(ret);
+    return rc;
 }
 
 /* The gateway holds thousands of connections, each a descriptor or three
@@ -250,6 +288,16 @@ int main(int argc, char **argv)
 
     _cleanup_error_ struct cass_error *err = NULL;
     int rc = 1;
+    struct passed_sockets passed;
+    if (take_passed_sockets(&passed, &err) < 0) {
+        log_error("%s", err->message);
+        cass_daemon_free(d);
+        return 1;
+    }
+    if (passed.api >= 0 || passed.gateway >= 0)
+        log_info("socket-activated: the API socket %s, the gateway's %s",
+                 passed.api >= 0 ? "passed" : "bound here",
+                 passed.gateway >= 0 ? "passed" : "bound here");
     const char *state_dir = cass_daemon_config_str(d, "stateDir");
     const char *socket_path = cass_daemon_config_str(d, "socket");
     _cleanup_free_ char *socket_copy = strdup(socket_path);
@@ -279,19 +327,32 @@ int main(int argc, char **argv)
 
     if (cass_lifecycle_start(d, &err) < 0)
         goto fail;
-    struct cass_server *server = cass_server_start(d, &err);
+    /* Before either server accepts: the replicas that kept serving while
+     * the daemon was away are in the rotation again, so that the requests
+     * waiting in the sockets' backlogs are answered, not refused. */
+    int back = cass_reconcile_restore(d, &err);
+    if (back < 0) {
+        log_warn("restore at start: %s; the engine's watcher does it once the engine answers",
+                 err && err->message ? err->message : "?");
+        cass_error_free(TAKE_PTR(err));
+    } else if (back > 0) {
+        log_info("%d model replicas back in the rotation before the gateway answers", back);
+    }
+    struct cass_server *server = cass_server_start(d, passed.api, &err);
     if (!server)
         goto fail;
-    struct cass_gateway *gateway = cass_gateway_start(d, &err);
+    passed.api = -1;
+    struct cass_gateway *gateway = cass_gateway_start(d, passed.gateway, &err);
     if (!gateway) {
         cass_server_stop(server);
         goto fail;
     }
+    passed.gateway = -1;
     d->gateway_port = cass_gateway_port(gateway);
     log_info("cassinyd %s serving on %s (state in %s), models at http://%s:%d/models/",
              PACKAGE_VERSION, socket_path, state_dir, cass_daemon_config_str(d, "gateway.address"),
              d->gateway_port);
-    sd_notify_text("READY=1");
+    sd_notify(0, "READY=1");
 
     for (;;) {
         int sig = 0;
@@ -304,7 +365,7 @@ int main(int argc, char **argv)
         log_info("%s: shutting down", strsignal(sig));
         break;
     }
-    sd_notify_text("STOPPING=1");
+    sd_notify(0, "STOPPING=1");
     atomic_store(&d->stopping, true);
     cass_server_stop(server);
     cass_gateway_stop(gateway);
@@ -316,6 +377,7 @@ fail:
     cass_lifecycle_stop(d);
     log_error("%s", err && err->message ? err->message : "start-up failed");
 out:
+    passed_sockets_close(&passed);
     cass_daemon_free(d);
     return rc;
 }

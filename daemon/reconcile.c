@@ -82,6 +82,28 @@ int cass_reconcile(struct cass_daemon *d, struct cass_error **err)
     return 0;
 }
 
+int cass_reconcile_restore(struct cass_daemon *d, struct cass_error **err)
+{
+    struct cass_lifecycle *lc = d->lifecycle;
+    struct cass_backend *b = cass_lifecycle_backend(lc);
+    if (b->ops->ping(b, err) < 0)
+        return -1;
+    _cleanup_json_ json_t *active = cass_store_runs_active(d->store, err);
+    if (!active)
+        return -1;
+    int back = 0;
+    size_t i;
+    json_t *r;
+    json_array_foreach(active, i, r)
+    {
+        const struct cass_kind *kind =
+            cass_kind_find(json_string_value(json_object_get(r, "kind")));
+        if (kind && kind->restore)
+            back += kind->restore(lc, r);
+    }
+    return back;
+}
+
 static int on_event(const struct cass_backend_event *ev, void *ud)
 {
     struct cass_lifecycle *lc = ud;

@@ -13,6 +13,15 @@
  * decides how it ended (launch.h). */
 int cass_reconcile(struct cass_daemon *d, struct cass_error **err);
 
+/* At a start, before the API and the gateway accept, synchronously: the
+ * running workloads of live runs go back where requests find them (the
+ * running replicas of ready models back in the gateway's rotation, each
+ * healthy or not per a first probe), so that the first request after a
+ * daemon restart is served. The rest (replacing what is gone) is
+ * cass_reconcile's. Returns how many were put back, or -1 with *err (the
+ * engine does not answer: the watcher does it all once it does). */
+int cass_reconcile_restore(struct cass_daemon *d, struct cass_error **err);
+
 /* The watcher thread (arg: the struct cass_lifecycle): reconciles, then
  * follows engine events until the engine goes, and again. */
 void *cass_reconcile_watcher_main(void *arg);

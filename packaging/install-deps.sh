@@ -3,7 +3,7 @@
 # Usage (as root): packaging/install-deps.sh [--with-images]
 set -eu
 pkgs="build-essential autoconf automake pkg-config git curl ca-certificates
-libcurl4-openssl-dev libjansson-dev libyaml-dev libsqlite3-dev libmicrohttpd-dev libssl-dev check
+libcurl4-openssl-dev libjansson-dev libyaml-dev libsqlite3-dev libmicrohttpd-dev libssl-dev libsystemd-dev check
 docker.io busybox-static clang clang-format jq bsdutils docker-registry socat"
 case "${1:-}" in --with-images) pkgs="$pkgs mmdebstrap" ;; esac
 missing=""

@@ -37,9 +37,12 @@ sock=/run/cassiny/cassiny.sock
 if curl -fsS --unix-socket "$sock" http://localhost/healthz >/dev/null 2>&1; then
     echo "cassinyd already serving on $sock" >&2
 elif [ -d /run/systemd/system ]; then
-    install -m 0644 "$src/packaging/systemd/cassinyd.service" /etc/systemd/system/cassinyd.service
+    # The sockets are systemd's, so that a restart refuses no request.
+    for u in cassinyd.service cassinyd.socket cassinyd-gateway.socket; do
+        install -m 0644 "$src/packaging/systemd/$u" "/etc/systemd/system/$u"
+    done
     systemctl daemon-reload
-    systemctl enable --now cassinyd.service
+    systemctl enable --now cassinyd.socket cassinyd-gateway.socket cassinyd.service
 else
     # Its log (/var/log/cassiny) is never world-readable.
     "$src/packaging/quickstart/run-daemon.sh" --config /etc/cassiny/cassinyd.yaml

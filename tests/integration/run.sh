@@ -21,6 +21,7 @@ suites=(
     "core|the daemon's core under load (busybox stand-ins; CASS_ONLY=NAME runs one test)|env CASS_SKIP=race bash $it/test_core.sh $build $src"
     "outage|engine outage and full disk (a private engine, a tmpfs state directory)|bash $it/test_outage.sh $build $src"
     "core_race|500 launches against a loop that swaps their input for a link out of the roots|env CASS_ONLY=race bash $it/test_core.sh $build $src"
+    "restart|daemon restarts under request loops: socket activation, 5 SIGTERM and 5 kill -9|bash $it/test_restart.sh $build $src"
     "job|jobs, reproduce, events (real engine)|bash $it/test_job.sh $build $src"
     "cli_jobs|cassinyctl and jobs: events, reproduce, outputs|bash $it/test_cli_jobs.sh $build $src"
     "cli|cassinyctl verbs|bash $it/test_cli.sh $build $src"
