@@ -95,6 +95,24 @@ START_TEST(status_mapping)
 }
 END_TEST
 
+/* A message quoting bytes a client sent (GET /v1/runs?name=%FF) is still a
+ * problem object: before, json_pack refused it and the server answered 500. */
+START_TEST(problem_not_utf8)
+{
+    struct cass_error *e = NULL;
+    cass_error_set(&e, CASS_ERR_INVALID, "invalid name filter \"\xff\xfe\xc3\xa9\xed\xa0\x80\"");
+    cass_error_add_item(&e, "spec.\xc0\xaf", 1, 2, "bad \xf5");
+    _cleanup_json_ json_t *p = cass_problem_from_error(e);
+    ck_assert_ptr_nonnull(p);
+    ck_assert_str_eq(json_string_value(json_object_get(p, "detail")),
+                     "invalid name filter \"??\xc3\xa9???\"");
+    json_t *it = json_array_get(json_object_get(p, "errors"), 0);
+    ck_assert_str_eq(json_string_value(json_object_get(it, "path")), "spec.??");
+    ck_assert_str_eq(json_string_value(json_object_get(it, "message")), "bad ?");
+    cass_error_free(e);
+}
+END_TEST
+
 START_TEST(routes_basic)
 {
     struct cass_daemon *d = daemon_new();
@@ -201,6 +219,7 @@ int main(void)
     Suite *s = suite_create("problem");
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, status_mapping);
+    tcase_add_test(tc, problem_not_utf8);
     tcase_add_test(tc, routes_basic);
     tcase_add_test(tc, routes_dry_run);
     tcase_add_test(tc, routes_openapi);

@@ -8,9 +8,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cfg.h"
 #include "cleanup.h"
+#include "daemon.h"
 #include "fake_backend.h"
+#include "lifecycle.h"
 #include "protocol.h"
+#include "store.h"
 
 #define MAX_WORKLOADS 512
 
@@ -545,4 +549,37 @@ void fake_adopt(const char *id, const char *run, const char *name, const char *i
         break;
     }
     pthread_mutex_unlock(&fk.lock);
+}
+
+struct cass_daemon *fake_daemon_new(const char *dir, int launches, int jobs,
+                                    struct cass_error **err)
+{
+    json_t *cfg = cass_cfg_load(NULL, 0, NULL, err);
+    if (!cfg)
+        return NULL;
+    _cleanup_free_ char *no_engine = NULL, *db = NULL;
+    if (asprintf(&no_engine, "unix://%s/no-engine.sock", dir) < 0 ||
+        asprintf(&db, "%s/cassiny.db", dir) < 0) {
+        json_decref(cfg);
+        cass_error_set(err, CASS_ERR_NOMEM, "out of memory");
+        return NULL;
+    }
+    json_object_set_new(cfg, "stateDir", json_string(dir));
+    json_object_set_new(cfg, "dockerHost", json_string(no_engine));
+    json_t *limits = json_object_get(cfg, "limits");
+    json_object_set_new(limits, "maxConcurrentLaunches", json_integer(launches));
+    json_object_set_new(limits, "maxRunningJobs", json_integer(jobs));
+    json_object_set_new(json_object_get(cfg, "policy"), "mountRoots", json_pack("[s]", dir));
+    struct cass_daemon *d = cass_daemon_new(cfg);
+    if (!d) {
+        json_decref(cfg);
+        cass_error_set(err, CASS_ERR_NOMEM, "out of memory");
+        return NULL;
+    }
+    if (cass_daemon_instance_load(d, err) < 0 || !(d->store = cass_store_open(db, err)) ||
+        cass_lifecycle_start_with(d, fake_backend_new(), err) < 0) {
+        cass_daemon_free(d);
+        return NULL;
+    }
+    return d;
 }

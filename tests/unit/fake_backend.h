@@ -10,6 +10,8 @@
 #include <stddef.h>
 
 #include "backend.h"
+#include "daemon.h"
+#include "error.h"
 
 enum fake_health {
     FAKE_HEALTH_OK = 0,
@@ -19,6 +21,15 @@ enum fake_health {
 
 /* A new fake backend (owned by the lifecycle once started with it). */
 struct cass_backend *fake_backend_new(void);
+
+/* A daemon state in the existing directory dir, as cassinyd would make it,
+ * with the lifecycle's threads started over a new fake backend: its config
+ * has stateDir dir, policy.mountRoots [dir], the launch and job limits
+ * given and a dockerHost that answers nothing (nothing reaches a real
+ * engine); its store is dir/cassiny.db. Caller owns (cass_lifecycle_stop,
+ * then cass_daemon_free). NULL with *err. */
+struct cass_daemon *fake_daemon_new(const char *dir, int launches, int jobs,
+                                    struct cass_error **err);
 
 /* Counts, over the whole life of the backend. */
 size_t fake_created(void);
