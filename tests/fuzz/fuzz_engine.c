@@ -114,21 +114,43 @@ static int on_event(json_t *ev, void *ud)
     return 0;
 }
 
-/* Feeds body in pieces of step bytes (0: whole); returns the final code. */
-static int events_feed(const char *body, size_t len, size_t step, struct tally *t)
+/* A stream parser: feed and finish as cass_engine_jsonl_* and
+ * cass_engine_demux_* have them. */
+typedef int (*feed_fn)(void *parser, const char *data, size_t len, struct cass_error **err);
+typedef int (*finish_fn)(void *parser, struct cass_error **err);
+
+/* Feeds body in pieces of step bytes (0: whole), then finishes; returns the
+ * final code, which must fail exactly with an error. */
+static int feed(void *parser, feed_fn fn, finish_fn fin, const char *body, size_t len, size_t step)
 {
     _cleanup_error_ struct cass_error *err = NULL;
-    struct cass_engine_jsonl j;
-    cass_engine_jsonl_init(&j, on_event, t);
     int r = 0;
     for (size_t off = 0; r == 0 && off < len;) {
         size_t n = step && step < len - off ? step : len - off;
-        r = cass_engine_jsonl_feed(&j, body + off, n, &err);
+        r = fn(parser, body + off, n, &err);
         off += n;
     }
     if (r == 0)
-        r = cass_engine_jsonl_finish(&j, &err);
-    check((r < 0) == (err != NULL), "a line stream fails with an error");
+        r = fin(parser, &err);
+    check((r < 0) == (err != NULL), "a stream fails with an error");
+    return r;
+}
+
+static int jsonl_feed(void *j, const char *data, size_t len, struct cass_error **err)
+{
+    return cass_engine_jsonl_feed(j, data, len, err);
+}
+
+static int jsonl_finish(void *j, struct cass_error **err)
+{
+    return cass_engine_jsonl_finish(j, err);
+}
+
+static int events_feed(const char *body, size_t len, size_t step, struct tally *t)
+{
+    struct cass_engine_jsonl j;
+    cass_engine_jsonl_init(&j, on_event, t);
+    int r = feed(&j, jsonl_feed, jsonl_finish, body, len, step);
     cass_engine_jsonl_clear(&j);
     return r;
 }
@@ -163,21 +185,21 @@ static int on_log(int stream, const char *p, size_t n, void *ud)
     return 0;
 }
 
+static int demux_feed(void *dm, const char *data, size_t len, struct cass_error **err)
+{
+    return cass_engine_demux_feed(dm, data, len, err);
+}
+
+static int demux_finish(void *dm, struct cass_error **err)
+{
+    return cass_engine_demux_finish(dm, err);
+}
+
 static int logs_feed(const char *body, size_t len, bool raw, size_t step, struct tally *t)
 {
-    _cleanup_error_ struct cass_error *err = NULL;
     struct cass_engine_demux dm;
     cass_engine_demux_init(&dm, raw, on_log, t);
-    int r = 0;
-    for (size_t off = 0; r == 0 && off < len;) {
-        size_t n = step && step < len - off ? step : len - off;
-        r = cass_engine_demux_feed(&dm, body + off, n, &err);
-        off += n;
-    }
-    if (r == 0)
-        r = cass_engine_demux_finish(&dm, &err);
-    check((r < 0) == (err != NULL), "a log stream fails with an error");
-    return r;
+    return feed(&dm, demux_feed, demux_finish, body, len, step);
 }
 
 static void logs(const char *body, size_t len, bool raw)

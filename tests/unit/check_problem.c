@@ -113,6 +113,20 @@ START_TEST(problem_not_utf8)
 }
 END_TEST
 
+START_TEST(routes_path_check)
+{
+    const char *ok[] = {"/v1/specs/nb-1", "/v1/runs?name=%00%2F%FF", "/v1/specs/a%41b", "/"};
+    const char *bad[] = {"/v1/specs/nb%00.yaml", "/v1/specs/a%2Fb", "/v1/specs/a%2fb",
+                         "/v1/specs/%zz",        "/v1/specs/%4",    "/v1/specs/a b",
+                         "/v1/specs/a%20b",      "/v1/specs/\x7f",  "/v1/specs/%C3%A9",
+                         "/v1/specs/a%0d%0a"};
+    for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
+        ck_assert_msg(cass_routes_path_ok(ok[i]), "%s refused", ok[i]);
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        ck_assert_msg(!cass_routes_path_ok(bad[i]), "%s accepted", bad[i]);
+}
+END_TEST
+
 START_TEST(routes_basic)
 {
     struct cass_daemon *d = daemon_new();
@@ -220,6 +234,7 @@ int main(void)
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, status_mapping);
     tcase_add_test(tc, problem_not_utf8);
+    tcase_add_test(tc, routes_path_check);
     tcase_add_test(tc, routes_basic);
     tcase_add_test(tc, routes_dry_run);
     tcase_add_test(tc, routes_openapi);

@@ -500,6 +500,21 @@ void fake_exit(const char *id, int code)
     pthread_mutex_unlock(&fk.lock);
 }
 
+size_t fake_exit_all(int code)
+{
+    size_t n = 0;
+    pthread_mutex_lock(&fk.lock);
+    for (size_t i = 0; i < MAX_WORKLOADS; i++) {
+        struct workload *w = &fk.w[i];
+        if (w->used && !w->removed && w->running) {
+            stop_locked(w, code);
+            n++;
+        }
+    }
+    pthread_mutex_unlock(&fk.lock);
+    return n;
+}
+
 void fake_set_health(const char *id, enum fake_health h)
 {
     pthread_mutex_lock(&fk.lock);

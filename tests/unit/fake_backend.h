@@ -42,6 +42,8 @@ bool fake_nth(const char *run, size_t n, char out[72]);
 
 /* Ends a running workload with code (as if its process exited). */
 void fake_exit(const char *id, int code);
+/* Ends every running workload with code; returns how many. */
+size_t fake_exit_all(int code);
 /* Sets how a workload answers health checks. */
 void fake_set_health(const char *id, enum fake_health h);
 /* Jupyter's last_activity for every notebook ("2020-01-01T00:00:00Z" makes
