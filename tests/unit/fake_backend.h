@@ -42,6 +42,8 @@ bool fake_nth(const char *run, size_t n, char out[72]);
 
 /* Ends a running workload with code (as if its process exited). */
 void fake_exit(const char *id, int code);
+/* Whether a daemon follows the fake's events now: it has reconciled. */
+bool fake_watched(void);
 /* Ends every running workload with code; returns how many. */
 size_t fake_exit_all(int code);
 /* Sets how a workload answers health checks. */
