@@ -129,8 +129,8 @@ struct cass_backend *cass_backend_docker_new(struct cass_daemon *d);
 /* A workload's state from a container inspect object; ret is zeroed first. */
 int cass_backend_docker_state_parse(const json_t *inspect, struct cass_workload_state *ret,
                                     struct cass_error **err);
-/* The workloads of a container list (an array; entries without a usable Id
- * are skipped). Returns the count and *ret (caller frees), or -1. */
+/* The workloads of a container list (an array; entries without a usable Id,
+ * a non-empty string that fits, are skipped). Returns the count and *ret (caller frees), or -1. */
 int cass_backend_docker_list_parse(const json_t *all, struct cass_workload_ref **ret, size_t *ret_n,
                                    struct cass_error **err);
 /* An engine event reduced to what the lifecycle uses; its strings are

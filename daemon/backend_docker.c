@@ -267,7 +267,8 @@ int cass_backend_docker_list_parse(const json_t *all, struct cass_workload_ref *
     {
         const char *id = json_string_value(json_object_get(c, "Id"));
         const char *state = json_string_value(json_object_get(c, "State"));
-        if (!id || strlen(id) >= sizeof(refs[k].id))
+        /* An empty id would name no container (and every call on it fails). */
+        if (!id || !*id || strlen(id) >= sizeof(refs[k].id))
             continue;
         json_t *lab = json_object_get(c, "Labels");
         snprintf(refs[k].id, sizeof(refs[k].id), "%s", id);

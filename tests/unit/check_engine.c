@@ -784,7 +784,7 @@ START_TEST(backend_docker_parsers)
     ck_assert(err && !st.exists);
 
     static const char list[] = "[{\"Id\":\"abc\",\"State\":\"running\",\"Labels\":"
-                               "{\"" CASS_LABEL_RUN "\":\"r-1\"}},{\"Id\":7},{\"State\":\"x\"}]";
+                               "{\"" CASS_LABEL_RUN "\":\"r-1\"}},{\"Id\":7},{\"State\":\"x\"},{\"Id\":\"\"}]";
     _cleanup_json_ json_t *all = cass_engine_reply_parse(list, strlen(list), JSON_ARRAY, "t", NULL);
     struct cass_workload_ref *refs = NULL;
     size_t n = 0;
