@@ -783,8 +783,9 @@ START_TEST(backend_docker_parsers)
     ck_assert_int_eq(cass_backend_docker_state_parse(missing, &st, &err), -1);
     ck_assert(err && !st.exists);
 
-    static const char list[] = "[{\"Id\":\"abc\",\"State\":\"running\",\"Labels\":"
-                               "{\"" CASS_LABEL_RUN "\":\"r-1\"}},{\"Id\":7},{\"State\":\"x\"},{\"Id\":\"\"}]";
+    static const char list[] =
+        "[{\"Id\":\"abc\",\"State\":\"running\",\"Labels\":"
+        "{\"" CASS_LABEL_RUN "\":\"r-1\"}},{\"Id\":7},{\"State\":\"x\"},{\"Id\":\"\"}]";
     _cleanup_json_ json_t *all = cass_engine_reply_parse(list, strlen(list), JSON_ARRAY, "t", NULL);
     struct cass_workload_ref *refs = NULL;
     size_t n = 0;
