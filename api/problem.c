@@ -1,7 +1,10 @@
 #include "config.h"
 
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
+#include "cleanup.h"
 #include "problem.h"
 
 unsigned cass_problem_status(const struct cass_error *e)
@@ -72,11 +75,53 @@ const char *cass_problem_title(unsigned status)
     return "Error";
 }
 
+/* Length of the valid UTF-8 sequence at s, 0 when none starts there
+ * (overlong forms, surrogates and code points past U+10FFFF are not). */
+static size_t utf8_seq(const unsigned char *s)
+{
+    unsigned c = s[0], min;
+    size_t n;
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xc2 && c <= 0xdf)
+        n = 2, min = 0x80;
+    else if ((c & 0xf0) == 0xe0)
+        n = 3, min = 0x800;
+    else if (c >= 0xf0 && c <= 0xf4)
+        n = 4, min = 0x10000;
+    else
+        return 0;
+    unsigned cp = c & (0x3fu >> (n - 1));
+    for (size_t i = 1; i < n; i++) {
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+        cp = cp << 6 | (s[i] & 0x3fu);
+    }
+    return cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff) ? 0 : n;
+}
+
+/* s as a JSON string, each byte that is not UTF-8 made '?': messages quote
+ * what clients and the engine sent, and jansson refuses invalid UTF-8, which
+ * would turn a 4xx into a problem that cannot be written. NULL: "". */
+static json_t *text_new(const char *s)
+{
+    _cleanup_free_ char *t = strdup(s ? s : "");
+    if (!t)
+        return NULL;
+    for (unsigned char *p = (unsigned char *)t; *p;) {
+        size_t n = utf8_seq(p);
+        if (!n)
+            *p = '?', n = 1;
+        p += n;
+    }
+    return json_string(t);
+}
+
 json_t *cass_problem_new(unsigned status, const char *detail)
 {
-    return json_pack("{s:s,s:s,s:I,s:s}", "type", "about:blank", "title",
+    return json_pack("{s:s,s:s,s:I,s:o}", "type", "about:blank", "title",
                      cass_problem_title(status), "status", (json_int_t)status, "detail",
-                     detail ? detail : "");
+                     text_new(detail));
 }
 
 json_t *cass_problem_from_error(const struct cass_error *e)
@@ -94,8 +139,8 @@ json_t *cass_problem_from_error(const struct cass_error *e)
         json_t *items = json_array();
         for (size_t i = 0; i < e->n_items; i++) {
             const struct cass_error_item *it = &e->items[i];
-            json_t *o = json_pack("{s:s,s:s}", "path", it->path ? it->path : "", "message",
-                                  it->message ? it->message : "");
+            json_t *o = json_pack("{s:o,s:o}", "path", text_new(it->path), "message",
+                                  text_new(it->message));
             if (!o)
                 continue;
             if (it->line > 0) {

@@ -33,6 +33,33 @@ struct route {
     handler_fn fn;
 };
 
+static int hexval(char c)
+{
+    return c >= '0' && c <= '9'   ? c - '0'
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                  : -1;
+}
+
+int cass_routes_path_ok(const char *uri)
+{
+    for (const char *p = uri; *p && *p != '?'; p++) {
+        int v = (unsigned char)*p;
+        if (*p == '%') {
+            int hi = hexval(p[1]), lo = hi < 0 ? -1 : hexval(p[2]);
+            if (lo < 0)
+                return 0;
+            v = hi * 16 + lo;
+            p += 2;
+            if (v == '/')
+                return 0;
+        }
+        if (v < 0x21 || v > 0x7e)
+            return 0;
+    }
+    return 1;
+}
+
 const char *cass_routes_query(const struct cass_api_request *req, const char *key)
 {
     if (req->conn)

@@ -52,6 +52,12 @@ struct cass_api_reply {
 int cass_routes_handle(struct cass_api_request *req, struct cass_api_reply *reply,
                        struct cass_error **err);
 
+/* Whether the raw request URI (before any decoding; the query after '?'
+ * is not looked at) can name a route: 0 when its path, decoded, holds a
+ * NUL, a control byte, a space or a byte above 0x7e, encodes a slash
+ * ("a%2Fb" must not become two segments) or has a bad escape. */
+int cass_routes_path_ok(const char *uri);
+
 /* A query argument, borrowed; NULL when absent. */
 const char *cass_routes_query(const struct cass_api_request *req, const char *key);
 

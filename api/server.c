@@ -89,44 +89,15 @@ struct stream {
     struct cass_hub_park park;
 };
 
-static int hexval(char c)
-{
-    return c >= '0' && c <= '9'   ? c - '0'
-           : c >= 'a' && c <= 'f' ? c - 'a' + 10
-           : c >= 'A' && c <= 'F' ? c - 'A' + 10
-                                  : -1;
-}
-
-/* Called with the request line's URI before libmicrohttpd decodes it, so
- * that "NAME%00anything" cannot become NAME and "a%2Fb" cannot become two
- * path segments: a path whose bytes, decoded, fall outside printable ASCII
- * or that encodes a slash is refused. Returns the request's state. */
+/* Called with the request line's URI before libmicrohttpd decodes it (see
+ * cass_routes_path_ok). Returns the request's state. */
 static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 {
     (void)cls, (void)conn;
     struct request *r = calloc(1, sizeof(*r));
     if (!r)
         return NULL;
-    for (const char *p = uri; *p && *p != '?'; p++) {
-        int v = (unsigned char)*p;
-        if (*p == '%') {
-            int hi = hexval(p[1]), lo = hi < 0 ? -1 : hexval(p[2]);
-            if (lo < 0) {
-                r->bad_path = 1;
-                break;
-            }
-            v = hi * 16 + lo;
-            p += 2;
-            if (v == '/') {
-                r->bad_path = 1;
-                break;
-            }
-        }
-        if (v < 0x21 || v > 0x7e) {
-            r->bad_path = 1;
-            break;
-        }
-    }
+    r->bad_path = !cass_routes_path_ok(uri);
     return r;
 }
 

@@ -137,6 +137,19 @@ struct cass_backend {
 /* The plain-container backend over the daemon's engine client. Caller owns. */
 struct cass_backend *cass_backend_docker_new(struct cass_daemon *d);
 
+/* The parsing halves of the plain-container backend, pure functions over
+ * the engine's replies (fuzzed by tests/fuzz/fuzz_engine.c). */
+/* A workload's state from a container inspect object; ret is zeroed first. */
+int cass_backend_docker_state_parse(const json_t *inspect, struct cass_workload_state *ret,
+                                    struct cass_error **err);
+/* The workloads of a container list (an array; entries without a usable Id,
+ * a non-empty string that fits, are skipped). Returns the count and *ret (caller frees), or -1. */
+int cass_backend_docker_list_parse(const json_t *all, struct cass_workload_ref **ret, size_t *ret_n,
+                                   struct cass_error **err);
+/* An engine event reduced to what the lifecycle uses; its strings are
+ * borrowed from ev. False when it lacks an action or a run label. */
+bool cass_backend_docker_event_parse(const json_t *ev, struct cass_backend_event *ret);
+
 /* The backend named by the config's engine key ("docker", "auto"); the
  * names of those not built are refused with the reason. Caller owns. */
 struct cass_backend *cass_backend_new(struct cass_daemon *d, const char *name,

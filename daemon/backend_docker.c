@@ -196,8 +196,15 @@ static int docker_state(struct cass_backend *b, const char *id, struct cass_work
         cass_error_merge(err, &ierr);
         return -1;
     }
+    return cass_backend_docker_state_parse(ins, ret, err);
+}
+
+int cass_backend_docker_state_parse(const json_t *inspect, struct cass_workload_state *ret,
+                                    struct cass_error **err)
+{
+    memset(ret, 0, sizeof(*ret));
     struct cass_container_state st = {0};
-    if (cass_engine_container_state(ins, &st, err) < 0)
+    if (cass_engine_container_state(inspect, &st, err) < 0)
         return -1;
     ret->exists = true;
     ret->running = st.running;
@@ -306,6 +313,12 @@ static int docker_list(struct cass_backend *b, const char *const *labels,
     _cleanup_json_ json_t *all = cass_engine_container_list(e, labels, true, err);
     if (!all)
         return -1;
+    return cass_backend_docker_list_parse(all, ret, ret_n, err);
+}
+
+int cass_backend_docker_list_parse(const json_t *all, struct cass_workload_ref **ret, size_t *ret_n,
+                                   struct cass_error **err)
+{
     size_t n = json_array_size(all);
     struct cass_workload_ref *refs = calloc(n ? n : 1, sizeof(*refs));
     if (!refs)
@@ -316,7 +329,8 @@ static int docker_list(struct cass_backend *b, const char *const *labels,
     {
         const char *id = json_string_value(json_object_get(c, "Id"));
         const char *state = json_string_value(json_object_get(c, "State"));
-        if (!id || strlen(id) >= sizeof(refs[k].id))
+        /* An empty id would name no container (and every call on it fails). */
+        if (!id || !*id || strlen(id) >= sizeof(refs[k].id))
             continue;
         json_t *lab = json_object_get(c, "Labels");
         snprintf(refs[k].id, sizeof(refs[k].id), "%s", id);
@@ -336,18 +350,24 @@ struct events_ctx {
     void *userdata;
 };
 
-static int on_engine_event(json_t *ev, void *ud)
+bool cass_backend_docker_event_parse(const json_t *ev, struct cass_backend_event *ret)
 {
-    struct events_ctx *ctx = ud;
     json_t *actor = json_object_get(ev, "Actor");
     json_t *attrs = json_object_get(actor, "Attributes");
-    struct cass_backend_event be = {
+    *ret = (struct cass_backend_event){
         .action = json_string_value(json_object_get(ev, "Action")),
         .id = json_string_value(json_object_get(actor, "ID")),
         .run = json_string_value(json_object_get(attrs, CASS_LABEL_RUN)),
         .exit_code = json_string_value(json_object_get(attrs, "exitCode")),
     };
-    if (!be.action || !be.run)
+    return ret->action && ret->run;
+}
+
+static int on_engine_event(json_t *ev, void *ud)
+{
+    struct events_ctx *ctx = ud;
+    struct cass_backend_event be;
+    if (!cass_backend_docker_event_parse(ev, &be))
         return 0;
     return ctx->fn(&be, ctx->userdata);
 }

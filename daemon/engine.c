@@ -125,8 +125,8 @@ static json_t *strv_to_json(const char *const *v)
     return a;
 }
 
-static json_t *parse_json(const char *body, size_t len, json_type type, const char *what,
-                          struct cass_error **err)
+json_t *cass_engine_reply_parse(const char *body, size_t len, json_type type, const char *what,
+                                struct cass_error **err)
 {
     json_error_t jerr;
     json_t *j = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
@@ -334,7 +334,7 @@ static json_t *call_json(struct cass_engine *e, const char *method, const char *
         cass_engine_error_from_reply(r.status, r.body, r.len, what, err);
         return NULL;
     }
-    return parse_json(r.body, r.len, type, what, err);
+    return cass_engine_reply_parse(r.body, r.len, type, what, err);
 }
 
 /* A required string field of a reply that names something (an id, a
@@ -470,19 +470,24 @@ int cass_engine_negotiate(struct cass_engine *e, struct cass_error **err)
     _cleanup_json_ json_t *v = call_json(e, "GET", "/version", NULL, JSON_OBJECT, "version", err);
     if (!v)
         return -1;
+    int minor = cass_engine_version_choose(v, header, err);
+    if (minor < 0)
+        return -1;
+    atomic_store(&e->api_minor, minor);
+    return 0;
+}
+
+int cass_engine_version_choose(const json_t *version, const char *header, struct cass_error **err)
+{
     const char *api = NULL, *min = NULL;
-    if (get_string(v, "ApiVersion", false, &api, "version", err) < 0 ||
-        get_string(v, "MinAPIVersion", false, &min, "version", err) < 0)
+    if (get_string(version, "ApiVersion", false, &api, "version", err) < 0 ||
+        get_string(version, "MinAPIVersion", false, &min, "version", err) < 0)
         return -1;
     if (!api)
         api = header;
     if (!api)
         return cass_error_set(err, CASS_ERR_ENGINE, "the engine does not say its API version");
-    int minor = cass_engine_choose_api_version(api, min, err);
-    if (minor < 0)
-        return -1;
-    atomic_store(&e->api_minor, minor);
-    return 0;
+    return cass_engine_choose_api_version(api, min, err);
 }
 
 struct cass_engine *cass_engine_new(const char *host, struct cass_error **err)
@@ -582,7 +587,7 @@ int cass_engine_image_parse(const char *body, size_t len, struct cass_engine_ima
                             struct cass_error **err)
 {
     const char *what = "inspect image";
-    _cleanup_json_ json_t *j = parse_json(body, len, JSON_OBJECT, what, err);
+    _cleanup_json_ json_t *j = cass_engine_reply_parse(body, len, JSON_OBJECT, what, err);
     if (!j)
         return -1;
     const char *id = NULL;
@@ -1095,8 +1100,14 @@ int cass_engine_container_wait(struct cass_engine *e, const char *id,
         return cass_error_set(err, CASS_ERR_UNAVAILABLE, "cancelled");
     if (!ok_status(r.status))
         return cass_engine_error_from_reply(r.status, r.body, r.len, "wait for container", err);
+    return cass_engine_wait_parse(r.body, r.len, ret_exit_code, err);
+}
+
+int cass_engine_wait_parse(const char *body, size_t len, int *ret_exit_code,
+                           struct cass_error **err)
+{
     const char *what = "wait for container";
-    _cleanup_json_ json_t *j = parse_json(r.body, r.len, JSON_OBJECT, what, err);
+    _cleanup_json_ json_t *j = cass_engine_reply_parse(body, len, JSON_OBJECT, what, err);
     int code = 0;
     if (!j || get_int(j, "StatusCode", true, &code, what, err) < 0)
         return -1;

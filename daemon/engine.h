@@ -343,6 +343,21 @@ int cass_engine_error_from_reply(long status, const char *body, size_t len, cons
 char *cass_engine_filters_query(const char *const *labels, const char *const *types,
                                 const char *const *events, struct cass_error **err);
 
+/* A reply body as a JSON value of type (JSON_OBJECT or JSON_ARRAY), parsed
+ * with duplicates rejected; what names the call in the error. Caller owns. */
+json_t *cass_engine_reply_parse(const char *body, size_t len, json_type type, const char *what,
+                                struct cass_error **err);
+
+/* The parsing half of container_wait: the exit status of a 2xx reply of
+ * POST /containers/{id}/wait; an Error.Message in it is an error. */
+int cass_engine_wait_parse(const char *body, size_t len, int *ret_exit_code,
+                           struct cass_error **err);
+
+/* The API minor version to speak, from a /version object and the /_ping
+ * API-Version header (may be NULL, used when the object has no ApiVersion);
+ * -1 with *err when it is missing, malformed or out of range. */
+int cass_engine_version_choose(const json_t *version, const char *header, struct cass_error **err);
+
 /* Parses "1.41" into its minor number (major must be 1); -1 if malformed. */
 int cass_engine_parse_api_version(const char *s);
 

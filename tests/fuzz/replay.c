@@ -2,7 +2,12 @@
 
 /* Runs the fuzz target over a corpus without libFuzzer, so that every file
  * found by fuzzing (and every spec test case) is replayed by `make check`.
- * Directories come from $CASS_FUZZ_CORPUS (space-separated) and argv. */
+ * Directories come from the environment variable REPLAY_CORPUS_ENV names
+ * ($CASS_FUZZ_CORPUS unless the build says another; space-separated) and
+ * argv. */
+#ifndef REPLAY_CORPUS_ENV
+#define REPLAY_CORPUS_ENV "CASS_FUZZ_CORPUS"
+#endif
 
 #include <dirent.h>
 #include <stdint.h>
@@ -93,7 +98,7 @@ static void walk(const char *path)
 
 int main(int argc, char **argv)
 {
-    const char *env = getenv("CASS_FUZZ_CORPUS");
+    const char *env = getenv(REPLAY_CORPUS_ENV);
     if (env) {
         _cleanup_free_ char *dirs = strdup(env);
         char *save = NULL;
@@ -106,7 +111,7 @@ int main(int argc, char **argv)
     /* a crash never gets here; what can fail is reading the corpus */
     printf("%zu passed, %zu failed\n", n_files, n_failed);
     if (n_files == 0) {
-        fprintf(stderr, "replay: no files found (set CASS_FUZZ_CORPUS or name directories)\n");
+        fprintf(stderr, "replay: no files found (set %s or name directories)\n", REPLAY_CORPUS_ENV);
         return 1;
     }
     return n_failed ? 1 : 0;

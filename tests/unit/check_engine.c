@@ -16,8 +16,10 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "backend.h"
 #include "cleanup.h"
 #include "engine.h"
+#include "protocol.h"
 
 /* ---- helpers ----------------------------------------------------------------- */
 
@@ -709,11 +711,7 @@ END_TEST
 static int choose_from_file(const char *name, struct cass_error **err)
 {
     _cleanup_json_ json_t *j = load(name);
-    json_t *api = json_object_get(j, "ApiVersion");
-    json_t *min = json_object_get(j, "MinAPIVersion");
-    if (!json_is_string(api))
-        return cass_error_set(err, CASS_ERR_ENGINE, "ApiVersion is not a string");
-    return cass_engine_choose_api_version(json_string_value(api), json_string_value(min), err);
+    return cass_engine_version_choose(j, NULL, err);
 }
 
 START_TEST(version_negotiation)
@@ -727,6 +725,10 @@ START_TEST(version_negotiation)
         ck_assert_int_eq(choose_from_file(refused[i], &err), -1);
         ck_assert_ptr_nonnull(err);
     }
+    /* Without ApiVersion, the /_ping header says it. */
+    _cleanup_json_ json_t *empty = json_object();
+    ck_assert_int_eq(cass_engine_version_choose(empty, "1.42", NULL), 42);
+    ck_assert_int_eq(cass_engine_version_choose(empty, NULL, NULL), -1);
     ck_assert_int_eq(cass_engine_choose_api_version("1.42", NULL, NULL), 42);
     ck_assert_int_eq(cass_engine_choose_api_version("1.43", "1.43", NULL), 43);
     ck_assert_int_eq(cass_engine_choose_api_version("1.41", "x", NULL), -1);
@@ -740,6 +742,66 @@ START_TEST(version_negotiation)
     ck_assert_int_eq(cass_engine_parse_api_version("1.-4"), -1);
     ck_assert_int_eq(cass_engine_parse_api_version("1.99999999999"), -1);
     ck_assert_int_eq(cass_engine_parse_api_version(""), -1);
+}
+END_TEST
+
+START_TEST(wait_replies)
+{
+    struct {
+        const char *body;
+        int rc, code;
+    } cases[] = {
+        {"{\"Error\":null,\"StatusCode\":3}", 0, 3},
+        {"{\"StatusCode\":0,\"Error\":{\"Message\":\"\"}}", 0, 0},
+        {"{\"Error\":{\"Message\":\"failed to create endpoint\"},\"StatusCode\":128}", -1, -7},
+        {"{\"StatusCode\":1.5}", -1, -7},
+        {"{\"StatusCode\":9999999999}", -1, -7},
+        {"{\"StatusCode\":0,\"Error\":{\"Message\":7}}", -1, -7},
+        {"{\"StatusCode\":1,\"StatusCode\":2}", -1, -7},
+        {"[]", -1, -7},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        _cleanup_error_ struct cass_error *err = NULL;
+        int code = -7;
+        ck_assert_int_eq(cass_engine_wait_parse(cases[i].body, strlen(cases[i].body), &code, &err),
+                         cases[i].rc);
+        ck_assert_int_eq(code, cases[i].code);
+        ck_assert(cases[i].rc == 0 ? err == NULL : err != NULL);
+    }
+}
+END_TEST
+
+START_TEST(backend_docker_parsers)
+{
+    _cleanup_json_ json_t *ex = load("container-exited.json");
+    struct cass_workload_state st;
+    ck_assert_int_eq(cass_backend_docker_state_parse(ex, &st, NULL), 0);
+    ck_assert(st.exists && !st.running && st.started);
+    ck_assert_str_eq(st.status, "exited");
+    _cleanup_json_ json_t *missing = load("bad-container-state-missing.json");
+    _cleanup_error_ struct cass_error *err = NULL;
+    ck_assert_int_eq(cass_backend_docker_state_parse(missing, &st, &err), -1);
+    ck_assert(err && !st.exists);
+
+    static const char list[] =
+        "[{\"Id\":\"abc\",\"State\":\"running\",\"Labels\":"
+        "{\"" CASS_LABEL_RUN "\":\"r-1\"}},{\"Id\":7},{\"State\":\"x\"},{\"Id\":\"\"}]";
+    _cleanup_json_ json_t *all = cass_engine_reply_parse(list, strlen(list), JSON_ARRAY, "t", NULL);
+    struct cass_workload_ref *refs = NULL;
+    size_t n = 0;
+    ck_assert_int_eq(cass_backend_docker_list_parse(all, &refs, &n, NULL), 1);
+    ck_assert(n == 1 && refs[0].running);
+    ck_assert_str_eq(refs[0].run, "r-1");
+    free(refs);
+
+    _cleanup_json_ json_t *ev =
+        json_pack("{s:s,s:{s:s,s:{s:s,s:s}}}", "Action", "die", "Actor", "ID", "abc", "Attributes",
+                  CASS_LABEL_RUN, "r-1", "exitCode", "137");
+    struct cass_backend_event be;
+    ck_assert(cass_backend_docker_event_parse(ev, &be));
+    ck_assert_str_eq(be.exit_code, "137");
+    json_object_del(json_object_get(json_object_get(ev, "Actor"), "Attributes"), CASS_LABEL_RUN);
+    ck_assert(!cass_backend_docker_event_parse(ev, &be));
 }
 END_TEST
 
@@ -1275,6 +1337,8 @@ static Suite *engine_suite(void)
     tcase_add_test(replies, container_state_malformed);
     tcase_add_test(replies, info_swarm);
     tcase_add_test(replies, version_negotiation);
+    tcase_add_test(replies, wait_replies);
+    tcase_add_test(replies, backend_docker_parsers);
     suite_add_tcase(s, replies);
 
     TCase *misc = tcase_create("requests");

@@ -51,24 +51,8 @@ static void daemon_up_waiting(int launches, int jobs, int engine_wait_s)
     snprintf(tmpdir, sizeof(tmpdir), "/tmp/cassiny-check-lifecycle.XXXXXX");
     ck_assert_ptr_nonnull(mkdtemp(tmpdir));
     _cleanup_error_ struct cass_error *err = NULL;
-    json_t *cfg = cass_cfg_load(NULL, 0, NULL, &err);
-    ck_assert_msg(cfg != NULL, "config: %s", err ? err->message : "?");
-    json_object_set_new(cfg, "stateDir", json_string(tmpdir));
-    json_t *limits = json_object_get(cfg, "limits");
-    json_object_set_new(limits, "maxConcurrentLaunches", json_integer(launches));
-    json_object_set_new(limits, "maxRunningJobs", json_integer(jobs));
-    if (engine_wait_s > 0)
-        json_object_set_new(limits, "engineWaitSeconds", json_integer(engine_wait_s));
-    json_object_set_new(json_object_get(cfg, "policy"), "mountRoots", json_pack("[s]", tmpdir));
-    d = cass_daemon_new(cfg);
-    ck_assert_ptr_nonnull(d);
-    ck_assert_int_eq(cass_daemon_instance_load(d, &err), 0);
-    char db[600];
-    snprintf(db, sizeof(db), "%s/cassiny.db", tmpdir);
-    d->store = cass_store_open(db, &err);
-    ck_assert_msg(d->store != NULL, "store: %s", err ? err->message : "?");
-    ck_assert_msg(cass_lifecycle_start_with(d, fake_backend_new(), &err) == 0, "start: %s",
-                  err ? err->message : "?");
+    d = fake_daemon_new(tmpdir, launches, jobs, engine_wait_s, &err);
+    ck_assert_msg(d != NULL, "daemon: %s", err ? err->message : "?");
 }
 
 /* Stops the threads and frees everything, like a daemon shutting down;
@@ -89,22 +73,9 @@ static void daemon_down(bool keep)
 /* A new daemon on the same state directory: a restart. */
 static void daemon_again(int launches, int jobs)
 {
-    char keep[512];
-    snprintf(keep, sizeof(keep), "%s", tmpdir);
     _cleanup_error_ struct cass_error *err = NULL;
-    json_t *cfg = cass_cfg_load(NULL, 0, NULL, &err);
-    json_object_set_new(cfg, "stateDir", json_string(keep));
-    json_t *limits = json_object_get(cfg, "limits");
-    json_object_set_new(limits, "maxConcurrentLaunches", json_integer(launches));
-    json_object_set_new(limits, "maxRunningJobs", json_integer(jobs));
-    json_object_set_new(json_object_get(cfg, "policy"), "mountRoots", json_pack("[s]", keep));
-    d = cass_daemon_new(cfg);
-    ck_assert_int_eq(cass_daemon_instance_load(d, &err), 0);
-    char db[600];
-    snprintf(db, sizeof(db), "%s/cassiny.db", keep);
-    d->store = cass_store_open(db, &err);
-    ck_assert_ptr_nonnull(d->store);
-    ck_assert_int_eq(cass_lifecycle_start_with(d, fake_backend_new(), &err), 0);
+    d = fake_daemon_new(tmpdir, launches, jobs, 0, &err);
+    ck_assert_msg(d != NULL, "daemon: %s", err ? err->message : "?");
 }
 
 /* Applies YAML text; returns the reply (caller owns). */

@@ -96,6 +96,38 @@ START_TEST(status_mapping)
 }
 END_TEST
 
+/* A message quoting bytes a client sent (GET /v1/runs?name=%FF) is still a
+ * problem object: before, json_pack refused it and the server answered 500. */
+START_TEST(problem_not_utf8)
+{
+    struct cass_error *e = NULL;
+    cass_error_set(&e, CASS_ERR_INVALID, "invalid name filter \"\xff\xfe\xc3\xa9\xed\xa0\x80\"");
+    cass_error_add_item(&e, "spec.\xc0\xaf", 1, 2, "bad \xf5");
+    _cleanup_json_ json_t *p = cass_problem_from_error(e);
+    ck_assert_ptr_nonnull(p);
+    ck_assert_str_eq(json_string_value(json_object_get(p, "detail")),
+                     "invalid name filter \"??\xc3\xa9???\"");
+    json_t *it = json_array_get(json_object_get(p, "errors"), 0);
+    ck_assert_str_eq(json_string_value(json_object_get(it, "path")), "spec.??");
+    ck_assert_str_eq(json_string_value(json_object_get(it, "message")), "bad ?");
+    cass_error_free(e);
+}
+END_TEST
+
+START_TEST(routes_path_check)
+{
+    const char *ok[] = {"/v1/specs/nb-1", "/v1/runs?name=%00%2F%FF", "/v1/specs/a%41b", "/"};
+    const char *bad[] = {"/v1/specs/nb%00.yaml", "/v1/specs/a%2Fb", "/v1/specs/a%2fb",
+                         "/v1/specs/%zz",        "/v1/specs/%4",    "/v1/specs/a b",
+                         "/v1/specs/a%20b",      "/v1/specs/\x7f",  "/v1/specs/%C3%A9",
+                         "/v1/specs/a%0d%0a"};
+    for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
+        ck_assert_msg(cass_routes_path_ok(ok[i]), "%s refused", ok[i]);
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        ck_assert_msg(!cass_routes_path_ok(bad[i]), "%s accepted", bad[i]);
+}
+END_TEST
+
 START_TEST(routes_basic)
 {
     struct cass_daemon *d = daemon_new();
@@ -202,6 +234,8 @@ int main(void)
     Suite *s = suite_create("problem");
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, status_mapping);
+    tcase_add_test(tc, problem_not_utf8);
+    tcase_add_test(tc, routes_path_check);
     tcase_add_test(tc, routes_basic);
     tcase_add_test(tc, routes_dry_run);
     tcase_add_test(tc, routes_openapi);

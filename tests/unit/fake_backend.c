@@ -2,15 +2,20 @@
 
 #include <microhttpd.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "cfg.h"
 #include "cleanup.h"
+#include "daemon.h"
 #include "fake_backend.h"
+#include "lifecycle.h"
 #include "protocol.h"
+#include "store.h"
 
 #define MAX_WORKLOADS 512
 
@@ -411,13 +416,19 @@ static int f_list(struct cass_backend *b, const char *const *labels, struct cass
     return (int)n;
 }
 
+/* Calls of f_events in progress. */
+static atomic_int watchers;
+
 static int f_events(struct cass_backend *b, const char *const *labels, const atomic_int *cancel,
                     cass_backend_event_fn fn, void *userdata, struct cass_error **err)
 {
     (void)b, (void)labels;
+    atomic_fetch_add(&watchers, 1);
     while (!atomic_load(cancel)) {
-        if (down(err))
+        if (down(err)) {
+            atomic_fetch_sub(&watchers, 1);
             return -1; /* the stream is lost with the engine */
+        }
         struct cass_backend_event ev = {.action = "die"};
         char id[72], run[64], code[16];
         pthread_mutex_lock(&fk.lock);
@@ -437,7 +448,13 @@ static int f_events(struct cass_backend *b, const char *const *labels, const ato
         else
             usleep(20 * 1000);
     }
+    atomic_fetch_sub(&watchers, 1);
     return 0;
+}
+
+bool fake_watched(void)
+{
+    return atomic_load(&watchers) > 0;
 }
 
 /* Workloads outlive the daemon, like containers: a restarted daemon finds
@@ -556,6 +573,21 @@ void fake_exit(const char *id, int code)
     pthread_mutex_unlock(&fk.lock);
 }
 
+size_t fake_exit_all(int code)
+{
+    size_t n = 0;
+    pthread_mutex_lock(&fk.lock);
+    for (size_t i = 0; i < MAX_WORKLOADS; i++) {
+        struct workload *w = &fk.w[i];
+        if (w->used && !w->removed && w->running) {
+            stop_locked(w, code);
+            n++;
+        }
+    }
+    pthread_mutex_unlock(&fk.lock);
+    return n;
+}
+
 void fake_set_health(const char *id, enum fake_health h)
 {
     pthread_mutex_lock(&fk.lock);
@@ -612,4 +644,39 @@ void fake_set_engine_down(bool is_down)
     pthread_mutex_lock(&fk.lock);
     fk.engine_down = is_down;
     pthread_mutex_unlock(&fk.lock);
+}
+
+struct cass_daemon *fake_daemon_new(const char *dir, int launches, int jobs, int engine_wait_s,
+                                    struct cass_error **err)
+{
+    json_t *cfg = cass_cfg_load(NULL, 0, NULL, err);
+    if (!cfg)
+        return NULL;
+    _cleanup_free_ char *no_engine = NULL, *db = NULL;
+    if (asprintf(&no_engine, "unix://%s/no-engine.sock", dir) < 0 ||
+        asprintf(&db, "%s/cassiny.db", dir) < 0) {
+        json_decref(cfg);
+        cass_error_set(err, CASS_ERR_NOMEM, "out of memory");
+        return NULL;
+    }
+    json_object_set_new(cfg, "stateDir", json_string(dir));
+    json_object_set_new(cfg, "dockerHost", json_string(no_engine));
+    json_t *limits = json_object_get(cfg, "limits");
+    json_object_set_new(limits, "maxConcurrentLaunches", json_integer(launches));
+    json_object_set_new(limits, "maxRunningJobs", json_integer(jobs));
+    if (engine_wait_s > 0)
+        json_object_set_new(limits, "engineWaitSeconds", json_integer(engine_wait_s));
+    json_object_set_new(json_object_get(cfg, "policy"), "mountRoots", json_pack("[s]", dir));
+    struct cass_daemon *d = cass_daemon_new(cfg);
+    if (!d) {
+        json_decref(cfg);
+        cass_error_set(err, CASS_ERR_NOMEM, "out of memory");
+        return NULL;
+    }
+    if (cass_daemon_instance_load(d, err) < 0 || !(d->store = cass_store_open(db, err)) ||
+        cass_lifecycle_start_with(d, fake_backend_new(), err) < 0) {
+        cass_daemon_free(d);
+        return NULL;
+    }
+    return d;
 }

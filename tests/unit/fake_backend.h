@@ -10,6 +10,8 @@
 #include <stddef.h>
 
 #include "backend.h"
+#include "daemon.h"
+#include "error.h"
 
 enum fake_health {
     FAKE_HEALTH_OK = 0,
@@ -19,6 +21,16 @@ enum fake_health {
 
 /* A new fake backend (owned by the lifecycle once started with it). */
 struct cass_backend *fake_backend_new(void);
+
+/* A daemon state in the existing directory dir, as cassinyd would make it,
+ * with the lifecycle's threads started over a new fake backend: its config
+ * has stateDir dir, policy.mountRoots [dir], the launch and job limits
+ * given (and limits.engineWaitSeconds when engine_wait_s > 0) and a
+ * dockerHost that answers nothing (nothing reaches a real engine); its
+ * store is dir/cassiny.db. Caller owns (cass_lifecycle_stop,
+ * then cass_daemon_free). NULL with *err. */
+struct cass_daemon *fake_daemon_new(const char *dir, int launches, int jobs, int engine_wait_s,
+                                    struct cass_error **err);
 
 /* Counts, over the whole life of the backend. */
 size_t fake_created(void);
@@ -35,6 +47,10 @@ bool fake_nth(const char *run, size_t n, char out[72]);
 /* Ends a running workload with code (as if its process exited); the events
  * stream says "die" once. */
 void fake_exit(const char *id, int code);
+/* Whether a daemon follows the fake's events now: it has reconciled. */
+bool fake_watched(void);
+/* Ends every running workload with code; returns how many. */
+size_t fake_exit_all(int code);
 /* Sets how a workload answers health checks. */
 void fake_set_health(const char *id, enum fake_health h);
 /* Jupyter's last_activity for every notebook ("2020-01-01T00:00:00Z" makes
