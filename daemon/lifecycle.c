@@ -615,9 +615,9 @@ json_t *cass_lifecycle_apply(struct cass_daemon *d, const json_t *specs_in, stru
         CASS_FAILPOINT("apply.after-run-stored");
         /* A Model's spec stays on the revision that serves until the new
          * one takes over (kind_model.c). */
-        if (!serving && cass_store_spec_put(d->store, name, kind, rev,
-                                            json_string_value(json_object_get(run, "id")),
-                                            err) < 0) {
+        if (!serving &&
+            cass_store_spec_put(d->store, name, kind, rev,
+                                json_string_value(json_object_get(run, "id")), err) < 0) {
             rc = -1;
             break;
         }
