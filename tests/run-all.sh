@@ -100,7 +100,9 @@ make -j"$(nproc)" check >check.log 2>&1 || status=$?
 for t in tests/unit/check_*.log; do
     tally_check_log "$(basename "$t" .log)" "$t"
 done
-tally_plain_log replay_spec tests/fuzz/replay_spec.log
+for r in replay_spec replay_rest replay_engine; do
+    tally_plain_log "$r" "tests/fuzz/$r.log"
+done
 if [ $status -ne 0 ]; then
     echo "make check failed:"
     grep -E '^(FAIL|ERROR|XPASS)' check.log || tail -n 40 check.log
