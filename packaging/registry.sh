@@ -67,7 +67,9 @@ EOF
             break
         fi
         i=$((i + 1))
-        if [ $i -gt 100 ] || ! running "$dir"; then
+        # Alive is enough here: just after the fork the process may not
+        # have become docker-registry yet (running checks its command line).
+        if [ $i -gt 100 ] || ! kill -0 "$(cat "$dir/registry.pid")" 2>/dev/null; then
             tail -n 20 "$dir/registry.log" >&2
             stop "$dir"
             die "the registry did not come up"

@@ -1,8 +1,8 @@
 #!/bin/bash
 # Runs the integration suites against the real Docker Engine, CASS_IT_JOBS
 # (default 3) at a time: each suite has its own daemons, sockets, state and
-# spec names, so they do not see each other. The hostile-client and load
-# tests run alone at the end, since they measure. Each suite's output goes to its log, printed in
+# spec names, so they do not see each other. The suites that measure time
+# (engine outage, hostile clients, load) run alone at the end. Each suite's output goes to its log, printed in
 # the order of the list below once all have ended.
 # Usage: run.sh BUILDDIR SRCDIR   (called by `make check-integration`)
 set -u
@@ -19,7 +19,6 @@ suites=(
     "notebook|notebooks end to end (real Jupyter)|bash $it/test_notebook.sh $build $src"
     "model|models end to end (real serving image, gateway, rollouts)|bash $it/test_model.sh $build $src"
     "core|the daemon's core under load (busybox stand-ins; CASS_ONLY=NAME runs one test)|env CASS_SKIP=race bash $it/test_core.sh $build $src"
-    "outage|engine outage and full disk (a private engine, a tmpfs state directory)|bash $it/test_outage.sh $build $src"
     "core_race|500 launches against a loop that swaps their input for a link out of the roots|env CASS_ONLY=race bash $it/test_core.sh $build $src"
     "restart|daemon restarts under request loops: socket activation, 5 SIGTERM and 5 kill -9|bash $it/test_restart.sh $build $src"
     "job|jobs, reproduce, events (real engine)|bash $it/test_job.sh $build $src"
@@ -29,6 +28,7 @@ suites=(
     "check_engine_live|engine client against the real engine|$build/tests/integration/check_engine_live"
 )
 alone=(
+    "outage|engine outage and full disk (a private engine, a tmpfs state directory)|bash $it/test_outage.sh $build $src"
     "hostile|hostile clients on the API socket: 1,000 idle, 200 streams, trickles|bash $it/test_hostile.sh $build $src"
     "gateway_load|the gateway and the API under 1,100 connections|bash $it/test_gateway_load.sh $build $src"
 )

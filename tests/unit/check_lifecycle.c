@@ -801,7 +801,8 @@ START_TEST(engine_outage_launch_waits_then_runs)
     ck_assert_int_eq(fake_created(), 0);
     fake_set_engine_down(false);
     double took = wait_status(run, "running", 5);
-    ck_assert_msg(took < 3, "ran %.1f s after the engine came back", took);
+    /* The ticker requeues it within a second; 10 s leaves room for a loaded machine. */
+    ck_assert_msg(took < 10, "ran %.1f s after the engine came back", took);
     _cleanup_free_ char *reason = field_of(run, "reason");
     ck_assert_ptr_null(reason);
     daemon_down(false);
