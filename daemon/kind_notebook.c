@@ -221,6 +221,17 @@ static int notebook_restart(struct cass_launch *l, const char *cid, struct cass_
     if (cass_launch_start_published(l, cid, port, reach, &host_port, &exited, err) < 0) {
         if ((*err)->kind == CASS_ERR_UNAVAILABLE || exited)
             return -1; /* the engine went away: tried again when it is back */
+        struct cass_workload_state st;
+        if ((*err)->kind == CASS_ERR_NOT_FOUND ||
+            (l->b->ops->state(l->b, cid, &st, NULL) == 0 &&
+             (!st.exists || strcmp(st.status, "removing") == 0))) {
+            /* Removed behind the daemon's back (its die event came before
+             * its removal): not restarted, as a removed container never is. */
+            cass_error_free(TAKE_PTR(*err));
+            l->reason = "container-vanished";
+            return cass_error_set(err, CASS_ERR_ENGINE,
+                                  "its container was removed behind the daemon's back");
+        }
         /* An engine just restarted may refuse to start an old container
          * ("task ... already exists"): a new container for the same run,
          * on the same workspace, then. */
