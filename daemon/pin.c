@@ -53,6 +53,8 @@ static void stage_remove(const char *path)
         unlink(path);
 }
 
+static int decide(void);
+
 static void sweep(const char *dir)
 {
     DIR *d = opendir(dir);
@@ -90,6 +92,7 @@ int cass_pin_setup(const char *state_dir, const char *docker_host, struct cass_e
         pin.socket_path = strdup(docker_host);
     pin.decided = 0;
     snprintf(pin.mode, sizeof(pin.mode), "undecided");
+    decide(); /* now if the engine answers, else at the first launch */
     pthread_mutex_unlock(&pin.lock);
     return 0;
 }

@@ -30,8 +30,9 @@
  * Without it (unit tests) sources are resolved and checked but not staged. */
 int cass_pin_setup(const char *state_dir, const char *docker_host, struct cass_error **err);
 
-/* "staged", or "unstaged: WHY" once decided, or "undecided" before the
- * first launch (the decision needs the engine's answer). Static string. */
+/* "staged", or "unstaged: WHY" once decided, or "undecided" while the
+ * engine has not answered since the start (decided at setup when it
+ * answers, else at the first launch). Static string. */
 const char *cass_pin_mode(void);
 
 /* The pins of one container. */
