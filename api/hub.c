@@ -281,7 +281,16 @@ void cass_hub_stop(struct cass_hub *h)
         pthread_cond_broadcast(&h->d->events_cond);
         pthread_mutex_unlock(&h->d->events_lock);
         pthread_join(h->bridge, NULL);
+        h->bridge_started = false;
     }
+    h->thread_started = false;
+}
+
+void cass_hub_free(struct cass_hub *h)
+{
+    if (!h)
+        return;
+    cass_hub_stop(h);
     hub_free(h);
 }
 

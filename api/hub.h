@@ -42,11 +42,14 @@ struct cass_hub_park {
     struct cass_hub_tag tag_sock, tag_fd;
 };
 
-/* Starts the hub's threads. Caller owns the result (cass_hub_stop). */
+/* Starts the hub's threads. Caller owns the result (cass_hub_free). */
 struct cass_hub *cass_hub_start(struct cass_daemon *d, struct cass_error **err);
 
 /* Resumes every parked connection, refuses new ones, joins the threads. */
 void cass_hub_stop(struct cass_hub *h);
+/* Stops it if need be, then frees it; connections may be added and removed
+ * between cass_hub_stop and this (libmicrohttpd closing what is left). */
+void cass_hub_free(struct cass_hub *h);
 
 /* From MHD's thread, inside a content reader that has nothing to send:
  * suspends p->conn and hands it to the hub. -1 when the hub is stopping

@@ -546,7 +546,10 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
     struct conn *c = *socket_context;
     if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
         if (c) {
-            cass_hub_conn_remove(s->hub, &c->hc);
+            /* At shutdown the hub is gone before libmicrohttpd closes what
+             * is left (cass_server_stop): nothing to take it out of. */
+            if (s->hub)
+                cass_hub_conn_remove(s->hub, &c->hc);
             free(c);
             *socket_context = NULL;
         }
@@ -563,7 +566,7 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
     int64_t grace = c->over_limit && s->request_timeout_ms > OVER_LIMIT_GRACE_MS
                         ? OVER_LIMIT_GRACE_MS
                         : s->request_timeout_ms;
-    if (c->hc.fd >= 0)
+    if (c->hc.fd >= 0 && s->hub)
         cass_hub_conn_add(s->hub, &c->hc, cass_stream_now_ms() + grace);
     else
         c->hc.killed = true; /* never shut down by the hub: not in its list */
@@ -651,7 +654,7 @@ static void workers_stop(struct cass_server *s)
 static void server_free(struct cass_server *s)
 {
     workers_stop(s);
-    cass_hub_stop(s->hub);
+    cass_hub_free(s->hub);
     pthread_cond_destroy(&s->queue_cond);
     pthread_mutex_destroy(&s->queue_lock);
     free(s->socket_path);
@@ -778,8 +781,9 @@ void cass_server_stop(struct cass_server *s)
      * (which then ends, cancelled). */
     workers_stop(s);
     cass_hub_stop(s->hub);
-    s->hub = NULL;
     MHD_stop_daemon(s->mhd);
+    /* Freed only now: closing the connections left takes them out of it. */
+    cass_hub_free(TAKE_PTR(s->hub));
     if (fd >= 0)
         close(fd);
     if (s->owns_path)

@@ -78,4 +78,6 @@ curl -sS -N --unix-socket "$SOCK" -H 'Accept: text/event-stream' http://localhos
 sse=$!
 sleep 0.5
 summary
+rc=$?
 wait $sse 2>/dev/null
+exit $rc
