@@ -73,6 +73,32 @@ static bool mounted_at(const json_t *spec, const char *path)
     return false;
 }
 
+/* A started notebook container, published at reach:host_port: records the
+ * port, waits until Jupyter answers with the token, records it ready with
+ * its URL (on publishAddress). what says so in the log ("ready"). */
+static int serve_when_ready(struct cass_launch *l, const char *cid, int port, const char *reach,
+                            int host_port, const char *token, const char *what,
+                            struct cass_error **err)
+{
+    const char *publish = cass_daemon_config_str(l->d, "publishAddress");
+    _cleanup_free_ char *base = cass_xasprintf("http://%s:%d", reach, host_port);
+    _cleanup_free_ char *etok = cass_http_escape(token);
+    _cleanup_free_ char *url = cass_xasprintf("http://%s:%d/?token=%s", publish, host_port, etok);
+    if (cass_launch_record(l,
+                           json_pack("{s:[{s:i,s:s,s:i}]}", "ports", "containerPort", port,
+                                     "hostIp", publish, "hostPort", host_port),
+                           err) < 0)
+        return -1;
+    l->reason = "not-ready";
+    if (wait_ready(l, cid, base, token, err) < 0)
+        return -1;
+    l->reason = "launch-failed";
+    if (cass_launch_record(l, json_pack("{s:s,s:s}", "status", "ready", "url", url), err) < 0)
+        return -1;
+    log_info("run %s: notebook %s %s at %s:%d", l->run_id, l->name, what, publish, host_port);
+    return 0;
+}
+
 static int notebook_launch(struct cass_launch *l, struct cass_error **err)
 {
     struct cass_daemon *d = l->d;
@@ -141,22 +167,9 @@ static int notebook_launch(struct cass_launch *l, struct cass_error **err)
             l->reason = "exited";
         return -1;
     }
-    _cleanup_free_ char *base = cass_xasprintf("http://%s:%d", reach, host_port);
-    _cleanup_free_ char *etok = cass_http_escape(token);
-    _cleanup_free_ char *url = cass_xasprintf("http://%s:%d/?token=%s", publish, host_port, etok);
-    if (cass_launch_record(l,
-                           json_pack("{s:[{s:i,s:s,s:i}]}", "ports", "containerPort", port,
-                                     "hostIp", publish, "hostPort", host_port),
-                           err) < 0)
-        return -1;
-    l->reason = "not-ready";
-    if (wait_ready(l, cid, base, token, err) < 0)
-        return -1;
-    l->reason = "launch-failed";
-    if (cass_launch_record(l, json_pack("{s:s,s:s}", "status", "ready", "url", url), err) < 0)
+    if (serve_when_ready(l, cid, port, reach, host_port, token, "ready", err) < 0)
         return -1;
     CASS_FAILPOINT("launch.after-record-running");
-    log_info("run %s: notebook %s ready at %s:%d", l->run_id, l->name, publish, host_port);
     return 0;
 }
 
@@ -205,7 +218,6 @@ static int notebook_restart(struct cass_launch *l, const char *cid, struct cass_
                               RESTART_BURST + 1, RESTART_WINDOW_S);
     const char *token = json_string_value(json_object_get(l->run, "token"));
     int port = (int)json_integer_value(json_object_get(l->spec, "port"));
-    const char *publish = cass_daemon_config_str(l->d, "publishAddress");
     json_int_t n = json_integer_value(json_object_get(l->run, "restarts"));
     log_info("run %s: notebook %s ended without being stopped; starting it again (restart %lld)",
              l->run_id, l->name, (long long)n + (again ? 0 : 1));
@@ -245,22 +257,7 @@ static int notebook_restart(struct cass_launch *l, const char *cid, struct cass_
             return -1;
         return 1;
     }
-    _cleanup_free_ char *base = cass_xasprintf("http://%s:%d", reach, host_port);
-    _cleanup_free_ char *etok = cass_http_escape(token);
-    _cleanup_free_ char *url = cass_xasprintf("http://%s:%d/?token=%s", publish, host_port, etok);
-    if (cass_launch_record(l,
-                           json_pack("{s:[{s:i,s:s,s:i}]}", "ports", "containerPort", port,
-                                     "hostIp", publish, "hostPort", host_port),
-                           err) < 0)
-        return -1;
-    l->reason = "not-ready";
-    if (wait_ready(l, cid, base, token, err) < 0)
-        return -1;
-    l->reason = "launch-failed";
-    if (cass_launch_record(l, json_pack("{s:s,s:s}", "status", "ready", "url", url), err) < 0)
-        return -1;
-    log_info("run %s: notebook %s ready again at %s:%d", l->run_id, l->name, publish, host_port);
-    return 0;
+    return serve_when_ready(l, cid, port, reach, host_port, token, "ready again", err);
 }
 
 /* After a restart: a notebook that still runs serves on; one that ended
