@@ -47,12 +47,31 @@ struct cass_engine *cass_daemon_engine(struct cass_daemon *d, struct cass_error 
     return e;
 }
 
+json_t *cass_daemon_policy(struct cass_daemon *d)
+{
+    pthread_mutex_lock(&d->policy_lock);
+    json_t *p = json_incref(d->policy);
+    pthread_mutex_unlock(&d->policy_lock);
+    return p;
+}
+
+void cass_daemon_policy_set(struct cass_daemon *d, json_t *policy)
+{
+    pthread_mutex_lock(&d->policy_lock);
+    json_t *old = d->policy;
+    d->policy = policy;
+    pthread_mutex_unlock(&d->policy_lock);
+    json_decref(old);
+}
+
 struct cass_daemon *cass_daemon_new(json_t *config)
 {
     struct cass_daemon *d = calloc(1, sizeof(*d));
     if (!d)
         return NULL;
     d->config = config;
+    pthread_mutex_init(&d->policy_lock, NULL);
+    d->policy = json_incref(json_object_get(config, "policy"));
     d->started_at = time(NULL);
     pthread_mutex_init(&d->engine_lock, NULL);
     pthread_mutex_init(&d->events_lock, NULL);
@@ -111,6 +130,8 @@ void cass_daemon_free(struct cass_daemon *d)
     cass_engine_free(d->engine);
     cass_store_close(d->store);
     cass_rotation_free(d->rotation);
+    json_decref(d->policy);
+    pthread_mutex_destroy(&d->policy_lock);
     json_decref(d->config);
     free(d->engine_error);
     pthread_mutex_destroy(&d->engine_lock);

@@ -17,7 +17,11 @@ struct cass_rotation;
 enum { CASS_ENGINE_UNKNOWN = 0, CASS_ENGINE_UP, CASS_ENGINE_DOWN };
 
 struct cass_daemon {
-    json_t *config; /* owned; validated, defaults filled, flags applied */
+    json_t *config; /* owned; validated, defaults filled, flags applied; as at start */
+    /* config's policy, replaced whole by a reload (SIGHUP): read it with
+     * cass_daemon_policy, never through config. */
+    pthread_mutex_t policy_lock;
+    json_t *policy;
     struct cass_store *store;
     struct cass_lifecycle *lifecycle; /* owned by lifecycle.c */
     struct cass_rotation *rotation;   /* replicas of models taking requests */
@@ -50,6 +54,13 @@ struct cass_daemon {
 /* Config accessors: the value at a dotted path ("policy.maxCpus"), borrowed. */
 const char *cass_daemon_config_str(const struct cass_daemon *d, const char *path);
 json_int_t cass_daemon_config_int(const struct cass_daemon *d, const char *path);
+
+/* The policy as it is now: a new reference (json_decref it), the same
+ * object for the whole of one check even if a reload replaces it meanwhile. */
+json_t *cass_daemon_policy(struct cass_daemon *d);
+
+/* Puts policy (taken over) in place of the current one. */
+void cass_daemon_policy_set(struct cass_daemon *d, json_t *policy);
 
 /* Wakes the event streams: something was appended to the audit log. */
 void cass_daemon_events_notify(struct cass_daemon *d);

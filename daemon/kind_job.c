@@ -53,9 +53,8 @@ static int job_stage(struct cass_launch *l, struct cass_error **err)
         if (!l->pins)
             l->pins = cass_pins_new();
         _cleanup_free_ char *field = cass_xasprintf("spec.inputs[%zu].source", i);
-        const char *pinned =
-            cass_pins_add(l->pins, src, target, field, json_object_get(l->d->config, "policy"),
-                          cass_daemon_config_str(l->d, "dockerHost"), err);
+        const char *pinned = cass_pins_add(l->pins, src, target, field, l->policy,
+                                           cass_daemon_config_str(l->d, "dockerHost"), err);
         if (!pinned) {
             l->reason = "policy-refused";
             return -1;

@@ -192,8 +192,8 @@ int cass_launch_policy(struct cass_launch *l, struct cass_error **err)
 {
     l->reason = "policy-refused";
     struct cass_error *perr = NULL;
-    if (cass_policy_check(json_object_get(l->d->config, "policy"),
-                          cass_daemon_config_str(l->d, "dockerHost"), l->doc, NULL, &perr) == 0)
+    if (cass_policy_check(l->policy, cass_daemon_config_str(l->d, "dockerHost"), l->doc, NULL,
+                          &perr) == 0)
         return 0;
     /* Say which rule, in one line: the run's error is read by people. */
     _cleanup_free_ char *msg = NULL;
@@ -276,7 +276,7 @@ int cass_launch_image(struct cass_launch *l, struct cass_error **err)
             err) < 0)
         return -1;
     CASS_FAILPOINT("launch.after-image-pin");
-    return cass_policy_user(json_object_get(l->d->config, "policy"), l->image_user, &l->user, err);
+    return cass_policy_user(l->policy, l->image_user, &l->user, err);
 }
 
 void cass_launch_spec_init(struct cass_launch *l, int replica, const char *suffix)
@@ -306,7 +306,7 @@ void cass_launch_spec_init(struct cass_launch *l, int replica, const char *suffi
         snprintf(l->cname, sizeof(l->cname), "%s", base);
 
     const json_t *res = json_object_get(l->spec, "resources");
-    cass_policy_tmp_options(cass_daemon_config_int(l->d, "policy.tmpSize"),
+    cass_policy_tmp_options(json_integer_value(json_object_get(l->policy, "tmpSize")),
                             json_integer_value(json_object_get(res, "memory")), l->tmp_options);
     l->tmpfs[0] = (struct cass_container_tmpfs){CASS_POLICY_TMP, l->tmp_options};
     l->cs = (struct cass_container_spec){
@@ -320,7 +320,7 @@ void cass_launch_spec_init(struct cass_launch *l, int replica, const char *suffi
         .gpus = (int)json_integer_value(json_object_get(res, "gpus")),
         .pids_limit = json_is_integer(json_object_get(res, "pids"))
                           ? json_integer_value(json_object_get(res, "pids"))
-                          : cass_daemon_config_int(l->d, "policy.defaultPids"),
+                          : json_integer_value(json_object_get(l->policy, "defaultPids")),
         .cap_drop = cass_policy_cap_drop(),
         .security_opt = cass_policy_security_opt(),
         .readonly_rootfs = true,
@@ -375,7 +375,7 @@ static int pin_mounts(struct cass_launch *l, struct cass_container_mount **ret,
     struct cass_container_mount *m = calloc(n ? n : 1, sizeof(*m));
     if (!m)
         abort();
-    const json_t *policy = json_object_get(l->d->config, "policy");
+    const json_t *policy = l->policy;
     const char *docker_host = cass_daemon_config_str(l->d, "dockerHost");
     for (size_t i = 0; i < n; i++) {
         m[i] = l->cs.mounts[i];
@@ -556,6 +556,7 @@ static void launch_clear(struct cass_launch *l)
     cass_launch_slot_release(l);
     json_decref(l->run);
     json_decref(l->doc);
+    json_decref(l->policy);
     free(l->image_id);
     free(l->image_user);
     free(l->workdir);
@@ -640,7 +641,8 @@ void cass_launch_run(struct cass_lifecycle *lc, const char *run_id)
 {
     struct cass_daemon *d = cass_lifecycle_daemon(lc);
     _cleanup_error_ struct cass_error *err = NULL;
-    struct cass_launch l = {.lc = lc, .d = d, .b = cass_lifecycle_backend(lc)};
+    struct cass_launch l = {
+        .lc = lc, .d = d, .b = cass_lifecycle_backend(lc), .policy = cass_daemon_policy(d)};
     l.run = cass_store_run_get(d->store, run_id, &err);
     if (!l.run) {
         log_error("run %s: %s", run_id, err->message);

@@ -40,6 +40,7 @@ struct cass_launch {
     struct cass_backend *b;
     json_t *run;        /* owned: the run as stored when the launch began */
     json_t *doc;        /* owned: its revision's document */
+    json_t *policy;     /* owned: the policy when the launch began, for all its checks */
     const json_t *spec; /* doc.spec, borrowed */
     const char *run_id, *name, *revision, *kind;
 

@@ -410,7 +410,7 @@ static void workspace_check(struct cass_daemon *d, const json_t *s, struct cass_
  * answer and its revision are apply's. */
 static int judge(struct cass_daemon *d, json_t *specs, struct cass_error **err)
 {
-    const json_t *policy = json_object_get(d->config, "policy");
+    _cleanup_json_ json_t *policy = cass_daemon_policy(d);
     size_t i;
     json_t *s;
     struct cass_error *perr = NULL;

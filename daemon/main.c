@@ -134,6 +134,89 @@ static int mkdir_p(const char *path, mode_t mode, struct cass_error **err)
     return 0;
 }
 
+/* Logs each item of a config warning as FILE:LINE:COL: path: message. */
+static void log_config_warnings(const struct cass_error *w)
+{
+    for (size_t i = 0; w && i < w->n_items; i++)
+        log_warn("config %s:%d:%d: %s: %s", w->file ? w->file : "-", w->items[i].line,
+                 w->items[i].column, w->items[i].path, w->items[i].message);
+}
+
+/* What the command line said about the config, kept for a reload. */
+static struct {
+    const char *config_path; /* --config, NULL for the default */
+    const char *flag_values[16];
+} args;
+
+/* The config file (args.config_path or the default) with the flags' values
+ * on top: what the daemon runs with. NULL when either is invalid, with *err
+ * and the error's text in *ret_why ("invalid config: FILE:LINE:COL: ...",
+ * lines), which the caller owns. Caller owns the result. */
+static json_t *load_config(struct cass_error **ret_warnings, char **ret_why)
+{
+    const char *path = args.config_path ? args.config_path : CASS_DEFAULT_CONFIG;
+    _cleanup_error_ struct cass_error *err = NULL;
+    size_t len = 0;
+    FILE *f;
+    json_t *cfg = cass_cfg_load(path, args.config_path != NULL, ret_warnings, &err);
+    if (!cfg) {
+        f = open_memstream(ret_why, &len);
+        if (f) {
+            fputs("invalid config: ", f);
+            cass_error_fprint(f, err, path);
+            fclose(f);
+        }
+        return NULL;
+    }
+    for (size_t i = 0; cass_cfg_flags[i].flag; i++) {
+        if (!args.flag_values[i])
+            continue;
+        if (cass_cfg_set(&cfg, cass_cfg_flags[i].key, args.flag_values[i], &err) < 0) {
+            f = open_memstream(ret_why, &len);
+            if (f) {
+                fprintf(f, "--%s: ", cass_cfg_flags[i].flag);
+                cass_error_fprint(f, err, "--flags");
+                fclose(f);
+            }
+            json_decref(cfg);
+            return NULL;
+        }
+    }
+    return cfg;
+}
+
+/* SIGHUP: reads the config again and applies what can change while runs
+ * go on: the policy (every launch from now on is checked against it) and
+ * the log level. Other keys changed are named: they take effect at the next
+ * start. An invalid config changes nothing. */
+static void reload(struct cass_daemon *d)
+{
+    _cleanup_error_ struct cass_error *warnings = NULL;
+    _cleanup_free_ char *why = NULL;
+    _cleanup_json_ json_t *cfg = load_config(&warnings, &why);
+    if (!cfg) {
+        log_error("reload: %s(nothing changed)", why ? why : "out of memory ");
+        return;
+    }
+    log_config_warnings(warnings);
+    enum cass_log_level level = CASS_LOG_INFO;
+    cass_log_level_parse(json_string_value(json_object_get(cfg, "logLevel")), &level);
+    cass_log_set_level(level);
+    cass_daemon_policy_set(d, json_incref(json_object_get(cfg, "policy")));
+    const char *key;
+    json_t *v;
+    json_object_foreach(cfg, key, v)
+    {
+        if (!strcmp(key, "policy") || !strcmp(key, "logLevel"))
+            continue;
+        if (!json_equal(v, json_object_get(d->config, key)))
+            log_warn("reload: %s changed: it takes effect when cassinyd starts again", key);
+    }
+    log_info("reloaded %s: policy and logLevel (%s) in effect",
+             args.config_path ? args.config_path : CASS_DEFAULT_CONFIG,
+             json_string_value(json_object_get(cfg, "logLevel")));
+}
+
 static int parse_args(int argc, char **argv, json_t **ret_cfg, struct cass_error **ret_warnings,
                       int *ret_check_only)
 {
@@ -150,13 +233,11 @@ static int parse_args(int argc, char **argv, json_t **ret_cfg, struct cass_error
         opts[n++] = (struct option){fl->flag, required_argument, NULL, OPT_FLAG_BASE + (int)nflags};
     opts[n] = (struct option){NULL, 0, NULL, 0};
 
-    const char *config_path = NULL;
-    const char *flag_values[16] = {0};
     int c;
     while ((c = getopt_long(argc, argv, "c:Vh", opts, NULL)) != -1) {
         switch (c) {
         case 'c':
-            config_path = optarg;
+            args.config_path = optarg;
             break;
         case OPT_CHECK:
             *ret_check_only = 1;
@@ -172,7 +253,7 @@ static int parse_args(int argc, char **argv, json_t **ret_cfg, struct cass_error
             exit(0);
         default:
             if (c >= OPT_FLAG_BASE && c < OPT_FLAG_BASE + (int)nflags) {
-                flag_values[c - OPT_FLAG_BASE] = optarg;
+                args.flag_values[c - OPT_FLAG_BASE] = optarg;
                 break;
             }
             usage(stderr);
@@ -184,34 +265,13 @@ static int parse_args(int argc, char **argv, json_t **ret_cfg, struct cass_error
         return -1;
     }
 
-    _cleanup_error_ struct cass_error *err = NULL;
-    json_t *cfg = cass_cfg_load(config_path ? config_path : CASS_DEFAULT_CONFIG,
-                                config_path != NULL, ret_warnings, &err);
-    if (!cfg) {
-        fprintf(stderr, "cassinyd: invalid config: ");
-        cass_error_fprint(stderr, err, config_path ? config_path : CASS_DEFAULT_CONFIG);
+    _cleanup_free_ char *why = NULL;
+    *ret_cfg = load_config(ret_warnings, &why);
+    if (!*ret_cfg) {
+        fprintf(stderr, "cassinyd: %s", why ? why : "out of memory\n");
         return -1;
     }
-    for (size_t i = 0; i < nflags; i++) {
-        if (!flag_values[i])
-            continue;
-        if (cass_cfg_set(&cfg, cass_cfg_flags[i].key, flag_values[i], &err) < 0) {
-            fprintf(stderr, "cassinyd: --%s: ", cass_cfg_flags[i].flag);
-            cass_error_fprint(stderr, err, "--flags");
-            json_decref(cfg);
-            return -1;
-        }
-    }
-    *ret_cfg = cfg;
     return 0;
-}
-
-/* Logs each item of a config warning as FILE:LINE:COL: path: message. */
-static void log_config_warnings(const struct cass_error *w)
-{
-    for (size_t i = 0; w && i < w->n_items; i++)
-        log_warn("config %s:%d:%d: %s: %s", w->file ? w->file : "-", w->items[i].line,
-                 w->items[i].column, w->items[i].path, w->items[i].message);
 }
 
 /* Picks the workload backend once, asking the engine for /info when the
@@ -359,7 +419,7 @@ int main(int argc, char **argv)
         if (sigwait(&mask, &sig) != 0)
             continue;
         if (sig == SIGHUP) {
-            log_info("SIGHUP: nothing to reload yet; restart to apply config changes");
+            reload(d);
             continue;
         }
         log_info("%s: shutting down", strsignal(sig));

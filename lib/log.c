@@ -2,6 +2,7 @@
 
 #include <jansson.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,15 +12,21 @@
 #include "cleanup.h"
 #include "log.h"
 
-static enum cass_log_level log_level = CASS_LOG_INFO;
+/* Atomic: SIGHUP changes it while other threads log. */
+static _Atomic int log_level = CASS_LOG_INFO;
 static enum cass_log_format log_format = CASS_LOG_TEXT;
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
 static const char *const level_names[] = {"error", "warn", "info", "debug"};
 
 void cass_log_setup(enum cass_log_level level, enum cass_log_format format)
 {
-    log_level = level;
+    atomic_store(&log_level, (int)level);
     log_format = format;
+}
+
+void cass_log_set_level(enum cass_log_level level)
+{
+    atomic_store(&log_level, (int)level);
 }
 
 int cass_log_level_parse(const char *s, enum cass_log_level *ret)
@@ -45,7 +52,7 @@ int cass_log_format_parse(const char *s, enum cass_log_format *ret)
 
 int cass_log_enabled(enum cass_log_level level)
 {
-    return level <= log_level;
+    return (int)level <= atomic_load(&log_level);
 }
 
 /* Text that may come from a container or a client is escaped so that it

@@ -7,6 +7,8 @@ enum cass_log_level { CASS_LOG_ERROR = 0, CASS_LOG_WARN, CASS_LOG_INFO, CASS_LOG
 enum cass_log_format { CASS_LOG_TEXT = 0, CASS_LOG_JSON };
 
 void cass_log_setup(enum cass_log_level level, enum cass_log_format format);
+/* Changes the level alone, from any thread (config reload). */
+void cass_log_set_level(enum cass_log_level level);
 int cass_log_level_parse(const char *s, enum cass_log_level *ret);
 int cass_log_format_parse(const char *s, enum cass_log_format *ret);
 int cass_log_enabled(enum cass_log_level level);

@@ -36,8 +36,10 @@ start_daemon() {
         set -- --config "$WORK/default-config.yaml" "$@"
         ;;
     esac
+    # CASS_LOG_FROM_CONFIG=1: the config's logLevel, not --log-level debug
+    [ "${CASS_LOG_FROM_CONFIG:-}" = 1 ] || set -- --log-level debug "$@"
     "$build/daemon/cassinyd" --state-dir "$WORK/state" --socket "$SOCK" \
-        --log-level debug "$@" >"$WORK/cassinyd.log" 2>&1 &
+        "$@" >"$WORK/cassinyd.log" 2>&1 &
     DAEMON_PID=$!
     local i=0
     until curl -fsS --unix-socket "$SOCK" http://localhost/healthz >/dev/null 2>&1; do

@@ -41,7 +41,7 @@ BUSYBOX=${CASS_TEST_IMAGE:-cassiny/test-busybox:latest}
 ROOT=$(mktemp -d /tmp/cassiny-core.XXXXXX)
 P=core-$$                      # prefix of every spec name of this run
 HTTPD=cassiny/core-httpd-$$:v1 # private image: busybox httpd and its pages
-TESTS="jobs-notebook jobs-queued overload-flaky overload-all revision concurrent-notebook concurrent-model pids workspace inspect pull launch-policy race network"
+TESTS="jobs-notebook jobs-queued overload-flaky overload-all revision concurrent-notebook concurrent-model pids workspace inspect pull launch-policy race network reload"
 LOOP_PID=
 SKIPPED=()
 
@@ -794,6 +794,56 @@ t_pull() {
     docker rmi "$ref" >/dev/null 2>&1
     IMAGES_EXTRA=
     pull_cleanup
+}
+
+# --- 14. A reload (SIGHUP, what `systemctl reload` sends) puts the config's
+# policy and logLevel in effect for every launch from then on, and leaves
+# the runs that run as they are; a config that does not parse changes
+# nothing.
+# hup_until ERE: SIGHUP to the daemon, then up to 5 s for a log line matching ERE
+hup_until() {
+    local n=0
+    kill -HUP "$DAEMON_PID"
+    until grep -qE "$1" "$WORK/cassinyd.log" || [ $n -gt 50 ]; do
+        sleep 0.1
+        n=$((n + 1))
+    done
+}
+t_reload() {
+    CASS_LOG_FROM_CONFIG=1 begin reload 'logLevel: info' || { daemon_failed; return; }
+    local nb jb cid code st
+    nb=$(launch "$(notebook "$P-nb")")
+    jb=$(launch "$(job "$P-jb" 60)")
+    st=$(wait_run "$nb" 30 ready)
+    check "$T: a 64Mi notebook is ready under maxMemory 8Gi (got $st)" test "$st" = ready
+    st=$(wait_run "$jb" 30 running)
+    check "$T: a 60 s job runs (got $st)" test "$st" = running
+    cid=$(run_field "$nb" '.containers[0]')
+    check "$T: at logLevel info the log has no debug line" \
+        test "$(grep -c '^debug:' "$WORK/cassinyd.log")" = 0
+    sed -i -e 's/^  maxMemory: 8Gi$/  maxMemory: 48Mi/' -e 's/^logLevel: info$/logLevel: debug/' "$WORK/config.yaml"
+    hup_until 'reloaded .*policy and logLevel \(debug\) in effect'
+    check "$T: SIGHUP: the daemon says it reloaded the policy and the log level" \
+        grep -qE 'reloaded .*policy and logLevel \(debug\) in effect' "$WORK/cassinyd.log"
+    code=$(apply_yaml "$(notebook "$P-nb2")")
+    check "$T: a new 64Mi notebook is refused under maxMemory 48Mi (got $code: $(jq -c '.errors[0] // .' "$WORK/body" | head -c 200))" \
+        bash -c '[ "$1" = 403 ] && grep -q maxMemory "$2"' _ "$code" "$WORK/body"
+    code=$(apply_yaml "$(job "$P-jb2" 1)")
+    check "$T: a 32Mi job is still accepted (got $code)" test "$code" = 202
+    check "$T: the running notebook kept its container ($(short "$cid"))" \
+        test "$(run_field "$nb" '.containers[0]')/$(run_field "$nb" .status)/$(docker inspect --format '{{.State.Running}}' "$cid" 2>&1)" = "$cid/ready/true"
+    check "$T: the running job still runs" test "$(run_field "$jb" .status)" = running
+    check "$T: at logLevel debug debug lines appear" \
+        bash -c 'sleep 1; grep -q "^debug:" "$1"' _ "$WORK/cassinyd.log"
+    # A config that does not parse: logged with its line, nothing changes.
+    printf 'policy: [unclosed\n' >>"$WORK/config.yaml"
+    hup_until 'reload: invalid config'
+    check "$T: an invalid config at reload is logged with its file and line" \
+        grep -qE 'reload: invalid config: .*config.yaml:[0-9]+:[0-9]+' "$WORK/cassinyd.log"
+    code=$(apply_yaml "$(notebook "$P-nb3")")
+    check "$T: ... and the policy in effect stays the reloaded one (64Mi refused: $code)" test "$code" = 403
+    check "$T: ... and the daemon still serves" curl -fsS --unix-socket "$SOCK" -o /dev/null http://localhost/healthz
+    finish "$P-nb" "$P-jb" "$P-jb2"
 }
 
 selected() { # selected NAME: not in CASS_SKIP, and CASS_ONLY is unset or one of its words starts NAME
