@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
 #include <strings.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -13,6 +14,7 @@
 #include "cleanup.h"
 #include "engine.h"
 #include "lifecycle.h"
+#include "metrics.h"
 #include "pin.h"
 #include "eventstream.h"
 #include "runlog.h"
@@ -31,6 +33,7 @@ struct route {
     const char *prefix; /* the path, or the part before {arg} */
     const char *suffix; /* NULL: fixed path; else what follows {arg} ("" for none) */
     handler_fn fn;
+    const char *pattern; /* as the OpenAPI document names it, for metrics */
 };
 
 static int hexval(char c)
@@ -148,85 +151,11 @@ static int h_version(struct cass_api_request *req, const char *arg, struct cass_
 static int h_metrics(struct cass_api_request *req, const char *arg, struct cass_api_reply *reply,
                      struct cass_error **err)
 {
-    struct cass_daemon *d = req->d;
-    int up = atomic_load(&d->engine_state) == CASS_ENGINE_UP;
-    char *text = NULL;
-    int n = asprintf(&text,
-                     "# HELP cassiny_up Whether cassinyd is serving.\n"
-                     "# TYPE cassiny_up gauge\ncassiny_up 1\n"
-                     "# HELP cassiny_engine_connected Whether the Docker Engine answered.\n"
-                     "# TYPE cassiny_engine_connected gauge\ncassiny_engine_connected %d\n"
-                     "# HELP cassiny_engine_reconnects_total Times the engine answered again after "
-                     "it did not.\n"
-                     "# TYPE cassiny_engine_reconnects_total counter\n"
-                     "cassiny_engine_reconnects_total %lu\n"
-                     "# HELP cassiny_store_disk_full Whether the state directory is full (new "
-                     "work refused).\n"
-                     "# TYPE cassiny_store_disk_full gauge\ncassiny_store_disk_full %d\n"
-                     "# HELP cassiny_start_time_seconds When cassinyd started.\n"
-                     "# TYPE cassiny_start_time_seconds gauge\ncassiny_start_time_seconds %lld\n"
-                     "# HELP cassiny_http_requests_total HTTP requests answered.\n"
-                     "# TYPE cassiny_http_requests_total counter\n"
-                     "cassiny_http_requests_total{class=\"all\"} %lu\n"
-                     "cassiny_http_requests_total{class=\"4xx\"} %lu\n"
-                     "cassiny_http_requests_total{class=\"5xx\"} %lu\n",
-                     up, atomic_load(&d->engine_reconnects), cass_store_full(d->store) ? 1 : 0,
-                     (long long)d->started_at, atomic_load(&d->requests_total),
-                     atomic_load(&d->requests_4xx), atomic_load(&d->requests_5xx));
-    if (n < 0)
+    char *text = cass_metrics_render(req->d);
+    if (!text)
         return cass_error_set(err, CASS_ERR_NOMEM, "out of memory");
-    if (d->lifecycle) {
-        struct cass_lifecycle_stats st;
-        cass_lifecycle_stats(d->lifecycle, &st);
-        char *more = NULL;
-        if (asprintf(&more,
-                     "%s# HELP cassiny_queue_length Runs waiting, by queue.\n"
-                     "# TYPE cassiny_queue_length gauge\n"
-                     "cassiny_queue_length{queue=\"launch\"} %zu\n"
-                     "cassiny_queue_length{queue=\"job\"} %zu\n"
-                     "# HELP cassiny_launches_in_progress Runs being created and started.\n"
-                     "# TYPE cassiny_launches_in_progress gauge\n"
-                     "cassiny_launches_in_progress %zu\n"
-                     "# HELP cassiny_launches_max limits.maxConcurrentLaunches.\n"
-                     "# TYPE cassiny_launches_max gauge\ncassiny_launches_max %zu\n"
-                     "# HELP cassiny_jobs_running Jobs a runner has in hand.\n"
-                     "# TYPE cassiny_jobs_running gauge\ncassiny_jobs_running %zu\n"
-                     "# HELP cassiny_jobs_running_max limits.maxRunningJobs.\n"
-                     "# TYPE cassiny_jobs_running_max gauge\ncassiny_jobs_running_max %zu\n",
-                     text, st.launch_queue, st.job_queue, st.launching, st.max_launches,
-                     st.running_jobs, st.max_running_jobs) < 0)
-            return cass_error_set(err, CASS_ERR_NOMEM, "out of memory");
-        free(text);
-        text = more;
-    }
-    /* Runs by kind and status, from the store. */
-    _cleanup_error_ struct cass_error *cerr = NULL;
-    _cleanup_json_ json_t *counts = cass_store_run_counts(d->store, &cerr);
-    if (counts) {
-        char *more = NULL;
-        size_t len = 0;
-        FILE *f = open_memstream(&more, &len);
-        if (f) {
-            fputs(text, f);
-            fputs("# HELP cassiny_runs Runs in the history, by kind and status.\n"
-                  "# TYPE cassiny_runs gauge\n",
-                  f);
-            size_t i;
-            json_t *c;
-            json_array_foreach(counts, i, c)
-            {
-                fprintf(f, "cassiny_runs{kind=\"%s\",status=\"%s\"} %lld\n",
-                        json_string_value(json_object_get(c, "kind")),
-                        json_string_value(json_object_get(c, "status")),
-                        (long long)json_integer_value(json_object_get(c, "count")));
-            }
-            fclose(f);
-            free(text);
-            text = more;
-        }
-    }
     reply->text = text;
-    reply->content_type = "text/plain; version=0.0.4";
+    reply->content_type = CASS_METRICS_CONTENT_TYPE;
     return 0;
 }
 
@@ -535,21 +464,21 @@ static int h_events(struct cass_api_request *req, const char *arg, struct cass_a
 }
 
 static const struct route routes[] = {
-    {"GET", "/healthz", NULL, h_healthz},
-    {"GET", "/metrics", NULL, h_metrics},
-    {"GET", "/v1/version", NULL, h_version},
-    {"GET", "/v1/openapi.yaml", NULL, h_openapi},
-    {"POST", "/v1/specs", NULL, h_specs_post},
-    {"GET", "/v1/specs", NULL, h_specs_list},
-    {"GET", "/v1/specs/", "", h_specs_get},
-    {"DELETE", "/v1/specs/", "", h_specs_delete},
-    {"POST", "/v1/specs/", "/rollback", h_specs_rollback},
-    {"GET", "/v1/runs", NULL, h_runs_list},
-    {"GET", "/v1/runs/", "", h_runs_get},
-    {"GET", "/v1/runs/", "/logs", h_runs_logs},
-    {"POST", "/v1/runs/", "/stop", h_runs_stop},
-    {"POST", "/v1/runs/", "/reproduce", h_runs_reproduce},
-    {"GET", "/v1/events", NULL, h_events},
+    {"GET", "/healthz", NULL, h_healthz, "/healthz"},
+    {"GET", "/metrics", NULL, h_metrics, "/metrics"},
+    {"GET", "/v1/version", NULL, h_version, "/v1/version"},
+    {"GET", "/v1/openapi.yaml", NULL, h_openapi, "/v1/openapi.yaml"},
+    {"POST", "/v1/specs", NULL, h_specs_post, "/v1/specs"},
+    {"GET", "/v1/specs", NULL, h_specs_list, "/v1/specs"},
+    {"GET", "/v1/specs/", "", h_specs_get, "/v1/specs/{name}"},
+    {"DELETE", "/v1/specs/", "", h_specs_delete, "/v1/specs/{name}"},
+    {"POST", "/v1/specs/", "/rollback", h_specs_rollback, "/v1/specs/{name}/rollback"},
+    {"GET", "/v1/runs", NULL, h_runs_list, "/v1/runs"},
+    {"GET", "/v1/runs/", "", h_runs_get, "/v1/runs/{id}"},
+    {"GET", "/v1/runs/", "/logs", h_runs_logs, "/v1/runs/{id}/logs"},
+    {"POST", "/v1/runs/", "/stop", h_runs_stop, "/v1/runs/{id}/stop"},
+    {"POST", "/v1/runs/", "/reproduce", h_runs_reproduce, "/v1/runs/{id}/reproduce"},
+    {"GET", "/v1/events", NULL, h_events, "/v1/events"},
 };
 
 /* Matches path against a route; on a match with an argument, copies the
@@ -585,6 +514,7 @@ int cass_routes_handle(struct cass_api_request *req, struct cass_api_reply *repl
         if (!route_match(&routes[i], req->path, arg, sizeof(arg)))
             continue;
         path_known = 1;
+        reply->route = routes[i].pattern;
         if (strcmp(routes[i].method, req->method) == 0 ||
             (strcmp(req->method, "HEAD") == 0 && strcmp(routes[i].method, "GET") == 0))
             return routes[i].fn(req, routes[i].suffix ? arg : NULL, reply, err);

@@ -28,8 +28,9 @@ struct cass_api_request {
 
 struct cass_api_reply {
     unsigned status;
-    json_t *body;             /* owned by the reply */
-    char *text;               /* alternative to body, owned */
+    const char *route; /* the matched route's pattern ("/v1/runs/{id}"), static; NULL: none */
+    json_t *body;      /* owned by the reply */
+    char *text;        /* alternative to body, owned */
     const char *content_type; /* for text */
     /* A streamed body (logs, events): stream_read fills buf and returns the
      * bytes written, 0 at the end, -1 on error, or CASS_STREAM_AGAIN with

@@ -18,6 +18,7 @@
 #include "engine.h"
 #include "hub.h"
 #include "log.h"
+#include "metrics.h"
 #include "problem.h"
 #include "protocol.h"
 #include "routes.h"
@@ -79,6 +80,7 @@ struct request {
     const char *method, *url; /* MHD's, valid for the request */
     struct cass_api_reply reply;
     long long event_id;
+    int64_t arrived_ms; /* when its head was first seen (monotonic) */
 };
 
 /* A streamed response: its reply and where it waits, owned by MHD's
@@ -257,15 +259,22 @@ static enum MHD_Result send_problem(struct MHD_Connection *conn, unsigned status
     return send_json(conn, status, CASS_MEDIA_PROBLEM, p, x);
 }
 
-static void count_status(struct cass_daemon *d, unsigned status)
+/* route: the route's pattern, or "(none)" for what was answered before
+ * routing (refused, too large) or matched no route. */
+static void count_status(const char *method, const char *route, unsigned status, int64_t arrived_ms)
 {
-    atomic_fetch_add(&d->requests_total, 1);
-    if (status >= 500)
-        atomic_fetch_add(&d->requests_5xx, 1);
-    else if (status >= 400)
-        atomic_fetch_add(&d->requests_4xx, 1);
+    char code[8];
+    snprintf(code, sizeof(code), "%u", status);
+    route = route ? route : "(none)";
+    /* Methods are free text from the client: only the ones routes have. */
+    const char *m = !strcmp(method, "GET") || !strcmp(method, "POST") ||
+                            !strcmp(method, "DELETE") || !strcmp(method, "HEAD")
+                        ? method
+                        : "other";
+    cass_metric_add(CASS_M_API_REQUESTS, 1, route, m, code);
+    cass_metric_observe(CASS_M_API_DURATION, (double)(cass_stream_now_ms() - arrived_ms) / 1000.0,
+                        route);
 }
-
 /* Who is calling: the peer's uid on the unix socket. */
 static void peer_actor(struct MHD_Connection *conn, char *buf, size_t n)
 {
@@ -332,7 +341,7 @@ static void handle(struct cass_server *s, struct request *r)
     } else if (!reply->text && !reply->stream_read) {
         reply->content_type = CASS_MEDIA_JSON;
     }
-    count_status(s->d, reply->status);
+    count_status(method, reply->route, reply->status, r->arrived_ms);
     if (reply->audit && s->d->store) {
         _cleanup_error_ struct cass_error *aerr = NULL;
         if (cass_store_audit_append(s->d->store, req.actor, method, url, (int)reply->status,
@@ -418,9 +427,10 @@ static void request_arrived(struct cass_server *s, struct MHD_Connection *conn)
         cass_hub_conn_arm(s->hub, &c->hc, 0);
 }
 
-static enum MHD_Result send_too_large(struct cass_server *s, struct MHD_Connection *conn)
+static enum MHD_Result send_too_large(struct cass_server *s, struct MHD_Connection *conn,
+                                      const char *method, const struct request *r)
 {
-    count_status(s->d, 413);
+    count_status(method, NULL, 413, r->arrived_ms);
     char detail[128];
     snprintf(detail, sizeof(detail), "request body larger than %zu bytes", s->max_body);
     return send_problem(conn, 413, detail, &(struct extras){.event_id = -1});
@@ -438,12 +448,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             return MHD_NO;
         *con_cls = r;
         r->started = 1;
+        r->arrived_ms = cass_stream_now_ms();
         r->in_flight = true;
         atomic_fetch_add(&s->requests, 1);
         struct conn *c = conn_of(conn);
         if (c && c->over_limit) {
             request_arrived(s, conn);
-            count_status(s->d, 503);
+            count_status(method, NULL, 503, r->arrived_ms);
             char detail[160];
             snprintf(detail, sizeof(detail),
                      "%u connections are open, the most there may be (limits.maxConnections)",
@@ -453,7 +464,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         }
         if (r->bad_path) {
             request_arrived(s, conn);
-            count_status(s->d, 400);
+            count_status(method, NULL, 400, r->arrived_ms);
             return send_problem(conn, 400,
                                 "the path holds a byte that no name or route can: a NUL, a "
                                 "control byte, a space, an encoded slash or a bad escape",
@@ -469,7 +480,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             if (errno || end == cl || *end || n > s->max_body) {
                 r->too_large = 1;
                 request_arrived(s, conn);
-                return send_too_large(s, conn);
+                return send_too_large(s, conn, method, r);
             }
         }
         return MHD_YES;
@@ -513,7 +524,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     }
     request_arrived(s, conn);
     if (r->too_large)
-        return send_too_large(s, conn);
+        return send_too_large(s, conn, method, r);
     r->conn = conn;
     r->method = method;
     r->url = url;

@@ -44,11 +44,6 @@ struct cass_daemon {
     pthread_mutex_t events_lock;
     pthread_cond_t events_cond;
     unsigned long events_seq;
-
-    /* Counters for /metrics. */
-    atomic_ulong requests_total;
-    atomic_ulong requests_4xx;
-    atomic_ulong requests_5xx;
 };
 
 /* Config accessors: the value at a dotted path ("policy.maxCpus"), borrowed. */

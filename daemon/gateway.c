@@ -17,8 +17,11 @@
 #include "cleanup.h"
 #include "gateway.h"
 #include "log.h"
+#include "metrics.h"
 #include "protocol.h"
 #include "rotation.h"
+#include "store.h"
+#include "stream.h"
 
 #define GATEWAY_MAX_BODY (16u << 20)
 #define GATEWAY_MAX_ATTEMPTS 8
@@ -71,6 +74,9 @@ struct greq {
     char *body;
     size_t len, cap;
     int too_large;
+    int64_t arrived_ms;
+    unsigned status;     /* what it was answered */
+    const char *failure; /* the gateway's own reason when it answered an error itself */
 };
 
 /* The slot of a replica, made if new; NULL when out of memory. Under lock. */
@@ -359,6 +365,8 @@ static enum MHD_Result forward(struct cass_gateway *g, struct MHD_Connection *co
         if (picked == -2) {
             char busy[256];
             snprintf(busy, sizeof(busy), "every replica of model %s is busy", name);
+            req->status = 503;
+            req->failure = "busy";
             return reply_problem(conn, 503, busy);
         }
         if (picked < 0)
@@ -412,6 +420,8 @@ static enum MHD_Result forward(struct cass_gateway *g, struct MHD_Connection *co
                 n_tried++;
                 continue;
             }
+            req->status = 502;
+            req->failure = u.too_large ? "too-large" : "upstream-failed";
             return reply_problem(conn, 502,
                                  u.too_large ? "the model's answer is too large"
                                              : "the model failed while answering");
@@ -428,13 +438,65 @@ static enum MHD_Result forward(struct cass_gateway *g, struct MHD_Connection *co
         if (u.version[0])
             MHD_add_response_header(r, "Cassiny-Model-Version", u.version);
         MHD_add_response_header(r, "Cassiny-Replica", rep.id);
+        req->status = (unsigned)status;
         enum MHD_Result ret = MHD_queue_response(conn, (unsigned)status, r);
         MHD_destroy_response(r);
         return ret;
     }
     char detail[256];
     snprintf(detail, sizeof(detail), "model %s has no ready replica", name);
+    req->status = 503;
+    req->failure = "no-ready-replica";
     return reply_problem(conn, 503, detail);
+}
+
+/* Counts an answer to a request for model (a name the client sent: a label
+ * only when a spec of that name is a Model, so that made-up names cannot
+ * grow the metrics). */
+static void count_answer(struct cass_gateway *g, const char *model, const struct greq *r)
+{
+    const char *label = "(none)";
+    if (model && cass_rotation_count(g->d->rotation, model) > 0) {
+        label = model;
+    } else if (model && g->d->store) {
+        _cleanup_json_ json_t *spec = cass_store_spec_get(g->d->store, model, NULL);
+        const char *kind = json_string_value(json_object_get(spec, "kind"));
+        if (kind && strcmp(kind, "Model") == 0)
+            label = model;
+    }
+    char code[8];
+    snprintf(code, sizeof(code), "%u", r->status);
+    cass_metric_add(CASS_M_GATEWAY_REQUESTS, 1, label, code);
+    cass_metric_observe(CASS_M_GATEWAY_DURATION,
+                        (double)(cass_stream_now_ms() - r->arrived_ms) / 1000.0, label);
+    if (r->failure)
+        cass_metric_add(CASS_M_GATEWAY_ERRORS, 1, label, r->failure);
+}
+
+static enum MHD_Result reply_metrics(struct cass_gateway *g, struct MHD_Connection *conn)
+{
+    char *text = cass_metrics_render(g->d);
+    if (!text)
+        return MHD_NO;
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
+    if (!r) {
+        free(text);
+        return MHD_NO;
+    }
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, CASS_METRICS_CONTENT_TYPE);
+    enum MHD_Result ret = MHD_queue_response(conn, MHD_HTTP_OK, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+/* An answer before any model was picked: counted without a model. */
+static enum MHD_Result refuse(struct cass_gateway *g, struct MHD_Connection *conn, struct greq *r,
+                              unsigned status, const char *detail)
+{
+    r->status = status;
+    count_answer(g, NULL, r);
+    return reply_problem(conn, status, detail);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
@@ -448,6 +510,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         if (!r)
             return MHD_NO;
         *con_cls = r;
+        r->arrived_ms = cass_stream_now_ms();
         atomic_fetch_add(&g->requests, 1);
         return MHD_YES;
     }
@@ -473,23 +536,30 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return MHD_YES;
     }
     if (r->too_large)
-        return reply_problem(conn, 413, "request body too large");
+        return refuse(g, conn, r, 413, "request body too large");
+    /* Prometheus scrapes over TCP, and this is the daemon's TCP listener:
+     * the same page as the API's GET /metrics (no secrets in it). */
+    if (strcmp(url, "/metrics") == 0 && (!strcmp(method, "GET") || !strcmp(method, "HEAD")))
+        return reply_metrics(g, conn);
     /* /models/NAME/REST */
     if (strncmp(url, "/models/", 8) != 0)
-        return reply_problem(conn, 404, "the gateway serves /models/NAME/...");
+        return refuse(g, conn, r, 404, "the gateway serves /models/NAME/...");
     const char *name = url + 8;
     size_t nlen = strcspn(name, "/");
     if (nlen == 0 || nlen > 63)
-        return reply_problem(conn, 404, "no model name in the path");
+        return refuse(g, conn, r, 404, "no model name in the path");
     char model[64];
     memcpy(model, name, nlen);
     model[nlen] = '\0';
     for (size_t i = 0; i < nlen; i++)
         if (!((model[i] >= 'a' && model[i] <= 'z') || (model[i] >= '0' && model[i] <= '9') ||
               model[i] == '-'))
-            return reply_problem(conn, 404, "not a model name");
+            return refuse(g, conn, r, 404, "not a model name");
     const char *rest = name[nlen] ? name + nlen : "/";
-    return forward(g, conn, method, model, rest, r);
+    enum MHD_Result ret = forward(g, conn, method, model, rest, r);
+    if (r->status)
+        count_answer(g, model, r);
+    return ret;
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,

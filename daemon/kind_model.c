@@ -17,6 +17,7 @@
 #include "kind.h"
 #include "lifecycle.h"
 #include "log.h"
+#include "metrics.h"
 #include "outputs.h"
 #include "rotation.h"
 #include "store.h"
@@ -320,8 +321,16 @@ static int model_launch(struct cass_launch *l, struct cass_error **err)
     if (artifact_check(l, err) < 0)
         return -1;
     cass_lifecycle_set_rolling(l->lc, l->name, true);
+    cass_metric_add(CASS_M_ROLLOUTS_STARTED, 1, l->name);
+    _cleanup_json_ json_t *old = serving_runs(l->d, l->name, l->run_id);
     int rc = rollout(l, err);
     cass_lifecycle_set_rolling(l->lc, l->name, false);
+    /* rolled_back: the revision before kept serving; failed: there was none. */
+    const char *result = rc == 0                                     ? "succeeded"
+                         : atomic_load(cass_lifecycle_cancel(l->lc)) ? "interrupted"
+                         : json_array_size(old) > 0                  ? "rolled_back"
+                                                                     : "failed";
+    cass_metric_add(CASS_M_ROLLOUTS_FINISHED, 1, l->name, result);
     return rc;
 }
 

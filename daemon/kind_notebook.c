@@ -14,6 +14,7 @@
 #include "kind.h"
 #include "lifecycle.h"
 #include "log.h"
+#include "metrics.h"
 #include "notebook.h"
 #include "protocol.h"
 #include "store.h"
@@ -347,6 +348,8 @@ static void notebook_tick(struct cass_lifecycle *lc, const json_t *r)
     _cleanup_error_ struct cass_error *serr = NULL;
     if (cass_lifecycle_run_stop(d, id, reason, NULL, &serr) < 0)
         log_warn("cull: run %s: %s", id, serr->message);
+    else
+        cass_metric_add(CASS_M_NOTEBOOKS_CULLED, 1);
 }
 
 static void notebook_died(struct cass_lifecycle *lc, const json_t *run, const char *code)

@@ -14,6 +14,7 @@
 #include "images.h"
 #include "kind.h"
 #include "launch.h"
+#include "metrics.h"
 #include "lifecycle.h"
 #include "log.h"
 #include "pin.h"
@@ -181,6 +182,11 @@ int cass_launch_record(struct cass_launch *l, json_t *changes, struct cass_error
     if (rc < 0)
         return -1;
     const char *st = json_string_value(json_object_get(now, "status"));
+    /* A fresh launch is timed to its run's first running or ready. */
+    if (l->launch_start > 0 && st && (!strcmp(st, "running") || !strcmp(st, "ready"))) {
+        cass_metric_observe(CASS_M_LAUNCH_DURATION, cass_now() - l->launch_start, l->kind);
+        l->launch_start = 0;
+    }
     if (cass_store_status_final(st))
         rc = cass_error_set(err, CASS_ERR_CONFLICT, "run %s was %s while it launched", l->run_id,
                             st);
@@ -713,6 +719,7 @@ void cass_launch_run(struct cass_lifecycle *lc, const char *run_id)
         if (cass_launch_record(&l, json_pack("{s:[]}", "containers"), &err) < 0)
             goto failed;
     }
+    l.launch_start = cass_now();
     if (cass_launch_policy(&l, &err) < 0)
         goto failed;
     if (kind->stage &&
@@ -754,8 +761,10 @@ failed:
         /* Leave nothing behind: the run says what happened; its containers go. */
         _cleanup_error_ struct cass_error *gerr = NULL;
         _cleanup_json_ json_t *now = cass_store_run_get(d->store, run_id, &gerr);
-        if (now && !cass_store_status_final(json_string_value(json_object_get(now, "status"))))
+        if (now && !cass_store_status_final(json_string_value(json_object_get(now, "status")))) {
             cass_run_fail(d, run_id, l.reason, err ? err->message : "?");
+            cass_metric_add(CASS_M_LAUNCH_FAILURES, 1, l.kind, l.reason);
+        }
         if (now)
             cass_run_remove_workloads(d, l.b, now);
     }

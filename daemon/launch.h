@@ -62,8 +62,9 @@ struct cass_launch {
     char replica_label[16];
     char cname[128];
 
-    const char *reason; /* the step that failed, for the run's record */
-    bool holds_slot;    /* a launch slot is held (released by cass_launch_slot_release) */
+    double launch_start; /* cass_now() when a fresh launch began, 0 for a resume */
+    const char *reason;  /* the step that failed, for the run's record */
+    bool holds_slot;     /* a launch slot is held (released by cass_launch_slot_release) */
 };
 
 /* Launches (or, after a restart, resumes) run_id to its end state. Called

@@ -180,6 +180,7 @@ enum stmt_id {
     ST_AUDIT_INSERT,
     ST_AUDIT_SINCE,
     ST_AUDIT_LAST,
+    ST_SIZE,
     N_STMTS
 };
 
@@ -236,6 +237,7 @@ static const char *const stmt_sql[N_STMTS] = {
     [ST_AUDIT_SINCE] = "SELECT id, time, actor, action, target, status, detail FROM audit "
                        "WHERE id > ?1 ORDER BY id LIMIT ?2",
     [ST_AUDIT_LAST] = "SELECT coalesce(max(id), 0) FROM audit",
+    [ST_SIZE] = "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()",
 };
 
 /* run_list and run_count take any combination of these filters; each
@@ -2257,6 +2259,17 @@ int64_t cass_store_audit_last_id(struct cass_store *s, struct cass_error **err)
     if (!st)
         return -1;
     if (step_row(s, st, "read audit log", err) <= 0)
+        return -1;
+    return sqlite3_column_int64(st, 0);
+}
+
+int64_t cass_store_size(struct cass_store *s, struct cass_error **err)
+{
+    LOCK_SCOPE(s);
+    _cleanup_stmt_ sqlite3_stmt *st = stmt(s, ST_SIZE, err);
+    if (!st)
+        return -1;
+    if (step_row(s, st, "read the database size", err) <= 0)
         return -1;
     return sqlite3_column_int64(st, 0);
 }

@@ -42,6 +42,9 @@ void cass_store_close(struct cass_store *s);
  * the store's full mark, and its error is CASS_ERR_NOSPACE. */
 #define CASS_STORE_PROBE_BYTES 65536      /* what a probe writes */
 #define CASS_STORE_MIN_FREE_BYTES 1048576 /* below this free, probe even when not marked */
+/* Bytes of the database file (pages in use and free), -1 with *err. */
+int64_t cass_store_size(struct cass_store *s, struct cass_error **err);
+
 bool cass_store_full(struct cass_store *s);
 void cass_store_mark_full(struct cass_store *s);
 /* When the store is marked full or dir (the state directory) has less than

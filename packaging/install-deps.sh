@@ -4,7 +4,7 @@
 set -eu
 pkgs="build-essential autoconf automake pkg-config git curl ca-certificates
 libcurl4-openssl-dev libjansson-dev libyaml-dev libsqlite3-dev libmicrohttpd-dev libssl-dev libsystemd-dev check
-docker.io busybox-static clang clang-format jq bsdutils docker-registry socat"
+docker.io busybox-static clang clang-format jq bsdutils docker-registry socat prometheus"
 case "${1:-}" in --with-images) pkgs="$pkgs mmdebstrap" ;; esac
 missing=""
 for p in $pkgs; do
@@ -14,17 +14,31 @@ if [ -n "$missing" ]; then
     echo "install-deps: installing:$missing" >&2
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
+    # The services of docker-registry (a registry on :5000, every address)
+    # and prometheus (a server on :9090) are not wanted: the first is for
+    # packaging/registry.sh, which runs private registries on loopback
+    # addresses, the second only for promtool. Debian's policy-rc.d keeps
+    # the packages from starting anything while they are installed (unless
+    # the machine has its own), and the units are disabled after.
+    guard=""
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+        printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+        chmod 755 /usr/sbin/policy-rc.d
+        guard=1
+    fi
+    rc=0
     # shellcheck disable=SC2086
-    apt-get install -y -qq --no-install-recommends $missing >/dev/null
-    # docker-registry is for packaging/registry.sh, which runs private
-    # registries on loopback addresses; the system service its package starts
-    # (on :5000, every address) is not wanted: stopped when installed here.
-    case " $missing " in
-    *" docker-registry "*)
-        if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
-            systemctl disable --now docker-registry.service >/dev/null 2>&1 || true
-        fi
-        ;;
-    esac
+    apt-get install -y -qq --no-install-recommends $missing >/dev/null || rc=$?
+    [ -n "$guard" ] && rm -f /usr/sbin/policy-rc.d
+    [ $rc = 0 ] || exit $rc
+    for unit in docker-registry prometheus; do
+        case " $missing " in
+        *" $unit "*)
+            if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
+                systemctl disable --now "$unit.service" >/dev/null 2>&1 || true
+            fi
+            ;;
+        esac
+    done
 fi
 echo "install-deps: all dependencies present" >&2

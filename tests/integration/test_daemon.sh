@@ -157,8 +157,13 @@ wait "${pids[@]}"
 r=$(api GET /healthz)
 check "daemon still serves after all of the above" test "$r" = "200 application/json"
 check "daemon process is alive" kill -0 "$DAEMON_PID"
+curl -s --unix-socket "$SOCK" -o /dev/null http://localhost/v1/no-such-route
 r=$(api GET /metrics)
-check "GET /metrics is Prometheus text" grep -q '^cassiny_http_requests_total' "$WORK/body"
+check "GET /metrics is Prometheus text" grep -q '^cassiny_api_requests_total{route="/healthz",method="GET",code="200"} ' "$WORK/body"
+check "promtool check metrics finds nothing to say: $(promtool check metrics <"$WORK/body" 2>&1 | head -c 300)" \
+    bash -c 'out=$(promtool check metrics <"$1" 2>&1) && [ -z "$out" ]' _ "$WORK/body"
+check "an unrouted path is counted as route (none), not by its own name" \
+    bash -c 'grep -q "^cassiny_api_requests_total{route=\"(none)\"" "$1" && ! grep -q "no-such" "$1"' _ "$WORK/body"
 
 # Clean shutdown.
 stop_daemon

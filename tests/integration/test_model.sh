@@ -288,4 +288,43 @@ check "the gateway answers 503 problem+json without a ready replica ($code)" \
 check "the problem names the model" jqe '.status == 503 and (.detail | contains("'"$NAME"'"))' "$WORK/p.json"
 check "the last run is stopped" test "$(run_field "$RUN5" .status)" = stopped
 
+# --- metrics: what an operator alerts on, as Prometheus reads it
+section "metrics"
+curl -s -o /dev/null "${GW_BASE}made-up-$$/x"
+curl -s --unix-socket "$SOCK" -o "$WORK/metrics.txt" http://localhost/metrics
+# metric VALUE_OF SERIES: the sample's value ("" when absent)
+metric() { awk -v s="$1" '$1 == s { print $2 }' "$WORK/metrics.txt"; }
+ge() { awk -v a="${1:-0}" -v b="$2" 'BEGIN { exit !(a + 0 >= b + 0) }'; }
+promtool check metrics <"$WORK/metrics.txt" >"$WORK/promtool.out" 2>&1
+check "promtool check metrics finds nothing to say ($(tr '\n' ' ' <"$WORK/promtool.out" | head -c 300))" \
+    bash -c '[ $1 = 0 ] && [ ! -s "$2" ]' _ $? "$WORK/promtool.out"
+code=$(curl -s -o "$WORK/gw-metrics.txt" -w '%{http_code}' "${GW_BASE%models/}metrics")
+check "the gateway's port serves the same page for Prometheus ($code, promtool: $(promtool check metrics <"$WORK/gw-metrics.txt" 2>&1 | head -c 200))" \
+    bash -c '[ "$1" = 200 ] && grep -q "^cassiny_rollouts_started_total{model=\"$2\"} 5$" "$3" && [ -z "$(promtool check metrics <"$3" 2>&1)" ]' _ "$code" "$NAME" "$WORK/gw-metrics.txt"
+m="model=\"$NAME\""
+check "rollouts started: v1, v2, v3 and the two rollbacks ($(metric "cassiny_rollouts_started_total{$m}"))" \
+    test "$(metric "cassiny_rollouts_started_total{$m}")" = 5
+check "rollouts succeeded: all but v3 ($(metric "cassiny_rollouts_finished_total{$m,result=\"succeeded\"}"))" \
+    test "$(metric "cassiny_rollouts_finished_total{$m,result=\"succeeded\"}")" = 4
+check "rolled back: v3, with v2 serving on ($(metric "cassiny_rollouts_finished_total{$m,result=\"rolled_back\"}"))" \
+    test "$(metric "cassiny_rollouts_finished_total{$m,result=\"rolled_back\"}")" = 1
+ok200=$(metric "cassiny_gateway_requests_total{$m,code=\"200\"}")
+check "gateway requests answered 200 for $NAME: $ok200, at least the loop's $(lines)" ge "$ok200" "$(lines)"
+check "the server's own 404 is counted as the model's 404" \
+    ge "$(metric "cassiny_gateway_requests_total{$m,code=\"404\"}")" 1
+check "the 503 after the delete is the gateway's error no-ready-replica, without the deleted name" \
+    ge "$(metric 'cassiny_gateway_errors_total{model="(none)",reason="no-ready-replica"}')" 1
+check "the latency histogram of $NAME counts every answer" \
+    test "$(metric "cassiny_gateway_request_duration_seconds_count{$m}")" = \
+    "$(grep "^cassiny_gateway_requests_total{$m," "$WORK/metrics.txt" | awk '{ n += $2 } END { print n }')"
+check "a made-up model name is not a label of its own" bash -c '! grep -q "made-up-" "$1"' _ "$WORK/metrics.txt"
+check "launch durations of Models: 4, all but v3 ($(metric 'cassiny_launch_duration_seconds_count{kind="Model"}'))" \
+    test "$(metric 'cassiny_launch_duration_seconds_count{kind="Model"}')" = 4
+check "API requests by route, method and code: the applies" \
+    ge "$(metric 'cassiny_api_requests_total{route="/v1/specs",method="POST",code="202"}')" 3
+check "API requests by route: the run pages by their pattern" \
+    ge "$(metric 'cassiny_api_requests_total{route="/v1/runs/{id}",method="GET",code="200"}')" 1
+check "runs by kind and final status: the stopped Models" \
+    ge "$(metric 'cassiny_runs_total{kind="Model",status="stopped"}')" 4
+
 summary

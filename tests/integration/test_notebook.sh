@@ -215,6 +215,8 @@ check "an idle notebook (idleTimeout 5s) is stopped" test "$st" = stopped
 check "and the run says why" grep -q '^idle' <<<"$(run_field "$IDLE" .reason)"
 sleep 6
 check "a notebook with a busy kernel is spared" test "$(run_field "$BUSY" .status)" = ready
+culled=$(curl -s --unix-socket "$SOCK" http://localhost/metrics | awk '$1 == "cassiny_notebooks_culled_total" { print $2 }')
+check "/metrics counts the one culled notebook (cassiny_notebooks_culled_total $culled)" test "$culled" = 1
 
 # --- policy: each rule refuses, nothing is created
 before=$(docker ps -aq --filter "label=io.cassiny.instance=$(cat "$WORK/state/instance")" | wc -l)
