@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -96,6 +97,42 @@ char *cass_runlog_path(struct cass_daemon *d, const char *run_id)
                           run_id);
 }
 
+/* The ids of the containers whose output the kept log holds, one a line,
+ * in <log>.ids. */
+static bool log_has(const char *ids_path, const char *id)
+{
+    _cleanup_fclose_ FILE *f = fopen(ids_path, "re");
+    char line[128];
+    while (f && fgets(line, sizeof(line), f)) {
+        line[strcspn(line, "\n")] = '\0';
+        if (strcmp(line, id) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* Copies the kept log at path to fd, then a line that says the next
+ * container's output follows: a run with several containers (replicas,
+ * replacements, a notebook restarted in place) keeps all of them, in the
+ * order they went. 0, or -1 with errno. */
+static int copy_before(const char *path, struct log_file *lf, const char *id)
+{
+    _cleanup_close_ int in = open(path, O_RDONLY | O_CLOEXEC);
+    if (in < 0)
+        return errno == ENOENT ? 0 : -1;
+    char buf[65536];
+    ssize_t n;
+    while ((n = read(in, buf, sizeof(buf))) > 0)
+        if (log_to_file(0, buf, (size_t)n, lf) != 0)
+            return -1;
+    if (n < 0)
+        return -1;
+    char head[160];
+    int h = snprintf(head, sizeof(head), "%s[cassiny: the output of container %.12s follows]\n",
+                     lf->written > 0 ? "\n" : "", id);
+    return log_to_file(0, head, (size_t)h, lf) != 0 ? -1 : 0;
+}
+
 int cass_runlog_save(struct cass_daemon *d, struct cass_backend *b, const char *run_id,
                      const char *id)
 {
@@ -109,6 +146,10 @@ int cass_runlog_save(struct cass_daemon *d, struct cass_backend *b, const char *
         return -1;
     }
     _cleanup_free_ char *path = cass_runlog_path(d, run_id);
+    _cleanup_free_ char *ids = cass_xasprintf("%s.ids", path);
+    /* Kept already (a reconcile after a crash saves again). */
+    if (log_has(ids, id))
+        return 0;
     _cleanup_free_ char *tmp = cass_xasprintf("%s.tmp", path);
     struct log_file lf = {.fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)};
     if (lf.fd < 0) {
@@ -117,9 +158,18 @@ int cass_runlog_save(struct cass_daemon *d, struct cass_backend *b, const char *
         log_warn("run %s: cannot keep logs: %s: %s", run_id, tmp, strerror(errno));
         return -1;
     }
-    struct cass_engine_logs_opts o = {.tail = -1};
+    int rc = 0;
     _cleanup_error_ struct cass_error *err = NULL;
-    int rc = b->ops->logs(b, id, &o, log_to_file, &lf, &err);
+    /* A log kept before this version has no .ids: its one container is
+     * the one kept. */
+    if (access(ids, F_OK) == 0 || access(path, F_OK) == 0)
+        rc = copy_before(path, &lf, id);
+    if (rc == 0) {
+        struct cass_engine_logs_opts o = {.tail = -1};
+        rc = b->ops->logs(b, id, &o, log_to_file, &lf, &err);
+    } else if (!lf.error) {
+        lf.error = errno;
+    }
     int cut = 0;
     if (lf.error == ENOSPC || lf.error == EDQUOT) {
         cass_store_mark_full(d->store);
@@ -141,6 +191,11 @@ int cass_runlog_save(struct cass_daemon *d, struct cass_backend *b, const char *
         log_warn("run %s: cannot keep logs: rename: %s", run_id, strerror(errno));
         return -1;
     }
+    /* After the log: a crash between the two keeps this output twice at the
+     * next save, rather than not at all. */
+    _cleanup_fclose_ FILE *f = fopen(ids, "ae");
+    if (!f || fprintf(f, "%s\n", id) < 0 || fflush(f) != 0)
+        log_warn("run %s: cannot note container %.12s as kept: %s", run_id, id, strerror(errno));
     return cut != 0 ? 1 : 0;
 }
 

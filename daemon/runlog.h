@@ -1,6 +1,9 @@
 /* A run's container output kept in the state directory once the container
- * is gone (<stateDir>/runs/<run>/container.log): the last
- * CASS_RUNLOG_MAX bytes, with a first line that says what was dropped. */
+ * is gone (<stateDir>/runs/<run>/container.log): the output of each of its
+ * containers in the order they went (a line "[cassiny: the output of
+ * container ID follows]" before each after the first), at most the last
+ * CASS_RUNLOG_MAX bytes of all of it, with a first line that says what was
+ * dropped. */
 #ifndef CASS_RUNLOG_H
 #define CASS_RUNLOG_H
 

@@ -187,6 +187,9 @@ mark=$(($(lines) + 2))
 check "v2 becomes ready" test "$st" = ready
 wait_for 20 '[ "$(lines)" -ge $((mark + 10)) ]'
 check "v1's run is stopped, replaced" test "$(run_field "$RUN1" .status)" = stopped
+curl -s --unix-socket "$SOCK" -o "$WORK/v1.log" "http://localhost/v1/runs/$RUN1/logs"
+check "v1's kept log holds both replicas' output ($(grep -c 'listening on' "$WORK/v1.log") starts, $(grep -c '^\[cassiny: the output of container' "$WORK/v1.log") second container)" \
+    test "$(grep -c 'listening on' "$WORK/v1.log") $(grep -c '^\[cassiny: the output of container [0-9a-f]\{12\} follows\]$' "$WORK/v1.log")" = "2 1"
 check "two v2 replicas run and no v1" test "$(replicas "$RUN2") $(replicas)" = "2 2"
 n=$(lines)
 check "no failed request in $n during the rollout" test "$(failures)" = 0
