@@ -104,7 +104,7 @@ int cass_eventstream_refill(struct cass_eventstream *x)
     for (;;) {
         _cleanup_error_ struct cass_error *err = NULL;
         _cleanup_json_ json_t *entries =
-            cass_store_audit_since(x->d->store, x->last_id, EVENTS_PAGE, &err);
+            cass_store_audit_since(x->d->store, x->last_id, EVENTS_PAGE, NULL, &err);
         if (!entries) {
             x->failed = true;
             return 1;
