@@ -11,7 +11,9 @@
 # The flags mean what they mean for build-notebook-image.sh, which also
 # resolves the apt sources for this script. Run it (systemd needs the cgroup
 # file system and a writable /run):
-#   docker run -d --privileged --cgroupns=host --tmpfs /run --tmpfs /run/lock \
+#   docker run -d --cap-add ALL --security-opt seccomp=unconfined \
+#       --security-opt apparmor=unconfined --security-opt systempaths=unconfined \
+#       --cgroupns=host -v /sys/fs/cgroup:/sys/fs/cgroup --tmpfs /run --tmpfs /run/lock \
 #       --stop-signal SIGRTMIN+3 \
 #       cassiny/systemd-test:bookworm
 #
