@@ -381,27 +381,37 @@ if [ -z "${CASS_SYSTEMD_SKIP_RELOAD:-}" ]; then
     big=$(printf 'apiVersion: cassiny/v1\nkind: Job\nmetadata: {name: %s-big}\nspec:\n  image: %s\n  command: [sh, -c, "true"]\n  outputs: /outputs\n  resources: {cpus: 2, memory: 64Mi}\n' \
         "$P" "$BUSYBOX")
     code=$(ct_apply "$big" '?dryRun=true')
-    check "[SIGHUP RELOAD] before: a Job of 2 cpus passes the policy (maxCpus 4) at a dry run ($code $(head -c 200 "$W/body"))" \
+    check "[SIGHUP RELOAD] before: a Job of 2 cpus passes the policy (maxCpus 4) at a dry run ($code)" \
         test "$code" = 200 -o "$code" = 202
     pid=$(main_pid)
     since=$(in_ct date '+%Y-%m-%d %H:%M:%S')
+    ndebug0=$(in_ct journalctl -u cassinyd --no-pager -o cat | grep -c '^debug: ')
     sleep 1
-    ndebug0=$(in_ct journalctl -u cassinyd --no-pager -o cat --since "$since" | grep -c '^debug: ')
     write_ct_config 1 debug
     in_ct systemctl reload cassinyd
     rc=$?
-    sleep 1
-    ct_api GET /v1/specs >/dev/null # something to log at debug
-    sleep 1
-    jr=$(in_ct journalctl -u cassinyd --no-pager -o cat --since "$since")
     check "[SIGHUP RELOAD] systemctl reload exits 0 and the main pid is the same (rc $rc)" \
         test $rc = 0 -a "$(main_pid)" = "$pid"
-    check "[SIGHUP RELOAD] the daemon logs \"reloaded\" at info level" grep -q '^info: .*reloaded' <<<"$jr"
+    # kill -HUP returns at once (systemd 252 has no Type=notify-reload): the
+    # reload is done when the daemon says so.
+    for i in $(seq 50); do
+        in_ct journalctl -u cassinyd --no-pager -o cat --since "$since" | grep -q '^info: .*reloaded' && break
+        sleep 0.1
+    done
     code=$(ct_apply "$big")
     check "[SIGHUP RELOAD] a Job of 2 cpus is refused with 403 under the new policy (maxCpus 1): $code" \
         test "$code" = 403
-    check "[SIGHUP RELOAD] debug lines appear in the journal after the reload ($ndebug0 before)" \
-        test "$(grep -c '^debug: ' <<<"$jr")" -gt "$ndebug0"
+    # A Job the new policy allows: its engine events are logged at debug.
+    small=$(printf 'apiVersion: cassiny/v1\nkind: Job\nmetadata: {name: %s-small}\nspec:\n  image: %s\n  command: [sh, -c, "true"]\n  outputs: /outputs\n  resources: {cpus: 250m, memory: 64Mi}\n' \
+        "$P" "$BUSYBOX")
+    code=$(ct_apply "$small")
+    small_run=$(jq -r '.specs[0].run.id // empty' "$W/body")
+    st=$(ct_wait_run "$small_run" 60)
+    check "[SIGHUP RELOAD] a Job the new policy allows runs after the reload ($code, $st)" test "$st" = succeeded
+    jr=$(in_ct journalctl -u cassinyd --no-pager -o cat --since "$since")
+    check "[SIGHUP RELOAD] the daemon logs \"reloaded\" at info level" grep -q '^info: .*reloaded' <<<"$jr"
+    check "[SIGHUP RELOAD] debug lines appear in the journal after the reload ($ndebug0 at info before, $(grep -c '^debug: ' <<<"$jr") after)" \
+        test "$ndebug0" = 0 -a "$(grep -c '^debug: ' <<<"$jr")" -gt 0
     check "[SIGHUP RELOAD] the runs keep their containers and the Model is ready" \
         test "$(containers)" = "$before" -a "$(run_field "$model_run" .status)" = ready
     write_ct_config 4 info
