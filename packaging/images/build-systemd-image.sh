@@ -10,7 +10,8 @@
 #
 # The flags mean what they mean for build-notebook-image.sh, which also
 # resolves the apt sources for this script. Run it (systemd needs the cgroup
-# file system and a writable /run):
+# file system and a writable /run; this is for the legacy cgroup hierarchy,
+# tests/integration/test_systemd.sh also knows the unified one):
 #   docker run -d --cap-add ALL --security-opt seccomp=unconfined \
 #       --security-opt apparmor=unconfined --security-opt systempaths=unconfined \
 #       --cgroupns=host -v /sys/fs/cgroup:/sys/fs/cgroup --tmpfs /run --tmpfs /run/lock \
@@ -31,27 +32,10 @@ dry_run=0
 . "$here/lib.sh"
 
 usage() { sed -n '8,9p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
-no_space() { case $2 in *[[:space:]]*|'') img_die "$1: bad value '$2'" ;; esac; }
 
 while [ $# -gt 0 ]; do
-    case $1 in
-    --tag) [ $# -ge 2 ] || usage; tag=$2; shift 2 ;;
-    --tag=*) tag=${1#*=}; shift ;;
-    --mirror|--security-mirror|--snapshot)
-        [ $# -ge 2 ] || usage; no_space "$1" "$2"
-        source_args="$source_args $1=$2"
-        [ "$1" != --snapshot ] || snapshot=$2
-        shift 2 ;;
-    --mirror=*|--security-mirror=*|--snapshot=*)
-        no_space "${1%%=*}" "${1#*=}"
-        source_args="$source_args $1"
-        case $1 in --snapshot=*) snapshot=${1#*=} ;; esac
-        shift ;;
-    --force) force=1; shift ;;
-    --dry-run) dry_run=1; shift ;;
-    -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
-    *) usage ;;
-    esac
+    img_arg "$@" || usage
+    shift "$img_shift"
 done
 
 # The recipe's own hash (this script and the shared code): an image built

@@ -76,6 +76,10 @@ api() {
         -w '%{http_code} %{content_type}' "$@" "http://localhost$p"
 }
 
+# run_status RUN_ID: the run's status (a suite whose API is elsewhere
+# defines its own after sourcing this file)
+run_status() { curl -s --unix-socket "$SOCK" "http://localhost/v1/runs/$1" | jq -r .status; }
+
 # wait_run RUN_ID SECONDS STATUS...: polls until the run has one of the
 # statuses (or any final one); prints the status it ended in.
 wait_run() {
@@ -83,7 +87,7 @@ wait_run() {
     shift 2
     local end=$(($(date +%s) + secs)) st
     while :; do
-        st=$(curl -s --unix-socket "$SOCK" "http://localhost/v1/runs/$id" | jq -r .status)
+        st=$(run_status "$id")
         for want in "$@" succeeded failed stopped; do
             [ "$st" = "$want" ] && { echo "$st"; return 0; }
         done

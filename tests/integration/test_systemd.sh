@@ -90,19 +90,7 @@ ct_apply() {
     docker exec "$CT" cat /run/body >"$W/body" 2>/dev/null
 }
 run_field() { ct_api GET "/v1/runs/$1" >/dev/null && jq -r "$2" "$W/body"; }
-# ct_wait_run RUN SECONDS STATUS...: as lib.sh's wait_run, through the container
-ct_wait_run() {
-    local id=$1 end=$(($(date +%s) + $2)) st want
-    shift 2
-    while :; do
-        st=$(run_field "$id" .status)
-        for want in "$@" succeeded failed stopped; do
-            [ "$st" = "$want" ] && { echo "$st"; return 0; }
-        done
-        [ "$(date +%s)" -ge $end ] && { echo "$st"; return 1; }
-        sleep 0.3
-    done
-}
+run_status() { run_field "$1" .status; } # lib.sh's wait_run asks through the container
 main_pid() { in_ct systemctl show -p MainPID --value cassinyd; }
 unit_prop() { in_ct systemctl show -p "$1" --value cassinyd; }
 # up_within SECONDS: the unit is active and the API answers
@@ -215,14 +203,24 @@ echo "input bytes" >"$W/data/in/x.txt"
 echo "model bytes" >"$W/data/model.bin"
 chmod -R a+rX "$W/data"
 
-# Not --privileged: this engine may not grant CAP_SYS_RESOURCE. systemd
-# needs the others (namespaces for the sandboxes), no seccomp or AppArmor
-# profile of the engine's, /proc and /sys unmasked, and the cgroup tree.
+# Not --privileged: an engine may not grant CAP_SYS_RESOURCE (this one
+# does not). systemd needs the other capabilities (namespaces for the
+# sandboxes), no seccomp or AppArmor profile of the engine's, /proc and /sys
+# unmasked, and a writable cgroup tree: on the legacy hierarchy the host's,
+# on the unified one a namespace of its own, mounted read-only by the
+# engine and made writable before systemd starts.
+if [ "$(stat -fc %T /sys/fs/cgroup)" = cgroup2fs ]; then
+    cgroup_args=(--cgroupns=private --entrypoint /bin/sh)
+    boot=(-c 'mount -o remount,rw /sys/fs/cgroup && exec /lib/systemd/systemd')
+else
+    cgroup_args=(--cgroupns=host -v /sys/fs/cgroup:/sys/fs/cgroup:rw)
+    boot=()
+fi
 if ! docker run -d --name "$CT" --label "io.cassiny.test=$P" --cap-add ALL --cap-drop SYS_RESOURCE \
     --security-opt seccomp=unconfined --security-opt apparmor=unconfined \
-    --security-opt systempaths=unconfined --cgroupns=host --stop-signal SIGRTMIN+3 \
-    --network host --tmpfs /run --tmpfs /run/lock -v /sys/fs/cgroup:/sys/fs/cgroup:rw \
-    -v /var/run/docker.sock:/run/docker.sock -v "$W:$W" "$IMAGE" >/dev/null; then
+    --security-opt systempaths=unconfined "${cgroup_args[@]}" --stop-signal SIGRTMIN+3 \
+    --network host --tmpfs /run --tmpfs /run/lock \
+    -v /var/run/docker.sock:/run/docker.sock -v "$W:$W" "$IMAGE" "${boot[@]}" >/dev/null; then
     not_ok "a container of $IMAGE starts"
     summary
     exit 1
@@ -289,10 +287,10 @@ model=$(printf 'apiVersion: cassiny/v1\nkind: Model\nmetadata: {name: %s}\nspec:
     "$P" "$HTTPD" "$W/data/model.bin")
 code=$(ct_apply "$model")
 model_run=$(jq -r '.specs[0].run.id // empty' "$W/body")
-st=$(ct_wait_run "$model_run" 120 ready)
+st=$(wait_run "$model_run" 120 ready)
 check "a Model of 2 replicas is ready under the unit ($code, $st)" test "$st" = ready
 check "the gateway serves it" curl -fsS --max-time 5 -o /dev/null "http://127.0.0.1:$PORT/models/$P/ping.txt"
-st=$(ct_wait_run "$job_run" 60 running)
+st=$(wait_run "$job_run" 60 running)
 check "the Job runs, its input hashed through the sandbox ($st)" \
     test "$st" = running -a -n "$(run_field "$job_run" '.inputsDigest // empty')"
 containers() { { run_field "$job_run" '.containers[]?'; run_field "$model_run" '.containers[]?'; } | sort | tr '\n' ' '; }
@@ -370,7 +368,7 @@ loop_report api API
 check "the runs' containers are the same after kill -9" test "$(containers)" = "$before"
 st=$(run_field "$model_run" .status)
 check "the Model is still ready ($st)" test "$st" = ready
-st=$(ct_wait_run "$job_run" 120)
+st=$(wait_run "$job_run" 120)
 check "the Job started before the kill ends succeeded, its output hashed ($st)" \
     test "$st" = succeeded -a "$(run_field "$job_run" '[.outputs[]?.path] | join(",")')" = x.txt
 
@@ -406,7 +404,7 @@ if [ -z "${CASS_SYSTEMD_SKIP_RELOAD:-}" ]; then
         "$P" "$BUSYBOX")
     code=$(ct_apply "$small")
     small_run=$(jq -r '.specs[0].run.id // empty' "$W/body")
-    st=$(ct_wait_run "$small_run" 60)
+    st=$(wait_run "$small_run" 60)
     check "[SIGHUP RELOAD] a Job the new policy allows runs after the reload ($code, $st)" test "$st" = succeeded
     jr=$(in_ct journalctl -u cassinyd --no-pager -o cat --since "$since")
     check "[SIGHUP RELOAD] the daemon logs \"reloaded\" at info level" grep -q '^info: .*reloaded' <<<"$jr"
