@@ -1,7 +1,9 @@
 # Shared by the bookworm image recipes (sourced, POSIX sh). The caller sets
 # prog, tag, suite, snapshot, source_args (--mirror=..., --security-mirror=...,
-# --snapshot=... words without spaces) and here (this directory).
+# --snapshot=... words without spaces), force, dry_run, here (this directory)
+# and a usage function.
 #
+#   img_arg ARGS...                 one of the common flags (see below)
 #   img_log / img_die MESSAGE      progress and fatal errors on stderr
 #   img_id                          the ID of $tag, or nothing (exit 1)
 #   img_recipe FILE...              sha256 prefix of the recipe's files
@@ -17,6 +19,31 @@
 #                                   imports it as $tag with the suite, snapshot and
 #                                   recipe ($recipe) labels; the previous image, if
 #                                   untagged now, is removed
+
+# img_arg ARGS...: takes the flags every recipe has (--tag, --mirror,
+# --security-mirror, --snapshot, --force, --dry-run) off the front of ARGS;
+# sets img_shift to the words used, returns 1 for another flag.
+img_arg() {
+    img_shift=1
+    case $1 in
+    --tag|--mirror|--security-mirror|--snapshot)
+        [ $# -ge 2 ] || usage
+        case $2 in *[[:space:]]*|'') img_die "$1: bad value '$2'" ;; esac
+        img_shift=2
+        set -- "$1=$2" ;;
+    esac
+    case $1 in
+    --tag=*) tag=${1#*=} ;;
+    --mirror=*|--security-mirror=*|--snapshot=*)
+        case ${1#*=} in *[[:space:]]*|'') img_die "${1%%=*}: bad value '${1#*=}'" ;; esac
+        source_args="$source_args $1"
+        case $1 in --snapshot=*) snapshot=${1#*=} ;; esac ;;
+    --force) force=1 ;;
+    --dry-run) dry_run=1 ;;
+    -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
+    *) return 1 ;;
+    esac
+}
 
 img_log() { printf '%s %s: %s\n' "$(date -u +%H:%M:%S)" "$prog" "$*" >&2; }
 img_die() { printf '%s: error: %s\n' "$prog" "$*" >&2; exit 1; }

@@ -52,7 +52,6 @@ mkdir -p /srv
 W=$(mktemp -d /srv/cassiny-it-systemd.XXXXXX)
 chmod 0755 "$W"
 SOCK=/run/cassiny/cassiny.sock
-WORK=$W # lib.sh's api/launch helpers keep their reply bodies there
 CT_UP=
 
 cleanup() {
@@ -183,13 +182,11 @@ loop_report() {
 }
 
 # ---------------------------------------------------------------------------
-for img in "$BUSYBOX"; do
-    if ! docker image inspect "$img" >/dev/null 2>&1; then
-        not_ok "image $img is present (packaging/images/build-test-image.sh builds it)"
-        summary
-        exit 1
-    fi
-done
+if ! docker image inspect "$BUSYBOX" >/dev/null 2>&1; then
+    not_ok "image $BUSYBOX is present (packaging/images/build-test-image.sh builds it)"
+    summary
+    exit 1
+fi
 if ! "$src/packaging/images/build-systemd-image.sh" ${CASS_SYSTEMD_IMAGE:+--tag "$IMAGE"} >/dev/null 2>"$W/image.log"; then
     not_ok "image $IMAGE is built (packaging/images/build-systemd-image.sh): $(tail -n 5 "$W/image.log")"
     summary
