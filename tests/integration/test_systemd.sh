@@ -260,7 +260,7 @@ check "the daemon runs with the test's config (the journal: state in $W/state)" 
 ct_api GET /healthz >/dev/null
 mounts=$(jq -r .mounts "$W/body")
 echo "# /healthz mounts: $mounts"
-check "/healthz says the pins are unstaged and why (the service's own mount namespace)" \
+check "/healthz says the pins are unstaged, and why (here the engine is the host's anyway; under the unit the daemon has its own mount namespace: below)" \
     test "${mounts#unstaged: }" != "$mounts"
 pid=$(main_pid)
 check "the daemon has a mount namespace of its own (the sandbox), not PID 1's" \
