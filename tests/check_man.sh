@@ -79,20 +79,28 @@ schema_paths() {
         walk_props("")' "$srcdir/schemas/$1" | sort -u
 }
 
-# Checks that every path of schema $1 is the first word of an entry in
-# section $3 of page $2.
-check_fields() {
-    schema=$1 page=$2 sect=$3
-    [ -f "$tmp/$page.txt" ] || { fail "$page: $sect: no page"; return; }
-    schema_paths "$schema" >"$tmp/paths" || { fail "$schema: jq failed"; return; }
-    section "$tmp/$page.txt" "$sect" | sed -n 's/^ \{7\}\([^ ]*\) (.*)$/\1/p' | sort -u >"$tmp/entries"
-    missing=$(comm -23 "$tmp/paths" "$tmp/entries" | tr '\n' ' ')
-    n=$(wc -l <"$tmp/paths")
-    if [ "$n" -gt 0 ] && [ -z "$missing" ]; then
-        ok "$page: $sect has all $n fields of $schema"
+# covered WANT HAVE MIN WHAT: every line of the file WANT is a line of HAVE,
+# and WANT has at least MIN lines (an empty list proves nothing).
+covered() {
+    sort -u "$1" >"$tmp/want"
+    sort -u "$2" >"$tmp/have"
+    missing=$(comm -23 "$tmp/want" "$tmp/have" | tr '\n' ' ')
+    n=$(wc -l <"$tmp/want")
+    if [ "$n" -ge "$3" ] && [ -z "$missing" ]; then
+        ok "$4 (all $n)"
     else
-        fail "$page: $sect lacks fields of $schema: ${missing:-(the schema has none)}"
+        fail "$4: missing: ${missing:-(only $n to check)}"
     fi
+}
+
+# The paths of the field entries ("PATH (TYPE)") in section $2 of page $1.
+field_entries() { section "$tmp/$1.txt" "$2" | sed -n 's/^ \{7\}\([^ ]*\) (.*)$/\1/p'; }
+
+# check_fields SCHEMA PAGE SECTION: every path of the schema has an entry there.
+check_fields() {
+    schema_paths "$1" >"$tmp/paths" || { fail "$1: jq failed"; return; }
+    field_entries "$2" "$3" >"$tmp/entries"
+    covered "$tmp/paths" "$tmp/entries" 1 "$2: $3 has an entry for each field of $1"
 }
 check_fields notebook.schema.json cassiny-spec.5 NOTEBOOK
 check_fields job.schema.json cassiny-spec.5 JOB
@@ -105,15 +113,9 @@ check_fields config.schema.json cassinyd.yaml.5 KEYS
     grep -ohE '(cass_(daemon_config_[a-z_]+|cfg_get)\([^"]*|json_object_get\(cfg, )"[^"]+"' \
         "$srcdir"/daemon/*.c "$srcdir"/api/*.c | sed 's/.*"\([^"]*\)"$/\1/'
     "$daemon" --help | sed -n 's/.*(config key \([^)]*\)).*/\1/p'
-} | sort -u >"$tmp/read-keys"
-section "$tmp/cassinyd.yaml.5.txt" KEYS | sed -n 's/^ \{7\}\([^ ]*\) (.*)$/\1/p' | sort -u >"$tmp/entries"
-missing=$(comm -23 "$tmp/read-keys" "$tmp/entries" | tr '\n' ' ')
-n=$(wc -l <"$tmp/read-keys")
-if [ "$n" -gt 5 ] && [ -z "$missing" ]; then
-    ok "cassinyd.yaml.5: all $n keys the daemon reads by name are under KEYS"
-else
-    fail "cassinyd.yaml.5: keys the daemon reads missing from KEYS: ${missing:-(found only $n)}"
-fi
+} >"$tmp/read-keys"
+field_entries cassinyd.yaml.5 KEYS >"$tmp/entries"
+covered "$tmp/read-keys" "$tmp/entries" 6 "cassinyd.yaml.5: KEYS has each key the daemon reads by name"
 
 # cassinyctl: the verbs of its usage, each verb's flags in its entry, the
 # options before the verb under OPTIONS.
@@ -122,16 +124,7 @@ fi
 "$ctl" __complete verbs | cmp -s - "$tmp/verbs" ||
     fail "cassinyctl: --help and __complete verbs list different verbs"
 section "$tmp/cassinyctl.1.txt" VERBS | sed -n 's/^ \{7\}\([a-z][^ ]*\).*/\1/p' >"$tmp/verb-entries"
-missing=
-for v in $(cat "$tmp/verbs"); do
-    grep -qxF "$v" "$tmp/verb-entries" || missing="$missing $v"
-done
-n=$(wc -l <"$tmp/verbs")
-if [ "$n" -gt 5 ] && [ -z "$missing" ]; then
-    ok "cassinyctl.1: all $n verbs of the usage have an entry"
-else
-    fail "cassinyctl.1: verbs without an entry:${missing:- (usage lists only $n)}"
-fi
+covered "$tmp/verbs" "$tmp/verb-entries" 6 "cassinyctl.1: VERBS has an entry for each verb of the usage"
 "$ctl" __complete flags >"$tmp/global-flags"
 missing=
 for v in $(cat "$tmp/verbs"); do
@@ -148,24 +141,13 @@ if [ -z "$missing" ]; then
 else
     fail "cassinyctl.1: flags missing from their verb's entry:$missing"
 fi
-section "$tmp/cassinyctl.1.txt" OPTIONS | entry_words | sort -u >"$tmp/opt-words"
-missing=$(sort -u "$tmp/global-flags" | comm -23 - "$tmp/opt-words" | tr '\n' ' ')
-if [ -s "$tmp/global-flags" ] && [ -z "$missing" ]; then
-    ok "cassinyctl.1: all $(wc -l <"$tmp/global-flags") options before the verb are under OPTIONS"
-else
-    fail "cassinyctl.1: options missing from OPTIONS: $missing"
-fi
+section "$tmp/cassinyctl.1.txt" OPTIONS | entry_words >"$tmp/opt-words"
+covered "$tmp/global-flags" "$tmp/opt-words" 4 "cassinyctl.1: OPTIONS has each option before the verb"
 
 # cassinyd: every option of --help under OPTIONS.
-"$daemon" --help | grep -oE '(^|[ ,])--?[A-Za-z][-A-Za-z]*' | tr -d ' ,' | sort -u >"$tmp/d-opts"
-section "$tmp/cassinyd.8.txt" OPTIONS | entry_words | sort -u >"$tmp/opt-words"
-missing=$(comm -23 "$tmp/d-opts" "$tmp/opt-words" | tr '\n' ' ')
-n=$(wc -l <"$tmp/d-opts")
-if [ "$n" -gt 5 ] && [ -z "$missing" ]; then
-    ok "cassinyd.8: all $n options of cassinyd --help are under OPTIONS"
-else
-    fail "cassinyd.8: options of --help missing from OPTIONS: ${missing:-(help lists only $n)}"
-fi
+"$daemon" --help | grep -oE '(^|[ ,])--?[A-Za-z][-A-Za-z]*' | tr -d ' ,' >"$tmp/d-opts"
+section "$tmp/cassinyd.8.txt" OPTIONS | entry_words >"$tmp/opt-words"
+covered "$tmp/d-opts" "$tmp/opt-words" 6 "cassinyd.8: OPTIONS has each option of cassinyd --help"
 
 # The default paths the programs print.
 cfg=$("$daemon" --help | sed -n 's/.*(default \([^ ]*\) if present).*/\1/p')
