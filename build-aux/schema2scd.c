@@ -131,8 +131,8 @@ static void put_value(const json_t *v)
     free(s);
 }
 
-/* What kind of value it is, in words. */
-static void put_type(const json_t *p)
+/* What kind of value it is, in words; doc_id: where p's references point. */
+static void put_type(const json_t *p, const char *doc_id)
 {
     const char *q = json_string_value(json_object_get(p, "x-cassiny-quantity"));
     const char *type = json_string_value(json_object_get(p, "type"));
@@ -160,11 +160,15 @@ static void put_type(const json_t *p)
                json_is_object(json_object_get(p, "additionalProperties"))) {
         fputs("map of names to strings", stdout);
     } else if (type && strcmp(type, "array") == 0) {
-        const json_t *items = json_object_get(p, "items");
+        const char *item_doc = doc_id;
+        json_t *items = resolve(json_object_get(p, "items"), &item_doc, "[]");
         const char *it = json_string_value(json_object_get(items, "type"));
-        printf("list%s%s%s", it || json_object_get(items, "$ref") ? " of " : "",
-               it ? it : (json_object_get(items, "$ref") ? "objects" : ""),
-               it ? "s" : "");
+        if (json_is_true(json_object_get(items, "x-cassiny-path")))
+            it = "absolute path";
+        printf("list%s%s%s", it ? " of " : "", it ? it : "", it ? "s" : "");
+        json_decref(items);
+    } else if (json_is_true(json_object_get(p, "x-cassiny-path"))) {
+        fputs("absolute path", stdout);
     } else if (type) {
         fputs(type, stdout);
     } else {
@@ -207,8 +211,7 @@ static void put_bounds(const json_t *p)
     put_range(NULL, json_object_get(p, "maxProperties"), 0, "entries");
 }
 
-static void walk(const json_t *node, const char *doc_id, const char *path, int required,
-                 int depth);
+static void walk(const json_t *node, const char *doc_id, const char *path, int required, int depth);
 
 #define PATH_MAX_LEN 1024
 
@@ -246,8 +249,7 @@ static void walk_properties(const json_t *obj, const char *doc_id, const char *p
     }
 }
 
-static void walk(const json_t *node, const char *doc_id, const char *path, int required,
-                 int depth)
+static void walk(const json_t *node, const char *doc_id, const char *path, int required, int depth)
 {
     if (depth > MAX_DEPTH) {
         fprintf(stderr, "schema2scd: %s: nested too deep\n", path);
@@ -267,7 +269,7 @@ static void walk(const json_t *node, const char *doc_id, const char *path, int r
     printf("*");
     put_text(path);
     printf("* (");
-    put_type(p);
+    put_type(p, doc_id);
     printf(")\n\t");
     put_text(desc ? desc : "");
     if (desc && desc[strlen(desc) - 1] != '.')
@@ -297,7 +299,8 @@ static void walk(const json_t *node, const char *doc_id, const char *path, int r
     if (items) {
         char ipath[PATH_MAX_LEN];
         const char *item_doc = doc_id;
-        json_t *it = join_path(ipath, path, "[]", "") == 0 ? resolve(items, &item_doc, ipath) : NULL;
+        json_t *it =
+            join_path(ipath, path, "[]", "") == 0 ? resolve(items, &item_doc, ipath) : NULL;
         if (it)
             walk_properties(it, item_doc, ipath, depth);
         json_decref(it);
