@@ -62,16 +62,22 @@ static void offer_verb_flags(const struct ctl_verb *v, const char *prefix)
     offer_flags(ctl_global_flags, prefix, true);
 }
 
+/* Set once a request failed: the next lookups of this completion (names,
+ * then runs) are not tried, so a mute daemon costs one timeout, not two. */
+static bool daemon_away;
+
 /* A GET of the daemon's JSON, quietly: NULL on any failure. Caller owns. */
 static json_t *quiet_get(struct ctl *c, const char *path)
 {
     _cleanup_error_ struct cass_error *err = NULL;
-    struct cass_http *h = ctl_http_new(c, COMPLETE_TIMEOUT_MS, &err);
+    struct cass_http *h = daemon_away ? NULL : ctl_http_new(c, COMPLETE_TIMEOUT_MS, &err);
     if (!h)
         return NULL;
     struct cass_http_response r = {0};
     json_t *v = NULL;
-    if (cass_http_request(h, "GET", path, NULL, NULL, 0, &r, &err) == 0 && r.status == 200)
+    if (cass_http_request(h, "GET", path, NULL, NULL, 0, &r, &err) < 0)
+        daemon_away = true;
+    else if (r.status == 200)
         v = json_loadb(r.body, r.len, JSON_REJECT_DUPLICATES, NULL);
     cass_http_response_clear(&r);
     cass_http_free(h);

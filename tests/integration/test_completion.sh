@@ -100,6 +100,22 @@ ms=$((($(date +%s%N) - start) / 1000000))
 check "an unreachable daemon: no candidates, no error, at once (${ms} ms)" \
     test -z "$got" -a "$ms" -lt 3000
 
+# A daemon that accepts and never answers: the helper gives up after its
+# short timeout (1.5 s, once for the names and run ids together) with
+# nothing printed.
+socat UNIX-LISTEN:"$WORK/mute.sock",fork EXEC:"sleep 30" 2>/dev/null &
+mute=$!
+for _ in $(seq 50); do [ -S "$WORK/mute.sock" ] && break; sleep 0.1; done
+listening=no
+[ -S "$WORK/mute.sock" ] && listening=yes
+start=$(date +%s%N)
+got=$(CASSINY_HOST="unix://$WORK/mute.sock" comp describe "")
+ms=$((($(date +%s%N) - start) / 1000000))
+kill "$mute" 2>/dev/null
+wait "$mute" 2>/dev/null
+check "a daemon that does not answer: no candidates within the timeout (${ms} ms)" \
+    test "$listening" = yes -a -z "$got" -a "$ms" -ge 1000 -a "$ms" -lt 2500
+
 # --- zsh
 if command -v zsh >/dev/null 2>&1; then
     zdir="$src/packaging/completion/zsh"
