@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "auth.h"
 #include "daemon.h"
 #include "error.h"
 #include "stream.h"
@@ -22,8 +23,13 @@ struct cass_api_request {
     const char *content_type; /* may be NULL */
     const char *body;         /* NUL-terminated, may be "" */
     size_t body_len;
-    char actor[64];
-    json_t *query; /* tests only: query arguments when conn is NULL (borrowed) */
+    char actor[72]; /* who.from, for messages */
+    json_t *query;  /* tests only: query arguments when conn is NULL (borrowed) */
+    /* Who is calling (filled by the server before routing): the local admin
+     * on the unix socket, a token's user on a network listener; scope NONE
+     * with auth_error saying why when nobody could be authenticated. */
+    struct cass_principal who;
+    char auth_error[160];
 };
 
 struct cass_api_reply {

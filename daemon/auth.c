@@ -1,6 +1,9 @@
 #include "config.h"
 
+#include <netdb.h>
+#include <netinet/in.h>
 #include <stdio.h>
+#include <sys/socket.h>
 #include <string.h>
 #include <strings.h>
 
@@ -27,6 +30,19 @@ int cass_scope_parse(const char *name, enum cass_scope *ret)
             return 0;
         }
     return -1;
+}
+
+void cass_auth_format_addr(const struct sockaddr *sa, char *buf, size_t n)
+{
+    char host[64], port[16];
+    socklen_t len =
+        sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+    if (getnameinfo(sa, len, host, sizeof(host), port, sizeof(port),
+                    NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
+        snprintf(buf, n, "unknown");
+        return;
+    }
+    snprintf(buf, n, sa->sa_family == AF_INET6 ? "[%s]:%s" : "%s:%s", host, port);
 }
 
 void cass_auth_local(struct cass_principal *p, unsigned uid)
