@@ -28,8 +28,7 @@ typedef int (*handler_fn)(struct cass_api_request *req, const char *arg,
 
 struct route {
     const char *method;
-    const char *prefix; /* the path, or the part before {arg} */
-    const char *suffix; /* NULL: fixed path; else what follows {arg} ("" for none) */
+    const char *path; /* as in api/openapi.yaml: at most one {arg} segment */
     handler_fn fn;
 };
 
@@ -535,35 +534,46 @@ static int h_events(struct cass_api_request *req, const char *arg, struct cass_a
 }
 
 static const struct route routes[] = {
-    {"GET", "/healthz", NULL, h_healthz},
-    {"GET", "/metrics", NULL, h_metrics},
-    {"GET", "/v1/version", NULL, h_version},
-    {"GET", "/v1/openapi.yaml", NULL, h_openapi},
-    {"POST", "/v1/specs", NULL, h_specs_post},
-    {"GET", "/v1/specs", NULL, h_specs_list},
-    {"GET", "/v1/specs/", "", h_specs_get},
-    {"DELETE", "/v1/specs/", "", h_specs_delete},
-    {"POST", "/v1/specs/", "/rollback", h_specs_rollback},
-    {"GET", "/v1/runs", NULL, h_runs_list},
-    {"GET", "/v1/runs/", "", h_runs_get},
-    {"GET", "/v1/runs/", "/logs", h_runs_logs},
-    {"POST", "/v1/runs/", "/stop", h_runs_stop},
-    {"POST", "/v1/runs/", "/reproduce", h_runs_reproduce},
-    {"GET", "/v1/events", NULL, h_events},
+    {"GET", "/healthz", h_healthz},
+    {"GET", "/metrics", h_metrics},
+    {"GET", "/v1/version", h_version},
+    {"GET", "/v1/openapi.yaml", h_openapi},
+    {"POST", "/v1/specs", h_specs_post},
+    {"GET", "/v1/specs", h_specs_list},
+    {"GET", "/v1/specs/{name}", h_specs_get},
+    {"DELETE", "/v1/specs/{name}", h_specs_delete},
+    {"POST", "/v1/specs/{name}/rollback", h_specs_rollback},
+    {"GET", "/v1/runs", h_runs_list},
+    {"GET", "/v1/runs/{id}", h_runs_get},
+    {"GET", "/v1/runs/{id}/logs", h_runs_logs},
+    {"POST", "/v1/runs/{id}/stop", h_runs_stop},
+    {"POST", "/v1/runs/{id}/reproduce", h_runs_reproduce},
+    {"GET", "/v1/events", h_events},
 };
 
-/* Matches path against a route; on a match with an argument, copies the
- * argument (one segment of [A-Za-z0-9._-], at most 127 bytes) to arg. */
-static int route_match(const struct route *r, const char *path, char *arg, size_t n)
+void cass_routes_foreach(void (*fn)(const char *method, const char *path, void *ctx), void *ctx)
 {
-    if (!r->suffix)
-        return strcmp(r->prefix, path) == 0;
-    size_t plen = strlen(r->prefix);
-    if (strncmp(path, r->prefix, plen) != 0)
+    for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
+        fn(routes[i].method, routes[i].path, ctx);
+}
+
+/* Matches path against a route; on a match with an argument, copies the
+ * argument (one segment of [A-Za-z0-9._-], at most 127 bytes) to arg, else
+ * sets *ret_has_arg to 0. */
+static int route_match(const struct route *r, const char *path, char *arg, size_t n,
+                       int *ret_has_arg)
+{
+    const char *open = strchr(r->path, '{');
+    *ret_has_arg = open != NULL;
+    if (!open)
+        return strcmp(r->path, path) == 0;
+    size_t plen = (size_t)(open - r->path);
+    const char *suffix = strchr(open, '}') + 1;
+    if (strncmp(path, r->path, plen) != 0)
         return 0;
     const char *a = path + plen;
     size_t alen = strcspn(a, "/");
-    if (alen == 0 || alen >= n || strcmp(a + alen, r->suffix) != 0)
+    if (alen == 0 || alen >= n || strcmp(a + alen, suffix) != 0)
         return 0;
     for (size_t i = 0; i < alen; i++) {
         char c = a[i];
@@ -579,21 +589,23 @@ static int route_match(const struct route *r, const char *path, char *arg, size_
 int cass_routes_handle(struct cass_api_request *req, struct cass_api_reply *reply,
                        struct cass_error **err)
 {
-    int path_known = 0;
+    int path_known = 0, has_arg = 0;
     char arg[128];
     for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
-        if (!route_match(&routes[i], req->path, arg, sizeof(arg)))
+        if (!route_match(&routes[i], req->path, arg, sizeof(arg), &has_arg))
             continue;
         path_known = 1;
         if (strcmp(routes[i].method, req->method) == 0 ||
             (strcmp(req->method, "HEAD") == 0 && strcmp(routes[i].method, "GET") == 0))
-            return routes[i].fn(req, routes[i].suffix ? arg : NULL, reply, err);
+            return routes[i].fn(req, has_arg ? arg : NULL, reply, err);
     }
     if (path_known) {
         reply->status = 405;
+        reply->problem_type = CASS_PROBLEM_NO_METHOD;
         return cass_error_set(err, CASS_ERR_INVALID, "method %s is not allowed on %s", req->method,
                               req->path);
     }
+    reply->problem_type = CASS_PROBLEM_NO_ROUTE;
     return cass_error_set(err, CASS_ERR_NOT_FOUND, "no such endpoint: %s %s", req->method,
                           req->path);
 }

@@ -315,6 +315,8 @@ static void handle(struct cass_server *s, struct request *r)
         if (p) {
             json_object_set_new(p, "status", json_integer(status));
             json_object_set_new(p, "title", json_string(cass_problem_title(status)));
+            if (reply->problem_type)
+                json_object_set_new(p, "type", json_string(reply->problem_type));
         }
         if (status >= 500)
             log_error("%s %s: %s", method, url, err->message ? err->message : "?");
