@@ -351,6 +351,16 @@ static enum MHD_Result respond(struct cass_server *s, struct MHD_Connection *con
 {
     struct cass_api_reply *reply = &r->reply;
     struct extras x = {.event_id = r->event_id, .retry_after = reply->retry_after};
+    if (reply->stream_read && strcmp(r->method, "HEAD") == 0) {
+        /* libmicrohttpd (0.9.75) ends a chunked answer to HEAD with a last
+         * chunk, a body that HEAD must not have (clients fail to parse the
+         * next bytes): the headers of a stream are sent without it. */
+        if (reply->stream_free)
+            reply->stream_free(reply->stream_ctx);
+        reply->stream_read = NULL;
+        return send_text(conn, reply->status,
+                         reply->content_type ? reply->content_type : "text/plain", "", 0, &x);
+    }
     if (reply->stream_read) {
         /* A stream lasts until it is cancelled, at a stop too: not a
          * request a stop waits for. */
