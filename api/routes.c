@@ -557,9 +557,9 @@ void cass_routes_foreach(void (*fn)(const char *method, const char *path, void *
         fn(routes[i].method, routes[i].path, ctx);
 }
 
-/* Matches path against a route; on a match with an argument, copies the
- * argument (one segment of [A-Za-z0-9._-], at most 127 bytes) to arg, else
- * sets *ret_has_arg to 0. */
+/* Matches path against a route; *ret_has_arg says whether the route has an
+ * {arg} segment, and on a match that argument (one segment of
+ * [A-Za-z0-9._-], at most 127 bytes) is copied to arg. */
 static int route_match(const struct route *r, const char *path, char *arg, size_t n,
                        int *ret_has_arg)
 {
