@@ -596,8 +596,13 @@ int cass_routes_handle(struct cass_api_request *req, struct cass_api_reply *repl
             continue;
         path_known = 1;
         if (strcmp(routes[i].method, req->method) == 0 ||
-            (strcmp(req->method, "HEAD") == 0 && strcmp(routes[i].method, "GET") == 0))
+            (strcmp(req->method, "HEAD") == 0 && strcmp(routes[i].method, "GET") == 0)) {
+            reply->allow[0] = '\0'; /* gathered from the routes before: not a 405 */
             return routes[i].fn(req, has_arg ? arg : NULL, reply, err);
+        }
+        size_t used = strlen(reply->allow);
+        snprintf(reply->allow + used, sizeof(reply->allow) - used, "%s%s%s", used ? ", " : "",
+                 routes[i].method, strcmp(routes[i].method, "GET") == 0 ? ", HEAD" : "");
     }
     if (path_known) {
         reply->status = 405;

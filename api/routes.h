@@ -43,6 +43,7 @@ struct cass_api_reply {
     void *stream_ctx;
     unsigned retry_after;     /* seconds; sent as Retry-After when not 0 */
     const char *problem_type; /* static; on failure, the problem's type instead of the kind's */
+    char allow[64];           /* a 405: the methods the path serves ("GET, HEAD"), sent as Allow */
     int audit;                /* state-changing: append to the audit log */
     json_t *audit_detail;     /* owned, may be NULL */
 };

@@ -236,6 +236,7 @@ const checkAnswer = (where, op, res) => {
             check(!err, `${where}: ${res.status} body has no field the document does not describe`, err);
         }
     }
+    check(res.headers.allow === undefined, `${where}: ${res.status} has no Allow (only a 405 has)`, res.headers.allow);
     for (const [h, spec] of Object.entries(r.headers ?? {})) {
         if (h.toLowerCase() === 'retry-after') continue; // only when a limit is reached
         const v = res.headers[h.toLowerCase()];
@@ -321,8 +322,10 @@ if (args.socket) {
     }
 
     // What the document does not have, the router answers.
-    const answerIs = async (method, url, status, type) => {
+    const answerIs = async (method, url, status, type, allow) => {
         const res = await request(method, url);
+        const got = (res.headers.allow ?? '').split(/,\s*/).sort().join(', ');
+        if (allow) check(got === allow, `${method} ${url}: Allow is ${allow}`, res.headers.allow);
         let body = {};
         try { body = JSON.parse(res.text); } catch { /* checked below */ }
         check(res.status === status && body.type === type, `${method} ${url} is the router's ${status} ${type}`,
@@ -330,14 +333,23 @@ if (args.socket) {
         const err = validates({ $ref: '#/components/schemas/Problem' }, body, true);
         check(!err, `${method} ${url}: the problem validates against Problem`, err);
     };
+    // A 405's Allow names the document's methods of the path, HEAD with GET.
+    const allowOf = (item) => METHODS.filter((m) => item[m]).flatMap((m) => (m === 'get' ? ['GET', 'HEAD'] : [m.toUpperCase()]));
     for (const [path, item] of Object.entries(doc.paths))
         for (const m of ['GET', 'PUT', 'POST', 'DELETE', 'PATCH'])
-            if (!item[m.toLowerCase()]) await answerIs(m, fill(path, 'oa-nosuch', 'r-nosuch'), 405, NO_METHOD);
+            if (!item[m.toLowerCase()])
+                await answerIs(m, fill(path, 'oa-nosuch', 'r-nosuch'), 405, NO_METHOD, allowOf(item).sort().join(', '));
     const templates = Object.keys(doc.paths).map((p) => new RegExp(`^${p.replace(/\{[^}]+\}/g, '[A-Za-z0-9._-]{1,127}')}$`));
-    for (const url of ['/', '/v1', '/v1/', '/v2/specs', '/v1/nope', '/healthz/', '/v1/openapi.json', '/v1/specs/',
-        '/v1/specs/x/nope', '/v1/specs/x/rollback/y', '/v1/runs/x/logs/y', '/v1/runs/x/nope', '/v1/events/x',
-        `/v1/specs/${'a'.repeat(128)}`]) {
-        check(!templates.some((t) => t.test(url)), `${url} is not a path of the document`);
+    // Near misses of every documented path (one segment more, its parent,
+    // another version, a name too long) and a few others.
+    const near = new Set();
+    for (const path of Object.keys(doc.paths)) {
+        const p = fill(path, 'x', 'x');
+        near.add(`${p}/extra`).add(`${p}/`).add(p.replace(/\/[^/]+$/, '') || '/').add(p.replace(/^\/v1\//, '/v2/'));
+        if (path.includes('{')) near.add(fill(path, 'a'.repeat(128), 'a'.repeat(128)));
+    }
+    for (const u of ['/', '/v1', '/v1/nope', '/v1/openapi.json', '/v1/specs//rollback']) near.add(u);
+    for (const url of [...near].filter((u) => !templates.some((t) => t.test(u)))) {
         await answerIs('GET', url, 404, NO_ROUTE);
         await answerIs('POST', url, 404, NO_ROUTE);
     }

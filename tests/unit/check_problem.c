@@ -318,6 +318,20 @@ START_TEST(routes_match_openapi)
         ck_assert_int_eq(cass_routes_handle(&req, &reply, &err), -1);
         ck_assert_str_eq(reply.problem_type, cases[i][2]);
     }
+    /* A 405 says what the path serves. */
+    struct cass_api_request preq = {.d = d, .method = "PUT", .path = "/v1/specs/x", .body = ""};
+    struct cass_api_reply preply = {.status = 200};
+    _cleanup_error_ struct cass_error *perr = NULL;
+    ck_assert_int_eq(cass_routes_handle(&preq, &preply, &perr), -1);
+    ck_assert_str_eq(preply.allow, "GET, HEAD, DELETE");
+    /* ...and only a 405 does: DELETE passes GET's route before its own. */
+    struct cass_api_request dreq = {
+        .d = d, .method = "DELETE", .path = "/v1/specs/nosuch", .body = ""};
+    struct cass_api_reply dreply = {.status = 200};
+    _cleanup_error_ struct cass_error *derr = NULL;
+    ck_assert_int_eq(cass_routes_handle(&dreq, &dreply, &derr), -1);
+    ck_assert_uint_eq(cass_problem_status(derr), 404);
+    ck_assert_str_eq(dreply.allow, "");
     /* A handler's own 404 is not the router's. */
     struct cass_api_request req = {.d = d, .method = "GET", .path = "/v1/specs/nosuch", .body = ""};
     struct cass_api_reply reply = {.status = 200};
