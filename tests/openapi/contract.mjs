@@ -283,8 +283,9 @@ if (args.socket) {
     check(dry.status === 200, `dry run of the probe's spec answers 200 (${dry.status})`, dry.text.slice(0, 300));
     checkAnswer(`dry run of the probe's spec`, post.op, dry);
 
-    // Every operation with the probe spec and run, then with a name and a
-    // run that do not exist; DELETE last, so that the others see the spec.
+    // Every operation with a name and a run that do not exist (a well-formed
+    // and a malformed id), then with the probe's; DELETE last, so that the
+    // others see the spec.
     const order = [...operations].sort((a, b) => (a.method === 'DELETE') - (b.method === 'DELETE'));
     const passes = [
         ['oa-nosuch', 'r-00000000000000000000000000', 'missing'],
@@ -296,7 +297,7 @@ if (args.socket) {
             if (method === 'POST' && path === '/v1/specs') continue; // above: a real apply launches
             if (what !== 'probe' && !path.includes('{')) continue; // fixed paths: once is enough
             const url = fill(path, name, run);
-            const stream = true;
+            const stream = true; // an event stream is judged by its status and headers
             checkAnswer(`${method} ${url} (${what})`, op, await request(method, url, { stream }));
             const q = queryOf(op, item);
             if (q && method === 'GET')
