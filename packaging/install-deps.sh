@@ -7,6 +7,10 @@ libcurl4-openssl-dev libjansson-dev libyaml-dev libsqlite3-dev libmicrohttpd-dev
 docker.io busybox-static clang clang-format jq bsdutils docker-registry socat prometheus
 scdoc man-db groff-base bash-completion zsh"
 case "${1:-}" in --with-images) pkgs="$pkgs mmdebstrap" ;; esac
+# node and npm, for the API contract's linters (tests/openapi): Debian's,
+# unless a node with its npm is there already (the nodejs of another
+# repository brings npm and conflicts with Debian's npm package).
+command -v npm >/dev/null 2>&1 || pkgs="$pkgs nodejs npm"
 missing=""
 for p in $pkgs; do
     dpkg-query -W -f '${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
