@@ -32,6 +32,7 @@ suite_start=$(date +%s)
 mounts=()
 pid=
 timing() { echo "# $1: $(($(date +%s) - $2)) s"; }
+quiet() { "$@" >/dev/null 2>&1; }
 in_root() { chroot "$root" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 \
     DEBIAN_FRONTEND=noninteractive "$@"; }
 # unshare (pid) waits for cassinyd, its child, and exits with its status:
@@ -112,12 +113,13 @@ hash=$(printf '%s\n' "$recipe" | sha256sum | cut -c1-16)
 base="$cache/deb-root-$hash.tar"
 mkdir -p "$cache" "$cache/apt-archives/partial"
 t=$(date +%s)
+cached=yes
+[ -s "$base" ] || cached=no
 (
     flock 9
     if [ ! -s "$base" ]; then
         echo "# making the Debian 12 root ($hash): mmdebstrap, a minute or two"
-        # shellcheck disable=SC2086
-        IFS=$'\n' read -r -d '' -a lines <<<"$sources"
+        mapfile -t lines <<<"$sources"
         mmdebstrap --variant=apt --mode=root --format=tar \
             --customize-hook="dpkg-query --admindir=\"\$1/var/lib/dpkg\" -W >'$base.packages.tmp'" \
             bookworm "$base.tmp" "${lines[@]}" >"$work/mmdebstrap.log" 2>&1 &&
@@ -125,7 +127,7 @@ t=$(date +%s)
     fi
 ) 9>"$cache/.deb-root.lock"
 check "a clean Debian 12 root ($base, $(wc -l <"$base.packages" 2>/dev/null || echo 0) packages)" test -s "$base"
-timing "Debian 12 root (cached: $(test "$(date +%s)" -le $((t + 2)) && echo yes || echo no))" "$t"
+timing "Debian 12 root (cached: $cached)" "$t"
 [ -s "$base" ] || { tail -n 20 "$work/mmdebstrap.log"; summary; exit 1; }
 mkdir -p "$root"
 tar -C "$root" -xf "$base"
@@ -136,10 +138,21 @@ bind "$cache/apt-archives" /var/cache/apt/archives
 cp /etc/resolv.conf "$root/etc/resolv.conf" 2>/dev/null || true
 
 # --- install -------------------------------------------------------------------
+# What the package has, and which of it the clean root already had (/usr/bin):
+# after the purge, nothing else may be left.
+{
+    dpkg-deb -c "$deb" | awk '{ print $6 }' | sed -e 's|^\.||' -e 's|/$||' | grep -v '^$'
+    printf '%s\n' /var/lib/cassiny /run/cassiny /etc/cassiny
+} | sort -u >"$work/files.txt"
+while read -r f; do
+    if [ -e "$root$f" ] || [ -L "$root$f" ]; then echo "$f"; fi
+done <"$work/files.txt" >"$work/before.txt"
 t=$(date +%s)
 cp "$deb" "$root/tmp/"
+# Depends alone must be enough: recommends (docker.io) are not installed.
 in_root apt-get update -qq >"$work/apt.log" 2>&1 &&
-    in_root sh -c "cd /tmp && apt-get install -y -q ./$(basename "$deb")" >>"$work/apt.log" 2>&1
+    in_root sh -c "cd /tmp && apt-get install -y -q --no-install-recommends ./$(basename "$deb")" \
+        >>"$work/apt.log" 2>&1
 status=$?
 check "apt install ./$(basename "$deb") in the clean root" test $status = 0
 [ $status = 0 ] || tail -n 30 "$work/apt.log"
@@ -174,9 +187,9 @@ check "cassinyd's built-in paths are Debian's" \
 check "cassinyd's default socket is /run/cassiny/cassiny.sock" \
     grep -qF 'default /run/cassiny/cassiny.sock)' <<<"$help"
 ex=/usr/share/doc/cassiny/examples/notebook.yaml
-check "cassinyctl validate -f $ex in the root" in_root cassinyctl validate -f "$ex"
+check "cassinyctl validate -f $ex in the root" quiet in_root cassinyctl validate -f "$ex"
 check "the installed config is valid (cassinyd --check-config)" \
-    in_root cassinyd --check-config --config /etc/cassiny/cassinyd.yaml >/dev/null
+    quiet in_root cassinyd --check-config --config /etc/cassiny/cassinyd.yaml
 ctl_help=$(in_root cassinyctl --help 2>&1)
 check "cassinyctl's default host is unix:///run/cassiny/cassiny.sock" \
     grep -qF 'unix:///run/cassiny/cassiny.sock' <<<"$ctl_help"
@@ -201,14 +214,15 @@ if curl -fsS --max-time 5 --unix-socket "$engine_sock" http://localhost/_ping >/
     check "the installed cassinyd serves /run/cassiny/cassiny.sock in the root" test -S "$sock"
     check "/healthz says the engine is connected ($(cat "$work/healthz" 2>/dev/null))" \
         test "$(jq -r .engine "$work/healthz" 2>/dev/null)" = connected
-    check "the socket is 0660 root:cassiny ($(stat -c '%a %U:%G' "$sock" 2>&1))" \
-        test "$(stat -c '%a %U:%G' "$sock" 2>/dev/null)" = "660 root:cassiny"
+    # Ids: the host's names are not the root's.
+    check "the socket is 0660 root:cassiny ($(stat -c '%a %u:%g' "$sock" 2>&1), cassiny is $gid)" \
+        test "$(stat -c '%a %u:%g' "$sock" 2>/dev/null)" = "660 0:$gid"
     out=$(in_root cassinyctl -o json version 2>&1)
     check "cassinyctl in the root reaches it (cassinyctl version: daemon $version)" \
         test "$(jq -r '.server.version' <<<"$out" 2>/dev/null)" = "$version"
     check "and the daemon reaches the engine (Docker $(jq -r '.server.engine.version' <<<"$out" 2>/dev/null))" \
         test -n "$(jq -r '.server.engine.version // empty' <<<"$out" 2>/dev/null)"
-    check "cassinyctl get in the root answers" in_root cassinyctl get >/dev/null
+    check "cassinyctl get in the root answers" quiet in_root cassinyctl get
     check "its state is in /var/lib/cassiny" test -s "$root/var/lib/cassiny/instance"
     stop_in_root
     status=$?
@@ -223,17 +237,18 @@ fi
 timing "the daemon in the root" "$t"
 
 # --- purge ---------------------------------------------------------------------
-in_root dpkg -L cassiny >"$work/files.txt"
-printf '%s\n' /var/lib/cassiny /run/cassiny /etc/cassiny >>"$work/files.txt"
+listed=$(in_root dpkg -L cassiny | grep -c .)
 in_root apt-get purge -y -q cassiny >"$work/purge.log" 2>&1
 check "apt purge cassiny" test $? = 0
 left=()
 while read -r f; do
     [ -e "$root$f" ] || [ -L "$root$f" ] || continue
-    # A directory another package also has (/usr/bin, /lib/systemd/system) stays.
-    [ -d "$root$f" ] && [ ! -L "$root$f" ] && in_root dpkg -S "$f" >/dev/null 2>&1 && continue
+    grep -qxF -- "$f" "$work/before.txt" && continue
+    # A directory a dependency also has (/usr/lib/sysusers.d: systemd) stays.
+    [ -d "$root$f" ] && in_root dpkg -S "$f" >/dev/null 2>&1 && continue
     left+=("$f")
 done <"$work/files.txt"
+echo "# dpkg -L cassiny listed $listed paths; $(grep -c . "$work/files.txt") checked after the purge"
 check "nothing the package listed or made is left (${left[*]:-})" test ${#left[@]} = 0
 named=$(cd "$root" && find . -xdev -name '*cassiny*' -not -path './tmp/*' \
     -not -path './var/cache/apt/*' -not -path './var/log/*' -not -path './var/lib/dpkg/*' 2>/dev/null)
