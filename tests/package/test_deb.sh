@@ -212,7 +212,7 @@ if curl -fsS --max-time 5 --unix-socket "$engine_sock" http://localhost/_ping >/
         sleep 0.1
     done
     check "the installed cassinyd serves /run/cassiny/cassiny.sock in the root" test -S "$sock"
-    check "/healthz says the engine is connected ($(cat "$work/healthz" 2>/dev/null))" \
+    check "/healthz says the engine is connected ($(jq -c . "$work/healthz" 2>/dev/null))" \
         test "$(jq -r .engine "$work/healthz" 2>/dev/null)" = connected
     # Ids: the host's names are not the root's.
     check "the socket is 0660 root:cassiny ($(stat -c '%a %u:%g' "$sock" 2>&1), cassiny is $gid)" \
