@@ -51,6 +51,9 @@ cp -R "$tree/packaging/debian" "$tree/debian"
 (cd "$tree" && dpkg-checkbuilddeps)
 
 step "dpkg-buildpackage -b (compiles, runs make check; a few minutes)"
+# dh builds and tests in parallel only when told so.
+DEB_BUILD_OPTIONS=${DEB_BUILD_OPTIONS:-parallel=$(nproc)}
+export DEB_BUILD_OPTIONS
 if ! (cd "$tree" && dpkg-buildpackage -b -us -uc >"$out/build.log" 2>&1); then
     tail -n 60 "$out/build.log" >&2
     echo "build.sh: dpkg-buildpackage failed; the whole log is $out/build.log" >&2

@@ -47,9 +47,10 @@ cleanup() {
     for ((i = ${#mounts[@]} - 1; i >= 0; i--)); do
         umount "${mounts[$i]}" 2>/dev/null || umount -l "${mounts[$i]}" 2>/dev/null
     done
-    # Only once nothing is mounted in it.
-    if ! grep -qF " $root/" /proc/self/mounts; then rm -rf "$root"; fi
+    # Only once nothing is mounted in it (/dev is bound in).
+    if ! mounted_under "$root"; then rm -rf --one-file-system "$root"; fi
 }
+mounted_under() { awk -v d="$1/" 'index($2 "/", d) == 1 { found = 1 } END { exit !found }' /proc/self/mounts; }
 trap cleanup EXIT
 bind() { # bind SOURCE TARGET_IN_ROOT [ro]
     mount --bind "$1" "$root$2" && mounts+=("$root$2") &&
@@ -63,7 +64,14 @@ procs_in_root() {
     done
 }
 
-rm -rf "$work"
+# A run that was killed may have left its mounts: undone before anything is removed.
+awk -v d="$work/" 'index($2, d) == 1 { print $2 }' /proc/self/mounts | sort -r |
+    while read -r m; do umount "$m" 2>/dev/null || umount -l "$m"; done
+if mounted_under "$work"; then
+    echo "test_deb: something is still mounted under $work; not removing it" >&2
+    exit 1
+fi
+rm -rf --one-file-system "$work"
 mkdir -p "$work"
 
 # --- build -------------------------------------------------------------------
