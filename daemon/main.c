@@ -32,14 +32,20 @@
 
 static void usage(FILE *f)
 {
+    /* The defaults as a config without the key has them (paths from configure). */
+    _cleanup_error_ struct cass_error *err = NULL;
+    _cleanup_json_ json_t *defaults = cass_cfg_parse(NULL, 0, NULL, &err);
     fprintf(f,
             "Usage: cassinyd [--config FILE] [OPTIONS]\n\n"
             "  -c, --config FILE       config file (default " CASS_DEFAULT_CONFIG " if present)\n"
             "      --check-config      validate the config, print it as JSON, and exit\n"
             "      --list-failpoints   print the steps CASS_FAILPOINT can name, and exit\n"
             "      --list-routes       print the API's routes (METHOD PATH), and exit\n");
-    for (const struct cass_cfg_flag *fl = cass_cfg_flags; fl->flag; fl++)
-        fprintf(f, "      --%-18s  %s (config key %s)\n", fl->flag, fl->help, fl->key);
+    for (const struct cass_cfg_flag *fl = cass_cfg_flags; fl->flag; fl++) {
+        const char *def = json_string_value(json_object_get(defaults, fl->key));
+        fprintf(f, "      --%-18s  %s (config key %s%s%s)\n", fl->flag, fl->help, fl->key,
+                def ? ", default " : "", def ? def : "");
+    }
     fprintf(f, "  -V, --version           print the version and exit\n"
                "  -h, --help              this text\n");
 }
