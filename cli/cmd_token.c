@@ -87,43 +87,69 @@ static int token_create(struct ctl *c, const char *user, const char *scope, cons
     return CASS_EXIT_OK;
 }
 
-static int token_list(struct ctl *c, const char *user)
+/* GET path and show the array under key: as it is with -o json|yaml, else
+ * as a table of the 8 headers whose cells row fills for each item. */
+static int show_list(struct ctl *c, const char *path, const char *key, const char *const headers[8],
+                     void (*row)(const struct ctl *c, const json_t *item, struct cass_table *t))
 {
-    char path[256] = "";
-    add_query(path, sizeof(path), "user", user);
-    char full[300];
-    snprintf(full, sizeof(full), "/v1/tokens%s", path);
     int code = CASS_EXIT_OK;
-    _cleanup_json_ json_t *reply = ctl_get_json(c, full, &code);
+    _cleanup_json_ json_t *reply = ctl_get_json(c, path, &code);
     if (!reply)
         return code;
     if (c->output != CASS_OUTPUT_TABLE) {
         cass_output_value(stdout, c->output, reply);
         return CASS_EXIT_OK;
     }
-    static const char *const headers[] = {"ID",      "NAME",    "USER", "SCOPE",
-                                          "CREATED", "EXPIRES", "USED", "REVOKED"};
     struct cass_table *t = cass_table_new(8, headers);
     size_t i;
-    json_t *tok;
-    json_array_foreach(json_object_get(reply, "tokens"), i, tok)
-    {
-        char created[64], used[64];
-        ctl_format_time(c, ctl_str(tok, "createdAt", NULL), created, sizeof(created));
-        ctl_format_time(c, ctl_str(tok, "lastUsedAt", NULL), used, sizeof(used));
-        const char *cells[] = {ctl_str(tok, "id", ""),
-                               ctl_str(tok, "name", ""),
-                               ctl_str(tok, "user", ""),
-                               ctl_str(tok, "scope", ""),
-                               created,
-                               ctl_str(tok, "expiresAt", "never"),
-                               used[0] ? used : "-",
-                               ctl_str(tok, "revokedAt", "-")};
-        cass_table_add(t, cells);
-    }
+    json_t *item;
+    json_array_foreach(json_object_get(reply, key), i, item) row(c, item, t);
     cass_table_print(t, stdout);
     cass_table_free(t);
     return CASS_EXIT_OK;
+}
+
+static void token_row(const struct ctl *c, const json_t *tok, struct cass_table *t)
+{
+    char created[64], used[64];
+    ctl_format_time(c, ctl_str(tok, "createdAt", NULL), created, sizeof(created));
+    ctl_format_time(c, ctl_str(tok, "lastUsedAt", NULL), used, sizeof(used));
+    const char *cells[] = {ctl_str(tok, "id", ""),
+                           ctl_str(tok, "name", ""),
+                           ctl_str(tok, "user", ""),
+                           ctl_str(tok, "scope", ""),
+                           created,
+                           ctl_str(tok, "expiresAt", "never"),
+                           used[0] ? used : "-",
+                           ctl_str(tok, "revokedAt", "-")};
+    cass_table_add(t, cells);
+}
+
+static int token_list(struct ctl *c, const char *user)
+{
+    char q[256] = "", path[300];
+    add_query(q, sizeof(q), "user", user);
+    snprintf(path, sizeof(path), "/v1/tokens%s", q);
+    static const char *const headers[] = {"ID",      "NAME",    "USER", "SCOPE",
+                                          "CREATED", "EXPIRES", "USED", "REVOKED"};
+    return show_list(c, path, "tokens", headers, token_row);
+}
+
+static void audit_row(const struct ctl *c, const json_t *e, struct cass_table *t)
+{
+    (void)c;
+    char id[24], st[16];
+    snprintf(id, sizeof(id), "%lld", (long long)json_integer_value(json_object_get(e, "id")));
+    snprintf(st, sizeof(st), "%lld", (long long)json_integer_value(json_object_get(e, "status")));
+    const char *cells[] = {id,
+                           ctl_str(e, "time", ""),
+                           ctl_str(e, "user", "-"),
+                           ctl_str(e, "tokenId", "-"),
+                           ctl_str(e, "actor", "-"),
+                           ctl_str(e, "action", ""),
+                           ctl_str(e, "target", "-"),
+                           st};
+    cass_table_add(t, cells);
 }
 
 int ctl_cmd_token(struct ctl *c, int argc, char **argv)
@@ -207,36 +233,7 @@ int ctl_cmd_audit(struct ctl *c, int argc, char **argv)
     add_query(q, sizeof(q), "limit", nbuf);
     char path[600];
     snprintf(path, sizeof(path), "/v1/audit%s", q);
-    int code = CASS_EXIT_OK;
-    _cleanup_json_ json_t *reply = ctl_get_json(c, path, &code);
-    if (!reply)
-        return code;
-    if (c->output != CASS_OUTPUT_TABLE) {
-        cass_output_value(stdout, c->output, reply);
-        return CASS_EXIT_OK;
-    }
     static const char *const headers[] = {"ID",   "TIME",   "USER",   "TOKEN",
                                           "FROM", "ACTION", "TARGET", "STATUS"};
-    struct cass_table *t = cass_table_new(8, headers);
-    size_t i;
-    json_t *e;
-    json_array_foreach(json_object_get(reply, "entries"), i, e)
-    {
-        char id[24], st[16];
-        snprintf(id, sizeof(id), "%lld", (long long)json_integer_value(json_object_get(e, "id")));
-        snprintf(st, sizeof(st), "%lld",
-                 (long long)json_integer_value(json_object_get(e, "status")));
-        const char *cells[] = {id,
-                               ctl_str(e, "time", ""),
-                               ctl_str(e, "user", "-"),
-                               ctl_str(e, "tokenId", "-"),
-                               ctl_str(e, "actor", "-"),
-                               ctl_str(e, "action", ""),
-                               ctl_str(e, "target", "-"),
-                               st};
-        cass_table_add(t, cells);
-    }
-    cass_table_print(t, stdout);
-    cass_table_free(t);
-    return CASS_EXIT_OK;
+    return show_list(c, path, "entries", headers, audit_row);
 }
