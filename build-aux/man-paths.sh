@@ -21,4 +21,8 @@ for v in "$config" "$socket" "$statedir"; do
     esac
     case $v in *'|'*) echo "man-paths.sh: '|' in a path: $v" >&2; exit 1 ;; esac
 done
-printf 's|@CONFIG@|%s|g\ns|@SOCKET@|%s|g\ns|@STATEDIR@|%s|g\n' "$config" "$socket" "$statedir"
+# scdoc reads '_' as italics (a distcheck prefix has "_inst"): each one
+# escaped, as \_ in the page, so \\_ in the sed replacement.
+esc() { printf '%s' "$1" | sed 's/_/\\\\_/g'; }
+printf 's|@CONFIG@|%s|g\ns|@SOCKET@|%s|g\ns|@STATEDIR@|%s|g\n' "$(esc "$config")" "$(esc "$socket")" \
+    "$(esc "$statedir")"

@@ -106,6 +106,20 @@ static long health_int(const json_t *spec, const char *key, long dflt)
     return json_is_integer(v) ? (long)json_integer_value(v) : dflt;
 }
 
+/* The tokens of spec.auth a replica of spec takes. */
+static void replica_auth(const json_t *spec, struct cass_replica *rep)
+{
+    rep->n_tokens = 0;
+    size_t i;
+    json_t *t;
+    json_array_foreach(json_object_get(json_object_get(spec, "auth"), "tokens"), i, t)
+    {
+        const char *h = json_string_value(json_object_get(t, "sha256"));
+        if (h && strlen(h) == 64 && rep->n_tokens < CASS_REPLICA_MAX_TOKENS)
+            snprintf(rep->tokens[rep->n_tokens++], sizeof(rep->tokens[0]), "%s", h);
+    }
+}
+
 /* Creates and starts replica index of the run and waits until its health
  * check passes; then it joins the rotation. */
 static int start_replica(struct cass_launch *l, int index, struct cass_error **err)
@@ -169,6 +183,7 @@ static int start_replica(struct cass_launch *l, int index, struct cass_error **e
             return cass_error_set(err, CASS_ERR_UNAVAILABLE, "daemon stopping");
     }
     CASS_FAILPOINT("rollout.after-new-replica-healthy");
+    replica_auth(spec, &rep);
     cass_rotation_add(l->d->rotation, l->name, l->run_id, &rep);
     CASS_FAILPOINT("rollout.after-rotation-switch");
     log_info("run %s: replica %d of %s healthy on port %d", l->run_id, index, l->name, rep.port);
@@ -346,6 +361,7 @@ static int rejoin(struct cass_daemon *d, struct cass_backend *b, const char *nam
     if (b->ops->endpoint(b, cid, port, rep.host, &rep.port, err) < 0)
         return -1;
     bool ok = probe_health(rep.host, rep.port, health_path(spec), timeout_ms) == 0;
+    replica_auth(spec, &rep);
     cass_rotation_add(d->rotation, name, run_id, &rep);
     if (!ok)
         cass_rotation_health(d->rotation, cid, false, 1, cass_now());

@@ -10,10 +10,16 @@
 
 struct cass_rotation;
 
+#define CASS_REPLICA_MAX_TOKENS 16
+
 struct cass_replica {
     char id[72];   /* container id */
     char host[64]; /* where the gateway reaches it */
     int port;
+    /* spec.auth of its revision: the SHA-256 (hex) of each token the
+     * gateway lets through to it; none: anyone. */
+    unsigned n_tokens;
+    char tokens[CASS_REPLICA_MAX_TOKENS][65];
 };
 
 struct cass_rotation *cass_rotation_new(void);

@@ -111,25 +111,57 @@ static bool log_has(const char *ids_path, const char *id)
     return false;
 }
 
-/* Copies the kept log at path to fd, then a line that says the next
- * container's output follows: a run with several containers (replicas,
- * replacements, a notebook restarted in place) keeps all of them, in the
- * order they went. 0, or -1 with errno. */
+#define SECTION_HEAD "[cassiny: the output of container "
+
+/* How much of a kept log stays before the output of container id: all of
+ * it, unless it ends with a copy cut short by a full disk (its last line
+ * the cut note) of this same container, which the new copy replaces: the
+ * section under id's header, or the whole log when it has no header (its
+ * one section, the first container's). */
+static size_t kept_before(const char *text, size_t len, const char *id)
+{
+    size_t end = len;
+    while (end > 0 && text[end - 1] == '\n')
+        end--;
+    size_t line = end;
+    while (line > 0 && text[line - 1] != '\n')
+        line--;
+    if (strncmp(text + line, CASS_RUNLOG_CUT_MARK, strlen(CASS_RUNLOG_CUT_MARK)) != 0)
+        return len;
+    char head[64];
+    snprintf(head, sizeof(head), "\n" SECTION_HEAD "%.12s", id);
+    const char *last = NULL;
+    for (const char *p = text;
+         (p = memmem(p, (size_t)(text + len - p), "\n" SECTION_HEAD, strlen(SECTION_HEAD) + 1));
+         p++)
+        last = p;
+    if (!last)
+        return 0;
+    return strncmp(last, head, strlen(head)) == 0 ? (size_t)(last - text) : len;
+}
+
+/* Copies what stays of the kept log at path (kept_before) to lf, then a
+ * line that says the next container's output follows: a run with several
+ * containers (replicas, replacements, a notebook restarted in place) keeps
+ * all of them, in the order they went. 0, or -1 with errno. */
 static int copy_before(const char *path, struct log_file *lf, const char *id)
 {
-    _cleanup_close_ int in = open(path, O_RDONLY | O_CLOEXEC);
-    if (in < 0)
+    _cleanup_fclose_ FILE *in = fopen(path, "re");
+    if (!in)
         return errno == ENOENT ? 0 : -1;
-    char buf[65536];
-    ssize_t n;
-    while ((n = read(in, buf, sizeof(buf))) > 0)
-        if (log_to_file(0, buf, (size_t)n, lf) != 0)
-            return -1;
-    if (n < 0)
+    _cleanup_free_ char *text = malloc(CASS_RUNLOG_MAX + 65536);
+    if (!text)
         return -1;
+    size_t len = fread(text, 1, CASS_RUNLOG_MAX + 65536, in);
+    if (ferror(in))
+        return -1;
+    size_t keep = kept_before(text, len, id);
+    if (keep > 0 && log_to_file(0, text, keep, lf) != 0)
+        return -1;
+    if (lf->written == 0)
+        return 0;
     char head[160];
-    int h = snprintf(head, sizeof(head), "%s[cassiny: the output of container %.12s follows]\n",
-                     lf->written > 0 ? "\n" : "", id);
+    int h = snprintf(head, sizeof(head), "\n" SECTION_HEAD "%.12s follows]\n", id);
     return log_to_file(0, head, (size_t)h, lf) != 0 ? -1 : 0;
 }
 
@@ -191,12 +223,14 @@ int cass_runlog_save(struct cass_daemon *d, struct cass_backend *b, const char *
         log_warn("run %s: cannot keep logs: rename: %s", run_id, strerror(errno));
         return -1;
     }
+    if (cut != 0)
+        return 1; /* not noted as kept: the next save replaces the cut copy */
     /* After the log: a crash between the two keeps this output twice at the
      * next save, rather than not at all. */
     _cleanup_fclose_ FILE *f = fopen(ids, "ae");
     if (!f || fprintf(f, "%s\n", id) < 0 || fflush(f) != 0)
         log_warn("run %s: cannot note container %.12s as kept: %s", run_id, id, strerror(errno));
-    return cut != 0 ? 1 : 0;
+    return 0;
 }
 
 /* Logs: a thread copies the engine's demultiplexed stream into a pipe that

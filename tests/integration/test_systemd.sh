@@ -112,7 +112,7 @@ release_tree() {
     mkdir -p "$REL"
     if [ ! -f "$REL/Makefile" ]; then
         (cd "$REL" && "$src/configure" --prefix=/usr/local --sysconfdir=/etc --localstatedir=/var \
-            --runstatedir=/run) >"$REL/configure.log" 2>&1 || { tail -n 20 "$REL/configure.log"; return 1; }
+            --runstatedir=/run --with-systemdsystemunitdir=no) >"$REL/configure.log" 2>&1 || { tail -n 20 "$REL/configure.log"; return 1; }
     fi
     make -C "$REL" -j2 >"$REL/make.log" 2>&1 || { tail -n 20 "$REL/make.log"; return 1; }
     rm -rf "$REL/destdir"
@@ -124,7 +124,8 @@ release_tree() {
 # to replace by `apt install ./cassiny_*.deb` once the package exists.
 install_cassiny() {
     local ct=$1
-    tar -C "$REL/destdir" -c . | docker exec -i "$ct" tar -C / -x --no-same-owner &&
+    # --keep-directory-symlink: the image's /lib is a link (merged /usr).
+    tar -C "$REL/destdir" -c . | docker exec -i "$ct" tar -C / -x --no-same-owner --keep-directory-symlink &&
         docker exec "$ct" mkdir -p /etc/cassiny &&
         docker cp "$src/packaging/cassinyd.yaml" "$ct:/etc/cassiny/cassinyd.yaml" &&
         docker cp "$REL/packaging/systemd/cassinyd.service" "$ct:/etc/systemd/system/cassinyd.service" &&
