@@ -23,6 +23,12 @@ struct cass_api_request {
     const char *body;         /* NUL-terminated, may be "" */
     size_t body_len;
     char actor[64];
+    /* Where the request came from: network is true on the TCP listener
+     * (listen:), false on the unix socket; from is "ADDR:PORT" ("[ADDR]:PORT"
+     * for IPv6) on TCP, "uid:N" on the unix socket (the same text as
+     * struct cass_principal's from, daemon/auth.h). */
+    bool network;
+    char from[72];
     json_t *query; /* tests only: query arguments when conn is NULL (borrowed) */
 };
 

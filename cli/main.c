@@ -52,13 +52,14 @@ static const struct verb verbs[] = {
 
 static void usage(FILE *f)
 {
-    fprintf(f, "Usage: cassinyctl [--host unix:///PATH | http://HOST:PORT] [--token T]\n"
-               "                  [-o table|json|yaml] VERB [ARGS]\n\nVerbs:\n");
+    fprintf(f, "Usage: cassinyctl [--host unix:///PATH | https://HOST:PORT] [--token T]\n"
+               "                  [--cacert FILE] [-o table|json|yaml] VERB [ARGS]\n\nVerbs:\n");
     for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
         fprintf(f, "  %s\n", verbs[i].usage);
     fprintf(f, "\nKIND is notebook, job or model. RUN is a run id (r-...).\n"
                "The host defaults to $CASSINY_HOST, else unix://" CASS_DEFAULT_SOCKET ";\n"
-               "the token to $CASSINY_TOKEN. See cassinyctl(1).\n"
+               "the token to $CASSINY_TOKEN; the CA file of https hosts to $CASSINY_CACERT,\n"
+               "else the system's. See cassinyctl(1).\n"
                "Exit codes: 0 success, 1 failure, 2 bad usage or invalid spec.\n");
 }
 
@@ -83,8 +84,27 @@ struct cass_http *ctl_http_new(struct ctl *c, long timeout_ms, struct cass_error
         return NULL;
     if (c->token)
         cass_http_set_token(h, c->token);
+    if (c->cacert && cass_http_set_cacert(h, c->cacert, err) < 0) {
+        cass_http_free(h);
+        return NULL;
+    }
     cass_http_set_timeout(h, timeout_ms);
     return h;
+}
+
+void ctl_unreachable(const struct ctl *c, const struct cass_http *h, struct cass_error **err)
+{
+    if (!err || !*err)
+        return;
+    char *m = NULL;
+    if (h && cass_http_untrusted(h) &&
+        asprintf(&m, "%s: pass --cacert FILE (or set CASSINY_CACERT) with the CA that signed it",
+                 (*err)->message) >= 0) {
+        free((*err)->message);
+        (*err)->message = m;
+        return;
+    }
+    cass_error_prefix(err, "cannot reach cassinyd at %s", c->host);
 }
 
 int ctl_request(struct ctl *c, const char *method, const char *path, const char *content_type,
@@ -101,9 +121,9 @@ int ctl_request(struct ctl *c, const char *method, const char *path, const char 
         _cleanup_free_ char *v = cass_http_last_header(h, CTL_EVENT_ID_HEADER);
         ctl_parse_event_id(v, ret_event_id);
     }
-    cass_http_free(h);
     if (rc < 0)
-        cass_error_prefix(err, "cannot reach cassinyd at %s", c->host);
+        ctl_unreachable(c, h, err);
+    cass_http_free(h);
     return rc;
 }
 
@@ -281,11 +301,18 @@ int main(int argc, char **argv)
     if (!c.host || !*c.host)
         c.host = "unix://" CASS_DEFAULT_SOCKET;
     c.token = getenv("CASSINY_TOKEN");
+    c.cacert = getenv("CASSINY_CACERT");
+    if (c.cacert && !*c.cacert)
+        c.cacert = NULL;
 
     static const struct option opts[] = {
-        {"host", required_argument, NULL, 'H'},   {"token", required_argument, NULL, 't'},
-        {"output", required_argument, NULL, 'o'}, {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},      {NULL, 0, NULL, 0},
+        {"host", required_argument, NULL, 'H'},
+        {"token", required_argument, NULL, 't'},
+        {"output", required_argument, NULL, 'o'},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
+        {"cacert", required_argument, NULL, 'C'},
+        {NULL, 0, NULL, 0},
     };
     int ch;
     /* '+': stop at the verb; its own options are parsed by the verb. */
@@ -296,6 +323,9 @@ int main(int argc, char **argv)
             break;
         case 't':
             c.token = optarg;
+            break;
+        case 'C':
+            c.cacert = optarg;
             break;
         case 'o':
             if (set_output(&c, optarg) < 0)
