@@ -25,6 +25,7 @@ suites=(
     "cli_jobs|cassinyctl and jobs: events, reproduce, outputs|bash $it/test_cli_jobs.sh $build $src"
     "cli|cassinyctl verbs|bash $it/test_cli.sh $build $src"
     "daemon|cassinyd and cassinyctl|bash $it/test_daemon.sh $build $src"
+    "tls|the API and the gateway over TLS: a throwaway CA, mutual TLS, stalled handshakes|bash $it/test_tls.sh $build $src"
     "check_engine_live|engine client against the real engine|$build/tests/integration/check_engine_live"
 )
 alone=(
