@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <gnutls/gnutls.h>
 #include <grp.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -834,6 +835,13 @@ static int tcp_prepare(struct cass_server *s, int tcp_fd, struct cass_error **er
     if (getsockname(l->fd, (struct sockaddr *)&sa, &len) == 0)
         cass_listen_format((struct sockaddr *)&sa, where, sizeof(where));
     snprintf(l->name, sizeof(l->name), "%s://%s", l->tls ? "https" : "http", where);
+    int bound_port = sa.ss_family == AF_INET    ? ntohs(((struct sockaddr_in *)&sa)->sin_port)
+                     : sa.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&sa)->sin6_port)
+                                                : 0;
+    if (tcp_fd >= 0 && port > 0 && port != bound_port)
+        log_warn("the API's TCP socket passed by the service manager is %s, not port %d "
+                 "(listen.port)",
+                 where, port);
     if (!l->tls && !cass_listen_loopback_addr((struct sockaddr *)&sa))
         return cass_error_set(err, CASS_ERR_INVALID,
                               "listen: the socket passed by the service manager is on %s, not "

@@ -277,6 +277,41 @@ PY
 check "a silent handshake is shut by the request deadline (2 s) when it is the shorter: ${secs:-?} s, nothing sent ($reply)" \
     awk -v s="${secs:-99}" -v r="$reply" 'BEGIN { exit !(s >= 1.5 && s < 5 && r == "-") }'
 
+# --- socket activation: a TCP socket passed as api-tcp (as a .socket unit
+# with FileDescriptorName=api-tcp would) is served with listen.tls.
+WORK="$ROOT/activated"
+mkdir -p "$WORK"
+printf 'gateway: {port: 0}\n%s\n' "$TLS_CFG" >"$WORK/config.yaml"
+SOCK="$WORK/cassiny.sock"
+python3 - "$SOCK" "$WORK/port" "$build/daemon/cassinyd" --config "$WORK/config.yaml" \
+    --state-dir "$WORK/state" --socket "$SOCK" >"$WORK/cassinyd.log" 2>&1 <<'PY' &
+import os, socket, sys
+path, port_file, argv = sys.argv[1], sys.argv[2], sys.argv[3:]
+api = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+api.bind(path)
+api.listen(128)
+tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+tcp.bind(("127.0.0.1", 0))
+tcp.listen(128)
+open(port_file, "w").write("%d\n" % tcp.getsockname()[1])
+high = [os.dup(api.fileno()), os.dup(tcp.fileno())]
+for i, fd in enumerate(high):
+    os.dup2(fd, 3 + i, inheritable=True)
+env = dict(os.environ, LISTEN_FDS="2", LISTEN_PID=str(os.getpid()), LISTEN_FDNAMES="api:api-tcp")
+os.execve(argv[0], argv, env)
+PY
+DAEMON_PID=$!
+for _ in $(seq 100); do
+    curl -fsS --unix-socket "$SOCK" http://localhost/healthz >/dev/null 2>&1 && break
+    sleep 0.1
+done
+PORT=$(cat "$WORK/port" 2>/dev/null)
+check "the daemon takes a passed api-tcp socket" grep -q "the API's TCP socket passed" "$WORK/cassinyd.log"
+check "and serves TLS on it (port ${PORT:-?})" \
+    test "$(curl -s --max-time 10 --cacert "$PKI/ca.pem" -o /dev/null -w '%{http_code}' "https://127.0.0.1:${PORT:-1}/healthz")" = 200
+stop_daemon
+check "cassinyd exits 0 at SIGTERM (status $DAEMON_STATUS)" test "$DAEMON_STATUS" = 0
+
 # --- plain HTTP: loopback only, with a warning
 begin plain "gateway: {port: 0}
 listen: {address: 127.0.0.1, port: 0}" || not_ok "a plain loopback listener starts"
