@@ -195,6 +195,10 @@ int cass_listen_tls_config(const json_t *tls, const char *where, struct cass_lis
     const char *key = json_string_value(json_object_get(tls, "key"));
     if (!cert || !key)
         return cass_error_set(err, CASS_ERR_INVALID, "%s: needs cert and key", where);
+    if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES)
+        return cass_error_set(err, CASS_ERR_INVALID,
+                              "%s: the libmicrohttpd this daemon runs with is built without TLS",
+                              where);
     if (cass_listen_tls_load(cert, key, json_string_value(json_object_get(tls, "clientCA")), ret,
                              &which, err) < 0) {
         cass_error_prefix(err, "%s.%s", where, keys[which]);

@@ -41,7 +41,8 @@ void cass_listen_tls_clear(struct cass_listen_tls *t);
 
 /* cass_listen_tls_load for a config object tls ({cert, key, clientCA?})
  * found at the dotted path where ("listen.tls"): *err names the key
- * ("listen.tls.key: ..."). Logs a warning for a certificate that is
+ * ("listen.tls.key: ..."); refused too when libmicrohttpd has no TLS
+ * (MHD_FEATURE_TLS). Logs a warning for a certificate that is
  * expired or not valid yet and for a key every user can read. */
 int cass_listen_tls_config(const json_t *tls, const char *where, struct cass_listen_tls *ret,
                            struct cass_error **err);

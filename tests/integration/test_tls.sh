@@ -356,31 +356,18 @@ listen:
   port: 0
   tls: {cert: $ROOT/missing.pem,
         key: $PKI/server.key}"
+# listen_tls CERT KEY [CLIENT_CA]: a config whose tls block starts on line 5
+# (cert on 6, key on 7, clientCA on 8).
+listen_tls() {
+    printf 'gateway: {port: 0}\nlisten:\n  address: 127.0.0.1\n  port: 0\n  tls:\n    cert: %s\n    key: %s\n' "$1" "$2"
+    [ $# -gt 2 ] && printf '    clientCA: %s\n' "$3"
+}
 refused "a key given as the certificate" 6 "holds no PEM certificate" \
-    "gateway: {port: 0}
-listen:
-  address: 127.0.0.1
-  port: 0
-  tls:
-    cert: $PKI/server.key
-    key: $PKI/server.key"
+    "$(listen_tls "$PKI/server.key" "$PKI/server.key")"
 refused "a key that is not the certificate's" 7 "is not the key of the certificate" \
-    "gateway: {port: 0}
-listen:
-  address: 127.0.0.1
-  port: 0
-  tls:
-    cert: $PKI/server.pem
-    key: $PKI/client.key"
+    "$(listen_tls "$PKI/server.pem" "$PKI/client.key")"
 refused "a client CA that is not PEM" 8 "holds no PEM certificate" \
-    "gateway: {port: 0}
-listen:
-  address: 127.0.0.1
-  port: 0
-  tls:
-    cert: $PKI/server.pem
-    key: $PKI/server.key
-    clientCA: $PKI/server.csr"
+    "$(listen_tls "$PKI/server.pem" "$PKI/server.key" "$PKI/server.csr")"
 refused "gateway.tls with a key that is not the certificate's" 5 "is not the key of the certificate" \
     "gateway:
   port: 0
@@ -389,22 +376,6 @@ refused "gateway.tls with a key that is not the certificate's" 5 "is not the key
     key: $PKI/stranger.key"
 
 # --- the gateway on TLS serves a model and its /metrics
-make_httpd_image() {
-    local dir="$ROOT/image" cid
-    mkdir -p "$dir/www/cgi-bin" "$dir/app"
-    echo pong >"$dir/www/ping.txt"
-    printf '#!/bin/sh\nprintf "Content-Type: text/plain\\r\\n\\r\\nok\\n"\n' >"$dir/www/cgi-bin/health"
-    printf '#!/bin/sh\nexec httpd -f -p "${CASSINY_MODEL_PORT:-8080}" -h /www\n' >"$dir/app/start.sh"
-    chmod -R a+rX "$dir"
-    chmod 755 "$dir/www/cgi-bin/health" "$dir/app/start.sh"
-    cid=$(docker create --label "io.cassiny.test=$P" "$BUSYBOX" true) || return 1
-    docker cp "$dir/www" "$cid:/www" && docker cp "$dir/app" "$cid:/app" &&
-        docker commit --change 'CMD ["/app/start.sh"]' --change "LABEL io.cassiny.test=$P" \
-            "$cid" "$HTTPD" >/dev/null
-    local rc=$?
-    docker rm "$cid" >/dev/null
-    return $rc
-}
 if ! make_httpd_image; then
     not_ok "the busybox httpd image $HTTPD is made from $BUSYBOX"
 else
