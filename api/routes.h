@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "auth.h"
 #include "daemon.h"
 #include "error.h"
 #include "stream.h"
@@ -22,14 +23,16 @@ struct cass_api_request {
     const char *content_type; /* may be NULL */
     const char *body;         /* NUL-terminated, may be "" */
     size_t body_len;
-    char actor[64];
-    /* Where the request came from: network is true on the TCP listener
-     * (listen:), false on the unix socket; from is "ADDR:PORT" ("[ADDR]:PORT"
-     * for IPv6) on TCP, "uid:N" on the unix socket (the same text as
-     * struct cass_principal's from, daemon/auth.h). */
+    char actor[72]; /* who.from, for messages */
+    json_t *query;  /* tests only: query arguments when conn is NULL (borrowed) */
+    /* Who is calling (filled by the server before routing): the local admin
+     * on the unix socket, a token's user on a network listener; scope NONE
+     * with auth_error saying why when nobody could be authenticated. */
+    struct cass_principal who;
+    char auth_error[160];
+    /* Where it came from: the TCP listener (listen:) or the unix socket;
+     * who.from says who there ("ADDR:PORT" on TCP, "uid:N" on the socket). */
     bool network;
-    char from[72];
-    json_t *query; /* tests only: query arguments when conn is NULL (borrowed) */
 };
 
 struct cass_api_reply {

@@ -16,6 +16,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "auth.h"
 #include "cleanup.h"
 #include "cfg.h"
 #include "engine.h"
@@ -83,6 +84,7 @@ struct conn {
     bool network;                    /* on the TCP listener */
     bool client_cert;                /* a client certificate signed by clientCA is required */
     bool cert_ok;                    /* and it was checked */
+    unsigned uid;                    /* the unix socket's peer; -1 when unknown */
     char from[CASS_LISTEN_PEER_MAX]; /* "uid:N" on the unix socket, "ADDR:PORT" on TCP */
 };
 
@@ -298,22 +300,25 @@ static void count_status(const char *method, const char *route, unsigned status,
     cass_metric_observe(CASS_M_API_DURATION, (double)(cass_stream_now_ms() - arrived_ms) / 1000.0,
                         route);
 }
-/* Who is calling, for the audit log: the peer's uid on the unix socket, its
- * address and port on TCP. */
-static void peer_of(struct MHD_Connection *conn, int fd, bool network, char *buf, size_t n)
+/* The peer of a new connection, for the principal and the audit log: its
+ * address and port on TCP ("ADDR:PORT"), its uid on the unix socket. */
+static void peer_of(struct MHD_Connection *conn, struct conn *c)
 {
-    snprintf(buf, n, "unknown");
-    if (network) {
+    snprintf(c->from, sizeof(c->from), "unknown");
+    c->uid = (unsigned)-1;
+    if (c->network) {
         const union MHD_ConnectionInfo *ci =
             MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
         if (ci && ci->client_addr)
-            cass_listen_format(ci->client_addr, buf, n);
+            cass_auth_format_addr(ci->client_addr, c->from, sizeof(c->from));
         return;
     }
     struct ucred cred;
     socklen_t len = sizeof(cred);
-    if (fd >= 0 && getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0)
-        snprintf(buf, n, "uid:%u", (unsigned)cred.uid);
+    if (c->hc.fd >= 0 && getsockopt(c->hc.fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) {
+        c->uid = (unsigned)cred.uid;
+        snprintf(c->from, sizeof(c->from), "uid:%u", c->uid);
+    }
 }
 
 static struct conn *conn_of(struct MHD_Connection *conn)
@@ -321,6 +326,63 @@ static struct conn *conn_of(struct MHD_Connection *conn)
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
     return ci ? ci->socket_context : NULL;
+}
+
+/* Who is calling: on the unix socket its peer's uid, the local admin; on the
+ * TCP listener the user of the bearer token it shows (nobody, with the
+ * reason, when none or a bad one). Where it came from is the connection's
+ * (on_connection). */
+static void principal_of(struct cass_server *s, struct MHD_Connection *conn,
+                         struct cass_api_request *req)
+{
+    const struct conn *c = conn_of(conn);
+    req->network = !c || c->network; /* unknown: the stricter side */
+    if (!req->network) {
+        cass_auth_local(&req->who, c->uid);
+    } else {
+        _cleanup_error_ struct cass_error *aerr = NULL;
+        const char *authz =
+            MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+        if (cass_auth_bearer(s->d, authz, c ? c->from : "unknown", &req->who, &aerr) < 0)
+            snprintf(req->auth_error, sizeof(req->auth_error), "%s",
+                     aerr && aerr->message ? aerr->message : "not authenticated");
+    }
+    snprintf(req->actor, sizeof(req->actor), "%s", req->who.from);
+}
+
+/* Refusals are audited with who asked: every 403, and a 401 of a token
+ * that is no token (a revoked or expired one is audited where it is told
+ * apart, cass_auth_bearer). A 401 without any token is not, so that
+ * scanning a port cannot fill the log. */
+static void audit_request(struct cass_server *s, const struct cass_api_request *req,
+                          const struct cass_api_reply *reply)
+{
+    const char *authz = req->conn ? MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND,
+                                                                MHD_HTTP_HEADER_AUTHORIZATION)
+                                  : NULL;
+    bool refused = reply->status == 403 || (reply->status == 401 && authz && *authz &&
+                                            !strstr(req->auth_error, " is revoked") &&
+                                            !strstr(req->auth_error, " is expired"));
+    if (!s->d->store || (!reply->audit && !refused))
+        return;
+    _cleanup_free_ char *action = NULL;
+    if (asprintf(&action, "%s %s", req->method, req->path) < 0)
+        action = NULL;
+    struct cass_audit_entry e = {
+        .actor = req->actor,
+        .user = req->who.user[0] ? req->who.user : NULL,
+        .token_id = req->who.token_id,
+        .owner = req->who.user[0] ? req->who.user : NULL,
+        .action = refused ? "refused" : req->method,
+        .target = refused && action ? action : req->path,
+        .status = (int)reply->status,
+        .detail = reply->audit_detail,
+    };
+    _cleanup_error_ struct cass_error *aerr = NULL;
+    if (cass_store_audit_add(s->d->store, &e, &aerr) < 0)
+        log_warn("audit: %s", aerr->message);
+    else
+        cass_daemon_events_notify(s->d);
 }
 
 /* Runs the route of r and keeps its outcome in r->reply (an error as a
@@ -338,10 +400,7 @@ static void handle(struct cass_server *s, struct request *r)
         .body_len = r->len,
     };
     req.content_type = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Type");
-    const struct conn *c = conn_of(conn);
-    req.network = !c || c->network; /* unknown: the stricter side */
-    snprintf(req.from, sizeof(req.from), "%s", c ? c->from : "unknown");
-    snprintf(req.actor, sizeof(req.actor), "%.*s", (int)sizeof(req.actor) - 1, req.from);
+    principal_of(s, conn, &req);
 
     struct cass_api_reply *reply = &r->reply;
     *reply = (struct cass_api_reply){.status = 200};
@@ -379,14 +438,7 @@ static void handle(struct cass_server *s, struct request *r)
         reply->content_type = CASS_MEDIA_JSON;
     }
     count_status(method, reply->route, reply->status, r->arrived_ms);
-    if (reply->audit && s->d->store) {
-        _cleanup_error_ struct cass_error *aerr = NULL;
-        if (cass_store_audit_append(s->d->store, req.actor, method, url, (int)reply->status,
-                                    reply->audit_detail, &aerr) < 0)
-            log_warn("audit: %s", aerr->message);
-        else
-            cass_daemon_events_notify(s->d);
-    }
+    audit_request(s, &req, reply);
 }
 
 /* Sends the outcome of handle, on MHD's thread. */
@@ -631,7 +683,7 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
     c->hc.tls = l->tls;
     c->network = l->network;
     c->client_cert = l->client_cert;
-    peer_of(conn, c->hc.fd, l->network, c->from, sizeof(c->from));
+    peer_of(conn, c);
     if (l->client_cert) {
         /* libmicrohttpd only asks for a certificate (GNUTLS_CERT_REQUEST)
          * and checks none: the handshake fails without one signed by the
@@ -803,17 +855,17 @@ static void listener_stop(struct listener *l)
 static int tcp_prepare(struct cass_server *s, int tcp_fd, struct cass_error **err)
 {
     struct listener *l = &s->tcp;
-    const json_t *cfg = cass_cfg_get(s->d->config, "listen");
-    if (!cfg) {
+    const json_t *lc = cass_cfg_get(s->d->config, "listen");
+    if (!lc) {
         if (tcp_fd >= 0)
             return cass_error_set(err, CASS_ERR_INVALID,
                                   "the service manager passed a TCP socket for the API "
                                   "(api-tcp), but the config has no listen");
         return 0;
     }
-    const char *addr = json_string_value(json_object_get(cfg, "address"));
-    int port = (int)json_integer_value(json_object_get(cfg, "port"));
-    const json_t *tls = json_object_get(cfg, "tls");
+    const char *addr = json_string_value(json_object_get(lc, "address"));
+    int port = (int)json_integer_value(json_object_get(lc, "port"));
+    const json_t *tls = json_object_get(lc, "tls");
     if (tls && cass_listen_tls_config(tls, "listen.tls", &s->tls, err) < 0)
         return -1;
     l->network = true;
@@ -833,7 +885,7 @@ static int tcp_prepare(struct cass_server *s, int tcp_fd, struct cass_error **er
     socklen_t len = sizeof(sa);
     char where[CASS_LISTEN_PEER_MAX] = "?";
     if (getsockname(l->fd, (struct sockaddr *)&sa, &len) == 0)
-        cass_listen_format((struct sockaddr *)&sa, where, sizeof(where));
+        cass_auth_format_addr((struct sockaddr *)&sa, where, sizeof(where));
     snprintf(l->name, sizeof(l->name), "%s://%s", l->tls ? "https" : "http", where);
     int bound_port = sa.ss_family == AF_INET    ? ntohs(((struct sockaddr_in *)&sa)->sin_port)
                      : sa.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&sa)->sin6_port)

@@ -18,6 +18,7 @@
 #define CASS_AUTH_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "daemon.h"
 #include "error.h"
@@ -28,17 +29,21 @@ enum cass_scope { CASS_SCOPE_NONE = 0, CASS_SCOPE_READ, CASS_SCOPE_WRITE, CASS_S
 #define CASS_AUTH_USER_MAX 64
 
 struct cass_principal {
-    char user[CASS_AUTH_USER_MAX];   /* "" when nobody was authenticated */
-    char token_id[32];               /* "t-<ULID>", "" on the unix socket */
-    enum cass_scope scope;           /* CASS_SCOPE_NONE when not authenticated */
-    bool local;                      /* the unix socket's local admin */
-    char from[72];                   /* "uid:N" on the unix socket, "ADDR:PORT" on TCP */
+    char user[CASS_AUTH_USER_MAX]; /* "" when nobody was authenticated */
+    char token_id[32];             /* "t-<ULID>", "" on the unix socket */
+    enum cass_scope scope;         /* CASS_SCOPE_NONE when not authenticated */
+    bool local;                    /* the unix socket's local admin */
+    char from[72];                 /* "uid:N" on the unix socket, "ADDR:PORT" on TCP */
 };
 
 /* "read", "write", "admin"; NULL for NONE. */
 const char *cass_scope_name(enum cass_scope s);
 /* 0 and *ret for a scope's name, -1 for anything else. */
 int cass_scope_parse(const char *name, enum cass_scope *ret);
+
+struct sockaddr;
+/* "ADDR:PORT" ("[ADDR]:PORT" for IPv6) of a peer, for the audit log. */
+void cass_auth_format_addr(const struct sockaddr *sa, char *buf, size_t n);
 
 /* The principal of the unix socket's peer (uid in from). */
 void cass_auth_local(struct cass_principal *p, unsigned uid);

@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "auth.h"
 #include "cfg.h"
 #include "cleanup.h"
 #include "gateway.h"
@@ -683,7 +684,7 @@ struct cass_gateway *cass_gateway_start(struct cass_daemon *d, int listen_fd,
                   ? ntohs(sa.sin_port)
                   : 0;
     char where[CASS_LISTEN_PEER_MAX];
-    cass_listen_format((struct sockaddr *)&sa, where, sizeof(where));
+    cass_auth_format_addr((struct sockaddr *)&sa, where, sizeof(where));
     if (!g->tls && !cass_listen_loopback_addr((struct sockaddr *)&sa))
         log_warn("the gateway serves plain HTTP on %s, beyond this host: set gateway.tls so that "
                  "model answers (and any token) do not cross the network in the clear",

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "auth.h"
 #include "cleanup.h"
 #include "listen.h"
 #include "log.h"
@@ -262,22 +263,6 @@ bool cass_listen_loopback_addr(const struct sockaddr *sa)
     return IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127;
 }
 
-void cass_listen_format(const struct sockaddr *sa, char *buf, size_t n)
-{
-    char addr[INET6_ADDRSTRLEN] = "?";
-    if (sa->sa_family == AF_INET) {
-        const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
-        inet_ntop(AF_INET, &in->sin_addr, addr, sizeof(addr));
-        snprintf(buf, n, "%s:%u", addr, (unsigned)ntohs(in->sin_port));
-    } else if (sa->sa_family == AF_INET6) {
-        const struct sockaddr_in6 *in = (const struct sockaddr_in6 *)sa;
-        inet_ntop(AF_INET6, &in->sin6_addr, addr, sizeof(addr));
-        snprintf(buf, n, "[%s]:%u", addr, (unsigned)ntohs(in->sin6_port));
-    } else {
-        snprintf(buf, n, "?");
-    }
-}
-
 int cass_listen_tcp(const char *address, int port, bool loopback_only, struct cass_error **err)
 {
     char service[8];
@@ -292,7 +277,7 @@ int cass_listen_tcp(const char *address, int port, bool loopback_only, struct ca
     int fd = -1, e = 0;
     char where[CASS_LISTEN_PEER_MAX] = "";
     for (struct addrinfo *ai = res; ai && fd < 0; ai = ai->ai_next) {
-        cass_listen_format(ai->ai_addr, where, sizeof(where));
+        cass_auth_format_addr(ai->ai_addr, where, sizeof(where));
         if (loopback_only && !cass_listen_loopback_addr(ai->ai_addr)) {
             freeaddrinfo(res);
             return cass_error_set(err, CASS_ERR_INVALID,

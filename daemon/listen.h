@@ -1,5 +1,5 @@
 /* TCP listeners of the API and the gateway: which addresses may serve plain
- * HTTP (loopback only), binding, the peer's address as text, and the TLS
+ * HTTP (loopback only), binding, and the TLS
  * credentials read from PEM files at start and checked with GnuTLS (the
  * library libmicrohttpd serves TLS with, so what passes here it accepts). */
 #ifndef CASS_LISTEN_H
@@ -67,9 +67,5 @@ bool cass_listen_loopback_addr(const struct sockaddr *sa);
  * loopback is refused. The listening descriptor (caller owns), or -1 with
  * *err. */
 int cass_listen_tcp(const char *address, int port, bool loopback_only, struct cass_error **err);
-
-/* "ADDR:PORT" ("[ADDR]:PORT" for IPv6) of a socket address into buf; "?"
- * for a family other than AF_INET and AF_INET6. */
-void cass_listen_format(const struct sockaddr *sa, char *buf, size_t n);
 
 #endif

@@ -4,7 +4,8 @@
 set -eu
 pkgs="build-essential autoconf automake pkg-config git curl ca-certificates
 libcurl4-openssl-dev libjansson-dev libyaml-dev libsqlite3-dev libmicrohttpd-dev libssl-dev libsystemd-dev check
-docker.io busybox-static clang clang-format jq bsdutils docker-registry socat prometheus"
+docker.io busybox-static clang clang-format jq bsdutils docker-registry socat prometheus
+scdoc man-db groff-base bash-completion zsh"
 case "${1:-}" in --with-images) pkgs="$pkgs mmdebstrap" ;; esac
 missing=""
 for p in $pkgs; do

@@ -103,6 +103,7 @@ done
 for r in replay_spec replay_rest replay_engine; do
     tally_plain_log "$r" "tests/fuzz/$r.log"
 done
+tally_plain_log check_man tests/check_man.log
 if [ $status -ne 0 ]; then
     echo "make check failed:"
     grep -E '^(FAIL|ERROR|XPASS)' check.log || tail -n 40 check.log

@@ -78,6 +78,10 @@ api() {
         -w '%{http_code} %{content_type}' "$@" "http://localhost$p"
 }
 
+# run_status RUN_ID: the run's status (a suite whose API is elsewhere
+# defines its own after sourcing this file)
+run_status() { curl -s --unix-socket "$SOCK" "http://localhost/v1/runs/$1" | jq -r .status; }
+
 # wait_run RUN_ID SECONDS STATUS...: polls until the run has one of the
 # statuses (or any final one); prints the status it ended in.
 wait_run() {
@@ -85,7 +89,7 @@ wait_run() {
     shift 2
     local end=$(($(date +%s) + secs)) st
     while :; do
-        st=$(curl -s --unix-socket "$SOCK" "http://localhost/v1/runs/$id" | jq -r .status)
+        st=$(run_status "$id")
         for want in "$@" succeeded failed stopped; do
             [ "$st" = "$want" ] && { echo "$st"; return 0; }
         done
@@ -133,48 +137,22 @@ usage() {
     if [ $rc = 2 ] && [ -s "$WORK/err" ]; then ok "$d exits 2"; else not_ok "$d exits 2 (rc=$rc)"; fi
 }
 
-# make_httpd_image: the stand-in image $HTTPD, made from $BUSYBOX and
-# labelled io.cassiny.test=$P, in $ROOT/image: busybox httpd on
-# $CASSINY_MODEL_PORT (8080 without) serving a static /api/status
-# (Jupyter's readiness answer), /ping.txt (pong), and a CGI health check
-# that counts its answers and can be slower than the health timeout one
-# time in three (HEALTH_FLAKY in its env) or fail every time from a given
-# moment on (SICK_FROM).
+# make_httpd_image TAG LABEL BUSYBOX: an image from BUSYBOX running busybox
+# httpd on $CASSINY_MODEL_PORT (a model replica's stand-in) that serves
+# /ping.txt ("pong") and /health.txt, labelled io.cassiny.test=LABEL.
 make_httpd_image() {
-    local dir="$ROOT/image" cid
-    mkdir -p "$dir/www/cgi-bin" "$dir/www/api" "$dir/app"
-    printf '{"started": "2026-01-01T00:00:00.000000Z", "last_activity": "2026-01-01T00:00:00.000000Z", "connections": 0, "kernels": 0}\n' \
-        >"$dir/www/api/status"
+    local tag=$1 label=$2 busybox=$3 dir cid rc
+    dir=$(mktemp -d /tmp/cassiny-httpd.XXXXXX)
+    mkdir -p "$dir/www"
     echo pong >"$dir/www/ping.txt"
-    cat >"$dir/www/cgi-bin/health" <<'SH'
-#!/bin/sh
-# Counts its answers in /tmp/health.n. From the time $SICK_FROM (seconds
-# since the epoch) on every answer is a 503, in every replica, replacements
-# too; with /tmp/flaky every third one takes 2 s, more than the 1 s timeout.
-n=$(($(cat /tmp/health.n 2>/dev/null || echo 0) + 1))
-echo "$n" >/tmp/health.n
-if [ -n "${SICK_FROM:-}" ] && [ "$(date +%s)" -ge "$SICK_FROM" ]; then
-    printf 'Status: 503 Service Unavailable\r\nContent-Type: text/plain\r\n\r\nsick %s\n' "$n"
-    exit 0
-fi
-if [ -e /tmp/flaky ] && [ $((n % 3)) = 0 ]; then
-    echo "$n" >>/tmp/health.slow
-    sleep 2
-fi
-printf 'Content-Type: text/plain\r\n\r\nok %s\n' "$n"
-SH
-    cat >"$dir/app/start.sh" <<'SH'
-#!/bin/sh
-[ -n "${HEALTH_FLAKY:-}" ] && touch /tmp/flaky
-exec httpd -f -p "${CASSINY_MODEL_PORT:-8080}" -h /www
-SH
+    echo ok >"$dir/www/health.txt"
     chmod -R a+rX "$dir"
-    chmod 755 "$dir/www/cgi-bin/health" "$dir/app/start.sh"
-    cid=$(docker create --label "io.cassiny.test=$P" "$BUSYBOX" true) || return 1
-    docker cp "$dir/www" "$cid:/www" && docker cp "$dir/app" "$cid:/app" &&
-        docker commit --change 'CMD ["/app/start.sh"]' --change "LABEL io.cassiny.test=$P" \
-            "$cid" "$HTTPD" >/dev/null
-    local rc=$?
+    cid=$(docker create --label "io.cassiny.test=$label" "$busybox" true) || { rm -rf "$dir"; return 1; }
+    docker cp "$dir/www" "$cid:/www" &&
+        docker commit --change 'CMD ["sh", "-c", "exec httpd -f -p ${CASSINY_MODEL_PORT:-8080} -h /www"]' \
+            --change "LABEL io.cassiny.test=$label" "$cid" "$tag" >/dev/null
+    rc=$?
     docker rm "$cid" >/dev/null
+    rm -rf "$dir"
     return $rc
 }

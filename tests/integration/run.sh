@@ -16,6 +16,7 @@ jobs=${CASS_IT_JOBS:-3}
 # name|what it is|command, longest first so that the lanes end together
 suites=(
     "faults|the fault suite: kill -9 at every fail point and 20 random points (tests/faults)|bash $src/tests/faults/run.sh $build $src --random 20 --parallel 2"
+    "systemd|cassinyd under systemd as PID 1: verify, Type=notify, stop, kill -9, reload, hardening|bash $it/test_systemd.sh $build $src"
     "notebook|notebooks end to end (real Jupyter)|bash $it/test_notebook.sh $build $src"
     "model|models end to end (real serving image, gateway, rollouts)|bash $it/test_model.sh $build $src"
     "core|the daemon's core under load (busybox stand-ins; CASS_ONLY=NAME runs one test)|env CASS_SKIP=race bash $it/test_core.sh $build $src"
@@ -26,6 +27,7 @@ suites=(
     "cli|cassinyctl verbs|bash $it/test_cli.sh $build $src"
     "daemon|cassinyd and cassinyctl|bash $it/test_daemon.sh $build $src"
     "tls|the API and the gateway over TLS: a throwaway CA, mutual TLS, stalled handshakes|bash $it/test_tls.sh $build $src"
+    "completion|shell completion of cassinyctl (bash, zsh) against a live daemon|bash $it/test_completion.sh $build $src"
     "check_engine_live|engine client against the real engine|$build/tests/integration/check_engine_live"
 )
 alone=(

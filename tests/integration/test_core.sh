@@ -98,7 +98,45 @@ running_of() {
     echo $n
 }
 
-# --- the stand-in image: make_httpd_image in lib.sh
+# --- the stand-in image: busybox httpd on $CASSINY_MODEL_PORT (8080 without)
+make_httpd_image() {
+    local dir="$ROOT/image" cid
+    mkdir -p "$dir/www/cgi-bin" "$dir/www/api" "$dir/app"
+    printf '{"started": "2026-01-01T00:00:00.000000Z", "last_activity": "2026-01-01T00:00:00.000000Z", "connections": 0, "kernels": 0}\n' \
+        >"$dir/www/api/status"
+    echo pong >"$dir/www/ping.txt"
+    cat >"$dir/www/cgi-bin/health" <<'SH'
+#!/bin/sh
+# Counts its answers in /tmp/health.n. From the time $SICK_FROM (seconds
+# since the epoch) on every answer is a 503, in every replica, replacements
+# too; with /tmp/flaky every third one takes 2 s, more than the 1 s timeout.
+n=$(($(cat /tmp/health.n 2>/dev/null || echo 0) + 1))
+echo "$n" >/tmp/health.n
+if [ -n "${SICK_FROM:-}" ] && [ "$(date +%s)" -ge "$SICK_FROM" ]; then
+    printf 'Status: 503 Service Unavailable\r\nContent-Type: text/plain\r\n\r\nsick %s\n' "$n"
+    exit 0
+fi
+if [ -e /tmp/flaky ] && [ $((n % 3)) = 0 ]; then
+    echo "$n" >>/tmp/health.slow
+    sleep 2
+fi
+printf 'Content-Type: text/plain\r\n\r\nok %s\n' "$n"
+SH
+    cat >"$dir/app/start.sh" <<'SH'
+#!/bin/sh
+[ -n "${HEALTH_FLAKY:-}" ] && touch /tmp/flaky
+exec httpd -f -p "${CASSINY_MODEL_PORT:-8080}" -h /www
+SH
+    chmod -R a+rX "$dir"
+    chmod 755 "$dir/www/cgi-bin/health" "$dir/app/start.sh"
+    cid=$(docker create --label "io.cassiny.test=$P" "$BUSYBOX" true) || return 1
+    docker cp "$dir/www" "$cid:/www" && docker cp "$dir/app" "$cid:/app" &&
+        docker commit --change 'CMD ["/app/start.sh"]' --change "LABEL io.cassiny.test=$P" \
+            "$cid" "$HTTPD" >/dev/null
+    local rc=$?
+    docker rm "$cid" >/dev/null
+    return $rc
+}
 
 # --- specs
 notebook() { # notebook NAME [ENV_VALUE]

@@ -31,6 +31,11 @@ cleanup() {
 }
 trap cleanup EXIT
 ctl() { "$build/cli/cassinyctl" "$@"; }
+# token USER SCOPE: a new token's secret, made on the unix socket (the local admin)
+token() {
+    curl -s --unix-socket "$SOCK" -X POST -H 'Content-Type: application/json' \
+        -d "{\"user\": \"$1\", \"scope\": \"$2\"}" http://localhost/v1/tokens | jq -r '.secret // empty'
+}
 
 # --- the throwaway PKI: a CA, a server certificate for 127.0.0.1 and
 # localhost signed by it, a second CA that signed nothing of the server's,
@@ -109,11 +114,18 @@ check "curl over https with the CA: /healthz is 200" \
     test "$(curl -sS --cacert "$PKI/ca.pem" -o /dev/null -w '%{http_code}' "$URL/healthz")" = 200
 code=$(curl -sS --max-time 10 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$TLS_PORT/healthz" 2>"$WORK/err")
 check "plain http to the TLS port gets no HTTP answer (code $code, $(head -c 80 "$WORK/err"))" test "$code" = 000
-# The audit trail tells where a request came from: the peer's address on
-# TCP, the uid on the unix socket (struct cass_api_request's from).
+# The TCP listener is a network one: a caller shows a token there (401
+# without), not on the unix socket. The audit trail tells where a request
+# came from: the peer's address on TCP, the uid on the unix socket.
+TOKEN=$(token alice write)
+check "a token for alice is made on the unix socket" test -n "$TOKEN"
+code=$(curl -s --cacert "$PKI/ca.pem" -o /dev/null -w '%{http_code}' "$URL/v1/specs")
+check "over TLS without a token the API answers 401 ($code)" test "$code" = 401
+code=$(curl -s --cacert "$PKI/ca.pem" -H "Authorization: Bearer $TOKEN" -o /dev/null -w '%{http_code}' "$URL/v1/specs")
+check "and with alice's token 200 ($code)" test "$code" = 200
 printf 'apiVersion: cassiny/v1\nkind: Job\nmetadata: {name: %s-job}\nspec:\n  image: %s\n  command: ["true"]\n  resources: {cpus: 250m, memory: 32Mi}\n' \
     "$P" "$BUSYBOX" >"$WORK/job.yaml"
-ctl --host "$URL" --cacert "$PKI/ca.pem" apply -f "$WORK/job.yaml" >"$WORK/out" 2>&1
+ctl --host "$URL" --cacert "$PKI/ca.pem" --token "$TOKEN" apply -f "$WORK/job.yaml" >"$WORK/out" 2>&1
 curl -s --max-time 2 --unix-socket "$SOCK" "http://localhost/v1/events?since=0" >"$WORK/events" 2>/dev/null
 check "a request over TLS is recorded with the peer's ADDR:PORT as its actor" \
     grep -q '"action":"POST","actor":"127\.0\.0\.1:[0-9]*"\|"actor":"127\.0\.0\.1:[0-9]*"' "$WORK/events"
@@ -376,7 +388,7 @@ refused "gateway.tls with a key that is not the certificate's" 5 "is not the key
     key: $PKI/stranger.key"
 
 # --- the gateway on TLS serves a model and its /metrics
-if ! make_httpd_image; then
+if ! make_httpd_image "$HTTPD" "$P" "$BUSYBOX"; then
     not_ok "the busybox httpd image $HTTPD is made from $BUSYBOX"
 else
     mkdir -p "$ROOT/gateway/data"
@@ -391,9 +403,9 @@ $TLS_CFG" || not_ok "the daemon starts with gateway.tls"
     GW="https://127.0.0.1:$GW_PORT"
     check "the daemon says its models are at https://" \
         test "$(curl -s --unix-socket "$SOCK" http://localhost/v1/version | jq -r .gateway)" = "$GW/models/"
-    printf 'apiVersion: cassiny/v1\nkind: Model\nmetadata: {name: %s-m}\nspec:\n  image: %s\n  artifact: %s\n  version: v1\n  replicas: 1\n  health: {path: /cgi-bin/health, intervalSeconds: 1, timeoutSeconds: 1}\n  resources: {cpus: 250m, memory: 64Mi}\n' \
+    printf 'apiVersion: cassiny/v1\nkind: Model\nmetadata: {name: %s-m}\nspec:\n  image: %s\n  artifact: %s\n  version: v1\n  replicas: 1\n  health: {path: /health.txt, intervalSeconds: 1, timeoutSeconds: 1}\n  resources: {cpus: 250m, memory: 64Mi}\n' \
         "$P" "$HTTPD" "$ROOT/gateway/data/model.bin" >"$WORK/model.yaml"
-    ctl --host "https://127.0.0.1:$TLS_PORT" --cacert "$PKI/ca.pem" apply -f "$WORK/model.yaml" --wait --timeout 90 >"$WORK/apply.out" 2>&1
+    ctl --host "https://127.0.0.1:$TLS_PORT" --cacert "$PKI/ca.pem" --token "$(token bob write)" apply -f "$WORK/model.yaml" --wait --timeout 90 >"$WORK/apply.out" 2>&1
     check "a model applied over https with --wait is ready ($(tail -1 "$WORK/apply.out"))" test $? = 0
     check "the gateway on TLS serves the model with --cacert" \
         test "$(curl -s --max-time 10 --cacert "$PKI/ca.pem" "$GW/models/$P-m/ping.txt")" = pong

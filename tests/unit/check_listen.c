@@ -76,23 +76,6 @@ START_TEST(loopback_names)
 }
 END_TEST
 
-START_TEST(format_peers)
-{
-    char buf[CASS_LISTEN_PEER_MAX];
-    struct sockaddr_in in4 = {.sin_family = AF_INET, .sin_port = htons(8443)};
-    inet_pton(AF_INET, "192.0.2.7", &in4.sin_addr);
-    cass_listen_format((struct sockaddr *)&in4, buf, sizeof(buf));
-    ck_assert_str_eq(buf, "192.0.2.7:8443");
-    struct sockaddr_in6 in6 = {.sin6_family = AF_INET6, .sin6_port = htons(1)};
-    inet_pton(AF_INET6, "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", &in6.sin6_addr);
-    cass_listen_format((struct sockaddr *)&in6, buf, sizeof(buf));
-    ck_assert_str_eq(buf, "[ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff]:1");
-    struct sockaddr un = {.sa_family = AF_UNIX};
-    cass_listen_format(&un, buf, sizeof(buf));
-    ck_assert_str_eq(buf, "?");
-}
-END_TEST
-
 START_TEST(tls_loads)
 {
     struct cass_listen_tls t = {0};
@@ -180,7 +163,6 @@ int main(void)
     Suite *s = suite_create("listen");
     TCase *tc = tcase_create("listen");
     tcase_add_test(tc, loopback_names);
-    tcase_add_test(tc, format_peers);
     tcase_add_test(tc, tls_loads);
     tcase_add_test(tc, tls_refusals);
     tcase_add_test(tc, tcp_binds);
