@@ -33,10 +33,8 @@ typedef int (*handler_fn)(struct cass_api_request *req, const char *arg,
 
 struct route {
     const char *method;
-    const char *prefix; /* the path, or the part before {arg} */
-    const char *suffix; /* NULL: fixed path; else what follows {arg} ("" for none) */
+    const char *path; /* as in api/openapi.yaml: at most one {arg} segment */
     handler_fn fn;
-    const char *pattern;  /* as the OpenAPI document names it, for metrics */
     enum cass_scope need; /* NONE: answered to anyone (liveness, version, the document) */
 };
 
@@ -244,8 +242,11 @@ static void redact(const struct cass_api_request *req, json_t *o, const char *ki
 {
     if (!o || !json_is_object(o) || cass_auth_sees_secrets(&req->who, owner))
         return;
-    if (kind && strcmp(kind, "Notebook") == 0 && json_is_string(json_object_get(o, "url")))
+    if (!kind || strcmp(kind, "Notebook") != 0)
+        return;
+    if (json_is_string(json_object_get(o, "url")))
         json_object_set_new(o, "url", json_null());
+    json_object_del(o, "token");
 }
 
 static void redact_run(const struct cass_api_request *req, json_t *run)
@@ -698,41 +699,50 @@ static int h_audit(struct cass_api_request *req, const char *arg, struct cass_ap
 }
 
 static const struct route routes[] = {
-    {"GET", "/healthz", NULL, h_healthz, "/healthz", CASS_SCOPE_NONE},
-    {"GET", "/metrics", NULL, h_metrics, "/metrics", CASS_SCOPE_READ},
-    {"GET", "/v1/version", NULL, h_version, "/v1/version", CASS_SCOPE_NONE},
-    {"GET", "/v1/openapi.yaml", NULL, h_openapi, "/v1/openapi.yaml", CASS_SCOPE_NONE},
-    {"POST", "/v1/specs", NULL, h_specs_post, "/v1/specs", CASS_SCOPE_WRITE},
-    {"GET", "/v1/specs", NULL, h_specs_list, "/v1/specs", CASS_SCOPE_READ},
-    {"GET", "/v1/specs/", "", h_specs_get, "/v1/specs/{name}", CASS_SCOPE_READ},
-    {"DELETE", "/v1/specs/", "", h_specs_delete, "/v1/specs/{name}", CASS_SCOPE_WRITE},
-    {"POST", "/v1/specs/", "/rollback", h_specs_rollback, "/v1/specs/{name}/rollback",
-     CASS_SCOPE_WRITE},
-    {"GET", "/v1/runs", NULL, h_runs_list, "/v1/runs", CASS_SCOPE_READ},
-    {"GET", "/v1/runs/", "", h_runs_get, "/v1/runs/{id}", CASS_SCOPE_READ},
-    {"GET", "/v1/runs/", "/logs", h_runs_logs, "/v1/runs/{id}/logs", CASS_SCOPE_READ},
-    {"POST", "/v1/runs/", "/stop", h_runs_stop, "/v1/runs/{id}/stop", CASS_SCOPE_WRITE},
-    {"POST", "/v1/runs/", "/reproduce", h_runs_reproduce, "/v1/runs/{id}/reproduce",
-     CASS_SCOPE_WRITE},
-    {"GET", "/v1/events", NULL, h_events, "/v1/events", CASS_SCOPE_READ},
-    {"POST", "/v1/tokens", NULL, h_tokens_post, "/v1/tokens", CASS_SCOPE_READ},
-    {"GET", "/v1/tokens", NULL, h_tokens_list, "/v1/tokens", CASS_SCOPE_READ},
-    {"DELETE", "/v1/tokens/", "", h_tokens_delete, "/v1/tokens/{id}", CASS_SCOPE_READ},
-    {"GET", "/v1/audit", NULL, h_audit, "/v1/audit", CASS_SCOPE_ADMIN},
+    {"GET", "/healthz", h_healthz, CASS_SCOPE_NONE},
+    {"GET", "/metrics", h_metrics, CASS_SCOPE_READ},
+    {"GET", "/v1/version", h_version, CASS_SCOPE_NONE},
+    {"GET", "/v1/openapi.yaml", h_openapi, CASS_SCOPE_NONE},
+    {"POST", "/v1/specs", h_specs_post, CASS_SCOPE_WRITE},
+    {"GET", "/v1/specs", h_specs_list, CASS_SCOPE_READ},
+    {"GET", "/v1/specs/{name}", h_specs_get, CASS_SCOPE_READ},
+    {"DELETE", "/v1/specs/{name}", h_specs_delete, CASS_SCOPE_WRITE},
+    {"POST", "/v1/specs/{name}/rollback", h_specs_rollback, CASS_SCOPE_WRITE},
+    {"GET", "/v1/runs", h_runs_list, CASS_SCOPE_READ},
+    {"GET", "/v1/runs/{id}", h_runs_get, CASS_SCOPE_READ},
+    {"GET", "/v1/runs/{id}/logs", h_runs_logs, CASS_SCOPE_READ},
+    {"POST", "/v1/runs/{id}/stop", h_runs_stop, CASS_SCOPE_WRITE},
+    {"POST", "/v1/runs/{id}/reproduce", h_runs_reproduce, CASS_SCOPE_WRITE},
+    {"GET", "/v1/events", h_events, CASS_SCOPE_READ},
+    {"POST", "/v1/tokens", h_tokens_post, CASS_SCOPE_READ},
+    {"GET", "/v1/tokens", h_tokens_list, CASS_SCOPE_READ},
+    {"DELETE", "/v1/tokens/{id}", h_tokens_delete, CASS_SCOPE_READ},
+    {"GET", "/v1/audit", h_audit, CASS_SCOPE_ADMIN},
 };
 
-/* Matches path against a route; on a match with an argument, copies the
- * argument (one segment of [A-Za-z0-9._-], at most 127 bytes) to arg. */
-static int route_match(const struct route *r, const char *path, char *arg, size_t n)
+void cass_routes_foreach(void (*fn)(const char *method, const char *path, void *ctx), void *ctx)
 {
-    if (!r->suffix)
-        return strcmp(r->prefix, path) == 0;
-    size_t plen = strlen(r->prefix);
-    if (strncmp(path, r->prefix, plen) != 0)
+    for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
+        fn(routes[i].method, routes[i].path, ctx);
+}
+
+/* Matches path against a route; *ret_has_arg says whether the route has an
+ * {arg} segment, and on a match that argument (one segment of
+ * [A-Za-z0-9._-], at most 127 bytes) is copied to arg. */
+static int route_match(const struct route *r, const char *path, char *arg, size_t n,
+                       int *ret_has_arg)
+{
+    const char *open = strchr(r->path, '{');
+    *ret_has_arg = open != NULL;
+    if (!open)
+        return strcmp(r->path, path) == 0;
+    size_t plen = (size_t)(open - r->path);
+    const char *suffix = strchr(open, '}') + 1;
+    if (strncmp(path, r->path, plen) != 0)
         return 0;
     const char *a = path + plen;
     size_t alen = strcspn(a, "/");
-    if (alen == 0 || alen >= n || strcmp(a + alen, r->suffix) != 0)
+    if (alen == 0 || alen >= n || strcmp(a + alen, suffix) != 0)
         return 0;
     for (size_t i = 0; i < alen; i++) {
         char c = a[i];
@@ -760,33 +770,39 @@ static int authorize(const struct cass_api_request *req, const struct route *r,
     if (req->who.scope < r->need)
         return cass_error_set(err, CASS_ERR_FORBIDDEN,
                               "token %s of %s has scope %s; %s %s needs %s", req->who.token_id,
-                              req->who.user, cass_scope_name(req->who.scope), req->method,
-                              r->pattern, cass_scope_name(r->need));
+                              req->who.user, cass_scope_name(req->who.scope), req->method, r->path,
+                              cass_scope_name(r->need));
     return 0;
 }
 
 int cass_routes_handle(struct cass_api_request *req, struct cass_api_reply *reply,
                        struct cass_error **err)
 {
-    int path_known = 0;
+    int path_known = 0, has_arg = 0;
     char arg[128];
     for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
-        if (!route_match(&routes[i], req->path, arg, sizeof(arg)))
+        if (!route_match(&routes[i], req->path, arg, sizeof(arg), &has_arg))
             continue;
         path_known = 1;
-        reply->route = routes[i].pattern;
+        reply->route = routes[i].path;
         if (strcmp(routes[i].method, req->method) == 0 ||
             (strcmp(req->method, "HEAD") == 0 && strcmp(routes[i].method, "GET") == 0)) {
+            reply->allow[0] = '\0'; /* gathered from the routes before: not a 405 */
             if (authorize(req, &routes[i], reply, err) < 0)
                 return -1;
-            return routes[i].fn(req, routes[i].suffix ? arg : NULL, reply, err);
+            return routes[i].fn(req, has_arg ? arg : NULL, reply, err);
         }
+        size_t used = strlen(reply->allow);
+        snprintf(reply->allow + used, sizeof(reply->allow) - used, "%s%s%s", used ? ", " : "",
+                 routes[i].method, strcmp(routes[i].method, "GET") == 0 ? ", HEAD" : "");
     }
     if (path_known) {
         reply->status = 405;
+        reply->problem_type = CASS_PROBLEM_NO_METHOD;
         return cass_error_set(err, CASS_ERR_INVALID, "method %s is not allowed on %s", req->method,
                               req->path);
     }
+    reply->problem_type = CASS_PROBLEM_NO_ROUTE;
     return cass_error_set(err, CASS_ERR_NOT_FOUND, "no such endpoint: %s %s", req->method,
                           req->path);
 }

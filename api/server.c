@@ -148,11 +148,12 @@ static void request_free(struct request *r)
 }
 
 /* What every response carries besides its body. event_id >= 0 is sent as
- * X-Cassiny-Event-Id (see handle); retry_after as Retry-After; close ends
- * the connection after the response. */
+ * X-Cassiny-Event-Id (see handle); retry_after as Retry-After; allow, when
+ * set, as Allow (a 405); close ends the connection after the response. */
 struct extras {
     long long event_id;
     unsigned retry_after;
+    const char *allow;
     bool close;
 };
 
@@ -174,6 +175,8 @@ static enum MHD_Result queue(struct MHD_Connection *conn, unsigned status,
         snprintf(num, sizeof(num), "%u", x->retry_after);
         MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, num);
     }
+    if (x->allow)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, x->allow);
     if (x->close)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
     enum MHD_Result ret = MHD_queue_response(conn, status, resp);
@@ -420,6 +423,8 @@ static void handle(struct cass_server *s, struct request *r)
         if (p) {
             json_object_set_new(p, "status", json_integer(status));
             json_object_set_new(p, "title", json_string(cass_problem_title(status)));
+            if (reply->problem_type)
+                json_object_set_new(p, "type", json_string(reply->problem_type));
         }
         if (status >= 500)
             log_error("%s %s: %s", method, url, err->message ? err->message : "?");
@@ -446,7 +451,19 @@ static enum MHD_Result respond(struct cass_server *s, struct MHD_Connection *con
                                struct request *r)
 {
     struct cass_api_reply *reply = &r->reply;
-    struct extras x = {.event_id = r->event_id, .retry_after = reply->retry_after};
+    struct extras x = {.event_id = r->event_id,
+                       .retry_after = reply->retry_after,
+                       .allow = reply->allow[0] ? reply->allow : NULL};
+    if (reply->stream_read && strcmp(r->method, "HEAD") == 0) {
+        /* libmicrohttpd (0.9.75) ends a chunked answer to HEAD with a last
+         * chunk, a body that HEAD must not have (clients fail to parse the
+         * next bytes): the headers of a stream are sent without it. */
+        if (reply->stream_free)
+            reply->stream_free(reply->stream_ctx);
+        reply->stream_read = NULL;
+        return send_text(conn, reply->status,
+                         reply->content_type ? reply->content_type : "text/plain", "", 0, &x);
+    }
     if (reply->stream_read) {
         /* A stream lasts until it is cancelled, at a stop too: not a
          * request a stop waits for. */

@@ -223,6 +223,8 @@ FILE *ctl_progress_stream(const struct ctl *c, int *ret_tty);
 /* The closing line for a settled run: "NAME is ready: URL" and the like. */
 void ctl_print_run_outcome(const json_t *run, FILE *f);
 
+int ctl_cmd_token(struct ctl *c, int argc, char **argv);
+int ctl_cmd_audit(struct ctl *c, int argc, char **argv);
 int ctl_cmd_version(struct ctl *c, int argc, char **argv);
 int ctl_cmd_validate(struct ctl *c, int argc, char **argv);
 int ctl_cmd_apply(struct ctl *c, int argc, char **argv);

@@ -51,6 +51,17 @@ static const struct ctl_flag events_flags[] = {
     {"since", 's', false, CTL_VALUE_TEXT, false},
     {NULL, 0, false, CTL_VALUE_NONE, false},
 };
+static const struct ctl_flag token_flags[] = {
+    {"user", 'u', false, CTL_VALUE_TEXT, false},    {"scope", 's', false, CTL_VALUE_TEXT, false},
+    {"expires", 'e', false, CTL_VALUE_TEXT, false}, {"name", 'n', false, CTL_VALUE_TEXT, false},
+    {NULL, 0, false, CTL_VALUE_NONE, false},
+};
+static const struct ctl_flag audit_flags[] = {
+    {"user", 'u', false, CTL_VALUE_TEXT, false},
+    {"since", 's', false, CTL_VALUE_TEXT, false},
+    {"limit", 'l', false, CTL_VALUE_TEXT, false},
+    {NULL, 0, false, CTL_VALUE_NONE, false},
+};
 static const struct ctl_flag delete_flags[] = {
     {"purge", 'p', false, CTL_VALUE_NONE, false},
     {NULL, 0, false, CTL_VALUE_NONE, false},
@@ -106,6 +117,17 @@ const struct ctl_verb ctl_verbs[] = {
      "                               follow state changes as they happen"},
     {"delete", ctl_cmd_delete, delete_flags, ONE_ARG(CTL_VALUE_NAME),
      "delete NAME [--purge]        stop and remove a spec (--purge: and its workspace)"},
+    {"token",
+     ctl_cmd_token,
+     token_flags,
+     {CTL_VALUE_TEXT, CTL_VALUE_TEXT},
+     "token create --user NAME --scope read|write|admin [--expires DURATION] [--name LABEL]\n"
+     "                               make an API token (its secret is shown once);\n"
+     "                               token list [--user NAME]: the tokens, no secrets;\n"
+     "                               token revoke ID"},
+    {"audit", ctl_cmd_audit, audit_flags, NO_ARGS,
+     "audit [--user NAME] [--since TIME] [--limit N]\n"
+     "                               who did what, from where, with which result (admin)"},
     {"version", ctl_cmd_version, NULL, NO_ARGS,
      "version                      client, daemon and engine versions"},
     {"__complete", ctl_cmd_complete, NULL, NO_ARGS, NULL},

@@ -112,7 +112,7 @@ check_fields config.schema.json cassinyd.yaml.5 KEYS
 {
     grep -ohE '(cass_(daemon_config_[a-z_]+|cfg_get)\([^"]*|json_object_get\(cfg, )"[^"]+"' \
         "$srcdir"/daemon/*.c "$srcdir"/api/*.c | sed 's/.*"\([^"]*\)"$/\1/'
-    "$daemon" --help | sed -n 's/.*(config key \([^)]*\)).*/\1/p'
+    "$daemon" --help | sed -n 's/.*(config key \([^),]*\)[),].*/\1/p'
 } >"$tmp/read-keys"
 field_entries cassinyd.yaml.5 KEYS >"$tmp/entries"
 covered "$tmp/read-keys" "$tmp/entries" 6 "cassinyd.yaml.5: KEYS has each key the daemon reads by name"

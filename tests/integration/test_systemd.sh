@@ -127,7 +127,7 @@ install_cassiny() {
     tar -C "$REL/destdir" -c . | docker exec -i "$ct" tar -C / -x --no-same-owner &&
         docker exec "$ct" mkdir -p /etc/cassiny &&
         docker cp "$src/packaging/cassinyd.yaml" "$ct:/etc/cassiny/cassinyd.yaml" &&
-        docker cp "$src/packaging/systemd/cassinyd.service" "$ct:/etc/systemd/system/cassinyd.service" &&
+        docker cp "$REL/packaging/systemd/cassinyd.service" "$ct:/etc/systemd/system/cassinyd.service" &&
         docker cp "$src/packaging/systemd/cassinyd.socket" "$ct:/etc/systemd/system/cassinyd.socket" &&
         docker cp "$src/packaging/systemd/cassinyd-gateway.socket" "$ct:/etc/systemd/system/cassinyd-gateway.socket" &&
         docker exec "$ct" sh -c 'getent group cassiny >/dev/null || groupadd --system cassiny' &&
