@@ -108,8 +108,13 @@ static void release(struct cass_hub *h, struct cass_hub_park **pp)
     MHD_resume_connection(p->conn);
 }
 
-static void send_408(int fd)
+static void send_408(int fd, bool tls)
 {
+    /* Inside TLS a plain answer is noise to the client: only the shutdown. */
+    if (tls) {
+        shutdown(fd, SHUT_RDWR);
+        return;
+    }
     static const char body[] = "{\"detail\":\"the request did not arrive in full in time "
                                "(limits.requestTimeoutSeconds)\",\"status\":408,"
                                "\"title\":\"Request Timeout\"}\n";
@@ -135,7 +140,7 @@ static int64_t expire_conns(struct cass_hub *h, int64_t now)
         if (c->deadline_ms <= now) {
             c->killed = true;
             c->deadline_ms = 0;
-            send_408(c->fd);
+            send_408(c->fd, c->tls);
         } else if (c->deadline_ms - now < next) {
             next = c->deadline_ms - now;
         }

@@ -1,7 +1,7 @@
 /* What the API's event loop does not wait for itself: connections parked
  * (suspended) until their stream has something to send, and the deadline
- * of every request still arriving. One thread, woken by an eventfd, by the
- * daemon's events and by epoll on the descriptors the parked wait for. */
+ * of every request still arriving (a TLS handshake included). One thread, woken by an eventfd, by
+ * the daemon's events and by epoll on the descriptors the parked wait for. */
 #ifndef CASS_HUB_H
 #define CASS_HUB_H
 
@@ -22,6 +22,8 @@ struct cass_hub_conn {
     int fd;
     int64_t deadline_ms; /* its request must be in by then; 0: none */
     bool killed;         /* answered 408 and shut down by the hub */
+    bool tls;            /* a TLS connection: shut down without the 408 (it would be
+                            plain text inside TLS), the handshake bounded the same way */
 };
 
 struct cass_hub_tag {

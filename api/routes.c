@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cfg.h"
 #include "cleanup.h"
 #include "engine.h"
 #include "lifecycle.h"
@@ -141,7 +142,8 @@ static int h_version(struct cass_api_request *req, const char *arg, struct cass_
                             json_string(req->d->backend));
     if (req->d->gateway_port > 0) {
         char gw[128];
-        snprintf(gw, sizeof(gw), "http://%s:%d/models/",
+        snprintf(gw, sizeof(gw), "%s://%s:%d/models/",
+                 cass_cfg_get(req->d->config, "gateway.tls") ? "https" : "http",
                  cass_daemon_config_str(req->d, "gateway.address"), req->d->gateway_port);
         json_object_set_new(out, "gateway", json_string(gw));
     }

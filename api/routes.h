@@ -30,6 +30,9 @@ struct cass_api_request {
      * with auth_error saying why when nobody could be authenticated. */
     struct cass_principal who;
     char auth_error[160];
+    /* Where it came from: the TCP listener (listen:) or the unix socket;
+     * who.from says who there ("ADDR:PORT" on TCP, "uid:N" on the socket). */
+    bool network;
 };
 
 struct cass_api_reply {

@@ -1,7 +1,9 @@
 #include "config.h"
 
 #include <errno.h>
+#include <gnutls/gnutls.h>
 #include <grp.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -16,8 +18,10 @@
 
 #include "auth.h"
 #include "cleanup.h"
+#include "cfg.h"
 #include "engine.h"
 #include "hub.h"
+#include "listen.h"
 #include "log.h"
 #include "metrics.h"
 #include "problem.h"
@@ -37,13 +41,27 @@
 
 struct request;
 
+/* One of the sockets the API is served on: the unix socket, or the TCP
+ * listener (listen:), with TLS when listen.tls is set. Both share the
+ * server's workers, hub and limits. */
+struct listener {
+    struct cass_server *s;
+    struct MHD_Daemon *mhd;
+    int fd;
+    bool owns_fd;     /* bound here (not passed by the service manager) */
+    bool network;     /* TCP: its requests are marked network */
+    bool tls;         /* HTTPS */
+    bool client_cert; /* listen.tls.clientCA: a certificate signed by it is required */
+    char name[CASS_LISTEN_PEER_MAX + 16]; /* for the log */
+};
+
 struct cass_server {
     struct cass_daemon *d;
-    struct MHD_Daemon *mhd;
+    struct listener local, tcp;
+    struct cass_listen_tls tls; /* listen.tls, kept until libmicrohttpd stops */
     struct cass_hub *hub;
     char *socket_path;
     bool owns_path; /* bound here, so removed at the stop (not when passed in) */
-    bool network;   /* a TCP listener: callers show a token (else the unix socket's local admin) */
     size_t max_body;
     unsigned max_conn;
     unsigned idle_timeout; /* seconds */
@@ -62,7 +80,12 @@ struct cass_server {
 /* Per-connection state (MHD's socket context). */
 struct conn {
     struct cass_hub_conn hc;
-    bool over_limit; /* accepted past limits.maxConnections: answered 503 */
+    bool over_limit;                 /* accepted past limits.maxConnections: answered 503 */
+    bool network;                    /* on the TCP listener */
+    bool client_cert;                /* a client certificate signed by clientCA is required */
+    bool cert_ok;                    /* and it was checked */
+    unsigned uid;                    /* the unix socket's peer; -1 when unknown */
+    char from[CASS_LISTEN_PEER_MAX]; /* "uid:N" on the unix socket, "ADDR:PORT" on TCP */
 };
 
 enum request_state { REQ_RECEIVING, REQ_QUEUED, REQ_DONE };
@@ -280,30 +303,50 @@ static void count_status(const char *method, const char *route, unsigned status,
     cass_metric_observe(CASS_M_API_DURATION, (double)(cass_stream_now_ms() - arrived_ms) / 1000.0,
                         route);
 }
-/* Who is calling: on the unix socket its peer's uid, the local admin; on a
- * network listener the user of the bearer token it shows (nobody, with the
- * reason, when none or a bad one). */
+/* The peer of a new connection, for the principal and the audit log: its
+ * address and port on TCP ("ADDR:PORT"), its uid on the unix socket. */
+static void peer_of(struct MHD_Connection *conn, struct conn *c)
+{
+    snprintf(c->from, sizeof(c->from), "unknown");
+    c->uid = (unsigned)-1;
+    if (c->network) {
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+        if (ci && ci->client_addr)
+            cass_auth_format_addr(ci->client_addr, c->from, sizeof(c->from));
+        return;
+    }
+    struct ucred cred;
+    socklen_t len = sizeof(cred);
+    if (c->hc.fd >= 0 && getsockopt(c->hc.fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) {
+        c->uid = (unsigned)cred.uid;
+        snprintf(c->from, sizeof(c->from), "uid:%u", c->uid);
+    }
+}
+
+static struct conn *conn_of(struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci ? ci->socket_context : NULL;
+}
+
+/* Who is calling: on the unix socket its peer's uid, the local admin; on the
+ * TCP listener the user of the bearer token it shows (nobody, with the
+ * reason, when none or a bad one). Where it came from is the connection's
+ * (on_connection). */
 static void principal_of(struct cass_server *s, struct MHD_Connection *conn,
                          struct cass_api_request *req)
 {
-    const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
-    if (!s->network) {
-        struct ucred cred = {.uid = (uid_t)-1};
-        socklen_t len = sizeof(cred);
-        if (ci)
-            getsockopt(ci->connect_fd, SOL_SOCKET, SO_PEERCRED, &cred, &len);
-        cass_auth_local(&req->who, (unsigned)cred.uid);
+    const struct conn *c = conn_of(conn);
+    req->network = !c || c->network; /* unknown: the stricter side */
+    if (!req->network) {
+        cass_auth_local(&req->who, c->uid);
     } else {
-        char from[72] = "unknown";
-        const union MHD_ConnectionInfo *ai =
-            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-        if (ai && ai->client_addr)
-            cass_auth_format_addr(ai->client_addr, from, sizeof(from));
         _cleanup_error_ struct cass_error *aerr = NULL;
         const char *authz =
             MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
-        if (cass_auth_bearer(s->d, authz, from, &req->who, &aerr) < 0)
+        if (cass_auth_bearer(s->d, authz, c ? c->from : "unknown", &req->who, &aerr) < 0)
             snprintf(req->auth_error, sizeof(req->auth_error), "%s",
                      aerr && aerr->message ? aerr->message : "not authenticated");
     }
@@ -475,13 +518,6 @@ static enum MHD_Result enqueue(struct cass_server *s, struct request *r)
     return MHD_YES;
 }
 
-static struct conn *conn_of(struct MHD_Connection *conn)
-{
-    const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-    return ci ? ci->socket_context : NULL;
-}
-
 /* The request is in (or answered early): its deadline no longer runs. */
 static void request_arrived(struct cass_server *s, struct MHD_Connection *conn)
 {
@@ -497,6 +533,19 @@ static enum MHD_Result send_too_large(struct cass_server *s, struct MHD_Connecti
     char detail[128];
     snprintf(detail, sizeof(detail), "request body larger than %zu bytes", s->max_body);
     return send_problem(conn, 413, detail, &(struct extras){.event_id = -1});
+}
+
+/* Whether the TLS client of conn presented a certificate that the client CA
+ * signed (and that is valid now). The handshake already requires one
+ * (on_connection): this is the check libmicrohttpd itself does not do. */
+static bool client_cert_ok(struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+    unsigned status = 0;
+    return ci && ci->tls_session &&
+           gnutls_certificate_verify_peers2((gnutls_session_t)ci->tls_session, &status) == 0 &&
+           status == 0;
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
@@ -515,6 +564,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         r->in_flight = true;
         atomic_fetch_add(&s->requests, 1);
         struct conn *c = conn_of(conn);
+        if (c && c->client_cert && !c->cert_ok && !client_cert_ok(conn)) {
+            request_arrived(s, conn);
+            count_status(method, NULL, 403, r->arrived_ms);
+            return send_problem(conn, 403,
+                                "this listener takes only clients with a certificate signed by "
+                                "its client CA (listen.tls.clientCA)",
+                                &(struct extras){.event_id = -1, .close = true});
+        }
+        if (c && c->client_cert)
+            c->cert_ok = true;
         if (c && c->over_limit) {
             request_arrived(s, conn);
             count_status(method, NULL, 503, r->arrived_ms);
@@ -616,7 +675,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
                           enum MHD_ConnectionNotificationCode code)
 {
-    struct cass_server *s = cls;
+    struct listener *l = cls;
+    struct cass_server *s = l->s;
     struct conn *c = *socket_context;
     if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
         if (c) {
@@ -636,6 +696,23 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
     c->hc.fd = ci ? ci->connect_fd : -1;
+    /* The hub's deadline bounds the TLS handshake too: it runs from here. */
+    c->hc.tls = l->tls;
+    c->network = l->network;
+    c->client_cert = l->client_cert;
+    peer_of(conn, c);
+    if (l->client_cert) {
+        /* libmicrohttpd only asks for a certificate (GNUTLS_CERT_REQUEST)
+         * and checks none: the handshake fails without one signed by the
+         * client CA. */
+        const union MHD_ConnectionInfo *ti =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+        if (ti && ti->tls_session) {
+            gnutls_session_t ts = (gnutls_session_t)ti->tls_session;
+            gnutls_certificate_server_set_request(ts, GNUTLS_CERT_REQUIRE);
+            gnutls_session_set_verify_cert(ts, NULL, 0);
+        }
+    }
     c->over_limit = live > s->max_conn;
     int64_t grace = c->over_limit && s->request_timeout_ms > OVER_LIMIT_GRACE_MS
                         ? OVER_LIMIT_GRACE_MS
@@ -729,6 +806,7 @@ static void server_free(struct cass_server *s)
 {
     workers_stop(s);
     cass_hub_free(s->hub);
+    cass_listen_tls_clear(&s->tls);
     pthread_cond_destroy(&s->queue_cond);
     pthread_mutex_destroy(&s->queue_lock);
     free(s->socket_path);
@@ -753,17 +831,109 @@ static void socket_name(int fd, char *buf, size_t n)
         snprintf(buf, n, "%.*s", (int)sizeof(sa.sun_path), sa.sun_path);
 }
 
-struct cass_server *cass_server_start(struct cass_daemon *d, int listen_fd, struct cass_error **err)
+/* Starts libmicrohttpd for l on l->fd. One event loop over epoll: an idle
+ * connection costs a descriptor and its memory, no thread and no
+ * FD_SETSIZE. Nothing on the loop waits: handlers run on the workers and
+ * streams wait in the hub, their connections suspended meanwhile
+ * (docs/architecture.md). */
+static int listener_start(struct cass_server *s, struct listener *l, unsigned over,
+                          struct cass_error **err)
+{
+    struct MHD_OptionItem tls_opts[CASS_LISTEN_MHD_OPTIONS];
+    cass_listen_mhd_options(l->tls ? &s->tls : NULL, tls_opts);
+    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+    l->mhd = MHD_start_daemon(
+        flags | (l->tls ? MHD_USE_TLS : 0), 0, NULL, NULL, on_request, s,
+        MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s, MHD_OPTION_LISTEN_SOCKET, l->fd,
+        MHD_OPTION_URI_LOG_CALLBACK, on_uri, s, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, l, MHD_OPTION_CONNECTION_LIMIT,
+        s->max_conn + over, MHD_OPTION_CONNECTION_TIMEOUT, s->idle_timeout,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024), MHD_OPTION_ARRAY, tls_opts,
+        MHD_OPTION_END);
+    if (!l->mhd)
+        return cass_error_set(err, CASS_ERR_INTERNAL, "libmicrohttpd failed to start on %s%s",
+                              l->name, l->tls ? " with TLS (the debug log says why)" : "");
+    return 0;
+}
+
+/* Stops libmicrohttpd for l, its listening socket left open (the caller's
+ * to close). */
+static void listener_stop(struct listener *l)
+{
+    if (!l->mhd)
+        return;
+    MHD_quiesce_daemon(l->mhd);
+    MHD_stop_daemon(TAKE_PTR(l->mhd));
+}
+
+/* The TCP listener of the config's listen, when it has one: its TLS
+ * credentials read and its socket bound (or tcp_fd, passed by the service
+ * manager, checked), libmicrohttpd not started yet. */
+static int tcp_prepare(struct cass_server *s, int tcp_fd, struct cass_error **err)
+{
+    struct listener *l = &s->tcp;
+    const json_t *lc = cass_cfg_get(s->d->config, "listen");
+    if (!lc) {
+        if (tcp_fd >= 0)
+            return cass_error_set(err, CASS_ERR_INVALID,
+                                  "the service manager passed a TCP socket for the API "
+                                  "(api-tcp), but the config has no listen");
+        return 0;
+    }
+    const char *addr = json_string_value(json_object_get(lc, "address"));
+    int port = (int)json_integer_value(json_object_get(lc, "port"));
+    const json_t *tls = json_object_get(lc, "tls");
+    if (tls && cass_listen_tls_config(tls, "listen.tls", &s->tls, err) < 0)
+        return -1;
+    l->network = true;
+    l->tls = tls != NULL;
+    l->client_cert = s->tls.ca != NULL;
+    if (tcp_fd < 0) {
+        l->fd = cass_listen_tcp(addr, port, !l->tls, err);
+        if (l->fd < 0) {
+            cass_error_prefix(err, "listen");
+            return -1;
+        }
+        l->owns_fd = true;
+    } else {
+        l->fd = tcp_fd;
+    }
+    struct sockaddr_storage sa = {0};
+    socklen_t len = sizeof(sa);
+    char where[CASS_LISTEN_PEER_MAX] = "?";
+    if (getsockname(l->fd, (struct sockaddr *)&sa, &len) == 0)
+        cass_auth_format_addr((struct sockaddr *)&sa, where, sizeof(where));
+    snprintf(l->name, sizeof(l->name), "%s://%s", l->tls ? "https" : "http", where);
+    int bound_port = sa.ss_family == AF_INET    ? ntohs(((struct sockaddr_in *)&sa)->sin_port)
+                     : sa.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&sa)->sin6_port)
+                                                : 0;
+    if (tcp_fd >= 0 && port > 0 && port != bound_port)
+        log_warn("the API's TCP socket passed by the service manager is %s, not port %d "
+                 "(listen.port)",
+                 where, port);
+    if (!l->tls && !cass_listen_loopback_addr((struct sockaddr *)&sa))
+        return cass_error_set(err, CASS_ERR_INVALID,
+                              "listen: the socket passed by the service manager is on %s, not "
+                              "a loopback address, and listen has no tls: plain HTTP on a "
+                              "non-loopback address would send tokens in the clear",
+                              where);
+    return 0;
+}
+
+static void tcp_close(struct cass_server *s)
+{
+    listener_stop(&s->tcp);
+    if (s->tcp.owns_fd && s->tcp.fd >= 0)
+        close(s->tcp.fd);
+    s->tcp.fd = -1;
+}
+
+struct cass_server *cass_server_start(struct cass_daemon *d, int listen_fd, int tcp_fd,
+                                      struct cass_error **err)
 {
     const char *path = cass_daemon_config_str(d, "socket");
     if (!path || !*path) {
         cass_error_set(err, CASS_ERR_INVALID, "no socket path configured");
-        return NULL;
-    }
-    if (json_object_get(d->config, "listen")) {
-        cass_error_set(err, CASS_ERR_INVALID,
-                       "listen: the TCP listener is not available in this version; use the "
-                       "unix socket");
         return NULL;
     }
     struct cass_server *s = calloc(1, sizeof(*s));
@@ -772,6 +942,8 @@ struct cass_server *cass_server_start(struct cass_daemon *d, int listen_fd, stru
         return NULL;
     }
     s->d = d;
+    s->local = (struct listener){.s = s, .fd = -1};
+    s->tcp = (struct listener){.s = s, .fd = -1};
     pthread_mutex_init(&s->queue_lock, NULL);
     pthread_cond_init(&s->queue_cond, NULL);
     s->queue_tail = &s->queue_head;
@@ -798,43 +970,53 @@ struct cass_server *cass_server_start(struct cass_daemon *d, int listen_fd, stru
         server_free(s);
         return NULL;
     }
-    int fd = listen_fd;
-    if (fd >= 0) {
+    /* The TCP listener first: its certificate or address is what most
+     * likely fails, before anything listens. */
+    if (tcp_prepare(s, tcp_fd, err) < 0) {
+        tcp_close(s);
+        server_free(s);
+        return NULL;
+    }
+    struct listener *l = &s->local;
+    l->fd = listen_fd;
+    snprintf(l->name, sizeof(l->name), "%s", path);
+    if (l->fd >= 0) {
         /* Its path, owner and mode are the service manager's (the .socket
          * unit); it stays when this daemon stops. */
         char bound[sizeof(((struct sockaddr_un *)0)->sun_path) + 1];
-        socket_name(fd, bound, sizeof(bound));
+        socket_name(l->fd, bound, sizeof(bound));
         if (strcmp(bound, path) != 0)
             log_warn("the API socket passed by the service manager is %s, not %s (socket)",
                      bound[0] ? bound : "unnamed", path);
     } else {
-        fd = listen_unix(path, cass_daemon_config_str(d, "socketGroup"), err);
-        if (fd < 0) {
+        l->fd = listen_unix(path, cass_daemon_config_str(d, "socketGroup"), err);
+        if (l->fd < 0) {
+            tcp_close(s);
             server_free(s);
             return NULL;
         }
         s->owns_path = true;
+        l->owns_fd = true;
     }
-    /* One event loop over epoll: an idle connection costs a descriptor and
-     * its memory, no thread and no FD_SETSIZE. Nothing on the loop waits:
-     * handlers run on the workers and streams wait in the hub, their
-     * connections suspended meanwhile (docs/architecture.md). */
-    s->mhd = MHD_start_daemon(
-        MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG, 0, NULL, NULL,
-        on_request, s, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s, MHD_OPTION_LISTEN_SOCKET, fd,
-        MHD_OPTION_URI_LOG_CALLBACK, on_uri, s, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-        MHD_OPTION_NOTIFY_CONNECTION, on_connection, s, MHD_OPTION_CONNECTION_LIMIT,
-        s->max_conn + over, MHD_OPTION_CONNECTION_TIMEOUT, s->idle_timeout,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024), MHD_OPTION_END);
-    if (!s->mhd) {
+    if (listener_start(s, l, over, err) < 0 ||
+        (s->tcp.fd >= 0 && listener_start(s, &s->tcp, over, err) < 0)) {
+        listener_stop(l);
         if (s->owns_path) {
-            close(fd);
+            close(l->fd);
             unlink(path);
         }
-        cass_error_set(err, CASS_ERR_INTERNAL, "libmicrohttpd failed to start on %s", path);
+        tcp_close(s);
         server_free(s);
         return NULL;
     }
+    if (s->tcp.mhd && s->tcp.tls)
+        log_info("API also on %s (TLS%s)", s->tcp.name,
+                 s->tcp.client_cert ? "; clients need a certificate signed by listen.tls.clientCA"
+                                    : "");
+    else if (s->tcp.mhd)
+        log_warn("API also on %s: plain HTTP, so loopback only (tokens cross it in the clear); "
+                 "set listen.tls to serve other hosts",
+                 s->tcp.name);
     return s;
 }
 
@@ -844,7 +1026,8 @@ void cass_server_stop(struct cass_server *s)
         return;
     /* New connections wait in the socket's backlog for the next daemon
      * when the service manager holds it; the requests here finish first. */
-    int fd = MHD_quiesce_daemon(s->mhd);
+    int fd = MHD_quiesce_daemon(s->local.mhd);
+    int tfd = s->tcp.mhd ? MHD_quiesce_daemon(s->tcp.mhd) : -1;
     cass_routes_cancel_streams();
     unsigned left = cass_daemon_drain(&s->requests, &s->live, API_DRAIN_MS);
     if (left)
@@ -855,11 +1038,15 @@ void cass_server_stop(struct cass_server *s)
      * (which then ends, cancelled). */
     workers_stop(s);
     cass_hub_stop(s->hub);
-    MHD_stop_daemon(s->mhd);
+    MHD_stop_daemon(TAKE_PTR(s->local.mhd));
+    if (s->tcp.mhd)
+        MHD_stop_daemon(TAKE_PTR(s->tcp.mhd));
     /* Freed only now: closing the connections left takes them out of it. */
     cass_hub_free(TAKE_PTR(s->hub));
     if (fd >= 0)
         close(fd);
+    if (tfd >= 0)
+        close(tfd);
     if (s->owns_path)
         unlink(s->socket_path);
     server_free(s);

@@ -21,8 +21,8 @@ for v in "$config" "$socket" "$statedir"; do
     esac
     case $v in *'|'*) echo "man-paths.sh: '|' in a path: $v" >&2; exit 1 ;; esac
 done
-# scdoc reads '_' as italics (a distcheck prefix has "_inst"): each one
-# escaped, as \_ in the page, so \\_ in the sed replacement.
+# scdoc reads '_' as the start of italics: escaped (a prefix such as
+# distcheck's .../_inst/... broke the pages). In a sed replacement '\\_' is '\_'.
 esc() { printf '%s' "$1" | sed 's/_/\\\\_/g'; }
 printf 's|@CONFIG@|%s|g\ns|@SOCKET@|%s|g\ns|@STATEDIR@|%s|g\n' "$(esc "$config")" "$(esc "$socket")" \
     "$(esc "$statedir")"

@@ -109,9 +109,10 @@ int ctl_cmd_logs(struct ctl *c, int argc, char **argv)
     int rc =
         h ? cass_http_stream(h, "GET", path, NULL, NULL, 0, write_chunk, &s, &status, &ebody, &err)
           : -1;
+    if (rc < 0)
+        ctl_unreachable(c, h, &err);
     cass_http_free(h);
     if (rc < 0) {
-        cass_error_prefix(&err, "cannot reach cassinyd at %s", c->host);
         fprintf(stderr, "cassinyctl: %s\n", err->message);
         return CASS_EXIT_FAILURE;
     }

@@ -209,7 +209,7 @@ static int complete_line(struct ctl *c, int n, char **words)
 {
     const char *cur = words[n - 1], *inl = NULL;
     int i = 0;
-    /* Options before the verb; a --host or --token typed there is used. */
+    /* Options before the verb; a --host, --token or --cacert typed there is used. */
     for (; i < n - 1 && words[i][0] == '-' && strcmp(words[i], "--") != 0; i++) {
         const struct ctl_flag *f = flag_of(ctl_global_flags, false, words[i], &inl);
         if (!f || f->value == CTL_VALUE_NONE)
@@ -226,6 +226,8 @@ static int complete_line(struct ctl *c, int n, char **words)
             c->host = val;
         else if (f->val == 't')
             c->token = val;
+        else if (f->val == 'C')
+            c->cacert = val;
     }
     if (i < n - 1 && strcmp(words[i], "--") == 0)
         i++;

@@ -68,6 +68,8 @@ const struct ctl_verb *ctl_verb_find(const char *name);
 struct ctl {
     const char *host;
     const char *token;
+    /* --cacert / $CASSINY_CACERT: CA file for https:// hosts; NULL: the system's */
+    const char *cacert;
     enum cass_output_format output;
     int tty;                     /* stdout is a terminal */
     const struct ctl_verb *verb; /* the verb being run */
@@ -90,6 +92,11 @@ int ctl_request(struct ctl *c, const char *method, const char *path, const char 
 /* A new HTTP handle to the daemon with the token set and a whole-request
  * timeout (0: none). Caller owns; NULL with *err set on failure. */
 struct cass_http *ctl_http_new(struct ctl *c, long timeout_ms, struct cass_error **err);
+
+/* Words the error of a transfer on h (may be NULL) that did not reach the
+ * daemon: an untrusted certificate says to pass --cacert, anything else
+ * "cannot reach cassinyd at HOST: ...". */
+void ctl_unreachable(const struct ctl *c, const struct cass_http *h, struct cass_error **err);
 
 /* A GET whose 2xx JSON body is returned (caller owns); otherwise the problem
  * is printed and NULL returned with *ret_exit set. */

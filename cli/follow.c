@@ -122,7 +122,7 @@ int ctl_follow_events(struct ctl *c, struct ctl_follow *f)
             break;
         }
         if (rc < 0 && attempts == 0 && !answered) {
-            cass_error_prefix(&err, "cannot reach cassinyd at %s", c->host);
+            ctl_unreachable(c, h, &err);
             fprintf(stderr, "cassinyctl: %s\n", err->message);
             result = CTL_FOLLOW_UNREACHABLE;
             break;

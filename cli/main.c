@@ -70,7 +70,8 @@ static const struct ctl_flag delete_flags[] = {
 const struct ctl_flag ctl_global_flags[] = {
     {"host", 'H', true, CTL_VALUE_TEXT, false},    {"token", 't', true, CTL_VALUE_TEXT, false},
     {"output", 'o', true, CTL_VALUE_OUTPUT, true}, {"help", 'h', true, CTL_VALUE_NONE, false},
-    {"version", 'V', true, CTL_VALUE_NONE, false}, {NULL, 0, false, CTL_VALUE_NONE, false},
+    {"version", 'V', true, CTL_VALUE_NONE, false}, {"cacert", 'C', false, CTL_VALUE_FILE, false},
+    {NULL, 0, false, CTL_VALUE_NONE, false},
 };
 
 #define NO_ARGS                                                                                    \
@@ -168,14 +169,15 @@ int ctl_getopt(struct ctl *c, int argc, char **argv)
 
 static void usage(FILE *f)
 {
-    fprintf(f, "Usage: cassinyctl [--host unix:///PATH | http://HOST:PORT] [--token T]\n"
-               "                  [-o table|json|yaml] VERB [ARGS]\n\nVerbs:\n");
+    fprintf(f, "Usage: cassinyctl [--host unix:///PATH | https://HOST:PORT] [--token T]\n"
+               "                  [--cacert FILE] [-o table|json|yaml] VERB [ARGS]\n\nVerbs:\n");
     for (const struct ctl_verb *v = ctl_verbs; v->name; v++)
         if (v->usage)
             fprintf(f, "  %s\n", v->usage);
     fprintf(f, "\nKIND is notebook, job or model. RUN is a run id (r-...).\n"
                "The host defaults to $CASSINY_HOST, else unix://" CASS_DEFAULT_SOCKET ";\n"
-               "the token to $CASSINY_TOKEN. See cassinyctl(1).\n"
+               "the token to $CASSINY_TOKEN; the CA file of https hosts to $CASSINY_CACERT,\n"
+               "else the system's. See cassinyctl(1).\n"
                "Exit codes: 0 success, 1 failure, 2 bad usage or invalid spec.\n");
 }
 
@@ -200,8 +202,27 @@ struct cass_http *ctl_http_new(struct ctl *c, long timeout_ms, struct cass_error
         return NULL;
     if (c->token)
         cass_http_set_token(h, c->token);
+    if (c->cacert && cass_http_set_cacert(h, c->cacert, err) < 0) {
+        cass_http_free(h);
+        return NULL;
+    }
     cass_http_set_timeout(h, timeout_ms);
     return h;
+}
+
+void ctl_unreachable(const struct ctl *c, const struct cass_http *h, struct cass_error **err)
+{
+    if (!err || !*err)
+        return;
+    char *m = NULL;
+    if (h && cass_http_untrusted(h) &&
+        asprintf(&m, "%s: pass --cacert FILE (or set CASSINY_CACERT) with the CA that signed it",
+                 (*err)->message) >= 0) {
+        free((*err)->message);
+        (*err)->message = m;
+        return;
+    }
+    cass_error_prefix(err, "cannot reach cassinyd at %s", c->host);
 }
 
 int ctl_request(struct ctl *c, const char *method, const char *path, const char *content_type,
@@ -218,9 +239,9 @@ int ctl_request(struct ctl *c, const char *method, const char *path, const char 
         _cleanup_free_ char *v = cass_http_last_header(h, CTL_EVENT_ID_HEADER);
         ctl_parse_event_id(v, ret_event_id);
     }
-    cass_http_free(h);
     if (rc < 0)
-        cass_error_prefix(err, "cannot reach cassinyd at %s", c->host);
+        ctl_unreachable(c, h, err);
+    cass_http_free(h);
     return rc;
 }
 
@@ -398,6 +419,9 @@ int main(int argc, char **argv)
     if (!c.host || !*c.host)
         c.host = "unix://" CASS_DEFAULT_SOCKET;
     c.token = getenv("CASSINY_TOKEN");
+    c.cacert = getenv("CASSINY_CACERT");
+    if (c.cacert && !*c.cacert)
+        c.cacert = NULL;
 
     int ch;
     /* '+': stop at the verb; its own options are parsed by the verb. */
@@ -409,6 +433,9 @@ int main(int argc, char **argv)
             break;
         case 't':
             c.token = optarg;
+            break;
+        case 'C':
+            c.cacert = optarg;
             break;
         case 'o':
             if (set_output(&c, optarg) < 0)

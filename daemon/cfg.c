@@ -10,6 +10,7 @@
 #include "cfg.h"
 #include "cleanup.h"
 #include "engine.h"
+#include "listen.h"
 #include "protocol.h"
 #include "schema.h"
 #include "spec.h"
@@ -65,9 +66,6 @@ static const struct {
     const char *reason;
 } unavailable[] = {
     {"engine", "swarm", "the Swarm backend is not available in this version; use engine: docker"},
-    {"listen", NULL,
-     "the TCP listener is not available in this version; use the unix socket (socket, "
-     "socketGroup)"},
 };
 
 /* Deprecated names: the old key, when it alone is set, gives its value to the
@@ -120,7 +118,51 @@ static void refuse_unavailable(const json_t *cfg, const json_t *pos, struct cass
     }
 }
 
-/* Sets the value at a dotted path whose parent object exists. */
+/* The TCP listeners (listen, gateway): plain HTTP only on loopback for the
+ * API, and the PEM files of tls readable, of their kind, the key the
+ * certificate's, each refusal at the line of the key it is about. */
+static void check_listeners(const json_t *cfg, const json_t *pos, struct cass_error **e)
+{
+    static const char *const owners[] = {"listen", "gateway"};
+    for (size_t i = 0; i < sizeof(owners) / sizeof(owners[0]); i++) {
+        const char *owner = owners[i];
+        const json_t *l = cass_cfg_get(cfg, owner);
+        if (!json_is_object(l))
+            continue;
+        const json_t *tls = json_object_get(l, "tls");
+        char path[64];
+        int col = 0, line = 0;
+        if (!tls && strcmp(owner, "listen") == 0) {
+            const char *addr = json_string_value(json_object_get(l, "address"));
+            if (!cass_listen_loopback_name(addr)) {
+                line = key_line(pos, "listen.address", &col);
+                cass_error_add_item(e, "listen.address", line, col,
+                                    "%s is not a loopback address, and listen has no tls: plain "
+                                    "HTTP on a non-loopback address would send tokens in the "
+                                    "clear (set listen.tls, or listen on 127.0.0.1)",
+                                    addr ? addr : "(none)");
+            }
+            continue;
+        }
+        if (!tls)
+            continue;
+        static const char *const files[] = {"cert", "key", "clientCA"};
+        struct cass_listen_tls t;
+        enum cass_listen_tls_file which = CASS_LISTEN_TLS_CERT;
+        _cleanup_error_ struct cass_error *terr = NULL;
+        if (cass_listen_tls_load(json_string_value(json_object_get(tls, "cert")),
+                                 json_string_value(json_object_get(tls, "key")),
+                                 json_string_value(json_object_get(tls, "clientCA")), &t, &which,
+                                 &terr) < 0) {
+            snprintf(path, sizeof(path), "%s.tls.%s", owner, files[which]);
+            line = key_line(pos, path, &col);
+            cass_error_add_item(e, path, line, col, "%s", terr->message);
+            continue;
+        }
+        cass_listen_tls_clear(&t);
+    }
+}
+
 /* Sets (value) or, with value NULL, removes the key at a dotted path. */
 static void set_path(json_t *cfg, const char *path, json_t *value)
 {
@@ -186,6 +228,7 @@ json_t *cass_cfg_parse(const char *text, size_t len, struct cass_error **ret_war
         return NULL;
     struct cass_error *e = NULL, *warn = NULL;
     refuse_unavailable(cfg, pos, &e);
+    check_listeners(cfg, pos, &e);
     resolve_aliases(cfg, pos, &warn, &e);
     if (e) {
         cass_error_free(warn);

@@ -18,7 +18,9 @@ extern const struct cass_cfg_flag cass_cfg_flags[];
 
 /* Reads and validates path; when path is NULL or (with !must_exist) the file
  * is missing, the defaults alone. Beyond the schema: keys this build cannot
- * honour (engine: swarm, listen) are refused, and deprecated names are
+ * honour (engine: swarm) are refused, listen without tls on an address that
+ * is not loopback is refused, the PEM files of listen.tls and gateway.tls
+ * are read and checked (cass_listen_tls_load), and deprecated names are
  * resolved (limits.maxConcurrentRuns sets limits.maxConcurrentLaunches, both
  * set is refused), so that the new name always holds the value in effect.
  * Returns a new object (caller owns) or NULL with *err (items carry the

@@ -14,8 +14,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "auth.h"
+#include "cfg.h"
 #include "cleanup.h"
 #include "gateway.h"
+#include "listen.h"
 #include "log.h"
 #include "metrics.h"
 #include "protocol.h"
@@ -63,9 +66,11 @@ struct cass_gateway {
     struct MHD_Daemon *mhd;
     int port;
     unsigned max_connections;
-    atomic_uint requests;    /* from their head to their answer sent */
-    atomic_uint connections; /* open client connections */
-    pthread_mutex_t lock;    /* slots */
+    bool tls;                     /* gateway.tls: HTTPS */
+    struct cass_listen_tls creds; /* kept until libmicrohttpd stops */
+    atomic_uint requests;         /* from their head to their answer sent */
+    atomic_uint connections;      /* open client connections */
+    pthread_mutex_t lock;         /* slots */
     struct slot **slots;
     size_t n_slots, cap_slots;
 };
@@ -623,17 +628,26 @@ static int listen_tcp(struct cass_daemon *d, struct cass_error **err)
 struct cass_gateway *cass_gateway_start(struct cass_daemon *d, int listen_fd,
                                         struct cass_error **err)
 {
-    int fd = listen_fd >= 0 ? listen_fd : listen_tcp(d, err);
-    if (fd < 0)
+    struct cass_listen_tls creds = {0};
+    const json_t *tls = cass_cfg_get(d->config, "gateway.tls");
+    if (tls && cass_listen_tls_config(tls, "gateway.tls", &creds, err) < 0)
         return NULL;
+    int fd = listen_fd >= 0 ? listen_fd : listen_tcp(d, err);
+    if (fd < 0) {
+        cass_listen_tls_clear(&creds);
+        return NULL;
+    }
     struct cass_gateway *g = calloc(1, sizeof(*g));
     if (!g) {
         if (listen_fd < 0)
             close(fd);
+        cass_listen_tls_clear(&creds);
         cass_error_set(err, CASS_ERR_NOMEM, "out of memory");
         return NULL;
     }
     g->d = d;
+    g->tls = tls != NULL;
+    g->creds = creds;
     json_int_t max_conn = cass_daemon_config_int(d, "gateway.maxConnections");
     g->max_connections = max_conn > 0 ? (unsigned)max_conn : GATEWAY_DEFAULT_CONNECTIONS;
     pthread_mutex_init(&g->lock, NULL);
@@ -641,19 +655,25 @@ struct cass_gateway *cass_gateway_start(struct cass_daemon *d, int listen_fd,
      * slow its replica), waiting in poll(): no FD_SETSIZE limit. Past the
      * limit libmicrohttpd closes a new connection at once. docs/gateway.md
      * has the measurements behind this choice. ITC: a stop can quiesce it
-     * (stop accepting) and let requests in flight finish. */
+     * (stop accepting) and let requests in flight finish. With TLS the
+     * handshake runs on the connection's thread, bounded by the same
+     * connection timeout. */
+    struct MHD_OptionItem tls_opts[CASS_LISTEN_MHD_OPTIONS];
+    cass_listen_mhd_options(g->tls ? &g->creds : NULL, tls_opts);
     g->mhd = MHD_start_daemon(
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL |
-            MHD_USE_ITC | MHD_USE_ERROR_LOG,
+            MHD_USE_ITC | MHD_USE_ERROR_LOG | (g->tls ? MHD_USE_TLS : 0),
         0, NULL, NULL, on_request, g, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, g,
         MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_NOTIFY_COMPLETED, on_completed, g,
         MHD_OPTION_NOTIFY_CONNECTION, on_connection, g, MHD_OPTION_CONNECTION_LIMIT,
         g->max_connections, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
-        MHD_OPTION_THREAD_STACK_SIZE, (size_t)GATEWAY_THREAD_STACK, MHD_OPTION_END);
+        MHD_OPTION_THREAD_STACK_SIZE, (size_t)GATEWAY_THREAD_STACK, MHD_OPTION_ARRAY, tls_opts,
+        MHD_OPTION_END);
     if (!g->mhd) {
         if (listen_fd < 0)
             close(fd);
         pthread_mutex_destroy(&g->lock);
+        cass_listen_tls_clear(&g->creds);
         free(g);
         cass_error_set(err, CASS_ERR_INTERNAL, "libmicrohttpd failed to start the gateway");
         return NULL;
@@ -663,6 +683,12 @@ struct cass_gateway *cass_gateway_start(struct cass_daemon *d, int listen_fd,
     g->port = getsockname(fd, (struct sockaddr *)&sa, &len) == 0 && sa.sin_family == AF_INET
                   ? ntohs(sa.sin_port)
                   : 0;
+    char where[CASS_LISTEN_PEER_MAX];
+    cass_auth_format_addr((struct sockaddr *)&sa, where, sizeof(where));
+    if (!g->tls && !cass_listen_loopback_addr((struct sockaddr *)&sa))
+        log_warn("the gateway serves plain HTTP on %s, beyond this host: set gateway.tls so that "
+                 "model answers (and any token) do not cross the network in the clear",
+                 where);
     json_int_t want = cass_daemon_config_int(d, "gateway.port");
     if (listen_fd >= 0 && want > 0 && want != g->port)
         log_warn("the gateway socket passed by the service manager is on port %d, not %lld "
@@ -690,6 +716,7 @@ void cass_gateway_stop(struct cass_gateway *g)
         slot_free(g->slots[i]);
     free(g->slots);
     pthread_mutex_destroy(&g->lock);
+    cass_listen_tls_clear(&g->creds);
     free(g);
 }
 

@@ -55,6 +55,7 @@ static void usage(FILE *f)
 struct passed_sockets {
     int api;     /* a listening unix stream socket */
     int gateway; /* a listening TCP socket over IPv4 */
+    int api_tcp; /* the API's TCP listener (listen:), IPv4 or IPv6 */
 };
 
 static void passed_sockets_close(struct passed_sockets *p)
@@ -63,7 +64,9 @@ static void passed_sockets_close(struct passed_sockets *p)
         close(p->api);
     if (p->gateway >= 0)
         close(p->gateway);
-    p->api = p->gateway = -1;
+    if (p->api_tcp >= 0)
+        close(p->api_tcp);
+    p->api = p->gateway = p->api_tcp = -1;
 }
 
 /* Takes the sockets passed to this process (the variables are unset, so
@@ -72,7 +75,7 @@ static void passed_sockets_close(struct passed_sockets *p)
  * disagree. */
 static int take_passed_sockets(struct passed_sockets *ret, struct cass_error **err)
 {
-    *ret = (struct passed_sockets){.api = -1, .gateway = -1};
+    *ret = (struct passed_sockets){.api = -1, .gateway = -1, .api_tcp = -1};
     char **names = NULL;
     int n = sd_listen_fds_with_names(1, &names);
     if (n < 0)
@@ -87,12 +90,17 @@ static int take_passed_sockets(struct passed_sockets *ret, struct cass_error **e
         } else if (strcmp(name, "gateway") == 0 && ret->gateway < 0 &&
                    sd_is_socket_inet(fd, AF_INET, SOCK_STREAM, 1, 0) > 0) {
             ret->gateway = fd;
+        } else if (strcmp(name, "api-tcp") == 0 && ret->api_tcp < 0 &&
+                   (sd_is_socket_inet(fd, AF_INET, SOCK_STREAM, 1, 0) > 0 ||
+                    sd_is_socket_inet(fd, AF_INET6, SOCK_STREAM, 1, 0) > 0)) {
+            ret->api_tcp = fd;
         } else {
             if (rc == 0)
                 cass_error_set(err, CASS_ERR_INVALID,
                                "socket %d passed by the service manager is named \"%s\": cassinyd "
-                               "takes \"api\" (a listening unix stream socket) and \"gateway\" "
-                               "(a listening IPv4 TCP socket), once each",
+                               "takes \"api\" (a listening unix stream socket), \"gateway\" "
+                               "(a listening IPv4 TCP socket) and \"api-tcp\" (a listening TCP "
+                               "socket for listen:), once each",
                                fd, name);
             rc = -1;
             close(fd);
@@ -371,10 +379,11 @@ int main(int argc, char **argv)
         cass_daemon_free(d);
         return 1;
     }
-    if (passed.api >= 0 || passed.gateway >= 0)
-        log_info("socket-activated: the API socket %s, the gateway's %s",
+    if (passed.api >= 0 || passed.gateway >= 0 || passed.api_tcp >= 0)
+        log_info("socket-activated: the API socket %s, the gateway's %s%s",
                  passed.api >= 0 ? "passed" : "bound here",
-                 passed.gateway >= 0 ? "passed" : "bound here");
+                 passed.gateway >= 0 ? "passed" : "bound here",
+                 passed.api_tcp >= 0 ? ", the API's TCP socket passed" : "");
     const char *state_dir = cass_daemon_config_str(d, "stateDir");
     const char *socket_path = cass_daemon_config_str(d, "socket");
     _cleanup_free_ char *socket_copy = strdup(socket_path);
@@ -415,10 +424,10 @@ int main(int argc, char **argv)
     } else if (back > 0) {
         log_info("%d model replicas back in the rotation before the gateway answers", back);
     }
-    struct cass_server *server = cass_server_start(d, passed.api, &err);
+    struct cass_server *server = cass_server_start(d, passed.api, passed.api_tcp, &err);
     if (!server)
         goto fail;
-    passed.api = -1;
+    passed.api = passed.api_tcp = -1;
     struct cass_gateway *gateway = cass_gateway_start(d, passed.gateway, &err);
     if (!gateway) {
         cass_server_stop(server);
@@ -426,9 +435,10 @@ int main(int argc, char **argv)
     }
     passed.gateway = -1;
     d->gateway_port = cass_gateway_port(gateway);
-    log_info("cassinyd %s serving on %s (state in %s), models at http://%s:%d/models/",
-             PACKAGE_VERSION, socket_path, state_dir, cass_daemon_config_str(d, "gateway.address"),
-             d->gateway_port);
+    log_info("cassinyd %s serving on %s (state in %s), models at %s://%s:%d/models/",
+             PACKAGE_VERSION, socket_path, state_dir,
+             cass_cfg_get(d->config, "gateway.tls") ? "https" : "http",
+             cass_daemon_config_str(d, "gateway.address"), d->gateway_port);
     sd_notify(0, "READY=1");
 
     for (;;) {

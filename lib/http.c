@@ -1,7 +1,9 @@
 #include "config.h"
 
 #include <curl/curl.h>
+#include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -14,10 +16,12 @@ struct cass_http {
     char *socket_path; /* for unix:// hosts */
     char *base;        /* URL prefix, e.g. "http://localhost" */
     char *auth_header;
+    char *cacert; /* CA bundle for https:// hosts; NULL: the system's */
     long timeout_ms;
     size_t max_body;
     const atomic_int *cancel;
     int cancelled; /* the last transfer was cancelled */
+    int untrusted; /* the last transfer failed: the server's certificate was not trusted */
     char *headers; /* raw response headers of the last transfer */
     size_t headers_len;
 };
@@ -79,6 +83,7 @@ void cass_http_free(struct cass_http *h)
     free(h->socket_path);
     free(h->base);
     free(h->auth_header);
+    free(h->cacert);
     free(h->headers);
     free(h);
 }
@@ -89,6 +94,26 @@ void cass_http_set_token(struct cass_http *h, const char *token)
     h->auth_header = NULL;
     if (token && asprintf(&h->auth_header, "Authorization: Bearer %s", token) < 0)
         h->auth_header = NULL;
+}
+
+int cass_http_set_cacert(struct cass_http *h, const char *path, struct cass_error **err)
+{
+    free(h->cacert);
+    h->cacert = NULL;
+    if (!path)
+        return 0;
+    /* Checked here, so that a typo is not reported as an untrusted server. */
+    _cleanup_fclose_ FILE *f = fopen(path, "re");
+    if (!f)
+        return cass_error_errno(err, errno, "CA file %s", path);
+    if (!(h->cacert = strdup(path)))
+        return cass_error_set(err, CASS_ERR_NOMEM, "out of memory");
+    return 0;
+}
+
+int cass_http_untrusted(const struct cass_http *h)
+{
+    return h->untrusted;
 }
 
 void cass_http_set_timeout(struct cass_http *h, long timeout_ms)
@@ -244,6 +269,14 @@ static int perform(struct cass_http *h, const char *method, const char *path,
         curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, h->socket_path);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
+    /* Always verified (peer and host name); only the authority may change. */
+    curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
+    curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
+    if (h->cacert)
+        curl_easy_setopt(c, CURLOPT_CAINFO, h->cacert);
+    char detail[CURL_ERROR_SIZE] = "";
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, detail);
+    h->untrusted = 0;
     if (h->timeout_ms > 0)
         curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, h->timeout_ms);
     curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
@@ -287,6 +320,7 @@ static int perform(struct cass_http *h, const char *method, const char *path,
     CURLcode rc = curl_easy_perform(c);
     curl_slist_free_all(headers);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, NULL);
 
     if (rc == CURLE_WRITE_ERROR && sink->stopped)
         return 0;
@@ -295,6 +329,12 @@ static int perform(struct cass_http *h, const char *method, const char *path,
     if (sink->too_large)
         return cass_error_set(err, CASS_ERR_TOO_LARGE, "%s %s: response larger than %zu bytes",
                               method, path, h->max_body);
+    if (rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CACERT_BADFILE) {
+        h->untrusted = 1;
+        return cass_error_set(err, CASS_ERR_UNAVAILABLE,
+                              "%s: the server's certificate is not trusted (%s)", h->base,
+                              detail[0] ? detail : curl_easy_strerror(rc));
+    }
     if (rc != CURLE_OK) {
         enum cass_error_kind kind =
             (rc == CURLE_COULDNT_CONNECT || rc == CURLE_OPERATION_TIMEDOUT ||

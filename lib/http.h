@@ -26,6 +26,13 @@ void cass_http_free(struct cass_http *h);
 
 /* Bearer token sent with every request; NULL to clear. The string is copied. */
 void cass_http_set_token(struct cass_http *h, const char *token);
+/* For https:// hosts: the server's certificate is verified (chain and host
+ * name) against the CA certificates in the PEM file path, or with NULL the
+ * system's store. -1 with *err when path cannot be opened. */
+int cass_http_set_cacert(struct cass_http *h, const char *path, struct cass_error **err);
+/* Whether the last transfer on h failed because the server's certificate
+ * was not trusted (the error's message says why). */
+int cass_http_untrusted(const struct cass_http *h);
 /* Whole-request timeout in milliseconds; 0 for none (streams). */
 void cass_http_set_timeout(struct cass_http *h, long timeout_ms);
 /* Largest body a buffered request accepts (default 64 MiB). */

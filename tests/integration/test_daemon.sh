@@ -216,8 +216,9 @@ refused() { # refused DESCRIPTION LINE REASON YAML
 }
 refused "engine: swarm" 2 "the Swarm backend is not available in this version; use engine: docker" \
     $'gateway: {port: 0}\nengine: swarm\n'
-refused "listen:" 3 "the TCP listener is not available in this version" \
-    $'gateway: {port: 0}\n\nlisten: {address: 127.0.0.1, port: 8443}\n'
+refused "listen: on a non-loopback address without tls" 3 \
+    "plain HTTP on a non-loopback address would send tokens in the clear" \
+    $'gateway: {port: 0}\n\nlisten: {address: 0.0.0.0, port: 8443}\n'
 refused "maxConcurrentRuns with maxConcurrentLaunches" 4 "deprecated" \
     $'gateway: {port: 0}\nlimits:\n  maxConcurrentLaunches: 2\n  maxConcurrentRuns: 2\n'
 timeout 20 "$build/daemon/cassinyd" --check-config --config "$WORK/refused.yaml" >/dev/null 2>&1
