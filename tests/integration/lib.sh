@@ -143,9 +143,12 @@ usage() {
 make_httpd_image() {
     local tag=$1 label=$2 busybox=$3 dir cid rc
     dir=$(mktemp -d /tmp/cassiny-httpd.XXXXXX)
-    mkdir -p "$dir/www"
+    mkdir -p "$dir/www/api"
     echo pong >"$dir/www/ping.txt"
     echo ok >"$dir/www/health.txt"
+    # What a notebook's readiness check and idle culling read of Jupyter.
+    printf '{"started": "2026-01-01T00:00:00.000000Z", "last_activity": "2026-01-01T00:00:00.000000Z", "connections": 0, "kernels": 0}\n' \
+        >"$dir/www/api/status"
     chmod -R a+rX "$dir"
     cid=$(docker create --label "io.cassiny.test=$label" "$busybox" true) || { rm -rf "$dir"; return 1; }
     docker cp "$dir/www" "$cid:/www" &&
