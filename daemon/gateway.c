@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -18,6 +19,7 @@
 #include "cfg.h"
 #include "cleanup.h"
 #include "gateway.h"
+#include "hash.h"
 #include "listen.h"
 #include "log.h"
 #include "metrics.h"
@@ -345,6 +347,32 @@ static int not_started(CURLcode rc, const struct upstream *u)
            rc == CURLE_RECV_ERROR || rc == CURLE_OPERATION_TIMEDOUT;
 }
 
+/* A model with spec.auth takes a request whose bearer token hashes to one
+ * of its tokens: 0 then, 401 without a (well-formed) bearer token, 403 for
+ * any other. Every hash is compared, in constant time. */
+static unsigned model_auth(struct MHD_Connection *conn, const struct cass_replica *rep)
+{
+    const char *h =
+        MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+    if (!h || strncasecmp(h, "Bearer ", 7) != 0 || strlen(h) > 1024)
+        return 401;
+    const char *secret = h + 7;
+    while (*secret == ' ')
+        secret++;
+    if (!*secret)
+        return 401;
+    char hash[CASS_SHA256_HEX_LEN + 1];
+    cass_hash_sha256_hex(secret, strlen(secret), hash);
+    unsigned char match = 0;
+    for (unsigned i = 0; i < rep->n_tokens; i++) {
+        unsigned char diff = 0;
+        for (size_t k = 0; k < CASS_SHA256_HEX_LEN; k++)
+            diff |= (unsigned char)(hash[k] ^ rep->tokens[i][k]);
+        match |= (unsigned char)(diff == 0);
+    }
+    return match ? 0 : 403;
+}
+
 static enum MHD_Result forward(struct cass_gateway *g, struct MHD_Connection *conn,
                                const char *method, const char *name, const char *rest,
                                struct greq *req)
@@ -376,6 +404,21 @@ static enum MHD_Result forward(struct cass_gateway *g, struct MHD_Connection *co
         }
         if (picked < 0)
             break;
+        if (rep.n_tokens > 0) {
+            unsigned st = model_auth(conn, &rep);
+            if (st) {
+                slot_give(g, rep.id, c);
+                cass_rotation_release(rot, name, rep.id);
+                char why[256];
+                snprintf(why, sizeof(why),
+                         st == 401 ? "model %s takes a token: Authorization: Bearer TOKEN"
+                                   : "this token is not one of model %s's (spec.auth)",
+                         name);
+                req->status = st;
+                req->failure = st == 401 ? "no-token" : "wrong-token";
+                return reply_problem(conn, st, why);
+            }
+        }
         char url[1024];
         snprintf(url, sizeof(url), "http://%s:%d%s%s", rep.host, rep.port, rest,
                  query ? query : "");

@@ -72,11 +72,12 @@ static struct family families[CASS_M_COUNT] = {
                                  HISTOGRAM,
                                  {"model"},
                                  BOUNDS(gateway_bounds)},
-    [CASS_M_GATEWAY_ERRORS] = {"cassiny_gateway_errors_total",
-                               "Requests the gateway answered itself with an error, by model and "
-                               "reason (no-ready-replica, busy, upstream-failed, too-large).",
-                               COUNTER,
-                               {"model", "reason"}},
+    [CASS_M_GATEWAY_ERRORS] =
+        {"cassiny_gateway_errors_total",
+         "Requests the gateway answered itself with an error, by model and "
+         "reason (no-ready-replica, busy, upstream-failed, too-large, no-token, wrong-token).",
+         COUNTER,
+         {"model", "reason"}},
     [CASS_M_ROLLOUTS_STARTED] = {"cassiny_rollouts_started_total",
                                  "Model rollouts begun (a first launch counts), by model.",
                                  COUNTER,

@@ -41,7 +41,7 @@ BUSYBOX=${CASS_TEST_IMAGE:-cassiny/test-busybox:latest}
 ROOT=$(mktemp -d /tmp/cassiny-core.XXXXXX)
 P=core-$$                      # prefix of every spec name of this run
 HTTPD=cassiny/core-httpd-$$:v1 # private image: busybox httpd and its pages
-TESTS="jobs-notebook jobs-queued overload-flaky overload-all revision concurrent-notebook concurrent-model pids workspace inspect pull launch-policy race network reload"
+TESTS="jobs-notebook jobs-queued overload-flaky overload-all revision concurrent-notebook concurrent-model pids workspace inspect pull launch-policy race network reload model-auth"
 LOOP_PID=
 SKIPPED=()
 
@@ -844,6 +844,32 @@ t_reload() {
     check "$T: ... and the policy in effect stays the reloaded one (64Mi refused: $code)" test "$code" = 403
     check "$T: ... and the daemon still serves" curl -fsS --unix-socket "$SOCK" -o /dev/null http://localhost/healthz
     finish "$P-nb" "$P-jb" "$P-jb2"
+}
+
+# --- 15. spec.auth: a model that takes only its own tokens, checked by the
+# gateway before anything reaches a replica.
+t_model_auth() {
+    begin model-auth || { daemon_failed; return; }
+    local good=tok-good-$$ bad=tok-bad-$$ hash m st code
+    hash=$(printf %s "$good" | sha256sum | cut -d' ' -f1)
+    m=$(launch "$(model "$P-am" "  auth:
+    tokens: [{sha256: $hash, name: ci}]
+")")
+    st=$(wait_run "$m" 40 ready)
+    check "$T: a model with spec.auth is ready (got $st)" test "$st" = ready
+    code=$(curl -s -o "$WORK/p.json" -w '%{http_code}' "${GATEWAY}$P-am/ping.txt")
+    check "$T: no token: 401 from the gateway ($code: $(jq -r .detail "$WORK/p.json" 2>/dev/null))" test "$code" = 401
+    code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $bad" "${GATEWAY}$P-am/ping.txt")
+    check "$T: another token: 403 ($code)" test "$code" = 403
+    code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Basic eDp5" "${GATEWAY}$P-am/ping.txt")
+    check "$T: a malformed Authorization: 401 ($code)" test "$code" = 401
+    code=$(curl -s -o "$WORK/pong" -w '%{http_code}' -H "Authorization: Bearer $good" "${GATEWAY}$P-am/ping.txt")
+    check "$T: its token: 200 from a replica ($code $(cat "$WORK/pong"))" test "$code/$(cat "$WORK/pong")" = 200/pong
+    check "$T: no replica saw the refused requests (their logs have one GET of ping.txt)" \
+        test "$(for c in $(run_field "$m" '.containers[]'); do docker logs "$c" 2>&1; done | grep -c 'ping.txt')" -le 1
+    check "$T: /metrics counts the refusals by reason" \
+        bash -c 'curl -s --unix-socket "$1" http://localhost/metrics | grep -q "^cassiny_gateway_errors_total{model=\"$2\",reason=\"no-token\"} 2$"' _ "$SOCK" "$P-am"
+    finish "$P-am"
 }
 
 selected() { # selected NAME: not in CASS_SKIP, and CASS_ONLY is unset or one of its words starts NAME
