@@ -28,11 +28,11 @@ enum cass_scope { CASS_SCOPE_NONE = 0, CASS_SCOPE_READ, CASS_SCOPE_WRITE, CASS_S
 #define CASS_AUTH_USER_MAX 64
 
 struct cass_principal {
-    char user[CASS_AUTH_USER_MAX];   /* "" when nobody was authenticated */
-    char token_id[32];               /* "t-<ULID>", "" on the unix socket */
-    enum cass_scope scope;           /* CASS_SCOPE_NONE when not authenticated */
-    bool local;                      /* the unix socket's local admin */
-    char from[72];                   /* "uid:N" on the unix socket, "ADDR:PORT" on TCP */
+    char user[CASS_AUTH_USER_MAX]; /* "" when nobody was authenticated */
+    char token_id[32];             /* "t-<ULID>", "" on the unix socket */
+    enum cass_scope scope;         /* CASS_SCOPE_NONE when not authenticated */
+    bool local;                    /* the unix socket's local admin */
+    char from[72];                 /* "uid:N" on the unix socket, "ADDR:PORT" on TCP */
 };
 
 /* "read", "write", "admin"; NULL for NONE. */

@@ -555,15 +555,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (strcmp(url, "/metrics") == 0 && (!strcmp(method, "GET") || !strcmp(method, "HEAD")))
         return reply_metrics(g, conn);
     if (strncmp(url, "/notebooks/", 11) == 0) {
-        enum MHD_Result ret = cass_nbgw_request(g->nb, conn, url, r->raw_uri, method, r->body,
-                                                r->len, &r->status);
+        enum MHD_Result ret =
+            cass_nbgw_request(g->nb, conn, url, r->raw_uri, method, r->body, r->len, &r->status);
         if (r->status)
             count_answer(g, NULL, r);
         return ret;
     }
     /* /models/NAME/REST */
     if (strncmp(url, "/models/", 8) != 0)
-        return refuse(g, conn, r, 404, "the gateway serves /models/NAME/... and /notebooks/NAME/...");
+        return refuse(g, conn, r, 404,
+                      "the gateway serves /models/NAME/... and /notebooks/NAME/...");
     const char *name = url + 8;
     size_t nlen = strcspn(name, "/");
     if (nlen == 0 || nlen > 63)
@@ -694,9 +695,8 @@ struct cass_gateway *cass_gateway_start(struct cass_daemon *d, int listen_fd,
         0, NULL, NULL, on_request, g, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, g,
         MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_NOTIFY_COMPLETED, on_completed, g,
         MHD_OPTION_NOTIFY_CONNECTION, on_connection, g, MHD_OPTION_URI_LOG_CALLBACK, on_uri, g,
-        MHD_OPTION_CONNECTION_LIMIT,
-        g->max_connections, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
-        MHD_OPTION_THREAD_STACK_SIZE, (size_t)GATEWAY_THREAD_STACK, MHD_OPTION_END);
+        MHD_OPTION_CONNECTION_LIMIT, g->max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)60, MHD_OPTION_THREAD_STACK_SIZE, (size_t)GATEWAY_THREAD_STACK, MHD_OPTION_END);
     if (!g->mhd) {
         if (listen_fd < 0)
             close(fd);

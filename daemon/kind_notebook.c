@@ -94,8 +94,8 @@ static int serve_when_ready(struct cass_launch *l, const char *cid, int port, co
     const char *publish = cass_daemon_config_str(d, "publishAddress");
     bool published = publishes(d);
     _cleanup_free_ char *base_url = cass_notebook_base_url(l->name);
-    _cleanup_free_ char *base = cass_xasprintf("http://%s:%d%.*s", reach, host_port,
-                                               (int)strlen(base_url) - 1, base_url);
+    _cleanup_free_ char *base =
+        cass_xasprintf("http://%s:%d%.*s", reach, host_port, (int)strlen(base_url) - 1, base_url);
     _cleanup_free_ char *etok = cass_http_escape(token);
     _cleanup_free_ char *url =
         cass_xasprintf("http://%s:%d%s?token=%s", cass_daemon_config_str(d, "gateway.address"),

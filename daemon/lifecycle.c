@@ -724,8 +724,7 @@ json_t *cass_lifecycle_reproduce(struct cass_daemon *d, const char *run_id, stru
  * points at that run (CONFLICT otherwise: someone else moved it first).
  * Returns the new run (caller owns). */
 static json_t *launch_revision(struct cass_daemon *d, const char *name, const char *kind,
-                               const char *target, const char *expect_run,
-                               struct cass_error **err)
+                               const char *target, const char *expect_run, struct cass_error **err)
 {
     struct cass_lifecycle *lc = d->lifecycle;
     pthread_mutex_lock(&lc->apply_lock);

@@ -166,11 +166,10 @@ static enum MHD_Result queue(struct MHD_Connection *conn, unsigned status, struc
  * the notebook's name, which is a DNS label: nothing to escape). */
 static struct MHD_Response *page(const char *title, const char *text, bool refresh)
 {
-    _cleanup_free_ char *html =
-        cass_xasprintf("<!doctype html>\n<html><head><meta charset=\"utf-8\">%s"
-                       "<title>%s</title></head>\n<body><h1>%s</h1>\n<p>%s</p></body></html>\n",
-                       refresh ? "<meta http-equiv=\"refresh\" content=\"2\">" : "", title, title,
-                       text);
+    _cleanup_free_ char *html = cass_xasprintf(
+        "<!doctype html>\n<html><head><meta charset=\"utf-8\">%s"
+        "<title>%s</title></head>\n<body><h1>%s</h1>\n<p>%s</p></body></html>\n",
+        refresh ? "<meta http-equiv=\"refresh\" content=\"2\">" : "", title, title, text);
     struct MHD_Response *r =
         MHD_create_response_from_buffer(strlen(html), html, MHD_RESPMEM_MUST_COPY);
     if (r) {
@@ -372,8 +371,8 @@ static enum who authenticate(struct cass_nbgw *n, struct MHD_Connection *conn, c
         return WHO_WRONG;
     }
     size_t cn = 0;
-    const char *cookie = cookie_find(
-        MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Cookie"), CASS_NBGW_COOKIE, &cn);
+    const char *cookie = cookie_find(MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Cookie"),
+                                     CASS_NBGW_COOKIE, &cn);
     if (cookie) {
         char want[CASS_SHA256_HEX_LEN + 1];
         if (token) {
@@ -445,8 +444,9 @@ static size_t up_write(char *data, size_t size, size_t nmemb, void *ud)
  * libmicrohttpd writes its own. */
 static bool hop_by_hop(const char *line, size_t k)
 {
-    static const char *const names[] = {"Connection", "Keep-Alive",     "Transfer-Encoding",
-                                        "Content-Length", "Server", "Date", "Upgrade"};
+    static const char *const names[] = {"Connection",     "Keep-Alive", "Transfer-Encoding",
+                                        "Content-Length", "Server",     "Date",
+                                        "Upgrade"};
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
         if (strlen(names[i]) == k && strncasecmp(line, names[i], k) == 0)
             return true;
@@ -508,9 +508,10 @@ static enum MHD_Result add_header(void *cls, enum MHD_ValueKind kind, const char
                                   const char *value)
 {
     struct hdr_ctx *c = cls;
-    static const char *const http[] = {"Content-Type",      "Accept",        "Accept-Encoding",
-                                       "X-XSRFToken",       "X-Requested-With", "If-None-Match",
-                                       "If-Modified-Since", "Range",         "Accept-Language"};
+    static const char *const http[] = {
+        "Content-Type",     "Accept",        "Accept-Encoding",   "X-XSRFToken",
+        "X-Requested-With", "If-None-Match", "If-Modified-Since", "Range",
+        "Accept-Language"};
     if (strcasecmp(key, "Authorization") == 0 || strcasecmp(key, "Cookie") == 0 || !value)
         return MHD_YES;
     bool pass = c->websocket;
@@ -558,8 +559,7 @@ static void login_cookie(struct cass_nbgw *n, struct MHD_Response *r, const char
 static enum MHD_Result forward_http(struct cass_nbgw *n, struct MHD_Connection *conn,
                                     const char *name, const char *host, int port,
                                     const char *raw_uri, const char *method, const char *body,
-                                    size_t len, const char *token, bool login,
-                                    unsigned *ret_status)
+                                    size_t len, const char *token, bool login, unsigned *ret_status)
 {
     _cleanup_free_ char *upstream = cass_xasprintf("http://%s:%d", host, port);
     _cleanup_free_ char *url = cass_xasprintf("%s%s", upstream, raw_uri);
@@ -602,9 +602,9 @@ static enum MHD_Result forward_http(struct cass_nbgw *n, struct MHD_Connection *
                                    : "the notebook failed to answer",
                        ret_status);
     }
-    struct MHD_Response *r = MHD_create_response_from_buffer(
-        u.len, u.body ? u.body : (void *)"",
-        u.body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(u.len, u.body ? u.body : (void *)"",
+                                        u.body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
     if (!r) {
         free(u.body);
         curl_slist_free_all(u.headers);
@@ -678,8 +678,7 @@ static void *relay(void *arg)
 }
 
 static void on_upgrade(void *cls, struct MHD_Connection *conn, void *req_cls, const char *extra_in,
-                       size_t extra_in_size, MHD_socket sock,
-                       struct MHD_UpgradeResponseHandle *urh)
+                       size_t extra_in_size, MHD_socket sock, struct MHD_UpgradeResponseHandle *urh)
 {
     struct ws *w = cls;
     struct cass_nbgw *n = w->n;
@@ -749,7 +748,8 @@ static int read_head(int fd, char *head, size_t cap, char **ret_early, size_t *r
     for (;;) {
         struct timespec t;
         clock_gettime(CLOCK_MONOTONIC, &t);
-        long left = NBGW_HEAD_MS - ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000);
+        long left =
+            NBGW_HEAD_MS - ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000);
         struct pollfd p = {.fd = fd, .events = POLLIN};
         if (left <= 0 || poll(&p, 1, (int)left) != 1)
             return -1;
@@ -876,9 +876,9 @@ static bool is_upgrade(struct MHD_Connection *conn)
 
 /* --- the route ---------------------------------------------------------------------- */
 
-enum MHD_Result cass_nbgw_request(struct cass_nbgw *n, struct MHD_Connection *conn,
-                                  const char *url, const char *raw_uri, const char *method,
-                                  const char *body, size_t len, unsigned *ret_status)
+enum MHD_Result cass_nbgw_request(struct cass_nbgw *n, struct MHD_Connection *conn, const char *url,
+                                  const char *raw_uri, const char *method, const char *body,
+                                  size_t len, unsigned *ret_status)
 {
     struct cass_daemon *d = n->d;
     *ret_status = 0;
@@ -893,7 +893,8 @@ enum MHD_Result cass_nbgw_request(struct cass_nbgw *n, struct MHD_Connection *co
         /* /notebooks/NAME: the notebook is at /notebooks/NAME/. */
         const char *q = strchr(raw_uri, '?');
         _cleanup_free_ char *to = cass_xasprintf("/notebooks/%s/%s", name, q ? q : "");
-        struct MHD_Response *r = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+        struct MHD_Response *r =
+            MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
         if (r)
             MHD_add_response_header(r, MHD_HTTP_HEADER_LOCATION, to);
         return queue(conn, 301, r, ret_status);

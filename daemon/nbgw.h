@@ -39,9 +39,9 @@ unsigned cass_nbgw_websockets(struct cass_nbgw *n);
  * (routing), raw_uri as the client sent it, path and query (forwarded as
  * is), body the request's. *ret_status gets the status answered (0 when
  * the connection was dropped). */
-enum MHD_Result cass_nbgw_request(struct cass_nbgw *n, struct MHD_Connection *conn,
-                                  const char *url, const char *raw_uri, const char *method,
-                                  const char *body, size_t len, unsigned *ret_status);
+enum MHD_Result cass_nbgw_request(struct cass_nbgw *n, struct MHD_Connection *conn, const char *url,
+                                  const char *raw_uri, const char *method, const char *body,
+                                  size_t len, unsigned *ret_status);
 
 /* A problem response (RFC 9457) of the gateway's, for the caller to add
  * headers to and queue; NULL when out of memory. Defined in gateway.c. */
