@@ -87,19 +87,19 @@ static bool mounted_at(const json_t *spec, const char *path)
  * ready with its URL (the gateway's /notebooks/NAME/, the same for every
  * run). what says so in the log ("ready"). */
 static int serve_when_ready(struct cass_launch *l, const char *cid, int port, const char *reach,
-                            int host_port, const char *token, const char *what,
-                            struct cass_error **err)
+                            int host_port, const char *token, const char *base_url,
+                            const char *what, struct cass_error **err)
 {
     struct cass_daemon *d = l->d;
     const char *publish = cass_daemon_config_str(d, "publishAddress");
     bool published = publishes(d);
-    _cleanup_free_ char *base_url = cass_notebook_base_url(l->name);
+    _cleanup_free_ char *gw_path = cass_notebook_base_url(l->name);
     _cleanup_free_ char *base =
         cass_xasprintf("http://%s:%d%.*s", reach, host_port, (int)strlen(base_url) - 1, base_url);
     _cleanup_free_ char *etok = cass_http_escape(token);
     _cleanup_free_ char *url =
         cass_xasprintf("http://%s:%d%s?token=%s", cass_daemon_config_str(d, "gateway.address"),
-                       d->gateway_port, base_url, etok);
+                       d->gateway_port, gw_path, etok);
     json_t *ports = published ? json_pack("[{s:i,s:s,s:i}]", "containerPort", port, "hostIp",
                                           publish, "hostPort", host_port)
                               : json_array();
@@ -142,21 +142,43 @@ static char *previous_token(struct cass_launch *l)
     return NULL;
 }
 
+/* Whether argv runs Jupyter (a program or module named jupyter*, notebook
+ * or jupyterlab): that one is told its base URL on its command line. */
+static bool runs_jupyter(const json_t *argv)
+{
+    for (size_t i = 0; i < json_array_size(argv) && i < 4; i++) {
+        const char *a = json_string_value(json_array_get(argv, i));
+        const char *b = a ? strrchr(a, '/') : NULL;
+        b = b ? b + 1 : a;
+        if (b && (strncmp(b, "jupyter", 7) == 0 || strcmp(b, "notebook") == 0))
+            return true;
+    }
+    return false;
+}
+
 /* Jupyter's command line: the spec's command or the image's, with the base
  * URL the gateway forwards (both spellings: the classic notebook server and
- * jupyter_server; each ignores the other's). */
-static int command_line(struct cass_launch *l, struct cass_error **err)
+ * jupyter_server; each ignores the other's). Another program is left as it
+ * is, with the path in CASSINY_BASE_URL, and is reached at "/" (the gateway
+ * takes /notebooks/NAME off). *ret_base_url gets the path it serves under
+ * (caller owns). */
+static int command_line(struct cass_launch *l, char **ret_base_url, struct cass_error **err)
 {
     const json_t *cmd = json_object_get(l->spec, "command");
     if (!cmd)
         cmd = l->image_cmd;
-    if (json_array_size(cmd) == 0)
-        return cass_error_set(err, CASS_ERR_INVALID,
-                              "the image has no command: set spec.command to Jupyter's");
-    cass_launch_cmd_add(l, cmd);
     _cleanup_free_ char *base_url = cass_notebook_base_url(l->name);
+    cass_strv_addf(&l->env, "CASSINY_BASE_URL=%s", base_url);
+    cass_launch_cmd_add(l, json_object_get(l->spec, "command"));
+    if (!runs_jupyter(cmd)) {
+        *ret_base_url = strdup("/");
+        return 0;
+    }
+    if (!json_object_get(l->spec, "command"))
+        cass_launch_cmd_add(l, cmd);
     cass_strv_addf(&l->cmd, "--NotebookApp.base_url=%s", base_url);
     cass_strv_addf(&l->cmd, "--ServerApp.base_url=%s", base_url);
+    *ret_base_url = TAKE_PTR(base_url);
     return 0;
 }
 
@@ -199,7 +221,8 @@ static int notebook_launch(struct cass_launch *l, struct cass_error **err)
     cass_notebook_env(&l->env, json_object_get(spec, "env"), workdir);
     if (!workspace && strcmp(workdir, "/") != 0 && !mounted_at(spec, workdir))
         l->tmpfs[l->cs.n_tmpfs++] = (struct cass_container_tmpfs){workdir, l->tmp_options};
-    if (command_line(l, err) < 0)
+    _cleanup_free_ char *base_url = NULL;
+    if (command_line(l, &base_url, err) < 0)
         return -1;
 
     size_t nm = 0;
@@ -231,7 +254,7 @@ static int notebook_launch(struct cass_launch *l, struct cass_error **err)
             l->reason = "exited";
         return -1;
     }
-    if (serve_when_ready(l, cid, port, reach, host_port, token, "ready", err) < 0)
+    if (serve_when_ready(l, cid, port, reach, host_port, token, base_url, "ready", err) < 0)
         return -1;
     CASS_FAILPOINT("launch.after-record-running");
     return 0;
@@ -321,7 +344,9 @@ static int notebook_restart(struct cass_launch *l, const char *cid, struct cass_
             return -1;
         return 1;
     }
-    return serve_when_ready(l, cid, port, reach, host_port, token, "ready again", err);
+    const char *base_url = json_string_value(json_object_get(l->run, "baseUrl"));
+    return serve_when_ready(l, cid, port, reach, host_port, token, base_url ? base_url : "/",
+                            "ready again", err);
 }
 
 /* After a restart: a notebook that still runs serves on; one that ended

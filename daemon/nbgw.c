@@ -946,14 +946,19 @@ enum MHD_Result cass_nbgw_request(struct cass_nbgw *n, struct MHD_Connection *co
     char host[64];
     int port = 0;
     const char *prefix = NULL;
-    if (strcmp(status, "ready") != 0 || cass_notebook_endpoint(run, host, &port, &prefix) < 0 ||
-        strcmp(prefix, "/") == 0)
-        return strcmp(status, "ready") == 0
-                   ? problem(conn, 503,
-                             "this notebook's run predates the gateway's notebooks: apply it "
-                             "again",
-                             ret_status)
-                   : starting(conn, name, "", ret_status);
+    if (strcmp(status, "ready") != 0)
+        return starting(conn, name, "", ret_status);
+    if (cass_notebook_endpoint(run, host, &port, &prefix) < 0)
+        return problem(conn, 503, "the notebook's run records no address to reach it at",
+                       ret_status);
+    /* Jupyter serves under /notebooks/NAME/ (its base URL): the path goes as
+     * it came; a server at "/" (not Jupyter, or a run from before) gets it
+     * without that prefix. */
+    const char *seg = strncmp(raw_uri, "/notebooks/", 11) == 0 ? strchr(raw_uri + 11, '/') : NULL;
+    if (!seg)
+        return problem(conn, 404, "no notebook name in the path", ret_status);
+    if (strcmp(prefix, "/") == 0)
+        raw_uri = seg;
     if (is_upgrade(conn))
         return forward_websocket(n, conn, name, host, port, raw_uri, token, ret_status);
     return forward_http(n, conn, name, host, port, raw_uri, method, body, len, token, login,
