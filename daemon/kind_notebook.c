@@ -219,8 +219,12 @@ static int notebook_launch(struct cass_launch *l, struct cass_error **err)
      * runtime files (kernel connection files, with their keys) are on the
      * /tmp tmpfs, and without a workspace the work directory is a tmpfs too. */
     cass_notebook_env(&l->env, json_object_get(spec, "env"), workdir);
+    /* Writable by whoever Jupyter runs as (the engine makes other tmpfs
+     * mounts than /tmp root's, mode 755: nothing could be saved). */
+    char work_options[CASS_POLICY_TMP_OPTIONS_MAX + 16];
+    snprintf(work_options, sizeof(work_options), "%s,mode=1777", l->tmp_options);
     if (!workspace && strcmp(workdir, "/") != 0 && !mounted_at(spec, workdir))
-        l->tmpfs[l->cs.n_tmpfs++] = (struct cass_container_tmpfs){workdir, l->tmp_options};
+        l->tmpfs[l->cs.n_tmpfs++] = (struct cass_container_tmpfs){workdir, work_options};
     _cleanup_free_ char *base_url = NULL;
     if (command_line(l, &base_url, err) < 0)
         return -1;
