@@ -219,10 +219,18 @@ static int notebook_launch(struct cass_launch *l, struct cass_error **err)
      * runtime files (kernel connection files, with their keys) are on the
      * /tmp tmpfs, and without a workspace the work directory is a tmpfs too. */
     cass_notebook_env(&l->env, json_object_get(spec, "env"), workdir);
-    /* Writable by whoever Jupyter runs as (the engine makes other tmpfs
-     * mounts than /tmp root's, mode 755: nothing could be saved). */
-    char work_options[CASS_POLICY_TMP_OPTIONS_MAX + 16];
-    snprintf(work_options, sizeof(work_options), "%s,mode=1777", l->tmp_options);
+    /* Owned by the user Jupyter runs as when it is numeric (the engine
+     * makes tmpfs mounts but /tmp root's, mode 755, and ignores mode=: the
+     * contents API could save nothing there). */
+    char work_options[CASS_POLICY_TMP_OPTIONS_MAX + 32];
+    unsigned uid = 0, gid = 0;
+    int got = l->user ? sscanf(l->user, "%u:%u", &uid, &gid) : 0;
+    if (got == 2)
+        snprintf(work_options, sizeof(work_options), "%s,uid=%u,gid=%u", l->tmp_options, uid, gid);
+    else if (got == 1 && strspn(l->user, "0123456789") == strlen(l->user))
+        snprintf(work_options, sizeof(work_options), "%s,uid=%u", l->tmp_options, uid);
+    else
+        snprintf(work_options, sizeof(work_options), "%s", l->tmp_options);
     if (!workspace && strcmp(workdir, "/") != 0 && !mounted_at(spec, workdir))
         l->tmpfs[l->cs.n_tmpfs++] = (struct cass_container_tmpfs){workdir, work_options};
     _cleanup_free_ char *base_url = NULL;
