@@ -10,6 +10,10 @@ only), for the gateway's notebook tests.
       runs 1+1, then `docker kill CONTAINER` while the WebSocket is open;
       prints "closed" when the gateway closed it within 20 s, then sends a
       frame on it and prints "after-close: ..." with what that did.
+  nbclient.py hold URL [HEADER...]
+      runs 1+1 and prints "open"; then for every line read on stdin runs
+      it as code and prints the result; at the end of stdin waits (60 s at
+      most) for the gateway to close the WebSocket and prints "closed".
 HEADER is "Name: value", added to the upgrade request.
 """
 import base64
@@ -160,6 +164,19 @@ def main():
             print("after-close: %s" % e.__class__.__name__)
         except (socket.timeout, TimeoutError):
             print("after-close: hang")
+        return
+    if mode == "hold":
+        s, buf = connect(url, sys.argv[3:])
+        print("open", execute(s, buf, "1+1"), flush=True)
+        for line in sys.stdin:
+            started = time.time()
+            print(execute(s, buf, line.strip()), "after %.0f s open" % (time.time() - started), flush=True)
+        s.settimeout(60)
+        try:
+            while True:
+                recv(s, buf)
+        except (EOFError, OSError):
+            print("closed", flush=True)
         return
     raise SystemExit(__doc__)
 

@@ -182,6 +182,15 @@ check "the gateway keeps serving" test "$(code "$GW/metrics")" = 200
 check "the daemon is alive" kill -0 "$DAEMON_PID"
 check "and the notebook comes back (restart: always)" wait_code 120 200 "$BASE/api/status?token=$TOKEN"
 
+# A WebSocket held open through what follows (over a minute): past the
+# gateway's 60 s connection timeout, and open when the daemon stops.
+a_kernel_computes "$BASE" "$TOKEN" "after the kill"
+mkfifo "$WORK/hold.in"
+$NBC hold "ws://127.0.0.1:$GWPORT/notebooks/$NAME/api/kernels/$KERNEL/channels?token=$TOKEN" <"$WORK/hold.in" >"$WORK/hold.out" 2>&1 &
+HOLD_PID=$!
+exec 7>"$WORK/hold.in"
+HOLD_T0=$(date +%s)
+
 # --- culled is not gone
 CRUN=$(launch "$(spec "$CULL" "  idleTimeout: 3s
 ")")
@@ -223,5 +232,16 @@ else
     check "without daemon/auth.c an API token is refused (403)" test "$(code "$BASE/api/status" -H "Authorization: Bearer whatever")" = 403
     echo "skip - owner and other-user API tokens: /v1/tokens is not in this build (daemon/auth.c)"
 fi
+
+# --- the held WebSocket: still working, then closed by the daemon's stop
+echo 'print("still here")' >&7
+for _ in $(seq 1 60); do grep -q 'still here' "$WORK/hold.out" && break; sleep 0.5; done
+check "a WebSocket open for $(($(date +%s) - HOLD_T0)) s still carries code ($(tr '\n' ' ' <"$WORK/hold.out"))" grep -q '^still here' "$WORK/hold.out"
+exec 7>&-
+t0=$(date +%s%N)
+stop_daemon
+check "the daemon stops with a notebook WebSocket open, exit 0 in $((($(date +%s%N) - t0) / 1000000)) ms (status $DAEMON_STATUS)" test "$DAEMON_STATUS" = 0
+wait "$HOLD_PID"
+check "and the client sees it closed" grep -qx closed "$WORK/hold.out"
 
 summary
