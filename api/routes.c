@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cleanup.h"
@@ -19,6 +20,7 @@
 #include "eventstream.h"
 #include "runlog.h"
 #include "protocol.h"
+#include "quantity.h"
 #include "routes.h"
 #include "schema.h"
 #include "spec.h"
@@ -30,10 +32,9 @@ typedef int (*handler_fn)(struct cass_api_request *req, const char *arg,
 
 struct route {
     const char *method;
-    const char *prefix; /* the path, or the part before {arg} */
-    const char *suffix; /* NULL: fixed path; else what follows {arg} ("" for none) */
+    const char *path; /* as in api/openapi.yaml: at most one {arg} segment */
     handler_fn fn;
-    const char *pattern; /* as the OpenAPI document names it, for metrics */
+    enum cass_scope need; /* NONE: answered to anyone (liveness, version, the document) */
 };
 
 static int hexval(char c)
@@ -191,6 +192,80 @@ static int spec_media_ok(const char *ct)
     return 0;
 }
 
+/* ---- who may see and change what ----------------------------------------- */
+
+/* 0 when the caller may act on owner's thing at scope need; else -1 with
+ * NOT_FOUND when they may not even see it (others' names do not exist for
+ * them) or FORBIDDEN. */
+static int owner_check(const struct cass_api_request *req, const char *owner, enum cass_scope need,
+                       const char *what, const char *name, struct cass_error **err)
+{
+    if (cass_auth_allows(&req->who, owner, need))
+        return 0;
+    if (!cass_auth_allows(&req->who, owner, CASS_SCOPE_READ))
+        return cass_error_set(err, CASS_ERR_NOT_FOUND, "%s %s not found", what, name);
+    return cass_error_set(err, CASS_ERR_FORBIDDEN, "token %s has scope %s: it cannot change %s %s",
+                          req->who.token_id, cass_scope_name(req->who.scope), what, name);
+}
+
+/* The live spec name if the caller may act on it at need (caller owns). */
+static json_t *spec_for(const struct cass_api_request *req, const char *name, enum cass_scope need,
+                        struct cass_error **err)
+{
+    json_t *spec = cass_store_spec_get(req->d->store, name, err);
+    if (spec && owner_check(req, json_string_value(json_object_get(spec, "owner")), need, "spec",
+                            name, err) < 0) {
+        json_decref(spec);
+        return NULL;
+    }
+    return spec;
+}
+
+/* The run id if the caller may act on it at need (caller owns). */
+static json_t *run_for(const struct cass_api_request *req, const char *id, enum cass_scope need,
+                       struct cass_error **err)
+{
+    json_t *run = cass_store_run_get(req->d->store, id, err);
+    if (run && owner_check(req, json_string_value(json_object_get(run, "owner")), need, "run", id,
+                           err) < 0) {
+        json_decref(run);
+        return NULL;
+    }
+    return run;
+}
+
+/* A notebook's URL carries its token: shown to its owner only. */
+static void redact(const struct cass_api_request *req, json_t *o, const char *kind,
+                   const char *owner)
+{
+    if (!o || !json_is_object(o) || cass_auth_sees_secrets(&req->who, owner))
+        return;
+    if (!kind || strcmp(kind, "Notebook") != 0)
+        return;
+    if (json_is_string(json_object_get(o, "url")))
+        json_object_set_new(o, "url", json_null());
+    json_object_del(o, "token");
+}
+
+static void redact_run(const struct cass_api_request *req, json_t *run)
+{
+    redact(req, run, json_string_value(json_object_get(run, "kind")),
+           json_string_value(json_object_get(run, "owner")));
+}
+
+/* A spec as shown: its run's URL and a token written in the document are
+ * its owner's to see. */
+static void redact_spec(const struct cass_api_request *req, json_t *spec)
+{
+    const char *owner = json_string_value(json_object_get(spec, "owner"));
+    const char *kind = json_string_value(json_object_get(spec, "kind"));
+    redact(req, spec, kind, owner);
+    redact(req, json_object_get(spec, "run"), kind, owner);
+    json_t *inner = json_object_get(json_object_get(spec, "spec"), "spec");
+    if (!cass_auth_sees_secrets(&req->who, owner) && json_object_get(inner, "token"))
+        json_object_set_new(inner, "token", json_string("(hidden)"));
+}
+
 static int h_specs_post(struct cass_api_request *req, const char *arg, struct cass_api_reply *reply,
                         struct cass_error **err)
 {
@@ -208,7 +283,7 @@ static int h_specs_post(struct cass_api_request *req, const char *arg, struct ca
     if (!specs)
         return -1;
     if (!dry_run) {
-        json_t *out = cass_lifecycle_apply(req->d, specs, err);
+        json_t *out = cass_lifecycle_apply(req->d, specs, &req->who, err);
         if (!out)
             return -1;
         reply->status = 202;
@@ -217,7 +292,7 @@ static int h_specs_post(struct cass_api_request *req, const char *arg, struct ca
         reply->audit_detail = json_deep_copy(out);
         return 0;
     }
-    reply->body = cass_lifecycle_dry_run(req->d, specs, err);
+    reply->body = cass_lifecycle_dry_run(req->d, specs, &req->who, err);
     return reply->body ? 0 : -1;
 }
 
@@ -226,9 +301,20 @@ static int h_specs_post(struct cass_api_request *req, const char *arg, struct ca
 static int h_specs_list(struct cass_api_request *req, const char *arg, struct cass_api_reply *reply,
                         struct cass_error **err)
 {
-    json_t *list = cass_store_spec_list(req->d->store, 0, err);
-    if (!list)
+    _cleanup_json_ json_t *all = cass_store_spec_list(req->d->store, 0, err);
+    if (!all)
         return -1;
+    json_t *list = json_array();
+    size_t i;
+    json_t *sp;
+    json_array_foreach(all, i, sp)
+    {
+        if (!cass_auth_allows(&req->who, json_string_value(json_object_get(sp, "owner")),
+                              CASS_SCOPE_READ))
+            continue;
+        redact_spec(req, sp);
+        json_array_append(list, sp);
+    }
     reply->body = json_pack("{s:o}", "specs", list);
     return 0;
 }
@@ -236,7 +322,7 @@ static int h_specs_list(struct cass_api_request *req, const char *arg, struct ca
 static int h_specs_get(struct cass_api_request *req, const char *name, struct cass_api_reply *reply,
                        struct cass_error **err)
 {
-    _cleanup_json_ json_t *spec = cass_store_spec_get(req->d->store, name, err);
+    _cleanup_json_ json_t *spec = spec_for(req, name, CASS_SCOPE_READ, err);
     if (!spec)
         return -1;
     const char *run_id = json_string_value(json_object_get(spec, "runId"));
@@ -248,7 +334,8 @@ static int h_specs_get(struct cass_api_request *req, const char *name, struct ca
         req->d->store, json_string_value(json_object_get(spec, "revision")), err);
     if (!rev)
         return -1;
-    json_object_set(spec, "spec", json_object_get(rev, "spec"));
+    json_object_set_new(spec, "spec", json_deep_copy(json_object_get(rev, "spec")));
+    redact_spec(req, spec);
     reply->body = TAKE_PTR(spec);
     return 0;
 }
@@ -259,7 +346,8 @@ static int h_specs_delete(struct cass_api_request *req, const char *name,
     int purge = 0;
     if (query_bool(req, "purge", &purge, err) < 0)
         return -1;
-    if (cass_lifecycle_delete(req->d, name, purge, err) < 0)
+    _cleanup_json_ json_t *spec = spec_for(req, name, CASS_SCOPE_WRITE, err);
+    if (!spec || cass_lifecycle_delete(req->d, name, purge, err) < 0)
         return -1;
     reply->body = json_pack("{s:s,s:b,s:b}", "name", name, "deleted", 1, "purged", purge);
     reply->audit = 1;
@@ -304,6 +392,9 @@ static int h_runs_list(struct cass_api_request *req, const char *arg, struct cas
         .kind = cass_routes_query(req, "kind"),
         .status = cass_routes_query(req, "status"),
         .cursor = cass_routes_query(req, "cursor"),
+        /* Without admin, one's own only. */
+        .owner =
+            req->who.scope == CASS_SCOPE_ADMIN ? cass_routes_query(req, "owner") : req->who.user,
     };
     if (parse_limit(req, &f.limit, err) < 0)
         return -1;
@@ -313,7 +404,11 @@ static int h_runs_list(struct cass_api_request *req, const char *arg, struct cas
         return -1;
     size_t i;
     json_t *r;
-    json_array_foreach(runs, i, r) add_queue_position(req->d, r);
+    json_array_foreach(runs, i, r)
+    {
+        add_queue_position(req->d, r);
+        redact_run(req, r);
+    }
     reply->body = json_pack("{s:o,s:s?}", "runs", runs, "next", next);
     free(next);
     return 0;
@@ -322,20 +417,26 @@ static int h_runs_list(struct cass_api_request *req, const char *arg, struct cas
 static int h_runs_get(struct cass_api_request *req, const char *id, struct cass_api_reply *reply,
                       struct cass_error **err)
 {
-    reply->body = cass_store_run_get(req->d->store, id, err);
-    if (reply->body)
-        add_queue_position(req->d, reply->body);
-    return reply->body ? 0 : -1;
+    reply->body = run_for(req, id, CASS_SCOPE_READ, err);
+    if (!reply->body)
+        return -1;
+    add_queue_position(req->d, reply->body);
+    redact_run(req, reply->body);
+    return 0;
 }
 
 static int h_runs_stop(struct cass_api_request *req, const char *id, struct cass_api_reply *reply,
                        struct cass_error **err)
 {
     json_t *run = NULL;
-    char reason[96];
-    snprintf(reason, sizeof(reason), "stopped by %s", req->actor);
+    _cleanup_json_ json_t *mine = run_for(req, id, CASS_SCOPE_WRITE, err);
+    if (!mine)
+        return -1;
+    char reason[160];
+    snprintf(reason, sizeof(reason), "stopped by %s (%s)", req->who.user, req->actor);
     if (cass_lifecycle_run_stop(req->d, id, reason, &run, err) < 0)
         return -1;
+    redact_run(req, run);
     reply->body = run;
     reply->audit = 1;
     return 0;
@@ -366,7 +467,7 @@ static int h_runs_logs(struct cass_api_request *req, const char *id, struct cass
             return cass_error_set(err, CASS_ERR_SYNTAX, "tail must be a number of lines");
         tail = (int)n;
     }
-    _cleanup_json_ json_t *run = cass_store_run_get(req->d->store, id, err);
+    _cleanup_json_ json_t *run = run_for(req, id, CASS_SCOPE_READ, err);
     if (!run)
         return -1;
     struct cass_runlog_reader *r = cass_runlog_open(req->d, run, follow, tail, err);
@@ -393,9 +494,13 @@ void cass_routes_cancel_streams(void)
 static int h_runs_reproduce(struct cass_api_request *req, const char *id,
                             struct cass_api_reply *reply, struct cass_error **err)
 {
+    _cleanup_json_ json_t *mine = run_for(req, id, CASS_SCOPE_WRITE, err);
+    if (!mine)
+        return -1;
     json_t *run = cass_lifecycle_reproduce(req->d, id, err);
     if (!run)
         return -1;
+    redact_run(req, run);
     reply->status = 202;
     reply->body = run;
     reply->audit = 1;
@@ -405,9 +510,13 @@ static int h_runs_reproduce(struct cass_api_request *req, const char *id,
 static int h_specs_rollback(struct cass_api_request *req, const char *name,
                             struct cass_api_reply *reply, struct cass_error **err)
 {
+    _cleanup_json_ json_t *spec = spec_for(req, name, CASS_SCOPE_WRITE, err);
+    if (!spec)
+        return -1;
     json_t *run = cass_lifecycle_rollback(req->d, name, cass_routes_query(req, "to"), err);
     if (!run)
         return -1;
+    redact_run(req, run);
     reply->status = 202;
     reply->body = run;
     reply->audit = 1;
@@ -447,8 +556,9 @@ static int h_events(struct cass_api_request *req, const char *arg, struct cass_a
             return cass_error_set(err, CASS_ERR_SYNTAX,
                                   "Last-Event-ID (or since) must be an event id");
     }
-    struct cass_eventstream *x = cass_eventstream_open(
-        req->d, after, cass_routes_query(req, "name"), cass_routes_query(req, "run"), err);
+    struct cass_eventstream *x =
+        cass_eventstream_open(req->d, after, cass_routes_query(req, "name"),
+                              cass_routes_query(req, "run"), &req->who, err);
     if (!x) {
         /* Too many streams: one may end soon. */
         if (err && *err && (*err)->kind == CASS_ERR_UNAVAILABLE)
@@ -463,36 +573,174 @@ static int h_events(struct cass_api_request *req, const char *arg, struct cass_a
     return 0;
 }
 
+/* ---- tokens and the audit log ---------------------------------------------- */
+
+/* POST /v1/tokens {"user", "scope", "name", "expiresIn"}: a token of one's
+ * own at most one's own scope, or (admin) of anyone at any scope. The
+ * secret is in this answer only. */
+static int h_tokens_post(struct cass_api_request *req, const char *arg,
+                         struct cass_api_reply *reply, struct cass_error **err)
+{
+    json_error_t jerr;
+    _cleanup_json_ json_t *body =
+        json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!json_is_object(body))
+        return cass_error_set(err, CASS_ERR_SYNTAX, "the body must be a JSON object: %s",
+                              body ? "not an object" : jerr.text);
+    const char *key;
+    json_t *v;
+    json_object_foreach(body, key, v)
+    {
+        if (strcmp(key, "user") && strcmp(key, "scope") && strcmp(key, "name") &&
+            strcmp(key, "expiresIn"))
+            return cass_error_set(err, CASS_ERR_INVALID, "unknown field %s", key);
+        if (!json_is_string(v))
+            return cass_error_set(err, CASS_ERR_INVALID, "%s must be a string", key);
+    }
+    const char *user = json_string_value(json_object_get(body, "user"));
+    const char *scope_name = json_string_value(json_object_get(body, "scope"));
+    const char *name = json_string_value(json_object_get(body, "name"));
+    const char *expires_in = json_string_value(json_object_get(body, "expiresIn"));
+    if (!user)
+        user = req->who.user;
+    enum cass_scope scope;
+    if (!scope_name || cass_scope_parse(scope_name, &scope) < 0)
+        return cass_error_set(err, CASS_ERR_INVALID, "scope must be read, write or admin");
+    if (strcmp(user, CASS_AUTH_LOCAL_USER) == 0)
+        return cass_error_set(err, CASS_ERR_INVALID,
+                              "user %s is the unix socket's; name the user the token is for",
+                              CASS_AUTH_LOCAL_USER);
+    if (req->who.scope != CASS_SCOPE_ADMIN &&
+        (strcmp(user, req->who.user) != 0 || scope > req->who.scope))
+        return cass_error_set(err, CASS_ERR_FORBIDDEN,
+                              "a %s token makes tokens of its own user (%s) at most %s; "
+                              "others' and larger ones need admin",
+                              cass_scope_name(req->who.scope), req->who.user,
+                              cass_scope_name(req->who.scope));
+    char expires[CASS_STORE_TIME_LEN + 1];
+    if (expires_in) {
+        int64_t secs = 0;
+        if (cass_quantity_duration(expires_in, &secs) < 0 || secs <= 0 || secs > 10LL * 366 * 86400)
+            return cass_error_set(err, CASS_ERR_INVALID,
+                                  "expiresIn must be a duration such as 90d, 12h or 30m (at "
+                                  "most 10 years)");
+        time_t at = time(NULL) + (time_t)secs;
+        struct tm tm;
+        gmtime_r(&at, &tm);
+        strftime(expires, sizeof(expires), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    }
+    _cleanup_free_ char *id = NULL, *secret = NULL;
+    if (cass_store_token_create(req->d->store, name ? name : user, user, cass_scope_name(scope),
+                                expires_in ? expires : NULL, &id, &secret, err) < 0)
+        return -1;
+    _cleanup_json_ json_t *list = cass_store_token_list(req->d->store, user, err);
+    json_t *made = NULL;
+    size_t i;
+    json_t *t;
+    json_array_foreach(list, i, t) if (strcmp(json_string_value(json_object_get(t, "id")), id) == 0)
+        made = t;
+    reply->status = 201;
+    reply->body = made ? json_deep_copy(made) : json_pack("{s:s}", "id", id);
+    reply->audit = 1;
+    reply->audit_detail = json_deep_copy(reply->body);
+    json_object_set_new(reply->body, "secret", json_string(secret));
+    return 0;
+}
+
+static int h_tokens_list(struct cass_api_request *req, const char *arg,
+                         struct cass_api_reply *reply, struct cass_error **err)
+{
+    const char *user =
+        req->who.scope == CASS_SCOPE_ADMIN ? cass_routes_query(req, "user") : req->who.user;
+    json_t *list = cass_store_token_list(req->d->store, user, err);
+    if (!list)
+        return -1;
+    reply->body = json_pack("{s:o}", "tokens", list);
+    return 0;
+}
+
+static int h_tokens_delete(struct cass_api_request *req, const char *id,
+                           struct cass_api_reply *reply, struct cass_error **err)
+{
+    if (cass_store_token_revoke(req->d->store, id,
+                                req->who.scope == CASS_SCOPE_ADMIN ? NULL : req->who.user, err) < 0)
+        return -1;
+    reply->body = json_pack("{s:s,s:b}", "id", id, "revoked", 1);
+    reply->audit = 1;
+    reply->audit_detail = json_incref(reply->body);
+    return 0;
+}
+
+/* GET /v1/audit?user=&since=&after=&limit=: oldest first, from after. */
+static int h_audit(struct cass_api_request *req, const char *arg, struct cass_api_reply *reply,
+                   struct cass_error **err)
+{
+    unsigned limit = 0;
+    if (parse_limit(req, &limit, err) < 0)
+        return -1;
+    long long after = 0;
+    const char *a = cass_routes_query(req, "after");
+    if (a) {
+        char *end = NULL;
+        errno = 0;
+        after = strtoll(a, &end, 10);
+        if (errno || end == a || *end || after < 0)
+            return cass_error_set(err, CASS_ERR_SYNTAX, "after must be an entry id");
+    }
+    struct cass_audit_filter f = {.user = cass_routes_query(req, "user"),
+                                  .since = cass_routes_query(req, "since")};
+    json_t *list = cass_store_audit_since(req->d->store, after, limit, &f, err);
+    if (!list)
+        return -1;
+    reply->body = json_pack("{s:o}", "entries", list);
+    return 0;
+}
+
 static const struct route routes[] = {
-    {"GET", "/healthz", NULL, h_healthz, "/healthz"},
-    {"GET", "/metrics", NULL, h_metrics, "/metrics"},
-    {"GET", "/v1/version", NULL, h_version, "/v1/version"},
-    {"GET", "/v1/openapi.yaml", NULL, h_openapi, "/v1/openapi.yaml"},
-    {"POST", "/v1/specs", NULL, h_specs_post, "/v1/specs"},
-    {"GET", "/v1/specs", NULL, h_specs_list, "/v1/specs"},
-    {"GET", "/v1/specs/", "", h_specs_get, "/v1/specs/{name}"},
-    {"DELETE", "/v1/specs/", "", h_specs_delete, "/v1/specs/{name}"},
-    {"POST", "/v1/specs/", "/rollback", h_specs_rollback, "/v1/specs/{name}/rollback"},
-    {"GET", "/v1/runs", NULL, h_runs_list, "/v1/runs"},
-    {"GET", "/v1/runs/", "", h_runs_get, "/v1/runs/{id}"},
-    {"GET", "/v1/runs/", "/logs", h_runs_logs, "/v1/runs/{id}/logs"},
-    {"POST", "/v1/runs/", "/stop", h_runs_stop, "/v1/runs/{id}/stop"},
-    {"POST", "/v1/runs/", "/reproduce", h_runs_reproduce, "/v1/runs/{id}/reproduce"},
-    {"GET", "/v1/events", NULL, h_events, "/v1/events"},
+    {"GET", "/healthz", h_healthz, CASS_SCOPE_NONE},
+    {"GET", "/metrics", h_metrics, CASS_SCOPE_READ},
+    {"GET", "/v1/version", h_version, CASS_SCOPE_NONE},
+    {"GET", "/v1/openapi.yaml", h_openapi, CASS_SCOPE_NONE},
+    {"POST", "/v1/specs", h_specs_post, CASS_SCOPE_WRITE},
+    {"GET", "/v1/specs", h_specs_list, CASS_SCOPE_READ},
+    {"GET", "/v1/specs/{name}", h_specs_get, CASS_SCOPE_READ},
+    {"DELETE", "/v1/specs/{name}", h_specs_delete, CASS_SCOPE_WRITE},
+    {"POST", "/v1/specs/{name}/rollback", h_specs_rollback, CASS_SCOPE_WRITE},
+    {"GET", "/v1/runs", h_runs_list, CASS_SCOPE_READ},
+    {"GET", "/v1/runs/{id}", h_runs_get, CASS_SCOPE_READ},
+    {"GET", "/v1/runs/{id}/logs", h_runs_logs, CASS_SCOPE_READ},
+    {"POST", "/v1/runs/{id}/stop", h_runs_stop, CASS_SCOPE_WRITE},
+    {"POST", "/v1/runs/{id}/reproduce", h_runs_reproduce, CASS_SCOPE_WRITE},
+    {"GET", "/v1/events", h_events, CASS_SCOPE_READ},
+    {"POST", "/v1/tokens", h_tokens_post, CASS_SCOPE_READ},
+    {"GET", "/v1/tokens", h_tokens_list, CASS_SCOPE_READ},
+    {"DELETE", "/v1/tokens/{id}", h_tokens_delete, CASS_SCOPE_READ},
+    {"GET", "/v1/audit", h_audit, CASS_SCOPE_ADMIN},
 };
 
-/* Matches path against a route; on a match with an argument, copies the
- * argument (one segment of [A-Za-z0-9._-], at most 127 bytes) to arg. */
-static int route_match(const struct route *r, const char *path, char *arg, size_t n)
+void cass_routes_foreach(void (*fn)(const char *method, const char *path, void *ctx), void *ctx)
 {
-    if (!r->suffix)
-        return strcmp(r->prefix, path) == 0;
-    size_t plen = strlen(r->prefix);
-    if (strncmp(path, r->prefix, plen) != 0)
+    for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
+        fn(routes[i].method, routes[i].path, ctx);
+}
+
+/* Matches path against a route; *ret_has_arg says whether the route has an
+ * {arg} segment, and on a match that argument (one segment of
+ * [A-Za-z0-9._-], at most 127 bytes) is copied to arg. */
+static int route_match(const struct route *r, const char *path, char *arg, size_t n,
+                       int *ret_has_arg)
+{
+    const char *open = strchr(r->path, '{');
+    *ret_has_arg = open != NULL;
+    if (!open)
+        return strcmp(r->path, path) == 0;
+    size_t plen = (size_t)(open - r->path);
+    const char *suffix = strchr(open, '}') + 1;
+    if (strncmp(path, r->path, plen) != 0)
         return 0;
     const char *a = path + plen;
     size_t alen = strcspn(a, "/");
-    if (alen == 0 || alen >= n || strcmp(a + alen, r->suffix) != 0)
+    if (alen == 0 || alen >= n || strcmp(a + alen, suffix) != 0)
         return 0;
     for (size_t i = 0; i < alen; i++) {
         char c = a[i];
@@ -505,25 +753,54 @@ static int route_match(const struct route *r, const char *path, char *arg, size_
     return 1;
 }
 
+/* The route's scope against the caller's: 401 for nobody, 403 for a scope
+ * too small. What is whose is the handlers' to decide. */
+static int authorize(const struct cass_api_request *req, const struct route *r,
+                     struct cass_api_reply *reply, struct cass_error **err)
+{
+    if (r->need == CASS_SCOPE_NONE)
+        return 0;
+    if (req->who.scope == CASS_SCOPE_NONE) {
+        reply->status = 401;
+        return cass_error_set(err, CASS_ERR_UNAUTHORIZED, "%s",
+                              req->auth_error[0] ? req->auth_error : "not authenticated");
+    }
+    if (req->who.scope < r->need)
+        return cass_error_set(err, CASS_ERR_FORBIDDEN,
+                              "token %s of %s has scope %s; %s %s needs %s", req->who.token_id,
+                              req->who.user, cass_scope_name(req->who.scope), req->method, r->path,
+                              cass_scope_name(r->need));
+    return 0;
+}
+
 int cass_routes_handle(struct cass_api_request *req, struct cass_api_reply *reply,
                        struct cass_error **err)
 {
-    int path_known = 0;
+    int path_known = 0, has_arg = 0;
     char arg[128];
     for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
-        if (!route_match(&routes[i], req->path, arg, sizeof(arg)))
+        if (!route_match(&routes[i], req->path, arg, sizeof(arg), &has_arg))
             continue;
         path_known = 1;
-        reply->route = routes[i].pattern;
+        reply->route = routes[i].path;
         if (strcmp(routes[i].method, req->method) == 0 ||
-            (strcmp(req->method, "HEAD") == 0 && strcmp(routes[i].method, "GET") == 0))
-            return routes[i].fn(req, routes[i].suffix ? arg : NULL, reply, err);
+            (strcmp(req->method, "HEAD") == 0 && strcmp(routes[i].method, "GET") == 0)) {
+            reply->allow[0] = '\0'; /* gathered from the routes before: not a 405 */
+            if (authorize(req, &routes[i], reply, err) < 0)
+                return -1;
+            return routes[i].fn(req, has_arg ? arg : NULL, reply, err);
+        }
+        size_t used = strlen(reply->allow);
+        snprintf(reply->allow + used, sizeof(reply->allow) - used, "%s%s%s", used ? ", " : "",
+                 routes[i].method, strcmp(routes[i].method, "GET") == 0 ? ", HEAD" : "");
     }
     if (path_known) {
         reply->status = 405;
+        reply->problem_type = CASS_PROBLEM_NO_METHOD;
         return cass_error_set(err, CASS_ERR_INVALID, "method %s is not allowed on %s", req->method,
                               req->path);
     }
+    reply->problem_type = CASS_PROBLEM_NO_ROUTE;
     return cass_error_set(err, CASS_ERR_NOT_FOUND, "no such endpoint: %s %s", req->method,
                           req->path);
 }

@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "auth.h"
 #include "daemon.h"
 #include "error.h"
 #include "stream.h"
@@ -22,8 +23,13 @@ struct cass_api_request {
     const char *content_type; /* may be NULL */
     const char *body;         /* NUL-terminated, may be "" */
     size_t body_len;
-    char actor[64];
-    json_t *query; /* tests only: query arguments when conn is NULL (borrowed) */
+    char actor[72]; /* who.from, for messages */
+    json_t *query;  /* tests only: query arguments when conn is NULL (borrowed) */
+    /* Who is calling (filled by the server before routing): the local admin
+     * on the unix socket, a token's user on a network listener; scope NONE
+     * with auth_error saying why when nobody could be authenticated. */
+    struct cass_principal who;
+    char auth_error[160];
 };
 
 struct cass_api_reply {
@@ -42,16 +48,28 @@ struct cass_api_reply {
     int (*stream_refill)(void *ctx);
     void (*stream_free)(void *ctx);
     void *stream_ctx;
-    unsigned retry_after; /* seconds; sent as Retry-After when not 0 */
-    int audit;            /* state-changing: append to the audit log */
-    json_t *audit_detail; /* owned, may be NULL */
+    unsigned retry_after;     /* seconds; sent as Retry-After when not 0 */
+    const char *problem_type; /* static; on failure, the problem's type instead of the kind's */
+    char allow[64];           /* a 405: the methods the path serves ("GET, HEAD"), sent as Allow */
+    int audit;                /* state-changing: append to the audit log */
+    json_t *audit_detail;     /* owned, may be NULL */
 };
+
+/* The problem types of the router's own answers, so that a client (and
+ * tests/openapi) tells "no such route" from a handler's 404 ("no such spec"). */
+#define CASS_PROBLEM_NO_ROUTE "urn:cassiny:problem:no-such-route"
+#define CASS_PROBLEM_NO_METHOD "urn:cassiny:problem:method-not-allowed"
 
 /* Routes one request. On success fills reply (status and body or text) and
  * returns 0; on failure returns -1 with *err (and optionally reply->status
  * set to override the status derived from the error kind). */
 int cass_routes_handle(struct cass_api_request *req, struct cass_api_reply *reply,
                        struct cass_error **err);
+
+/* Calls fn with each route's method and path, in the form of
+ * api/openapi.yaml ("/v1/specs/{name}"); HEAD, served wherever GET is, is
+ * not listed. The strings are static. */
+void cass_routes_foreach(void (*fn)(const char *method, const char *path, void *ctx), void *ctx);
 
 /* Whether the raw request URI (before any decoding; the query after '?'
  * is not looked at) can name a route: 0 when its path, decoded, holds a

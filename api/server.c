@@ -14,6 +14,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "auth.h"
 #include "cleanup.h"
 #include "engine.h"
 #include "hub.h"
@@ -42,6 +43,7 @@ struct cass_server {
     struct cass_hub *hub;
     char *socket_path;
     bool owns_path; /* bound here, so removed at the stop (not when passed in) */
+    bool network;   /* a TCP listener: callers show a token (else the unix socket's local admin) */
     size_t max_body;
     unsigned max_conn;
     unsigned idle_timeout; /* seconds */
@@ -123,11 +125,12 @@ static void request_free(struct request *r)
 }
 
 /* What every response carries besides its body. event_id >= 0 is sent as
- * X-Cassiny-Event-Id (see handle); retry_after as Retry-After; close ends
- * the connection after the response. */
+ * X-Cassiny-Event-Id (see handle); retry_after as Retry-After; allow, when
+ * set, as Allow (a 405); close ends the connection after the response. */
 struct extras {
     long long event_id;
     unsigned retry_after;
+    const char *allow;
     bool close;
 };
 
@@ -149,6 +152,8 @@ static enum MHD_Result queue(struct MHD_Connection *conn, unsigned status,
         snprintf(num, sizeof(num), "%u", x->retry_after);
         MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, num);
     }
+    if (x->allow)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, x->allow);
     if (x->close)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
     enum MHD_Result ret = MHD_queue_response(conn, status, resp);
@@ -275,18 +280,69 @@ static void count_status(const char *method, const char *route, unsigned status,
     cass_metric_observe(CASS_M_API_DURATION, (double)(cass_stream_now_ms() - arrived_ms) / 1000.0,
                         route);
 }
-/* Who is calling: the peer's uid on the unix socket. */
-static void peer_actor(struct MHD_Connection *conn, char *buf, size_t n)
+/* Who is calling: on the unix socket its peer's uid, the local admin; on a
+ * network listener the user of the bearer token it shows (nobody, with the
+ * reason, when none or a bad one). */
+static void principal_of(struct cass_server *s, struct MHD_Connection *conn,
+                         struct cass_api_request *req)
 {
-    snprintf(buf, n, "unknown");
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
-    if (!ci)
+    if (!s->network) {
+        struct ucred cred = {.uid = (uid_t)-1};
+        socklen_t len = sizeof(cred);
+        if (ci)
+            getsockopt(ci->connect_fd, SOL_SOCKET, SO_PEERCRED, &cred, &len);
+        cass_auth_local(&req->who, (unsigned)cred.uid);
+    } else {
+        char from[72] = "unknown";
+        const union MHD_ConnectionInfo *ai =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+        if (ai && ai->client_addr)
+            cass_auth_format_addr(ai->client_addr, from, sizeof(from));
+        _cleanup_error_ struct cass_error *aerr = NULL;
+        const char *authz =
+            MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+        if (cass_auth_bearer(s->d, authz, from, &req->who, &aerr) < 0)
+            snprintf(req->auth_error, sizeof(req->auth_error), "%s",
+                     aerr && aerr->message ? aerr->message : "not authenticated");
+    }
+    snprintf(req->actor, sizeof(req->actor), "%s", req->who.from);
+}
+
+/* Refusals are audited with who asked: every 403, and a 401 of a token
+ * that is no token (a revoked or expired one is audited where it is told
+ * apart, cass_auth_bearer). A 401 without any token is not, so that
+ * scanning a port cannot fill the log. */
+static void audit_request(struct cass_server *s, const struct cass_api_request *req,
+                          const struct cass_api_reply *reply)
+{
+    const char *authz = req->conn ? MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND,
+                                                                MHD_HTTP_HEADER_AUTHORIZATION)
+                                  : NULL;
+    bool refused = reply->status == 403 || (reply->status == 401 && authz && *authz &&
+                                            !strstr(req->auth_error, " is revoked") &&
+                                            !strstr(req->auth_error, " is expired"));
+    if (!s->d->store || (!reply->audit && !refused))
         return;
-    struct ucred cred;
-    socklen_t len = sizeof(cred);
-    if (getsockopt(ci->connect_fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0)
-        snprintf(buf, n, "uid:%u", (unsigned)cred.uid);
+    _cleanup_free_ char *action = NULL;
+    if (asprintf(&action, "%s %s", req->method, req->path) < 0)
+        action = NULL;
+    struct cass_audit_entry e = {
+        .actor = req->actor,
+        .user = req->who.user[0] ? req->who.user : NULL,
+        .token_id = req->who.token_id,
+        .owner = req->who.user[0] ? req->who.user : NULL,
+        .action = refused ? "refused" : req->method,
+        .target = refused && action ? action : req->path,
+        .status = (int)reply->status,
+        .detail = reply->audit_detail,
+    };
+    _cleanup_error_ struct cass_error *aerr = NULL;
+    if (cass_store_audit_add(s->d->store, &e, &aerr) < 0)
+        log_warn("audit: %s", aerr->message);
+    else
+        cass_daemon_events_notify(s->d);
 }
 
 /* Runs the route of r and keeps its outcome in r->reply (an error as a
@@ -304,7 +360,7 @@ static void handle(struct cass_server *s, struct request *r)
         .body_len = r->len,
     };
     req.content_type = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Type");
-    peer_actor(conn, req.actor, sizeof(req.actor));
+    principal_of(s, conn, &req);
 
     struct cass_api_reply *reply = &r->reply;
     *reply = (struct cass_api_reply){.status = 200};
@@ -324,6 +380,8 @@ static void handle(struct cass_server *s, struct request *r)
         if (p) {
             json_object_set_new(p, "status", json_integer(status));
             json_object_set_new(p, "title", json_string(cass_problem_title(status)));
+            if (reply->problem_type)
+                json_object_set_new(p, "type", json_string(reply->problem_type));
         }
         if (status >= 500)
             log_error("%s %s: %s", method, url, err->message ? err->message : "?");
@@ -342,14 +400,7 @@ static void handle(struct cass_server *s, struct request *r)
         reply->content_type = CASS_MEDIA_JSON;
     }
     count_status(method, reply->route, reply->status, r->arrived_ms);
-    if (reply->audit && s->d->store) {
-        _cleanup_error_ struct cass_error *aerr = NULL;
-        if (cass_store_audit_append(s->d->store, req.actor, method, url, (int)reply->status,
-                                    reply->audit_detail, &aerr) < 0)
-            log_warn("audit: %s", aerr->message);
-        else
-            cass_daemon_events_notify(s->d);
-    }
+    audit_request(s, &req, reply);
 }
 
 /* Sends the outcome of handle, on MHD's thread. */
@@ -357,7 +408,19 @@ static enum MHD_Result respond(struct cass_server *s, struct MHD_Connection *con
                                struct request *r)
 {
     struct cass_api_reply *reply = &r->reply;
-    struct extras x = {.event_id = r->event_id, .retry_after = reply->retry_after};
+    struct extras x = {.event_id = r->event_id,
+                       .retry_after = reply->retry_after,
+                       .allow = reply->allow[0] ? reply->allow : NULL};
+    if (reply->stream_read && strcmp(r->method, "HEAD") == 0) {
+        /* libmicrohttpd (0.9.75) ends a chunked answer to HEAD with a last
+         * chunk, a body that HEAD must not have (clients fail to parse the
+         * next bytes): the headers of a stream are sent without it. */
+        if (reply->stream_free)
+            reply->stream_free(reply->stream_ctx);
+        reply->stream_read = NULL;
+        return send_text(conn, reply->status,
+                         reply->content_type ? reply->content_type : "text/plain", "", 0, &x);
+    }
     if (reply->stream_read) {
         /* A stream lasts until it is cancelled, at a stop too: not a
          * request a stop waits for. */

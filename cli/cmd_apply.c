@@ -67,15 +67,10 @@ static int wait_for_reply(struct ctl *c, json_t *reply, double timeout_s, long l
 
 int ctl_cmd_apply(struct ctl *c, int argc, char **argv)
 {
-    static const struct option opts[] = {{"filename", required_argument, NULL, 'f'},
-                                         {"dry-run", no_argument, NULL, 'n'},
-                                         {"wait", no_argument, NULL, 'w'},
-                                         {"timeout", required_argument, NULL, 'T'},
-                                         {NULL, 0, NULL, 0}};
     const char *file = NULL;
     int dry_run = 0, wait = 0, ch;
     long timeout_s = 300;
-    while ((ch = getopt_long(argc, argv, "f:", opts, NULL)) != -1) {
+    while ((ch = ctl_getopt(c, argc, argv)) != -1) {
         switch (ch) {
         case 'f':
             file = optarg;

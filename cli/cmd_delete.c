@@ -10,9 +10,8 @@
 
 int ctl_cmd_delete(struct ctl *c, int argc, char **argv)
 {
-    static const struct option opts[] = {{"purge", no_argument, NULL, 'p'}, {NULL, 0, NULL, 0}};
     int purge = 0, ch;
-    while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    while ((ch = ctl_getopt(c, argc, argv)) != -1) {
         if (ch != 'p') {
             fprintf(stderr, "Usage: cassinyctl delete NAME [--purge]\n");
             return CASS_EXIT_USAGE;

@@ -85,14 +85,10 @@ static int print_event(const struct ctl_sse_event *ev, void *userdata)
 
 int ctl_cmd_events(struct ctl *c, int argc, char **argv)
 {
-    static const struct option opts[] = {{"name", required_argument, NULL, 'n'},
-                                         {"run", required_argument, NULL, 'r'},
-                                         {"since", required_argument, NULL, 's'},
-                                         {NULL, 0, NULL, 0}};
     const char *name = NULL, *run = NULL;
     long since = -1;
     int ch;
-    while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    while ((ch = ctl_getopt(c, argc, argv)) != -1) {
         switch (ch) {
         case 'n':
             name = optarg;

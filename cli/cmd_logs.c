@@ -67,12 +67,9 @@ static char *resolve_run(struct ctl *c, const char *arg, int *ret_exit)
 
 int ctl_cmd_logs(struct ctl *c, int argc, char **argv)
 {
-    static const struct option opts[] = {{"follow", no_argument, NULL, 'f'},
-                                         {"tail", required_argument, NULL, 'n'},
-                                         {NULL, 0, NULL, 0}};
     int follow = 0, ch;
     long tail = -1;
-    while ((ch = getopt_long(argc, argv, "f", opts, NULL)) != -1) {
+    while ((ch = ctl_getopt(c, argc, argv)) != -1) {
         switch (ch) {
         case 'f':
             follow = 1;

@@ -61,13 +61,10 @@ static int report_comparison(const struct ctl *c, const json_t *run)
 
 int ctl_cmd_reproduce(struct ctl *c, int argc, char **argv)
 {
-    static const struct option opts[] = {{"wait", no_argument, NULL, 'w'},
-                                         {"timeout", required_argument, NULL, 'T'},
-                                         {NULL, 0, NULL, 0}};
     int wait = 0, ch;
     /* A Job is bounded by its own timeoutSeconds: by default, wait as long. */
     long timeout_s = 7 * 86400;
-    while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    while ((ch = ctl_getopt(c, argc, argv)) != -1) {
         switch (ch) {
         case 'w':
             wait = 1;

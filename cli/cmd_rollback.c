@@ -24,14 +24,10 @@ static int revision_valid(const char *s)
 
 int ctl_cmd_rollback(struct ctl *c, int argc, char **argv)
 {
-    static const struct option opts[] = {{"to", required_argument, NULL, 't'},
-                                         {"wait", no_argument, NULL, 'w'},
-                                         {"timeout", required_argument, NULL, 'T'},
-                                         {NULL, 0, NULL, 0}};
     const char *to = NULL;
     int wait = 0, ch;
     long timeout_s = 300;
-    while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    while ((ch = ctl_getopt(c, argc, argv)) != -1) {
         switch (ch) {
         case 't':
             to = optarg;

@@ -59,14 +59,10 @@ static void print_runs(const struct ctl *c, const json_t *runs)
 
 int ctl_cmd_runs(struct ctl *c, int argc, char **argv)
 {
-    static const struct option opts[] = {{"status", required_argument, NULL, 's'},
-                                         {"kind", required_argument, NULL, 'k'},
-                                         {"limit", required_argument, NULL, 'l'},
-                                         {NULL, 0, NULL, 0}};
     const char *status = NULL, *kind = NULL, *name = NULL;
     long limit = 50;
     int ch;
-    while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    while ((ch = ctl_getopt(c, argc, argv)) != -1) {
         switch (ch) {
         case 's':
             status = optarg;

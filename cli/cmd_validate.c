@@ -11,12 +11,10 @@
 
 int ctl_cmd_validate(struct ctl *c, int argc, char **argv)
 {
-    static const struct option opts[] = {{"filename", required_argument, NULL, 'f'},
-                                         {NULL, 0, NULL, 0}};
     const char *files[64];
     size_t nfiles = 0;
     int ch;
-    while ((ch = getopt_long(argc, argv, "f:", opts, NULL)) != -1) {
+    while ((ch = ctl_getopt(c, argc, argv)) != -1) {
         if (ch == 'f' && nfiles < 64) {
             files[nfiles++] = optarg;
             continue;

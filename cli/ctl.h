@@ -2,8 +2,10 @@
 #ifndef CASS_CTL_H
 #define CASS_CTL_H
 
+#include <getopt.h>
 #include <jansson.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "error.h"
@@ -18,12 +20,65 @@
  * request caused. */
 #define CTL_EVENT_ID_HEADER CASS_HEADER_EVENT_ID
 
+/* What a flag's value or a positional argument is: shell completion offers
+ * candidates by it. */
+enum ctl_value {
+    CTL_VALUE_NONE,         /* no value (a flag), or no argument */
+    CTL_VALUE_TEXT,         /* free text: a number, a revision, an address */
+    CTL_VALUE_FILE,         /* a file name */
+    CTL_VALUE_NAME,         /* a spec name, from the daemon */
+    CTL_VALUE_RUN,          /* a run id, from the daemon */
+    CTL_VALUE_TARGET,       /* a spec name or a run id */
+    CTL_VALUE_KIND,         /* notebook, job, model */
+    CTL_VALUE_KIND_OR_NAME, /* a kind, or a spec name */
+    CTL_VALUE_STATUS,       /* a run status */
+    CTL_VALUE_OUTPUT,       /* table, json, yaml */
+};
+
+/* One option of cassinyctl or of a verb. The verbs' getopt tables are built
+ * from these (ctl_getopt), and so is the shell completion: what is parsed
+ * and what is offered cannot differ. */
+struct ctl_flag {
+    const char *name;     /* long name, without "--"; NULL ends a table */
+    int val;              /* what ctl_getopt returns for it */
+    bool short_too;       /* val is also its one-letter form (-f) */
+    enum ctl_value value; /* CTL_VALUE_NONE: takes no value */
+    bool after_verb;      /* a global option also taken after the verb (-o) */
+};
+
+#define CTL_MAX_FLAGS 8
+
+struct ctl;
+
+struct ctl_verb {
+    const char *name; /* NULL ends the table */
+    int (*fn)(struct ctl *c, int argc, char **argv);
+    const struct ctl_flag *flags; /* NULL: none */
+    enum ctl_value args[2];       /* its positional arguments, in order */
+    const char *usage;            /* NULL: hidden (not in the usage, not completed) */
+};
+
+/* Every verb, then {NULL}; and the options before the verb, then {NULL}. */
+extern const struct ctl_verb ctl_verbs[];
+extern const struct ctl_flag ctl_global_flags[];
+
+/* The verb called name, hidden ones included, or NULL. */
+const struct ctl_verb *ctl_verb_find(const char *name);
+
 struct ctl {
     const char *host;
     const char *token;
     enum cass_output_format output;
-    int tty; /* stdout is a terminal */
+    int tty;                     /* stdout is a terminal */
+    const struct ctl_verb *verb; /* the verb being run */
+    /* getopt_long's tables for the verb, built from verb->flags. */
+    struct option longopts[CTL_MAX_FLAGS + 1];
+    char shortopts[2 * CTL_MAX_FLAGS + 2];
 };
+
+/* getopt_long over the running verb's flags: returns each flag's val, '?'
+ * for an unknown one, -1 at the end (optind and optarg as getopt's). */
+int ctl_getopt(struct ctl *c, int argc, char **argv);
 
 /* One request to the daemon. ret is filled for any HTTP status; -1 only when
  * the daemon cannot be reached. *ret_event_id (may be NULL) gets the reply's
@@ -161,6 +216,8 @@ FILE *ctl_progress_stream(const struct ctl *c, int *ret_tty);
 /* The closing line for a settled run: "NAME is ready: URL" and the like. */
 void ctl_print_run_outcome(const json_t *run, FILE *f);
 
+int ctl_cmd_token(struct ctl *c, int argc, char **argv);
+int ctl_cmd_audit(struct ctl *c, int argc, char **argv);
 int ctl_cmd_version(struct ctl *c, int argc, char **argv);
 int ctl_cmd_validate(struct ctl *c, int argc, char **argv);
 int ctl_cmd_apply(struct ctl *c, int argc, char **argv);
@@ -174,5 +231,7 @@ int ctl_cmd_stop(struct ctl *c, int argc, char **argv);
 int ctl_cmd_reproduce(struct ctl *c, int argc, char **argv);
 int ctl_cmd_events(struct ctl *c, int argc, char **argv);
 int ctl_cmd_rollback(struct ctl *c, int argc, char **argv);
+/* __complete (hidden): candidates for shell completion, see complete.c. */
+int ctl_cmd_complete(struct ctl *c, int argc, char **argv);
 
 #endif

@@ -13,49 +13,166 @@
 #include "ctl.h"
 #include "protocol.h"
 
-struct verb {
-    const char *name;
-    int (*fn)(struct ctl *c, int argc, char **argv);
-    const char *usage;
+/* Flags of the verbs: the val of each is what the verb's switch sees. */
+static const struct ctl_flag apply_flags[] = {
+    {"filename", 'f', true, CTL_VALUE_FILE, false}, {"dry-run", 'n', false, CTL_VALUE_NONE, false},
+    {"wait", 'w', false, CTL_VALUE_NONE, false},    {"timeout", 'T', false, CTL_VALUE_TEXT, false},
+    {NULL, 0, false, CTL_VALUE_NONE, false},
+};
+static const struct ctl_flag validate_flags[] = {
+    {"filename", 'f', true, CTL_VALUE_FILE, false},
+    {NULL, 0, false, CTL_VALUE_NONE, false},
+};
+static const struct ctl_flag logs_flags[] = {
+    {"follow", 'f', true, CTL_VALUE_NONE, false},
+    {"tail", 'n', false, CTL_VALUE_TEXT, false},
+    {NULL, 0, false, CTL_VALUE_NONE, false},
+};
+static const struct ctl_flag runs_flags[] = {
+    {"status", 's', false, CTL_VALUE_STATUS, false},
+    {"kind", 'k', false, CTL_VALUE_KIND, false},
+    {"limit", 'l', false, CTL_VALUE_TEXT, false},
+    {NULL, 0, false, CTL_VALUE_NONE, false},
+};
+static const struct ctl_flag reproduce_flags[] = {
+    {"wait", 'w', false, CTL_VALUE_NONE, false},
+    {"timeout", 'T', false, CTL_VALUE_TEXT, false},
+    {NULL, 0, false, CTL_VALUE_NONE, false},
+};
+static const struct ctl_flag rollback_flags[] = {
+    {"to", 't', false, CTL_VALUE_TEXT, false},
+    {"wait", 'w', false, CTL_VALUE_NONE, false},
+    {"timeout", 'T', false, CTL_VALUE_TEXT, false},
+    {NULL, 0, false, CTL_VALUE_NONE, false},
+};
+static const struct ctl_flag events_flags[] = {
+    {"name", 'n', false, CTL_VALUE_NAME, false},
+    {"run", 'r', false, CTL_VALUE_RUN, false},
+    {"since", 's', false, CTL_VALUE_TEXT, false},
+    {NULL, 0, false, CTL_VALUE_NONE, false},
+};
+static const struct ctl_flag token_flags[] = {
+    {"user", 'u', false, CTL_VALUE_TEXT, false},    {"scope", 's', false, CTL_VALUE_TEXT, false},
+    {"expires", 'e', false, CTL_VALUE_TEXT, false}, {"name", 'n', false, CTL_VALUE_TEXT, false},
+    {NULL, 0, false, CTL_VALUE_NONE, false},
+};
+static const struct ctl_flag audit_flags[] = {
+    {"user", 'u', false, CTL_VALUE_TEXT, false},
+    {"since", 's', false, CTL_VALUE_TEXT, false},
+    {"limit", 'l', false, CTL_VALUE_TEXT, false},
+    {NULL, 0, false, CTL_VALUE_NONE, false},
+};
+static const struct ctl_flag delete_flags[] = {
+    {"purge", 'p', false, CTL_VALUE_NONE, false},
+    {NULL, 0, false, CTL_VALUE_NONE, false},
 };
 
-static const struct verb verbs[] = {
-    {"apply", ctl_cmd_apply,
+const struct ctl_flag ctl_global_flags[] = {
+    {"host", 'H', true, CTL_VALUE_TEXT, false},    {"token", 't', true, CTL_VALUE_TEXT, false},
+    {"output", 'o', true, CTL_VALUE_OUTPUT, true}, {"help", 'h', true, CTL_VALUE_NONE, false},
+    {"version", 'V', true, CTL_VALUE_NONE, false}, {NULL, 0, false, CTL_VALUE_NONE, false},
+};
+
+#define NO_ARGS                                                                                    \
+    {                                                                                              \
+        CTL_VALUE_NONE, CTL_VALUE_NONE                                                             \
+    }
+#define ONE_ARG(v)                                                                                 \
+    {                                                                                              \
+        v, CTL_VALUE_NONE                                                                          \
+    }
+
+const struct ctl_verb ctl_verbs[] = {
+    {"apply", ctl_cmd_apply, apply_flags, NO_ARGS,
      "apply -f FILE [--dry-run] [--wait] [--timeout SECONDS]\n"
      "                               send specs to the daemon (and wait until they run)"},
-    {"validate", ctl_cmd_validate, "validate -f FILE             check specs locally"},
-    {"get", ctl_cmd_get, "get [KIND] [NAME]            list specs with their status and URL"},
-    {"describe", ctl_cmd_describe,
+    {"validate", ctl_cmd_validate, validate_flags, NO_ARGS,
+     "validate -f FILE             check specs locally"},
+    {"get",
+     ctl_cmd_get,
+     NULL,
+     {CTL_VALUE_KIND_OR_NAME, CTL_VALUE_NAME},
+     "get [KIND] [NAME]            list specs with their status and URL"},
+    {"describe", ctl_cmd_describe, NULL, ONE_ARG(CTL_VALUE_TARGET),
      "describe NAME|RUN            everything recorded about a spec or run"},
-    {"open", ctl_cmd_open, "open NAME                    print the URL of a ready notebook"},
-    {"logs", ctl_cmd_logs,
+    {"open", ctl_cmd_open, NULL, ONE_ARG(CTL_VALUE_NAME),
+     "open NAME                    print the URL of a ready notebook"},
+    {"logs", ctl_cmd_logs, logs_flags, ONE_ARG(CTL_VALUE_TARGET),
      "logs NAME|RUN [-f] [--tail N]\n"
      "                               print (or follow) a run's output"},
-    {"runs", ctl_cmd_runs,
+    {"runs", ctl_cmd_runs, runs_flags, ONE_ARG(CTL_VALUE_NAME),
      "runs [NAME] [--status S] [--kind K] [--limit N]\n"
      "                               run history, newest first"},
-    {"stop", ctl_cmd_stop, "stop RUN                     stop a run"},
-    {"reproduce", ctl_cmd_reproduce,
+    {"stop", ctl_cmd_stop, NULL, ONE_ARG(CTL_VALUE_RUN), "stop RUN                     stop a run"},
+    {"reproduce", ctl_cmd_reproduce, reproduce_flags, ONE_ARG(CTL_VALUE_RUN),
      "reproduce RUN [--wait] [--timeout SECONDS]\n"
      "                               run it again from its recorded revision and image\n"
      "                               (--wait: and compare its outputs with the original's)"},
-    {"rollback", ctl_cmd_rollback,
-     "rollback NAME [--to REVISION] [--wait]\n"
+    {"rollback", ctl_cmd_rollback, rollback_flags, ONE_ARG(CTL_VALUE_NAME),
+     "rollback NAME [--to REVISION] [--wait] [--timeout SECONDS]\n"
      "                               go back to the previous (or that) revision"},
-    {"events", ctl_cmd_events,
+    {"events", ctl_cmd_events, events_flags, NO_ARGS,
      "events [--name NAME] [--run RUN] [--since ID]\n"
      "                               follow state changes as they happen"},
-    {"delete", ctl_cmd_delete,
+    {"delete", ctl_cmd_delete, delete_flags, ONE_ARG(CTL_VALUE_NAME),
      "delete NAME [--purge]        stop and remove a spec (--purge: and its workspace)"},
-    {"version", ctl_cmd_version, "version                      client, daemon and engine versions"},
+    {"token",
+     ctl_cmd_token,
+     token_flags,
+     {CTL_VALUE_TEXT, CTL_VALUE_TEXT},
+     "token create --user NAME --scope read|write|admin [--expires DURATION] [--name LABEL]\n"
+     "                               make an API token (its secret is shown once);\n"
+     "                               token list [--user NAME]: the tokens, no secrets;\n"
+     "                               token revoke ID"},
+    {"audit", ctl_cmd_audit, audit_flags, NO_ARGS,
+     "audit [--user NAME] [--since TIME] [--limit N]\n"
+     "                               who did what, from where, with which result (admin)"},
+    {"version", ctl_cmd_version, NULL, NO_ARGS,
+     "version                      client, daemon and engine versions"},
+    {"__complete", ctl_cmd_complete, NULL, NO_ARGS, NULL},
+    {NULL, NULL, NULL, NO_ARGS, NULL},
 };
+
+const struct ctl_verb *ctl_verb_find(const char *name)
+{
+    for (const struct ctl_verb *v = ctl_verbs; v->name; v++)
+        if (strcmp(v->name, name) == 0)
+            return v;
+    return NULL;
+}
+
+/* getopt_long's tables from flags: so starts with prefix ("+" or ""). */
+static void build_getopt(const struct ctl_flag *flags, const char *prefix, struct option *lo,
+                         char *so)
+{
+    size_t n = 0, k = 0;
+    for (const char *p = prefix; *p; p++)
+        so[k++] = *p;
+    for (const struct ctl_flag *f = flags; f && f->name && n < CTL_MAX_FLAGS; f++, n++) {
+        int arg = f->value == CTL_VALUE_NONE ? no_argument : required_argument;
+        lo[n] = (struct option){f->name, arg, NULL, f->val};
+        if (f->short_too) {
+            so[k++] = (char)f->val;
+            if (arg == required_argument)
+                so[k++] = ':';
+        }
+    }
+    lo[n] = (struct option){NULL, 0, NULL, 0};
+    so[k] = '\0';
+}
+
+int ctl_getopt(struct ctl *c, int argc, char **argv)
+{
+    return getopt_long(argc, argv, c->shortopts, c->longopts, NULL);
+}
 
 static void usage(FILE *f)
 {
     fprintf(f, "Usage: cassinyctl [--host unix:///PATH | http://HOST:PORT] [--token T]\n"
                "                  [-o table|json|yaml] VERB [ARGS]\n\nVerbs:\n");
-    for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
-        fprintf(f, "  %s\n", verbs[i].usage);
+    for (const struct ctl_verb *v = ctl_verbs; v->name; v++)
+        if (v->usage)
+            fprintf(f, "  %s\n", v->usage);
     fprintf(f, "\nKIND is notebook, job or model. RUN is a run id (r-...).\n"
                "The host defaults to $CASSINY_HOST, else unix://" CASS_DEFAULT_SOCKET ";\n"
                "the token to $CASSINY_TOKEN. See cassinyctl(1).\n"
@@ -282,14 +399,10 @@ int main(int argc, char **argv)
         c.host = "unix://" CASS_DEFAULT_SOCKET;
     c.token = getenv("CASSINY_TOKEN");
 
-    static const struct option opts[] = {
-        {"host", required_argument, NULL, 'H'},   {"token", required_argument, NULL, 't'},
-        {"output", required_argument, NULL, 'o'}, {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},      {NULL, 0, NULL, 0},
-    };
     int ch;
     /* '+': stop at the verb; its own options are parsed by the verb. */
-    while ((ch = getopt_long(argc, argv, "+H:t:o:hV", opts, NULL)) != -1) {
+    build_getopt(ctl_global_flags, "+", c.longopts, c.shortopts);
+    while ((ch = ctl_getopt(&c, argc, argv)) != -1) {
         switch (ch) {
         case 'H':
             c.host = optarg;
@@ -317,15 +430,17 @@ int main(int argc, char **argv)
         return CASS_EXIT_USAGE;
     }
     const char *name = argv[optind];
-    for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++) {
-        if (strcmp(verbs[i].name, name) == 0) {
-            char **vargv = argv + optind;
-            int vargc = take_output_option(&c, argc - optind, vargv);
-            if (vargc < 0)
-                return CASS_EXIT_USAGE;
-            optind = 0; /* 0: reset GNU getopt fully, out of the "+" mode */
-            return verbs[i].fn(&c, vargc, vargv);
-        }
+    c.verb = ctl_verb_find(name);
+    if (c.verb) {
+        char **vargv = argv + optind;
+        /* __complete's words are a command line being typed, not options. */
+        int vargc = c.verb->fn == ctl_cmd_complete ? argc - optind
+                                                   : take_output_option(&c, argc - optind, vargv);
+        if (vargc < 0)
+            return CASS_EXIT_USAGE;
+        build_getopt(c.verb->flags, "", c.longopts, c.shortopts);
+        optind = 0; /* 0: reset GNU getopt fully, out of the "+" mode */
+        return c.verb->fn(&c, vargc, vargv);
     }
     fprintf(stderr, "cassinyctl: unknown verb \"%s\"\n\n", name);
     usage(stderr);

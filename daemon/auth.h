@@ -18,6 +18,7 @@
 #define CASS_AUTH_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "daemon.h"
 #include "error.h"
@@ -39,6 +40,10 @@ struct cass_principal {
 const char *cass_scope_name(enum cass_scope s);
 /* 0 and *ret for a scope's name, -1 for anything else. */
 int cass_scope_parse(const char *name, enum cass_scope *ret);
+
+struct sockaddr;
+/* "ADDR:PORT" ("[ADDR]:PORT" for IPv6) of a peer, for the audit log. */
+void cass_auth_format_addr(const struct sockaddr *sa, char *buf, size_t n);
 
 /* The principal of the unix socket's peer (uid in from). */
 void cass_auth_local(struct cass_principal *p, unsigned uid);

@@ -10,6 +10,7 @@
 #include "cfg.h"
 #include "cleanup.h"
 #include "engine.h"
+#include "protocol.h"
 #include "schema.h"
 #include "spec.h"
 #include "yaml.h"
@@ -77,6 +78,28 @@ static const struct {
 } aliases[] = {
     {"limits.maxConcurrentRuns", "limits.maxConcurrentLaunches"},
 };
+
+/* Path keys whose default follows configure (lib/protocol.h) rather than
+ * the schema, which states the FHS paths that a Debian build also gets. */
+static const struct {
+    const char *key;
+    const char *value;
+} path_defaults[] = {
+    {"socket", CASS_DEFAULT_SOCKET},
+    {"stateDir", CASS_DEFAULT_STATE_DIR},
+};
+
+/* pos holds the keys the file set (with their lines). */
+static int set_path_defaults(json_t *cfg, const json_t *pos, struct cass_error **err)
+{
+    for (size_t i = 0; i < sizeof(path_defaults) / sizeof(path_defaults[0]); i++) {
+        if (json_object_get(pos, path_defaults[i].key))
+            continue;
+        if (json_object_set_new(cfg, path_defaults[i].key, json_string(path_defaults[i].value)))
+            return cass_error_set(err, CASS_ERR_NOMEM, "out of memory");
+    }
+    return 0;
+}
 
 static int key_line(const json_t *pos, const char *path, int *ret_col)
 {
@@ -159,6 +182,8 @@ json_t *cass_cfg_parse(const char *text, size_t len, struct cass_error **ret_war
             cass_error_set(err, CASS_ERR_NOMEM, "out of memory");
         return NULL;
     }
+    if (set_path_defaults(cfg, pos, err) < 0)
+        return NULL;
     struct cass_error *e = NULL, *warn = NULL;
     refuse_unavailable(cfg, pos, &e);
     resolve_aliases(cfg, pos, &warn, &e);

@@ -27,9 +27,10 @@ void cass_eventstream_cancel_all(void)
 struct cass_eventstream {
     struct cass_daemon *d;
     int64_t last_id;
-    char *name;    /* only runs of this name, may be NULL */
-    char *run;     /* only this run, may be NULL */
-    char *pending; /* formatted text not yet sent */
+    char *name;                /* only runs of this name, may be NULL */
+    char *run;                 /* only this run, may be NULL */
+    struct cass_principal who; /* entries about others' things are left out without admin */
+    char *pending;             /* formatted text not yet sent */
     size_t len, off;
     int64_t next_beat, end_at, beat_ms; /* cass_stream_now_ms() */
     bool ended;                         /* the lifetime's end was queued */
@@ -71,6 +72,13 @@ static void sse_format(struct cass_eventstream *x, json_t *entries)
                             "status", json_object_get(en, "status"));
         if (!data)
             continue;
+        /* A notebook's URL carries its token: its owner's only (an admin
+         * streams everyone's events, without them). */
+        if (is_run &&
+            !cass_auth_sees_secrets(&x->who, json_string_value(json_object_get(en, "owner"))) &&
+            strcmp(json_string_value(json_object_get(detail, "kind")) ?: "", "Notebook") == 0 &&
+            json_is_string(json_object_get(data, "url")))
+            json_object_set_new(data, "url", json_null());
         json_object_set(data, "time", json_object_get(en, "time"));
         char *text = json_dumps(data, JSON_COMPACT | JSON_SORT_KEYS);
         json_decref(data);
@@ -103,8 +111,11 @@ int cass_eventstream_refill(struct cass_eventstream *x)
      * be sent or the log is read to its end. */
     for (;;) {
         _cleanup_error_ struct cass_error *err = NULL;
-        _cleanup_json_ json_t *entries =
-            cass_store_audit_since(x->d->store, x->last_id, EVENTS_PAGE, &err);
+        _cleanup_json_ json_t *entries = cass_store_audit_since(
+            x->d->store, x->last_id, EVENTS_PAGE,
+            &(struct cass_audit_filter){.owner =
+                                            x->who.scope == CASS_SCOPE_ADMIN ? NULL : x->who.user},
+            &err);
         if (!entries) {
             x->failed = true;
             return 1;
@@ -165,6 +176,7 @@ void cass_eventstream_close(struct cass_eventstream *x)
 
 struct cass_eventstream *cass_eventstream_open(struct cass_daemon *d, long long after_id,
                                                const char *name, const char *run,
+                                               const struct cass_principal *who,
                                                struct cass_error **err)
 {
     json_int_t max = cass_daemon_config_int(d, "limits.maxEventStreams");
@@ -199,5 +211,9 @@ struct cass_eventstream *cass_eventstream_open(struct cass_daemon *d, long long 
     }
     x->name = name ? strdup(name) : NULL;
     x->run = run ? strdup(run) : NULL;
+    if (who)
+        x->who = *who;
+    else
+        cass_auth_local(&x->who, 0);
     return x;
 }

@@ -4,6 +4,7 @@
 #ifndef CASS_EVENTSTREAM_H
 #define CASS_EVENTSTREAM_H
 
+#include "auth.h"
 #include "daemon.h"
 #include "error.h"
 #include "stream.h"
@@ -14,8 +15,11 @@ struct cass_eventstream;
  * when given; heartbeats and lifetime from limits.heartbeatSeconds and
  * limits.eventStreamLifetimeSeconds. At most limits.maxEventStreams are
  * open at once: past it NULL with *err of kind UNAVAILABLE. Caller closes. */
+/* who (NULL: the local admin): without admin, only entries about who's own
+ * things; notebook URLs only of who's own notebooks. */
 struct cass_eventstream *cass_eventstream_open(struct cass_daemon *d, long long after_id,
                                                const char *name, const char *run,
+                                               const struct cass_principal *who,
                                                struct cass_error **err);
 /* Bytes of the stream into buf, never waiting: 0 at the end (shutdown, or
  * the lifetime's end after a "retry:" hint), -1 on errors, or

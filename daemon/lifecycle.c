@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "auth.h"
 #include "cleanup.h"
 #include "failpoint.h"
 #include "kind.h"
@@ -371,8 +372,12 @@ void cass_lifecycle_emit(struct cass_daemon *d, const json_t *run)
             json_object_set(detail, keys[i], v);
     }
     _cleanup_error_ struct cass_error *err = NULL;
-    if (cass_store_audit_append(d->store, "cassinyd", "run",
-                                json_string_value(json_object_get(run, "id")), 0, detail, &err) < 0)
+    struct cass_audit_entry e = {.actor = "cassinyd",
+                                 .owner = json_string_value(json_object_get(run, "owner")),
+                                 .action = "run",
+                                 .target = json_string_value(json_object_get(run, "id")),
+                                 .detail = detail};
+    if (cass_store_audit_add(d->store, &e, &err) < 0)
         log_warn("event for run: %s", err->message);
     pthread_mutex_lock(&d->events_lock);
     d->events_seq++;
@@ -408,8 +413,34 @@ static void workspace_check(struct cass_daemon *d, const json_t *s, struct cass_
  * adds to the document (a model's artifact hash), and the canonical text
  * and revision made again from the result. A dry run stops here, so its
  * answer and its revision are apply's. */
-static int judge(struct cass_daemon *d, json_t *specs, struct cass_error **err)
+static int judge(struct cass_daemon *d, json_t *specs, const struct cass_principal *who,
+                 struct cass_error **err)
 {
+    /* Names are one namespace: a live spec of another user's is not for
+     * this caller to change (nor to learn more of than that it exists). */
+    struct cass_error *oerr = NULL;
+    size_t j;
+    json_t *sp;
+    json_array_foreach(specs, j, sp)
+    {
+        const char *name = json_string_value(json_object_get(sp, "name"));
+        _cleanup_json_ json_t *cur = cass_store_spec_get(d->store, name, NULL);
+        if (!cur || !who ||
+            cass_auth_allows(who, json_string_value(json_object_get(cur, "owner")),
+                             CASS_SCOPE_WRITE))
+            continue;
+        int line, col;
+        cass_yaml_pos_lookup(json_object_get(sp, "pos"), "metadata.name", 0, &line, &col);
+        cass_error_add_item(&oerr, "metadata.name", line, col,
+                            "the name %s is taken by another user's spec: choose another", name);
+    }
+    if (oerr) {
+        oerr->kind = CASS_ERR_CONFLICT;
+        free(oerr->message);
+        oerr->message = strdup("a name is taken");
+        cass_error_merge(err, &oerr);
+        return -1;
+    }
     _cleanup_json_ json_t *policy = cass_daemon_policy(d);
     size_t i;
     json_t *s;
@@ -452,14 +483,14 @@ static int judge(struct cass_daemon *d, json_t *specs, struct cass_error **err)
 }
 
 json_t *cass_lifecycle_dry_run(struct cass_daemon *d, const json_t *specs_in,
-                               struct cass_error **err)
+                               const struct cass_principal *who, struct cass_error **err)
 {
     _cleanup_json_ json_t *specs = json_deep_copy(specs_in);
     if (!specs) {
         cass_error_set(err, CASS_ERR_NOMEM, "out of memory");
         return NULL;
     }
-    if (judge(d, specs, err) < 0)
+    if (judge(d, specs, who, err) < 0)
         return NULL;
     json_t *list = json_array();
     size_t i;
@@ -533,8 +564,14 @@ static json_t *waiting_run(struct cass_daemon *d, const char *name, const char *
     return NULL;
 }
 
-json_t *cass_lifecycle_apply(struct cass_daemon *d, const json_t *specs_in, struct cass_error **err)
+json_t *cass_lifecycle_apply(struct cass_daemon *d, const json_t *specs_in,
+                             const struct cass_principal *who, struct cass_error **err)
 {
+    struct cass_principal local;
+    if (!who) {
+        cass_auth_local(&local, (unsigned)getuid());
+        who = &local;
+    }
     struct cass_lifecycle *lc = d->lifecycle;
     if (refuse_when_full(d, err) < 0)
         return NULL;
@@ -543,7 +580,7 @@ json_t *cass_lifecycle_apply(struct cass_daemon *d, const json_t *specs_in, stru
         cass_error_set(err, CASS_ERR_NOMEM, "out of memory");
         return NULL;
     }
-    if (judge(d, specs, err) < 0)
+    if (judge(d, specs, who, err) < 0)
         return NULL;
 
     pthread_mutex_lock(&lc->apply_lock);
@@ -603,10 +640,15 @@ json_t *cass_lifecycle_apply(struct cass_daemon *d, const json_t *specs_in, stru
             _cleanup_json_ json_t *cr = cass_store_run_get(d->store, cur_run, NULL);
             serving = strcmp(json_string_value(json_object_get(cr, "status")) ?: "", "ready") == 0;
         }
-        _cleanup_json_ json_t *proto = json_pack(
-            "{s:s,s:s,s:s,s:{s:s}}", "name", name, "kind", kind, "revision", rev, "image", "ref",
-            json_string_value(
-                json_object_get(json_object_get(json_object_get(s, "spec"), "spec"), "image")));
+        /* A new spec (or one deleted before) is the caller's; an existing
+         * one keeps its owner, whoever (an admin) applies it. */
+        const char *owner = cur ? json_string_value(json_object_get(cur, "owner")) : who->user;
+        _cleanup_json_ json_t *proto =
+            json_pack("{s:s,s:s,s:s,s:{s:s},s:s}", "name", name, "kind", kind, "revision", rev,
+                      "image", "ref",
+                      json_string_value(json_object_get(
+                          json_object_get(json_object_get(s, "spec"), "spec"), "image")),
+                      "owner", owner);
         if (cass_store_run_insert(d->store, proto, &run, err) < 0) {
             rc = -1;
             break;
@@ -618,6 +660,10 @@ json_t *cass_lifecycle_apply(struct cass_daemon *d, const json_t *specs_in, stru
         if (!serving &&
             cass_store_spec_put(d->store, name, kind, rev,
                                 json_string_value(json_object_get(run, "id")), err) < 0) {
+            rc = -1;
+            break;
+        }
+        if (!cur && cass_store_spec_owner_set(d->store, name, owner, err) < 0) {
             rc = -1;
             break;
         }

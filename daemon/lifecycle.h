@@ -30,7 +30,12 @@ void cass_lifecycle_stop(struct cass_daemon *d);
  * revision changed or whose last run ended. Returns (caller owns)
  *   {"specs": [{"name", "kind", "revision", "changed": bool, "run": {...}}]}
  * Nothing is created when any spec is refused (CASS_ERR_FORBIDDEN). */
-json_t *cass_lifecycle_apply(struct cass_daemon *d, const json_t *specs, struct cass_error **err);
+struct cass_principal;
+/* who applies (NULL: the local admin): a new spec is theirs; a live spec of
+ * another user's is refused (CONFLICT, naming metadata.name) unless who is
+ * admin. */
+json_t *cass_lifecycle_apply(struct cass_daemon *d, const json_t *specs,
+                             const struct cass_principal *who, struct cass_error **err);
 
 /* Stops a run (its containers are stopped and removed) with reason. A run
  * already final is returned unchanged. *ret_run (may be NULL) gets it. */
@@ -66,7 +71,8 @@ int cass_lifecycle_delete(struct cass_daemon *d, const char *name, bool purge,
  * whole policy and the same revisions (a model's artifact hash included).
  * Returns (caller owns) {"dryRun": true, "specs": [{kind, name, revision,
  * line, spec, changed}]}. */
-json_t *cass_lifecycle_dry_run(struct cass_daemon *d, const json_t *specs, struct cass_error **err);
+json_t *cass_lifecycle_dry_run(struct cass_daemon *d, const json_t *specs,
+                               const struct cass_principal *who, struct cass_error **err);
 
 /* Where a queued run stands in its queue (1 is next), 0 when not queued. */
 long cass_lifecycle_queue_position(struct cass_lifecycle *lc, const char *run_id);

@@ -26,18 +26,26 @@
 #include "pin.h"
 #include "protocol.h"
 #include "reconcile.h"
+#include "routes.h"
 #include "server.h"
 #include "store.h"
 
 static void usage(FILE *f)
 {
+    /* The defaults as a config without the key has them (paths from configure). */
+    _cleanup_error_ struct cass_error *err = NULL;
+    _cleanup_json_ json_t *defaults = cass_cfg_parse(NULL, 0, NULL, &err);
     fprintf(f,
             "Usage: cassinyd [--config FILE] [OPTIONS]\n\n"
             "  -c, --config FILE       config file (default " CASS_DEFAULT_CONFIG " if present)\n"
             "      --check-config      validate the config, print it as JSON, and exit\n"
-            "      --list-failpoints   print the steps CASS_FAILPOINT can name, and exit\n");
-    for (const struct cass_cfg_flag *fl = cass_cfg_flags; fl->flag; fl++)
-        fprintf(f, "      --%-18s  %s (config key %s)\n", fl->flag, fl->help, fl->key);
+            "      --list-failpoints   print the steps CASS_FAILPOINT can name, and exit\n"
+            "      --list-routes       print the API's routes (METHOD PATH), and exit\n");
+    for (const struct cass_cfg_flag *fl = cass_cfg_flags; fl->flag; fl++) {
+        const char *def = json_string_value(json_object_get(defaults, fl->key));
+        fprintf(f, "      --%-18s  %s (config key %s%s%s)\n", fl->flag, fl->help, fl->key,
+                def ? ", default " : "", def ? def : "");
+    }
     fprintf(f, "  -V, --version           print the version and exit\n"
                "  -h, --help              this text\n");
 }
@@ -217,15 +225,21 @@ static void reload(struct cass_daemon *d)
              json_string_value(json_object_get(cfg, "logLevel")));
 }
 
+static void print_route(const char *method, const char *path, void *f)
+{
+    fprintf(f, "%s %s\n", method, path);
+}
+
 static int parse_args(int argc, char **argv, json_t **ret_cfg, struct cass_error **ret_warnings,
                       int *ret_check_only)
 {
-    enum { OPT_CHECK = 1000, OPT_LIST_FAILPOINTS, OPT_FLAG_BASE = 1100 };
+    enum { OPT_CHECK = 1000, OPT_LIST_FAILPOINTS, OPT_LIST_ROUTES, OPT_FLAG_BASE = 1100 };
     struct option opts[32];
     size_t n = 0;
     opts[n++] = (struct option){"config", required_argument, NULL, 'c'};
     opts[n++] = (struct option){"check-config", no_argument, NULL, OPT_CHECK};
     opts[n++] = (struct option){"list-failpoints", no_argument, NULL, OPT_LIST_FAILPOINTS};
+    opts[n++] = (struct option){"list-routes", no_argument, NULL, OPT_LIST_ROUTES};
     opts[n++] = (struct option){"version", no_argument, NULL, 'V'};
     opts[n++] = (struct option){"help", no_argument, NULL, 'h'};
     size_t nflags = 0;
@@ -244,6 +258,9 @@ static int parse_args(int argc, char **argv, json_t **ret_cfg, struct cass_error
             break;
         case OPT_LIST_FAILPOINTS:
             cass_failpoint_list(stdout);
+            exit(0);
+        case OPT_LIST_ROUTES:
+            cass_routes_foreach(print_route, stdout);
             exit(0);
         case 'V':
             printf("cassinyd %s (API %s)\n", PACKAGE_VERSION, CASS_API_VERSION);

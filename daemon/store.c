@@ -108,13 +108,28 @@ static const char *const migrations[] = {
     " target TEXT,"
     " status INTEGER NOT NULL DEFAULT 0,"
     " detail TEXT);",
+
+    /* 4: users: owners of specs and runs, tokens with a user, a scope and an
+     * expiry; the audit log says who (user, token) and whose thing it was.
+     * What was there before belongs to the unix socket's local admin. */
+    "ALTER TABLE runs ADD COLUMN owner TEXT NOT NULL DEFAULT 'local';"
+    "ALTER TABLE specs ADD COLUMN owner TEXT NOT NULL DEFAULT 'local';"
+    "CREATE INDEX runs_owner_created ON runs(owner, created_at, id);"
+    "ALTER TABLE api_tokens ADD COLUMN user TEXT NOT NULL DEFAULT 'local';"
+    "ALTER TABLE api_tokens ADD COLUMN scope TEXT NOT NULL DEFAULT 'admin'"
+    " CHECK (scope IN ('read', 'write', 'admin'));"
+    "ALTER TABLE api_tokens ADD COLUMN expires_at TEXT;"
+    "ALTER TABLE audit ADD COLUMN user TEXT;"
+    "ALTER TABLE audit ADD COLUMN token_id TEXT;"
+    "ALTER TABLE audit ADD COLUMN owner TEXT;"
+    "CREATE INDEX audit_user ON audit(user, id);",
 };
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
 #define RUN_COLS                                                                                   \
     "id, name, kind, revision, status, reason, error, image_ref, image_id, repo_digests, "         \
     "containers, url, ports, exit_code, created_at, started_at, ready_at, finished_at, "           \
-    "artifacts, reproduced_from, extra"
+    "artifacts, reproduced_from, extra, owner"
 enum {
     C_ID,
     C_NAME,
@@ -137,12 +152,13 @@ enum {
     C_ARTIFACTS,
     C_REPRODUCED_FROM,
     C_EXTRA,
+    C_OWNER,
 };
 
 #define ACTIVE_STATUSES "('pending', 'queued', 'creating', 'starting', 'ready', 'running')"
 #define SPEC_SELECT                                                                                \
     "SELECT s.name, s.kind, s.revision, s.run_id, r.status, r.url, s.created_at, s.updated_at, "   \
-    "s.deleted_at, json_extract(r.extra, '$.degraded') FROM specs s "                              \
+    "s.deleted_at, json_extract(r.extra, '$.degraded'), s.owner FROM specs s "                     \
     "LEFT JOIN runs r ON r.id = s.run_id "
 
 enum stmt_id {
@@ -177,6 +193,7 @@ enum stmt_id {
     ST_TOK_LIST,
     ST_TOK_REVOKE,
     ST_TOK_EXISTS,
+    ST_SPEC_OWNER,
     ST_AUDIT_INSERT,
     ST_AUDIT_SINCE,
     ST_AUDIT_LAST,
@@ -208,7 +225,8 @@ static const char *const stmt_sql[N_STMTS] = {
     [ST_SPEC_DELETE] = "UPDATE specs SET deleted_at = ?2, updated_at = ?2 "
                        "WHERE name = ?1 AND deleted_at IS NULL",
     [ST_RUN_INSERT] = "INSERT INTO runs (" RUN_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, "
-                      "?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)",
+                      "?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, "
+                      "coalesce(?22, (SELECT owner FROM specs WHERE name = ?2), 'local'))",
     [ST_RUN_GET] = "SELECT " RUN_COLS " FROM runs WHERE id = ?1",
     [ST_RUN_NAME] = "SELECT name FROM runs WHERE id = ?1",
     [ST_RUN_UPDATE] = "UPDATE runs SET status = ?5, reason = ?6, error = ?7, image_ref = ?8, "
@@ -224,25 +242,30 @@ static const char *const stmt_sql[N_STMTS] = {
     [ST_OUT_GET] = "SELECT path, size, sha256 FROM run_outputs WHERE run_id = ?1 ORDER BY path",
     [ST_IN_PUT] = "INSERT OR REPLACE INTO input_hashes (run_id, path, sha256) VALUES (?1, ?2, ?3)",
     [ST_IN_GET] = "SELECT path, sha256 FROM input_hashes WHERE run_id = ?1 ORDER BY path",
-    [ST_TOK_INSERT] = "INSERT INTO api_tokens (id, name, secret_sha256, created_at) "
-                      "VALUES (?1, ?2, ?3, ?4)",
-    [ST_TOK_LIVE] = "SELECT id, secret_sha256 FROM api_tokens WHERE revoked_at IS NULL",
+    [ST_TOK_INSERT] = "INSERT INTO api_tokens (id, name, secret_sha256, created_at, user, scope, "
+                      "expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    [ST_TOK_LIVE] = "SELECT id, secret_sha256, user, scope, expires_at, revoked_at FROM api_tokens",
     [ST_TOK_TOUCH] = "UPDATE api_tokens SET last_used_at = ?2 WHERE id = ?1",
-    [ST_TOK_LIST] = "SELECT id, name, created_at, last_used_at, revoked_at FROM api_tokens "
-                    "ORDER BY created_at, id",
-    [ST_TOK_REVOKE] = "UPDATE api_tokens SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
-    [ST_TOK_EXISTS] = "SELECT 1 FROM api_tokens WHERE id = ?1",
-    [ST_AUDIT_INSERT] = "INSERT INTO audit (time, actor, action, target, status, detail) "
-                        "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    [ST_AUDIT_SINCE] = "SELECT id, time, actor, action, target, status, detail FROM audit "
-                       "WHERE id > ?1 ORDER BY id LIMIT ?2",
+    [ST_TOK_LIST] =
+        "SELECT id, name, created_at, last_used_at, revoked_at, user, scope, expires_at "
+        "FROM api_tokens WHERE ?1 IS NULL OR user = ?1 ORDER BY created_at, id",
+    [ST_TOK_REVOKE] = "UPDATE api_tokens SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL "
+                      "AND (?3 IS NULL OR user = ?3)",
+    [ST_TOK_EXISTS] = "SELECT 1 FROM api_tokens WHERE id = ?1 AND (?2 IS NULL OR user = ?2)",
+    [ST_SPEC_OWNER] = "UPDATE specs SET owner = ?2 WHERE name = ?1 AND deleted_at IS NULL",
+    [ST_AUDIT_INSERT] = "INSERT INTO audit (time, actor, action, target, status, detail, user, "
+                        "token_id, owner) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    [ST_AUDIT_SINCE] = "SELECT id, time, actor, action, target, status, detail, user, token_id, "
+                       "owner FROM audit WHERE id > ?1 AND (?3 IS NULL OR user = ?3) "
+                       "AND (?4 IS NULL OR time >= ?4) AND (?5 IS NULL OR owner = ?5) "
+                       "ORDER BY id LIMIT ?2",
     [ST_AUDIT_LAST] = "SELECT coalesce(max(id), 0) FROM audit",
     [ST_SIZE] = "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()",
 };
 
 /* run_list and run_count take any combination of these filters; each
  * combination is its own cached statement so that every one can use an index. */
-enum { F_NAME = 1, F_KIND = 2, F_STATUS = 4, F_CURSOR = 8, N_LIST_VARIANTS = 16 };
+enum { F_NAME = 1, F_KIND = 2, F_STATUS = 4, F_CURSOR = 8, F_OWNER = 16, N_LIST_VARIANTS = 32 };
 
 struct cass_store {
     pthread_mutex_t lock; /* recursive: a caller's transaction holds it across calls */
@@ -251,7 +274,7 @@ struct cass_store {
     int tx_depth; /* open transactions: 1 BEGIN IMMEDIATE, then savepoints */
     sqlite3_stmt *stmts[N_STMTS];
     sqlite3_stmt *list_stmts[N_LIST_VARIANTS];
-    sqlite3_stmt *count_stmts[N_LIST_VARIANTS / 2];
+    sqlite3_stmt *count_stmts[N_LIST_VARIANTS];
     atomic_bool full; /* a write found no room; cleared by a probe that fits */
 };
 
@@ -280,6 +303,20 @@ int cass_store_status_final(const char *status)
 static bool kind_valid(const char *kind)
 {
     return cass_vocab_kind(kind) != NULL;
+}
+
+bool cass_store_user_valid(const char *user)
+{
+    size_t n = user ? strlen(user) : 0;
+    if (n == 0 || n > 63 ||
+        !((user[0] >= 'a' && user[0] <= 'z') || (user[0] >= '0' && user[0] <= '9')))
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = user[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.'))
+            return false;
+    }
+    return true;
 }
 
 static bool name_valid(const char *name)
@@ -872,7 +909,7 @@ void cass_store_close(struct cass_store *s)
         sqlite3_finalize(s->stmts[i]);
     for (int i = 0; i < N_LIST_VARIANTS; i++)
         sqlite3_finalize(s->list_stmts[i]);
-    for (int i = 0; i < N_LIST_VARIANTS / 2; i++)
+    for (int i = 0; i < N_LIST_VARIANTS; i++)
         sqlite3_finalize(s->count_stmts[i]);
     sqlite3_close_v2(s->db);
     pthread_mutex_destroy(&s->lock);
@@ -1102,10 +1139,10 @@ int cass_store_spec_put(struct cass_store *s, const char *name, const char *kind
 static json_t *spec_from_row(sqlite3_stmt *st, struct cass_error **err)
 {
     json_t *o = json_pack(
-        "{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "name", col_string(st, 0), "kind",
+        "{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "name", col_string(st, 0), "kind",
         col_string(st, 1), "revision", col_string(st, 2), "runId", col_string(st, 3), "status",
         col_string(st, 4), "url", col_string(st, 5), "createdAt", col_string(st, 6), "updatedAt",
-        col_string(st, 7), "deletedAt", col_string(st, 8));
+        col_string(st, 7), "deletedAt", col_string(st, 8), "owner", col_string(st, 10));
     /* A serving model none of whose replicas answers says why. */
     if (o && sqlite3_column_type(st, 9) == SQLITE_TEXT)
         json_object_set_new(o, "degraded", col_string(st, 9));
@@ -1183,14 +1220,14 @@ static const char *const time_keys[N_TIMES] = {"createdAt", "startedAt", "readyA
 static const char *const run_keys[] = {
     "id",      "name",       "kind",      "status",         "revision", "image",     "containers",
     "url",     "ports",      "reason",    "error",          "exitCode", "createdAt", "startedAt",
-    "readyAt", "finishedAt", "artifacts", "reproducedFrom", "outputs",
+    "readyAt", "finishedAt", "artifacts", "reproducedFrom", "outputs",  "owner",
 };
 
 /* A run validated and ready to bind. Strings are borrowed from the JSON it
  * was parsed from, except the buffers and the serialized JSON columns. */
 struct run_row {
     const char *id, *name, *kind, *revision, *status, *reason, *error, *image_ref, *image_id, *url,
-        *reproduced_from;
+        *reproduced_from, *owner;
     char id_buf[CASS_STORE_RUN_ID_LEN + 1];
     char times[N_TIMES][CASS_STORE_TIME_LEN + 1];
     bool has_time[N_TIMES];
@@ -1338,6 +1375,11 @@ static int run_row_parse(const json_t *run, bool generate, struct run_row *r,
         return -1;
     if (r->reproduced_from && !run_id_valid(r->reproduced_from))
         return field_error(err, "reproducedFrom", "must be a run id or null");
+    /* NULL: the spec's owner (ST_RUN_INSERT). */
+    if (opt_string(run, "owner", &r->owner, err) < 0)
+        return -1;
+    if (r->owner && !cass_store_user_valid(r->owner))
+        return field_error(err, "owner", "must be a user name");
 
     json_t *image = json_object_get(run, "image");
     json_t *digests = NULL;
@@ -1422,7 +1464,7 @@ static int run_row_parse(const json_t *run, bool generate, struct run_row *r,
     return 0;
 }
 
-/* Binds all 21 columns in RUN_COLS order (the UPDATE skips some numbers). */
+/* Binds the columns in RUN_COLS order (the UPDATE skips some numbers and the owner). */
 static int run_row_bind(struct cass_store *s, sqlite3_stmt *st, const struct run_row *r,
                         struct cass_error **err)
 {
@@ -1449,6 +1491,9 @@ static int run_row_bind(struct cass_store *s, sqlite3_stmt *st, const struct run
     bind_text(st, C_ARTIFACTS + 1, r->artifacts, &rc);
     bind_text(st, C_REPRODUCED_FROM + 1, r->reproduced_from, &rc);
     bind_text(st, C_EXTRA + 1, r->extra, &rc);
+    /* The insert only: an owner never changes. */
+    if (sqlite3_bind_parameter_count(st) > C_OWNER)
+        bind_text(st, C_OWNER + 1, r->owner, &rc);
     return bound(s, rc, err);
 }
 
@@ -1474,7 +1519,7 @@ static json_t *run_from_row(sqlite3_stmt *st, struct cass_error **err)
                             : json_integer(sqlite3_column_int64(st, C_EXIT_CODE));
     json_t *run = json_pack(
         "{s:o, s:o, s:o, s:o, s:o, s:{s:o, s:o, s:o}, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, "
-        "s:o, s:o, s:o, s:o}",
+        "s:o, s:o, s:o, s:o, s:o}",
         "id", col_string(st, C_ID), "name", col_string(st, C_NAME), "kind", col_string(st, C_KIND),
         "status", col_string(st, C_STATUS), "revision", col_string(st, C_REVISION), "image", "ref",
         col_string(st, C_IMAGE_REF), "id", col_string(st, C_IMAGE_ID), "repoDigests", digests,
@@ -1482,7 +1527,7 @@ static json_t *run_from_row(sqlite3_stmt *st, struct cass_error **err)
         col_string(st, C_REASON), "error", col_string(st, C_ERROR), "exitCode", exit_code,
         "createdAt", col_string(st, C_CREATED), "startedAt", col_string(st, C_STARTED), "readyAt",
         col_string(st, C_READY), "finishedAt", col_string(st, C_FINISHED), "artifacts", artifacts,
-        "reproducedFrom", col_string(st, C_REPRODUCED_FROM));
+        "reproducedFrom", col_string(st, C_REPRODUCED_FROM), "owner", col_string(st, C_OWNER));
     if (!run)
         return oom(err);
     json_object_update_missing(run, extra);
@@ -1624,8 +1669,8 @@ int cass_store_run_insert(struct cass_store *s, const json_t *run, json_t **ret_
     return 0;
 }
 
-static const char *const immutable_keys[] = {"id",       "name",      "kind",
-                                             "revision", "createdAt", "reproducedFrom"};
+static const char *const immutable_keys[] = {"id",        "name",           "kind", "revision",
+                                             "createdAt", "reproducedFrom", "owner"};
 
 /* Applies changes to a copy of the current run, fills the times a status
  * change implies, and writes the result. Inside a transaction. */
@@ -1877,16 +1922,19 @@ static int filter_check(const struct cass_store_run_filter *f, struct cass_error
         return cass_error_set(err, CASS_ERR_INVALID, "invalid kind filter \"%s\"", f->kind);
     if (f->status && !cass_store_status_valid(f->status))
         return cass_error_set(err, CASS_ERR_INVALID, "invalid status filter \"%s\"", f->status);
+    if (f->owner && !cass_store_user_valid(f->owner))
+        return cass_error_set(err, CASS_ERR_INVALID, "invalid owner filter \"%s\"", f->owner);
     return 0;
 }
 
 /* The WHERE clause of a filter combination; parameters ?1 name, ?2 kind,
- * ?3 status, ?4 and ?5 the cursor. */
+ * ?3 status, ?4 and ?5 the cursor, ?7 the owner. */
 static void filter_where(unsigned flags, char *buf, size_t len)
 {
-    snprintf(buf, len, "WHERE 1%s%s%s%s", flags & F_NAME ? " AND name = ?1" : "",
+    snprintf(buf, len, "WHERE 1%s%s%s%s%s", flags & F_NAME ? " AND name = ?1" : "",
              flags & F_KIND ? " AND kind = ?2" : "", flags & F_STATUS ? " AND status = ?3" : "",
-             flags & F_CURSOR ? " AND (created_at, id) < (?4, ?5)" : "");
+             flags & F_CURSOR ? " AND (created_at, id) < (?4, ?5)" : "",
+             flags & F_OWNER ? " AND owner = ?7" : "");
 }
 
 static unsigned filter_flags(const struct cass_store_run_filter *f)
@@ -1894,7 +1942,7 @@ static unsigned filter_flags(const struct cass_store_run_filter *f)
     if (!f)
         return 0;
     return (f->name ? F_NAME : 0) | (f->kind ? F_KIND : 0) | (f->status ? F_STATUS : 0) |
-           (f->cursor ? F_CURSOR : 0);
+           (f->cursor ? F_CURSOR : 0) | (f->owner ? F_OWNER : 0);
 }
 
 static void filter_bind(sqlite3_stmt *st, const struct cass_store_run_filter *f, int *rc)
@@ -1907,6 +1955,8 @@ static void filter_bind(sqlite3_stmt *st, const struct cass_store_run_filter *f,
         bind_text(st, 2, f->kind, rc);
     if (f->status)
         bind_text(st, 3, f->status, rc);
+    if (f->owner)
+        bind_text(st, 7, f->owner, rc);
 }
 
 json_t *cass_store_run_list(struct cass_store *s, const struct cass_store_run_filter *f,
@@ -2045,12 +2095,27 @@ static bool token_name_valid(const char *name)
     return true;
 }
 
-int cass_store_token_create(struct cass_store *s, const char *name, char **ret_id,
+static bool scope_valid(const char *scope)
+{
+    return scope && (!strcmp(scope, "read") || !strcmp(scope, "write") || !strcmp(scope, "admin"));
+}
+
+int cass_store_token_create(struct cass_store *s, const char *name, const char *user,
+                            const char *scope, const char *expires_at, char **ret_id,
                             char **ret_secret, struct cass_error **err)
 {
     if (!token_name_valid(name))
         return cass_error_set(err, CASS_ERR_INVALID,
                               "a token name must be 1 to %d printable characters", MAX_TOKEN_NAME);
+    if (!cass_store_user_valid(user))
+        return cass_error_set(err, CASS_ERR_INVALID,
+                              "a user name is 1 to 63 of a-z, 0-9, '.', '_' and '-', starting "
+                              "with a letter or digit");
+    if (!scope_valid(scope))
+        return cass_error_set(err, CASS_ERR_INVALID, "the scope must be read, write or admin");
+    char expires[CASS_STORE_TIME_LEN + 1];
+    if (expires_at && !time_normalize(expires_at, expires))
+        return cass_error_set(err, CASS_ERR_INVALID, "expiresAt must be an RFC 3339 time");
     char id[2 + 26 + 1] = "t-";
     if (ulid_new(id + 2, err) < 0)
         return -1;
@@ -2074,6 +2139,9 @@ int cass_store_token_create(struct cass_store *s, const char *name, char **ret_i
     bind_text(st, 2, name, &rc);
     bind_text(st, 3, hash, &rc);
     bind_text(st, 4, now, &rc);
+    bind_text(st, 5, user, &rc);
+    bind_text(st, 6, scope, &rc);
+    bind_text(st, 7, expires_at ? expires : NULL, &rc);
     if (bound(s, rc, err) < 0 || step_done(s, st, "store token", err) < 0)
         return -1;
     if (ret_id)
@@ -2091,54 +2159,70 @@ static bool equal_const_time(const char *a, const char *b, size_t n)
     return diff == 0;
 }
 
-int cass_store_token_verify(struct cass_store *s, const char *secret, char **ret_id,
+int cass_store_token_lookup(struct cass_store *s, const char *secret, struct cass_store_token *ret,
                             struct cass_error **err)
 {
+    memset(ret, 0, sizeof(*ret));
     if (!secret || !*secret || strlen(secret) > MAX_SECRET_LEN)
         return 0;
     char hash[CASS_SHA256_HEX_LEN + 1];
     cass_hash_sha256_hex(secret, strlen(secret), hash);
-    char match[2 + 26 + 1] = "";
+    char now[CASS_STORE_TIME_LEN + 1];
+    cass_store_time_now(now);
+    bool found = false;
     LOCK_SCOPE(s);
     {
         _cleanup_stmt_ sqlite3_stmt *st = stmt(s, ST_TOK_LIVE, err);
         if (!st)
             return -1;
         int r;
-        /* every live token is compared, so the time taken says nothing of
+        /* every token is compared, so the time taken says nothing of
          * which one (or how much of one) matched */
         while ((r = step_row(s, st, "read tokens", err)) > 0) {
             const char *h = col_text(st, 1);
             const char *id = col_text(st, 0);
-            if (h && id && strlen(h) == CASS_SHA256_HEX_LEN &&
-                equal_const_time(hash, h, CASS_SHA256_HEX_LEN) && strlen(id) < sizeof(match))
-                memcpy(match, id, strlen(id) + 1);
+            const char *user = col_text(st, 2);
+            const char *scope = col_text(st, 3);
+            const char *expires = col_text(st, 4);
+            bool match = h && id && user && scope && strlen(h) == CASS_SHA256_HEX_LEN &&
+                         equal_const_time(hash, h, CASS_SHA256_HEX_LEN);
+            if (match && strlen(id) < sizeof(ret->id) && strlen(user) < sizeof(ret->user) &&
+                strlen(scope) < sizeof(ret->scope)) {
+                found = true;
+                snprintf(ret->id, sizeof(ret->id), "%s", id);
+                snprintf(ret->user, sizeof(ret->user), "%s", user);
+                snprintf(ret->scope, sizeof(ret->scope), "%s", scope);
+                ret->revoked = sqlite3_column_type(st, 5) != SQLITE_NULL;
+                ret->expired = expires && strcmp(expires, now) <= 0;
+            }
         }
         if (r < 0)
             return -1;
     }
-    if (!*match)
+    if (!found)
         return 0;
+    if (ret->revoked || ret->expired)
+        return 1;
     _cleanup_stmt_ sqlite3_stmt *st = stmt(s, ST_TOK_TOUCH, err);
     if (!st)
         return -1;
-    char now[CASS_STORE_TIME_LEN + 1];
-    cass_store_time_now(now);
     int rc = SQLITE_OK;
-    bind_text(st, 1, match, &rc);
+    bind_text(st, 1, ret->id, &rc);
     bind_text(st, 2, now, &rc);
     if (bound(s, rc, err) < 0 || step_done(s, st, "record token use", err) < 0)
         return -1;
-    if (ret_id && !(*ret_id = strdup(match)))
-        return cass_error_set(err, CASS_ERR_NOMEM, "out of memory");
     return 1;
 }
 
-json_t *cass_store_token_list(struct cass_store *s, struct cass_error **err)
+json_t *cass_store_token_list(struct cass_store *s, const char *user, struct cass_error **err)
 {
     LOCK_SCOPE(s);
     _cleanup_stmt_ sqlite3_stmt *st = stmt(s, ST_TOK_LIST, err);
     if (!st)
+        return NULL;
+    int rc = SQLITE_OK;
+    bind_text(st, 1, user, &rc);
+    if (bound(s, rc, err) < 0)
         return NULL;
     _cleanup_json_ json_t *list = json_array();
     if (!list)
@@ -2146,15 +2230,18 @@ json_t *cass_store_token_list(struct cass_store *s, struct cass_error **err)
     int r;
     while ((r = step_row(s, st, "list tokens", err)) > 0) {
         if (json_array_append_new(
-                list, json_pack("{s:o, s:o, s:o, s:o, s:o}", "id", col_string(st, 0), "name",
-                                col_string(st, 1), "createdAt", col_string(st, 2), "lastUsedAt",
-                                col_string(st, 3), "revokedAt", col_string(st, 4))) < 0)
+                list, json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "id", col_string(st, 0),
+                                "name", col_string(st, 1), "user", col_string(st, 5), "scope",
+                                col_string(st, 6), "createdAt", col_string(st, 2), "expiresAt",
+                                col_string(st, 7), "lastUsedAt", col_string(st, 3), "revokedAt",
+                                col_string(st, 4))) < 0)
             return oom(err);
     }
     return r < 0 ? NULL : TAKE_PTR(list);
 }
 
-int cass_store_token_revoke(struct cass_store *s, const char *id, struct cass_error **err)
+int cass_store_token_revoke(struct cass_store *s, const char *id, const char *user,
+                            struct cass_error **err)
 {
     if (!ulid_id_valid(id, "t-"))
         return cass_error_set(err, CASS_ERR_INVALID, "invalid token id \"%s\"", id ? id : "");
@@ -2168,6 +2255,7 @@ int cass_store_token_revoke(struct cass_store *s, const char *id, struct cass_er
         int rc = SQLITE_OK;
         bind_text(st, 1, id, &rc);
         bind_text(st, 2, now, &rc);
+        bind_text(st, 3, user, &rc);
         if (bound(s, rc, err) < 0 || step_done(s, st, "revoke token", err) < 0)
             return -1;
         if (sqlite3_changes(s->db) > 0)
@@ -2178,6 +2266,7 @@ int cass_store_token_revoke(struct cass_store *s, const char *id, struct cass_er
         return -1;
     int rc = SQLITE_OK;
     bind_text(st, 1, id, &rc);
+    bind_text(st, 2, user, &rc);
     if (bound(s, rc, err) < 0)
         return -1;
     int r = step_row(s, st, "read token", err);
@@ -2186,16 +2275,34 @@ int cass_store_token_revoke(struct cass_store *s, const char *id, struct cass_er
     return r ? 0 : cass_error_set(err, CASS_ERR_NOT_FOUND, "token %s not found", id);
 }
 
+int cass_store_spec_owner_set(struct cass_store *s, const char *name, const char *owner,
+                              struct cass_error **err)
+{
+    if (!cass_store_user_valid(owner))
+        return cass_error_set(err, CASS_ERR_INVALID, "invalid owner \"%s\"", owner ? owner : "");
+    LOCK_SCOPE(s);
+    _cleanup_stmt_ sqlite3_stmt *st = stmt(s, ST_SPEC_OWNER, err);
+    if (!st)
+        return -1;
+    int rc = SQLITE_OK;
+    bind_text(st, 1, name, &rc);
+    bind_text(st, 2, owner, &rc);
+    if (bound(s, rc, err) < 0 || step_done(s, st, "set the spec's owner", err) < 0)
+        return -1;
+    return sqlite3_changes(s->db) > 0
+               ? 0
+               : cass_error_set(err, CASS_ERR_NOT_FOUND, "spec %s not found", name);
+}
+
 /* --- audit log ------------------------------------------------------------------------ */
 
-int64_t cass_store_audit_append(struct cass_store *s, const char *actor, const char *action,
-                                const char *target, int status, const json_t *detail,
-                                struct cass_error **err)
+int64_t cass_store_audit_add(struct cass_store *s, const struct cass_audit_entry *e,
+                             struct cass_error **err)
 {
-    if (!action || !*action)
+    if (!e->action || !*e->action)
         return cass_error_set(err, CASS_ERR_INVALID, "an audit entry needs an action");
     _cleanup_free_ char *text = NULL;
-    if (detail && !(text = dump(detail, err)))
+    if (e->detail && !(text = dump(e->detail, err)))
         return -1;
     LOCK_SCOPE(s);
     _cleanup_stmt_ sqlite3_stmt *st = stmt(s, ST_AUDIT_INSERT, err);
@@ -2205,23 +2312,40 @@ int64_t cass_store_audit_append(struct cass_store *s, const char *actor, const c
     cass_store_time_now(now);
     int rc = SQLITE_OK;
     bind_text(st, 1, now, &rc);
-    bind_text(st, 2, actor, &rc);
-    bind_text(st, 3, action, &rc);
-    bind_text(st, 4, target, &rc);
-    bind_int64(st, 5, status, &rc);
+    bind_text(st, 2, e->actor, &rc);
+    bind_text(st, 3, e->action, &rc);
+    bind_text(st, 4, e->target, &rc);
+    bind_int64(st, 5, e->status, &rc);
     bind_text(st, 6, text, &rc);
+    bind_text(st, 7, e->user, &rc);
+    bind_text(st, 8, e->token_id && *e->token_id ? e->token_id : NULL, &rc);
+    bind_text(st, 9, e->owner, &rc);
     if (bound(s, rc, err) < 0 || step_done(s, st, "append audit entry", err) < 0)
         return -1;
     return sqlite3_last_insert_rowid(s->db);
 }
 
+int64_t cass_store_audit_append(struct cass_store *s, const char *actor, const char *action,
+                                const char *target, int status, const json_t *detail,
+                                struct cass_error **err)
+{
+    struct cass_audit_entry e = {
+        .actor = actor, .action = action, .target = target, .status = status, .detail = detail};
+    return cass_store_audit_add(s, &e, err);
+}
+
 json_t *cass_store_audit_since(struct cass_store *s, int64_t after_id, unsigned limit,
-                               struct cass_error **err)
+                               const struct cass_audit_filter *f, struct cass_error **err)
 {
     if (limit == 0)
         limit = AUDIT_DEFAULT_LIMIT;
     if (limit > CASS_STORE_LIST_MAX)
         limit = CASS_STORE_LIST_MAX;
+    char since[CASS_STORE_TIME_LEN + 1];
+    if (f && f->since && !time_normalize(f->since, since)) {
+        cass_error_set(err, CASS_ERR_INVALID, "since must be an RFC 3339 time");
+        return NULL;
+    }
     LOCK_SCOPE(s);
     _cleanup_stmt_ sqlite3_stmt *st = stmt(s, ST_AUDIT_SINCE, err);
     if (!st)
@@ -2229,6 +2353,9 @@ json_t *cass_store_audit_since(struct cass_store *s, int64_t after_id, unsigned 
     int rc = SQLITE_OK;
     bind_int64(st, 1, after_id, &rc);
     bind_int64(st, 2, limit, &rc);
+    bind_text(st, 3, f ? f->user : NULL, &rc);
+    bind_text(st, 4, f && f->since ? since : NULL, &rc);
+    bind_text(st, 5, f ? f->owner : NULL, &rc);
     if (bound(s, rc, err) < 0)
         return NULL;
     _cleanup_json_ json_t *list = json_array();
@@ -2241,12 +2368,13 @@ json_t *cass_store_audit_since(struct cass_store *s, int64_t after_id, unsigned 
                              : json_loads(col_text(st, 6), JSON_DECODE_ANY, NULL);
         if (!detail)
             detail = json_null();
-        if (json_array_append_new(list, json_pack("{s:I, s:o, s:o, s:o, s:o, s:i, s:o}", "id",
-                                                  (json_int_t)sqlite3_column_int64(st, 0), "time",
-                                                  col_string(st, 1), "actor", col_string(st, 2),
-                                                  "action", col_string(st, 3), "target",
-                                                  col_string(st, 4), "status",
-                                                  sqlite3_column_int(st, 5), "detail", detail)) < 0)
+        if (json_array_append_new(
+                list, json_pack("{s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:i, s:o}", "id",
+                                (json_int_t)sqlite3_column_int64(st, 0), "time", col_string(st, 1),
+                                "actor", col_string(st, 2), "user", col_string(st, 7), "tokenId",
+                                col_string(st, 8), "owner", col_string(st, 9), "action",
+                                col_string(st, 3), "target", col_string(st, 4), "status",
+                                sqlite3_column_int(st, 5), "detail", detail)) < 0)
             return oom(err);
     }
     return r < 0 ? NULL : TAKE_PTR(list);

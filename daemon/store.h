@@ -158,6 +158,7 @@ struct cass_store_run_filter {
     const char *status; /* NULL: any */
     unsigned limit;     /* 0: CASS_STORE_LIST_DEFAULT; capped at CASS_STORE_LIST_MAX */
     const char *cursor; /* NULL: first page, else a cursor from the previous page */
+    const char *owner;  /* NULL: anyone's */
 };
 
 /* Runs matching f (NULL: all), newest first, without "outputs" (run_get has
@@ -188,32 +189,68 @@ json_t *cass_store_input_hashes_get(struct cass_store *s, const char *run_id,
 
 /* --- API tokens: only the sha256 of a secret is ever stored -------------- */
 
-/* Creates a token; *ret_id ("t-<ULID>") and *ret_secret (shown once) are the
- * caller's to free (ret_id may be NULL). */
-int cass_store_token_create(struct cass_store *s, const char *name, char **ret_id,
+/* A user name: 1 to 63 of [a-z0-9._-], starting with a letter or digit. */
+bool cass_store_user_valid(const char *user);
+
+/* Creates a token of user with scope ("read", "write", "admin"), expiring
+ * at expires_at (an RFC 3339 time; NULL: never); *ret_id ("t-<ULID>") and
+ * *ret_secret (shown once) are the caller's to free (ret_id may be NULL). */
+int cass_store_token_create(struct cass_store *s, const char *name, const char *user,
+                            const char *scope, const char *expires_at, char **ret_id,
                             char **ret_secret, struct cass_error **err);
-/* 1 when secret belongs to a live token (and records its use; *ret_id, when
- * not NULL, receives its id), 0 when it does not, -1 on error. Hashes are
- * compared in constant time. */
-int cass_store_token_verify(struct cass_store *s, const char *secret, char **ret_id,
+
+struct cass_store_token {
+    char id[32];
+    char user[64];
+    char scope[8];
+    bool revoked, expired;
+};
+/* 1 when secret is some token's (live or not: *ret says which; its use is
+ * recorded when live), 0 when it is no token's, -1 on error. Every hash is
+ * compared, in constant time. */
+int cass_store_token_lookup(struct cass_store *s, const char *secret, struct cass_store_token *ret,
                             struct cass_error **err);
-/* [{"id", "name", "createdAt", "lastUsedAt", "revokedAt"}], oldest first. */
-json_t *cass_store_token_list(struct cass_store *s, struct cass_error **err);
-/* Revokes a token; revoking a revoked token changes nothing. */
-int cass_store_token_revoke(struct cass_store *s, const char *id, struct cass_error **err);
+/* [{"id", "name", "user", "scope", "createdAt", "expiresAt", "lastUsedAt",
+ * "revokedAt"}] of user (NULL: everyone's), oldest first. */
+json_t *cass_store_token_list(struct cass_store *s, const char *user, struct cass_error **err);
+/* Revokes a token of user (NULL: anyone's); revoking a revoked token changes
+ * nothing; NOT_FOUND when user has no such token. */
+int cass_store_token_revoke(struct cass_store *s, const char *id, const char *user,
+                            struct cass_error **err);
+
+/* Sets the owner of the live spec name (a new spec takes its applier's). */
+int cass_store_spec_owner_set(struct cass_store *s, const char *name, const char *owner,
+                              struct cass_error **err);
 
 /* --- audit log: its ids double as server-sent event ids ------------------ */
 
-/* Appends an entry (actor, target, detail may be NULL; status 0 when there
- * is none) and returns its id (> 0), or -1. */
+struct cass_audit_entry {
+    const char *actor;    /* from where: "uid:N", "ADDR:PORT", "cassinyd" */
+    const char *user;     /* who, when known */
+    const char *token_id; /* with which token, when one */
+    const char *owner;    /* whose spec or run it is about (event streams filter on it) */
+    const char *action, *target;
+    int status; /* 0 when there is none */
+    const json_t *detail;
+};
+/* Appends an entry (all but action may be NULL) and returns its id (> 0),
+ * or -1. */
+int64_t cass_store_audit_add(struct cass_store *s, const struct cass_audit_entry *e,
+                             struct cass_error **err);
+/* The same with only actor, action, target, status and detail. */
 int64_t cass_store_audit_append(struct cass_store *s, const char *actor, const char *action,
                                 const char *target, int status, const json_t *detail,
                                 struct cass_error **err);
-/* Entries with id > after_id, oldest first, at most limit (0: 100; capped at
- * CASS_STORE_LIST_MAX): [{"id", "time", "actor", "action", "target",
- * "status", "detail"}]. */
+struct cass_audit_filter {
+    const char *user;  /* NULL: anyone's acts */
+    const char *since; /* RFC 3339 time, NULL: all */
+    const char *owner; /* NULL: about anyone's things */
+};
+/* Entries with id > after_id matching f (NULL: all), oldest first, at most
+ * limit (0: 100; capped at CASS_STORE_LIST_MAX): [{"id", "time", "actor",
+ * "user", "tokenId", "owner", "action", "target", "status", "detail"}]. */
 json_t *cass_store_audit_since(struct cass_store *s, int64_t after_id, unsigned limit,
-                               struct cass_error **err);
+                               const struct cass_audit_filter *f, struct cass_error **err);
 /* The newest id (0 when the log is empty), where a new subscriber starts. */
 int64_t cass_store_audit_last_id(struct cass_store *s, struct cass_error **err);
 

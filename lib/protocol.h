@@ -4,9 +4,15 @@
 #define CASS_PROTOCOL_H
 
 #define CASS_API_VERSION "v1"
-#define CASS_DEFAULT_SOCKET "/run/cassiny/cassiny.sock"
-#define CASS_DEFAULT_STATE_DIR "/var/lib/cassiny"
-#define CASS_DEFAULT_CONFIG "/etc/cassiny/cassinyd.yaml"
+/* The paths follow configure's --runstatedir, --localstatedir and
+ * --sysconfdir (Makefile.am passes them): /run, /var and /etc for a Debian
+ * build, ${prefix}/var/run, ${prefix}/var and ${prefix}/etc by default. */
+#if !defined(RUNSTATEDIR) || !defined(LOCALSTATEDIR) || !defined(SYSCONFDIR)
+#error "RUNSTATEDIR, LOCALSTATEDIR and SYSCONFDIR come from configure (see Makefile.am)"
+#endif
+#define CASS_DEFAULT_SOCKET RUNSTATEDIR "/cassiny/cassiny.sock"
+#define CASS_DEFAULT_STATE_DIR LOCALSTATEDIR "/lib/cassiny"
+#define CASS_DEFAULT_CONFIG SYSCONFDIR "/cassiny/cassinyd.yaml"
 #define CASS_DEFAULT_DOCKER_HOST "unix:///var/run/docker.sock"
 #define CASS_MAX_BODY_BYTES (1024 * 1024)
 

@@ -1,11 +1,26 @@
 #!/bin/sh
 # Installs everything Cassiny needs to build, test and run on Debian 12.
-# Usage (as root): packaging/install-deps.sh [--with-images]
+# Usage (as root): packaging/install-deps.sh [--with-images] [--with-deb]
+#   --with-images  also what the image recipes need (mmdebstrap)
+#   --with-deb     also what building and testing the Debian package needs
+#                  (packaging/debian/build.sh, tests/package/test_deb.sh)
 set -eu
 pkgs="build-essential autoconf automake pkg-config git curl ca-certificates
 libcurl4-openssl-dev libjansson-dev libyaml-dev libsqlite3-dev libmicrohttpd-dev libssl-dev libsystemd-dev check
-docker.io busybox-static clang clang-format jq bsdutils docker-registry socat prometheus"
-case "${1:-}" in --with-images) pkgs="$pkgs mmdebstrap" ;; esac
+docker.io busybox-static clang clang-format jq bsdutils docker-registry socat prometheus
+scdoc man-db groff-base bash-completion zsh"
+for a in "$@"; do
+    case $a in
+    --with-images) pkgs="$pkgs mmdebstrap" ;;
+    # systemd: its pkg-config file says where units go (systemd-dev after 12).
+    --with-deb) pkgs="$pkgs dpkg-dev debhelper lintian fakeroot mmdebstrap systemd" ;;
+    *) echo "usage: $0 [--with-images] [--with-deb]" >&2; exit 2 ;;
+    esac
+done
+# node and npm, for the API contract's linters (tests/openapi): Debian's,
+# unless a node with its npm is there already (the nodejs of another
+# repository brings npm and conflicts with Debian's npm package).
+command -v npm >/dev/null 2>&1 || pkgs="$pkgs nodejs npm"
 missing=""
 for p in $pkgs; do
     dpkg-query -W -f '${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"

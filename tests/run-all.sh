@@ -3,7 +3,8 @@
 # is missing, starts a Docker Engine if none answers (and stops it after),
 # builds with ASan+UBSan and -Werror, then runs the Check suites, the fuzz
 # corpus replay, the integration suites against the real engine, the format
-# check and `make distcheck`. Ends with one line "N passed, M failed".
+# check, the Debian package (tests/package/test_deb.sh) and `make distcheck`.
+# Ends with one line "N passed, M failed".
 #
 # Usage: tests/run-all.sh [--no-distcheck]
 set -euo pipefail
@@ -23,7 +24,7 @@ step() { printf '\n=== %s ===\n' "$*"; }
 started=$(date +%s)
 
 step "dependencies"
-"$src/packaging/install-deps.sh" --with-images
+"$src/packaging/install-deps.sh" --with-images --with-deb
 
 step "Docker Engine"
 export CASS_ENGINE_PIDFILE=/run/cassiny-test-dockerd.pid
@@ -103,6 +104,7 @@ done
 for r in replay_spec replay_rest replay_engine; do
     tally_plain_log "$r" "tests/fuzz/$r.log"
 done
+tally_plain_log check_man tests/check_man.log
 if [ $status -ne 0 ]; then
     echo "make check failed:"
     grep -E '^(FAIL|ERROR|XPASS)' check.log || tail -n 40 check.log
@@ -126,6 +128,18 @@ done
 if [ $status -ne 0 ]; then
     echo "integration tests failed:"
     tail -n 80 integration.log
+    failed=$((failed + 1))
+fi
+
+step "Debian package (build, lintian, install in a clean Debian 12 root, run, purge)"
+status=0
+bash "$src/tests/package/test_deb.sh" "$build" "$src" >deb.log 2>&1 || status=$?
+grep -E '^(ok|not ok|# )' deb.log || true
+sed -n '/^--- lintian/,/^--- end of lintian/p' deb.log
+tally_plain_log deb deb.log
+if [ $status -ne 0 ]; then
+    echo "package test failed:"
+    tail -n 40 deb.log
     failed=$((failed + 1))
 fi
 

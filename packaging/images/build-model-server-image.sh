@@ -30,35 +30,19 @@ toolchain=0
 verify=0
 dry_run=0
 
-log() { printf '%s %s: %s\n' "$(date -u +%H:%M:%S)" "$prog" "$*" >&2; }
-die() { printf '%s: error: %s\n' "$prog" "$*" >&2; exit 1; }
+. "$here/lib.sh"
+log() { img_log "$@"; }
+die() { img_die "$@"; }
 usage() { sed -n '6,8p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
-no_space() { case $2 in *[[:space:]]*|'') die "$1: bad value '$2'" ;; esac; }
 
 while [ $# -gt 0 ]; do
+    if img_arg "$@"; then shift "$img_shift"; continue; fi
     case $1 in
-    --tag) [ $# -ge 2 ] || usage; tag=$2; shift 2 ;;
-    --tag=*) tag=${1#*=}; shift ;;
-    --mirror|--security-mirror|--snapshot)
-        [ $# -ge 2 ] || usage; no_space "$1" "$2"
-        source_args="$source_args $1=$2"
-        [ "$1" != --snapshot ] || snapshot=$2
-        shift 2 ;;
-    --mirror=*|--security-mirror=*|--snapshot=*)
-        no_space "${1%%=*}" "${1#*=}"
-        source_args="$source_args $1"
-        case $1 in --snapshot=*) snapshot=${1#*=} ;; esac
-        shift ;;
-    --force) force=1; shift ;;
     --with-toolchain) toolchain=1; shift ;;
     --verify) verify=1; shift ;;
-    --dry-run) dry_run=1; shift ;;
-    -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
     *) usage ;;
     esac
 done
-
-image_id() { docker image inspect --format '{{.Id}}' "$tag" 2>/dev/null; }
 
 # ---------------------------------------------------------------------------
 # Verification: train iris in the image, serve it hardened, run the smoke test
@@ -117,102 +101,43 @@ print("trained, accuracy on training data %.2f" % m.score(X, y))' >&2 ||
     log "verify: ok"
 }
 
-# The recipe's own hash: an image built from another recipe is rebuilt.
-recipe=$(cat "$0" "$here/model-server/server.py" | sha256sum | cut -c1-16)
-if [ $force = 0 ] && [ $dry_run = 0 ] && id=$(image_id) &&
-    [ "$(docker image inspect --format '{{index .Config.Labels "io.cassiny.image.recipe"}}' "$tag" 2>/dev/null)" = "$recipe" ]; then
+# The recipe's own hash (this script, the server, the shared code): an
+# image built from another recipe is rebuilt.
+recipe=$(img_recipe "$0" "$here/model-server/server.py" "$here/lib.sh")
+if [ $force = 0 ] && [ $dry_run = 0 ] && img_is_current "$recipe"; then
     log "$tag exists (use --force to rebuild)"
     if [ $verify = 1 ]; then do_verify || die "verification failed"; fi
-    echo "$id"
+    img_id
     exit 0
 fi
 
-# ---------------------------------------------------------------------------
-# Apt sources, resolved exactly as for the notebook image
-# ---------------------------------------------------------------------------
-errs=$(mktemp)
-set -f
-# shellcheck disable=SC2086 # source_args is a list of --opt=value without spaces
-if ! lines=$("$here/build-notebook-image.sh" --dry-run $source_args 2>"$errs"); then
-    grep -v ': packages:' "$errs" >&2; rm -f "$errs"
-    die "cannot resolve the apt sources"
-fi
-set +f
-rm -f "$errs"
-log "suite $suite, snapshot ${snapshot:-none}, apt sources:"
-printf '%s\n' "$lines" | while IFS= read -r l; do log "  $l"; done
-m1=$(printf '%s\n' "$lines" | sed -n 1p)
-m2=$(printf '%s\n' "$lines" | sed -n 2p)
-m3=$(printf '%s\n' "$lines" | sed -n 3p)
-[ -n "$m1" ] || die "no apt source lines"
-
+img_sources
 packages="python3 python3-sklearn python3-joblib python3-numpy ca-certificates tini passwd"
 log "packages: $packages"
 if [ $dry_run = 1 ]; then
-    printf '%s\n' "$lines"
+    printf '%s\n' "$m1" ${m2:+"$m2"} ${m3:+"$m3"}
     exit 0
 fi
 
-[ "$(id -u)" = 0 ] || die "must run as root (mmdebstrap --mode=root, docker import)"
 [ -f "$here/model-server/server.py" ] || die "$here/model-server/server.py missing"
-docker version --format '{{.Server.Version}}' >/dev/null 2>&1 || die "cannot talk to the Docker Engine"
-if ! command -v mmdebstrap >/dev/null; then
-    log "installing mmdebstrap"
-    DEBIAN_FRONTEND=noninteractive apt-get install -y mmdebstrap >&2
-fi
-old_id=$(image_id) || old_id=
-
+img_preflight
 start=$(date +%s)
-built=$(date -u +%Y-%m-%dT%H:%M:%SZ)
-if [ -n "${SOURCE_DATE_EPOCH:-}" ]; then
-    built=$(date -u -d "@$SOURCE_DATE_EPOCH" +%Y-%m-%dT%H:%M:%SZ)
-fi
 work=$(mktemp -d -t cassiny-model-image.XXXXXX)
 cleanup_cmd="rm -rf '$work'"
 # shellcheck disable=SC2064
 trap "$cleanup_cmd" EXIT
 trap 'exit 130' INT TERM
 
-arch=$(dpkg --print-architecture)
-mkdir -p "$work/cassiny"
 cp "$here/model-server/server.py" "$work/server.py"
-cat > "$work/cassiny/image-info.json" <<EOF
-{
-  "image": "$tag",
-  "distribution": "debian",
-  "suite": "$suite",
-  "architecture": "$arch",
-  "snapshot": "${snapshot:-none}",
-  "built": "$built",
-  "builder": "packaging/images/build-model-server-image.sh",
-  "mmdebstrap": "$(mmdebstrap --version | awk '{print $2}')",
-  "variant": "apt",
-  "toolchain_files": $([ $toolchain = 1 ] && echo true || echo false),
-  "packages_requested": "$packages",
-  "packages_file": "/usr/share/cassiny/packages.txt",
+img_info_extra='"toolchain_files": '"$([ $toolchain = 1 ] && echo true || echo false)"',
   "server": "/usr/lib/cassiny/model-server/server.py",
-  "server_sha256": "$(sha256sum "$work/server.py" | cut -d' ' -f1)"
-}
-EOF
-
-set -- --variant=apt --mode=root --format=tar --architectures="$arch" \
-    --components=main \
-    --include="$(printf '%s' "$packages" | tr ' ' ',')" \
-    --dpkgopt='path-exclude=/usr/share/man/*' \
-    --dpkgopt='path-exclude=/usr/share/info/*' \
-    --dpkgopt='path-exclude=/usr/share/doc/*' \
-    --dpkgopt='path-include=/usr/share/doc/*/copyright' \
-    --dpkgopt='path-exclude=/usr/share/locale/*' \
-    --dpkgopt='path-include=/usr/share/locale/locale.alias' \
-    --dpkgopt='path-exclude=/usr/share/lintian/*' \
+  "server_sha256": "'"$(sha256sum "$work/server.py" | cut -d' ' -f1)"'"'
+set -- \
     --customize-hook='chroot "$1" groupadd --gid 1000 model' \
     --customize-hook='chroot "$1" useradd --uid 1000 --gid 1000 --create-home --home-dir /home/model --shell /usr/sbin/nologin model' \
-    --customize-hook='mkdir -p "$1/models" "$1/usr/share/cassiny" "$1/usr/lib/cassiny/model-server"' \
+    --customize-hook='mkdir -p "$1/models" "$1/usr/lib/cassiny/model-server"' \
     --customize-hook="copy-in $work/server.py /usr/lib/cassiny/model-server" \
-    --customize-hook='chmod 0755 "$1/usr/lib/cassiny/model-server/server.py"' \
-    --customize-hook="copy-in $work/cassiny/image-info.json /usr/share/cassiny" \
-    --customize-hook='dpkg-query --admindir="$1/var/lib/dpkg" -W | LC_ALL=C sort > "$1/usr/share/cassiny/packages.txt"' \
-    --customize-hook='rm -rf "$1/var/cache/apt"/*.bin "$1/var/cache/debconf"/*-old "$1/var/lib/dpkg"/*-old "$1/var/log"/*.log "$1/var/log/apt"/*'
+    --customize-hook='chmod 0755 "$1/usr/lib/cassiny/model-server/server.py"'
 if [ $toolchain = 0 ]; then
     # python3-sklearn -> python3-scipy -> python3-pythran pulls in g++ and -dev
     # packages; dpkg records them as installed but their files are skipped.
@@ -223,22 +148,9 @@ if [ $toolchain = 0 ]; then
         --dpkgopt='path-exclude=/usr/lib/*/lib?san.so*' \
         --dpkgopt='path-exclude=/usr/lib/*/libubsan.so*'
 fi
-if [ -n "$snapshot" ]; then
-    set -- --aptopt='Acquire::Check-Valid-Until "false"' "$@"
-    if [ -z "${SOURCE_DATE_EPOCH:-}" ]; then
-        d=$snapshot
-        SOURCE_DATE_EPOCH=$(date -u -d "${d%%T*} $(echo "${d#*T}" | sed 's/^\(..\)\(..\)\(..\)Z$/\1:\2:\3/')" +%s)
-        export SOURCE_DATE_EPOCH
-    fi
-fi
+img_mmdebstrap "$work/rootfs.tar" "$packages" "$@"
 
-log "mmdebstrap $suite -> rootfs tarball (takes minutes)"
-tarball=$work/rootfs.tar
-mmdebstrap "$@" "$suite" "$tarball" "$m1" ${m2:+"$m2"} ${m3:+"$m3"} >&2 || die "mmdebstrap failed"
-log "rootfs tarball $(du -h "$tarball" | cut -f1)"
-
-log "docker import -> $tag"
-docker import \
+img_import "$work/rootfs.tar" \
     --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
     --change 'ENV HOME=/home/model' \
     --change 'ENV LANG=C.UTF-8' \
@@ -253,21 +165,8 @@ docker import \
     --change 'EXPOSE 8080' \
     --change 'ENTRYPOINT ["/usr/bin/tini", "--"]' \
     --change 'CMD ["python3", "/usr/lib/cassiny/model-server/server.py"]' \
-    --change "LABEL org.opencontainers.image.created=$built" \
-    --change "LABEL org.opencontainers.image.title=cassiny-model-server" \
-    --change "LABEL org.opencontainers.image.base.name=debian:$suite" \
-    --change "LABEL io.cassiny.image.suite=$suite" \
-    --change "LABEL io.cassiny.image.snapshot=${snapshot:-none}" \
-    --change "LABEL io.cassiny.image.recipe=$recipe" \
-    --message "cassiny model-server image: mmdebstrap $suite, snapshot ${snapshot:-none}" \
-    "$tarball" "$tag" >/dev/null || die "docker import failed"
-rm -f "$tarball"
-id=$(image_id) || die "image $tag missing after import"
-if [ -n "$old_id" ] && [ "$old_id" != "$id" ] &&
-   [ -z "$(docker image inspect --format '{{join .RepoTags ""}}' "$old_id" 2>/dev/null)" ]; then
-    if docker image rm "$old_id" >/dev/null 2>&1; then log "removed the previous, now untagged $old_id"; fi
-fi
-log "built $tag $id in $(($(date +%s) - start))s, $(docker image inspect --format '{{.Size}}' "$tag" | awk '{printf "%.0f MB", $1 / 1e6}')"
+    --change "LABEL org.opencontainers.image.title=cassiny-model-server"
+log "in $(($(date +%s) - start))s"
 
 if [ $verify = 1 ]; then do_verify || die "verification failed"; fi
 echo "$id"

@@ -19,7 +19,10 @@ cd "$src"
 autoreconf -fi >/dev/null 2>&1
 mkdir -p build/release
 cd build/release
-[ -f Makefile ] || "$src/configure" --prefix=/usr/local --sysconfdir=/etc --localstatedir=/var >configure.log
+# The daemon's built-in paths (config, state, socket) and the unit's
+# ExecStart follow these; make install puts the units in /etc/systemd/system.
+[ -f Makefile ] || "$src/configure" --prefix=/usr/local --sysconfdir=/etc --localstatedir=/var \
+    --runstatedir=/run --with-systemdsystemunitdir=/etc/systemd/system >configure.log
 make -j"$(nproc)" >make.log 2>&1 || { tail -n 40 make.log; exit 1; }
 make install >/dev/null
 getent group cassiny >/dev/null || groupadd --system cassiny
@@ -37,10 +40,8 @@ sock=/run/cassiny/cassiny.sock
 if curl -fsS --unix-socket "$sock" http://localhost/healthz >/dev/null 2>&1; then
     echo "cassinyd already serving on $sock" >&2
 elif [ -d /run/systemd/system ]; then
-    # The sockets are systemd's, so that a restart refuses no request.
-    for u in cassinyd.service cassinyd.socket cassinyd-gateway.socket; do
-        install -m 0644 "$src/packaging/systemd/$u" "/etc/systemd/system/$u"
-    done
+    # The sockets are systemd's, so that a restart refuses no request
+    # (make install put the units in place).
     systemctl daemon-reload
     systemctl enable --now cassinyd.socket cassinyd-gateway.socket cassinyd.service
 else

@@ -78,6 +78,10 @@ api() {
         -w '%{http_code} %{content_type}' "$@" "http://localhost$p"
 }
 
+# run_status RUN_ID: the run's status (a suite whose API is elsewhere
+# defines its own after sourcing this file)
+run_status() { curl -s --unix-socket "$SOCK" "http://localhost/v1/runs/$1" | jq -r .status; }
+
 # wait_run RUN_ID SECONDS STATUS...: polls until the run has one of the
 # statuses (or any final one); prints the status it ended in.
 wait_run() {
@@ -85,7 +89,7 @@ wait_run() {
     shift 2
     local end=$(($(date +%s) + secs)) st
     while :; do
-        st=$(curl -s --unix-socket "$SOCK" "http://localhost/v1/runs/$id" | jq -r .status)
+        st=$(run_status "$id")
         for want in "$@" succeeded failed stopped; do
             [ "$st" = "$want" ] && { echo "$st"; return 0; }
         done
@@ -131,4 +135,24 @@ usage() {
     c "$@" >/dev/null 2>"$WORK/err"
     local rc=$?
     if [ $rc = 2 ] && [ -s "$WORK/err" ]; then ok "$d exits 2"; else not_ok "$d exits 2 (rc=$rc)"; fi
+}
+
+# make_httpd_image TAG LABEL BUSYBOX: an image from BUSYBOX running busybox
+# httpd on $CASSINY_MODEL_PORT (a model replica's stand-in) that serves
+# /ping.txt ("pong") and /health.txt, labelled io.cassiny.test=LABEL.
+make_httpd_image() {
+    local tag=$1 label=$2 busybox=$3 dir cid rc
+    dir=$(mktemp -d /tmp/cassiny-httpd.XXXXXX)
+    mkdir -p "$dir/www"
+    echo pong >"$dir/www/ping.txt"
+    echo ok >"$dir/www/health.txt"
+    chmod -R a+rX "$dir"
+    cid=$(docker create --label "io.cassiny.test=$label" "$busybox" true) || { rm -rf "$dir"; return 1; }
+    docker cp "$dir/www" "$cid:/www" &&
+        docker commit --change 'CMD ["sh", "-c", "exec httpd -f -p ${CASSINY_MODEL_PORT:-8080} -h /www"]' \
+            --change "LABEL io.cassiny.test=$label" "$cid" "$tag" >/dev/null
+    rc=$?
+    docker rm "$cid" >/dev/null
+    rm -rf "$dir"
+    return $rc
 }

@@ -16,6 +16,7 @@ jobs=${CASS_IT_JOBS:-3}
 # name|what it is|command, longest first so that the lanes end together
 suites=(
     "faults|the fault suite: kill -9 at every fail point and 20 random points (tests/faults)|bash $src/tests/faults/run.sh $build $src --random 20 --parallel 2"
+    "systemd|cassinyd under systemd as PID 1: verify, Type=notify, stop, kill -9, reload, hardening|bash $it/test_systemd.sh $build $src"
     "notebook|notebooks end to end (real Jupyter)|bash $it/test_notebook.sh $build $src"
     "nbgw|notebooks through the gateway: auth, WebSocket kernels, contents, culled and woken (real Jupyter)|bash $it/test_nbgw.sh $build $src"
     "model|models end to end (real serving image, gateway, rollouts)|bash $it/test_model.sh $build $src"
@@ -25,7 +26,9 @@ suites=(
     "job|jobs, reproduce, events (real engine)|bash $it/test_job.sh $build $src"
     "cli_jobs|cassinyctl and jobs: events, reproduce, outputs|bash $it/test_cli_jobs.sh $build $src"
     "cli|cassinyctl verbs|bash $it/test_cli.sh $build $src"
+    "openapi|api/openapi.yaml: Redocly and Spectral lint it, its routes, examples and every live answer checked against it|bash $it/test_openapi.sh $build $src"
     "daemon|cassinyd and cassinyctl|bash $it/test_daemon.sh $build $src"
+    "completion|shell completion of cassinyctl (bash, zsh) against a live daemon|bash $it/test_completion.sh $build $src"
     "check_engine_live|engine client against the real engine|$build/tests/integration/check_engine_live"
 )
 alone=(

@@ -57,22 +57,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# busybox httpd on $CASSINY_MODEL_PORT serving /ping.txt (the loop's) and /health.txt
-make_image() {
-    local dir="$WORK/image" cid
-    mkdir -p "$dir/www"
-    echo pong >"$dir/www/ping.txt"
-    echo ok >"$dir/www/health.txt"
-    chmod -R a+rX "$dir"
-    cid=$(docker create --label "io.cassiny.test=$P" "$BUSYBOX" true) || return 1
-    docker cp "$dir/www" "$cid:/www" &&
-        docker commit --change 'CMD ["sh", "-c", "exec httpd -f -p ${CASSINY_MODEL_PORT:-8080} -h /www"]' \
-            --change "LABEL io.cassiny.test=$P" "$cid" "$HTTPD" >/dev/null
-    local rc=$?
-    docker rm "$cid" >/dev/null
-    return $rc
-}
-
 daemon_pid() { cat "$WORK/daemon.pid" 2>/dev/null; }
 healthy() { curl -fsS --max-time 2 --unix-socket "$SOCK" -o /dev/null http://localhost/healthz 2>/dev/null; }
 # up_after OLD_PID: waits (30 s at most) for a daemon other than OLD_PID to answer
@@ -133,7 +117,7 @@ if ! docker image inspect "$BUSYBOX" >/dev/null 2>&1; then
     summary
     exit 1
 fi
-if ! make_image; then
+if ! make_httpd_image "$HTTPD" "$P" "$BUSYBOX"; then
     not_ok "the busybox httpd image $HTTPD is made from $BUSYBOX"
     summary
     exit 1

@@ -69,6 +69,24 @@ START_TEST(defaults_hold_the_effective_values)
 }
 END_TEST
 
+/* The path defaults are configure's (--runstatedir, --localstatedir), not
+ * the schema's FHS ones, unless the file sets them. */
+START_TEST(path_defaults_follow_configure)
+{
+    _cleanup_json_ json_t *cfg = parse("", NULL);
+    ck_assert_str_eq(json_string_value(cass_cfg_get(cfg, "socket")),
+                     RUNSTATEDIR "/cassiny/cassiny.sock");
+    ck_assert_str_eq(json_string_value(cass_cfg_get(cfg, "stateDir")),
+                     LOCALSTATEDIR "/lib/cassiny");
+    _cleanup_json_ json_t *set = parse("socket: /srv/a.sock\nstateDir: /srv/state\n", NULL);
+    ck_assert_str_eq(json_string_value(cass_cfg_get(set, "socket")), "/srv/a.sock");
+    ck_assert_str_eq(json_string_value(cass_cfg_get(set, "stateDir")), "/srv/state");
+    _cleanup_json_ json_t *other = parse("logLevel: debug\n", NULL);
+    ck_assert_str_eq(json_string_value(cass_cfg_get(other, "socket")),
+                     RUNSTATEDIR "/cassiny/cassiny.sock");
+}
+END_TEST
+
 /* cass_cfg_set validates the whole resolved config again: the mirrored old
  * name must not turn into a conflict. */
 START_TEST(flags_on_a_resolved_config)
@@ -201,6 +219,7 @@ static Suite *cfg_suite(void)
     tcase_add_test(tc, deprecated_alias_warns_and_sets_the_new_key);
     tcase_add_test(tc, new_key_alone_gives_no_warning);
     tcase_add_test(tc, defaults_hold_the_effective_values);
+    tcase_add_test(tc, path_defaults_follow_configure);
     tcase_add_test(tc, flags_on_a_resolved_config);
     tcase_add_test(tc, load_names_the_file);
     suite_add_tcase(s, tc);

@@ -84,7 +84,7 @@ static json_t *apply(const char *yaml)
     _cleanup_error_ struct cass_error *err = NULL;
     _cleanup_json_ json_t *specs = cass_spec_load(yaml, strlen(yaml), &err);
     ck_assert_msg(specs != NULL, "spec: %s", err ? err->message : "?");
-    json_t *out = cass_lifecycle_apply(d, specs, &err);
+    json_t *out = cass_lifecycle_apply(d, specs, NULL, &err);
     ck_assert_msg(out != NULL, "apply: %s", err ? err->message : "?");
     return out;
 }
@@ -552,7 +552,7 @@ static void *apply_one(void *arg)
     _cleanup_error_ struct cass_error *err = NULL;
     _cleanup_json_ json_t *specs = cass_spec_load(y, strlen(y), &err);
     free(y);
-    json_t *out = specs ? cass_lifecycle_apply(d, specs, &err) : NULL;
+    json_t *out = specs ? cass_lifecycle_apply(d, specs, NULL, &err) : NULL;
     json_decref(out);
     return NULL;
 }
@@ -594,7 +594,7 @@ START_TEST(model_dry_run_revision_is_apply_revision)
     _cleanup_free_ char *y = model_yaml("iris", "v1", 1);
     _cleanup_error_ struct cass_error *err = NULL;
     _cleanup_json_ json_t *specs = cass_spec_load(y, strlen(y), &err);
-    _cleanup_json_ json_t *dry = cass_lifecycle_dry_run(d, specs, &err);
+    _cleanup_json_ json_t *dry = cass_lifecycle_dry_run(d, specs, NULL, &err);
     ck_assert_msg(dry != NULL, "dry run: %s", err ? err->message : "?");
     _cleanup_json_ json_t *out = apply(y);
     const char *a = json_string_value(
@@ -613,7 +613,7 @@ START_TEST(dry_run_runs_the_policy)
                     "spec: {image: evil/miner:latest}\n";
     _cleanup_error_ struct cass_error *err = NULL;
     _cleanup_json_ json_t *specs = cass_spec_load(y, strlen(y), &err);
-    _cleanup_json_ json_t *dry = cass_lifecycle_dry_run(d, specs, &err);
+    _cleanup_json_ json_t *dry = cass_lifecycle_dry_run(d, specs, NULL, &err);
     ck_assert_ptr_null(dry);
     ck_assert_int_eq(err->kind, CASS_ERR_FORBIDDEN);
     daemon_down(false);

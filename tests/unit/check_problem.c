@@ -12,7 +12,9 @@
 #include "daemon.h"
 #include "problem.h"
 #include "routes.h"
+#include "schema.h"
 #include "store.h"
+#include "yaml.h"
 
 static struct cass_daemon *daemon_new(void)
 {
@@ -45,6 +47,7 @@ static struct result call(struct cass_daemon *d, const char *method, const char 
                                    .body_len = body ? strlen(body) : 0,
                                    .query = query};
     struct cass_api_reply reply = {.status = 200};
+    cass_auth_local(&req.who, 0);
     struct result r = {0};
     r.rc = cass_routes_handle(&req, &reply, &r.err);
     if (r.rc < 0) {
@@ -218,13 +221,134 @@ START_TEST(routes_openapi)
     ck_assert_ptr_null(reply.body);
     ck_assert_ptr_nonnull(reply.text);
     ck_assert_str_eq(reply.content_type, "application/yaml");
-    ck_assert_int_eq(strncmp(reply.text, "openapi: 3.0", 12), 0);
+    ck_assert_int_eq(strncmp(reply.text, "openapi: 3.1", 12), 0);
     ck_assert_ptr_nonnull(strstr(reply.text, "\n  /v1/openapi.yaml:\n"));
     free(reply.text);
 
     struct result r = call(d, "POST", "/v1/openapi.yaml", NULL, NULL, NULL);
     ck_assert_uint_eq(r.status, 405);
     result_clear(&r);
+    cass_daemon_free(d);
+}
+END_TEST
+
+/* api/openapi.yaml as built in, parsed: its "paths" object (caller owns). */
+static json_t *openapi_paths(void)
+{
+    extern const struct cass_schema_file cass_api_files[];
+    const char *text = NULL;
+    for (const struct cass_schema_file *f = cass_api_files; f->name; f++)
+        if (strcmp(f->name, "openapi.yaml") == 0)
+            text = f->text;
+    ck_assert_ptr_nonnull(text);
+    struct cass_yaml_limits lim;
+    cass_yaml_limits_default(&lim);
+    _cleanup_json_ json_t *docs = NULL;
+    _cleanup_error_ struct cass_error *err = NULL;
+    ck_assert_msg(cass_yaml_parse(text, strlen(text), &lim, &docs, &err) == 0, "openapi.yaml: %s",
+                  err ? err->message : "?");
+    json_t *paths = json_object_get(json_object_get(json_array_get(docs, 0), "value"), "paths");
+    ck_assert_msg(json_is_object(paths), "openapi.yaml has no paths");
+    return json_incref(paths);
+}
+
+static const char *const http_methods[] = {"get",     "put",  "post",  "delete",
+                                           "options", "head", "patch", "trace"};
+
+struct route_seen {
+    json_t *paths;  /* borrowed */
+    json_t *routes; /* "METHOD PATH" -> true */
+    int missing;
+};
+
+static void route_in_doc(const char *method, const char *path, void *ctx)
+{
+    struct route_seen *rs = ctx;
+    char lower[16] = {0}, key[256];
+    for (size_t i = 0; method[i] && i + 1 < sizeof(lower); i++)
+        lower[i] = (char)(method[i] - 'A' + 'a');
+    snprintf(key, sizeof(key), "%s %s", method, path);
+    json_object_set_new(rs->routes, key, json_true());
+    if (!json_object_get(json_object_get(rs->paths, path), lower)) {
+        fprintf(stderr, "route %s is not in api/openapi.yaml\n", key);
+        rs->missing++;
+    }
+}
+
+/* The routes table and the document's paths name the same operations, both
+ * ways; the router's own 404 and 405 carry their problem types. */
+START_TEST(routes_match_openapi)
+{
+    _cleanup_json_ json_t *paths = openapi_paths();
+    struct route_seen rs = {.paths = paths, .routes = json_object()};
+    cass_routes_foreach(route_in_doc, &rs);
+    ck_assert_uint_ge(json_object_size(rs.routes), 15);
+    const char *path;
+    json_t *item;
+    int undocumented = 0;
+    json_object_foreach(paths, path, item)
+    {
+        for (size_t i = 0; i < sizeof(http_methods) / sizeof(http_methods[0]); i++) {
+            if (!json_object_get(item, http_methods[i]))
+                continue;
+            char key[256], upper[16] = {0};
+            for (size_t j = 0; http_methods[i][j]; j++)
+                upper[j] = (char)(http_methods[i][j] - 'a' + 'A');
+            snprintf(key, sizeof(key), "%s %s", upper, path);
+            if (!json_object_get(rs.routes, key)) {
+                fprintf(stderr, "api/openapi.yaml has %s, which no route serves\n", key);
+                undocumented++;
+            }
+        }
+    }
+    json_decref(rs.routes);
+    ck_assert_msg(rs.missing == 0, "%d routes are not in api/openapi.yaml", rs.missing);
+    ck_assert_msg(undocumented == 0, "%d operations of api/openapi.yaml have no route",
+                  undocumented);
+
+    struct cass_daemon *d = daemon_new();
+    const char *cases[][3] = {{"GET", "/v1/nothing", CASS_PROBLEM_NO_ROUTE},
+                              {"GET", "/v1/specs/a/b", CASS_PROBLEM_NO_ROUTE},
+                              {"DELETE", "/healthz", CASS_PROBLEM_NO_METHOD},
+                              {"PUT", "/v1/specs/x", CASS_PROBLEM_NO_METHOD}};
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct cass_api_request req = {
+            .d = d, .method = cases[i][0], .path = cases[i][1], .body = ""};
+        struct cass_api_reply reply = {.status = 200};
+        _cleanup_error_ struct cass_error *err = NULL;
+        ck_assert_int_eq(cass_routes_handle(&req, &reply, &err), -1);
+        ck_assert_str_eq(reply.problem_type, cases[i][2]);
+    }
+    /* A 405 says what the path serves. */
+    struct cass_api_request preq = {.d = d, .method = "PUT", .path = "/v1/specs/x", .body = ""};
+    struct cass_api_reply preply = {.status = 200};
+    _cleanup_error_ struct cass_error *perr = NULL;
+    ck_assert_int_eq(cass_routes_handle(&preq, &preply, &perr), -1);
+    ck_assert_str_eq(preply.allow, "GET, HEAD, DELETE");
+    /* ...and only a 405 does: DELETE passes GET's route before its own. */
+    struct cass_api_request dreq = {
+        .d = d, .method = "DELETE", .path = "/v1/specs/nosuch", .body = ""};
+    struct cass_api_reply dreply = {.status = 200};
+    cass_auth_local(&dreq.who, 0);
+    _cleanup_error_ struct cass_error *derr = NULL;
+    ck_assert_int_eq(cass_routes_handle(&dreq, &dreply, &derr), -1);
+    ck_assert_uint_eq(cass_problem_status(derr), 404);
+    ck_assert_str_eq(dreply.allow, "");
+    /* A handler's own 404 is not the router's. */
+    struct cass_api_request req = {.d = d, .method = "GET", .path = "/v1/specs/nosuch", .body = ""};
+    struct cass_api_reply reply = {.status = 200};
+    cass_auth_local(&req.who, 0);
+    _cleanup_error_ struct cass_error *err = NULL;
+    ck_assert_int_eq(cass_routes_handle(&req, &reply, &err), -1);
+    ck_assert_uint_eq(cass_problem_status(err), 404);
+    ck_assert_ptr_null(reply.problem_type);
+    /* Nobody (a network caller without a token) gets 401 before the handler. */
+    struct cass_api_request nreq = {
+        .d = d, .method = "GET", .path = "/v1/specs/nosuch", .body = ""};
+    struct cass_api_reply nreply = {.status = 200};
+    _cleanup_error_ struct cass_error *nerr = NULL;
+    ck_assert_int_eq(cass_routes_handle(&nreq, &nreply, &nerr), -1);
+    ck_assert_uint_eq(nreply.status, 401);
     cass_daemon_free(d);
 }
 END_TEST
@@ -239,6 +363,7 @@ int main(void)
     tcase_add_test(tc, routes_basic);
     tcase_add_test(tc, routes_dry_run);
     tcase_add_test(tc, routes_openapi);
+    tcase_add_test(tc, routes_match_openapi);
     suite_add_tcase(s, tc);
     return cass_check_run(s);
 }

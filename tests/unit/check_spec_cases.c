@@ -12,7 +12,8 @@
  *   specs/different/<group>/<file>.yaml             all files, distinct revisions
  *   config/valid/<case>.yaml [+ <case>.json]        loads as cassinyd loads its
  *       config (cass_cfg_parse: config.schema.json, then the keys this build
- *       refuses and the deprecated names resolved)
+ *       refuses and the deprecated names resolved); in the .json,
+ *       @RUNSTATEDIR@ and @LOCALSTATEDIR@ stand for this build's paths
  *   config/invalid/<case>/{input.yaml,errors.txt}   refused as for specs
  *
  * Outside tests/data: every .yaml file of examples/ must load, and
@@ -611,6 +612,32 @@ static json_t *load_config_file(const char *label, const char *path)
     return got;
 }
 
+/* An expected config: its text with @RUNSTATEDIR@ and @LOCALSTATEDIR@
+ * replaced by this build's (configure's --runstatedir, --localstatedir),
+ * which the path defaults follow. New reference, or NULL. */
+static json_t *load_expected_config(const char *path)
+{
+    static const struct {
+        const char *name;
+        const char *value;
+    } vars[] = {{"@RUNSTATEDIR@", RUNSTATEDIR}, {"@LOCALSTATEDIR@", LOCALSTATEDIR}};
+    size_t len = 0;
+    _cleanup_free_ char *text = read_file(path, &len);
+    for (size_t i = 0; text && i < sizeof(vars) / sizeof(vars[0]); i++) {
+        char *at;
+        while ((at = strstr(text, vars[i].name))) {
+            char *next = NULL;
+            *at = '\0';
+            if (asprintf(&next, "%s%s%s", text, vars[i].value, at + strlen(vars[i].name)) < 0)
+                return NULL;
+            free(text);
+            text = next;
+        }
+    }
+    json_error_t jerr;
+    return text ? json_loads(text, JSON_REJECT_DUPLICATES, &jerr) : NULL;
+}
+
 /* Returns 0 when the config at path loads (and equals <case>.json when that
  * file exists). */
 static int run_config_valid(const char *dir, const char *file)
@@ -626,8 +653,7 @@ static int run_config_valid(const char *dir, const char *file)
     strcpy(exp_path + strlen(exp_path) - strlen(".yaml"), ".json");
     if (access(exp_path, F_OK) != 0)
         return 0;
-    json_error_t jerr;
-    _cleanup_json_ json_t *expected = json_load_file(exp_path, JSON_REJECT_DUPLICATES, &jerr);
+    _cleanup_json_ json_t *expected = load_expected_config(exp_path);
     if (!expected || !json_equal(got, expected)) {
         fprintf(stderr, "FAIL %s: differs from its .json\n", label);
         print_json("actual", got);
@@ -651,8 +677,7 @@ START_TEST(config_valid_cases)
     _cleanup_free_ char *pkg = join(data_dir(), "../../packaging/cassinyd.yaml");
     _cleanup_free_ char *defaults_path = join(dir, "defaults.json");
     _cleanup_json_ json_t *shipped = load_config_file("packaging/cassinyd.yaml", pkg);
-    json_error_t jerr;
-    _cleanup_json_ json_t *defaults = json_load_file(defaults_path, JSON_REJECT_DUPLICATES, &jerr);
+    _cleanup_json_ json_t *defaults = load_expected_config(defaults_path);
     if (!shipped || !defaults || !json_equal(shipped, defaults)) {
         fprintf(stderr, "FAIL packaging/cassinyd.yaml: differs from config/valid/defaults.json\n");
         print_json("actual", shipped);

@@ -284,12 +284,14 @@ START_TEST(test_migrate_old_version)
         "2024-01-01T00:00:03.000Z", "artifacts", "outputs", "path", "metrics.json", "size", 42,
         "sha256", hex_b, "reproducedFrom");
     ck_assert_ptr_nonnull(expected);
+    /* what was there before users belongs to the unix socket's local admin */
+    json_object_set_new(expected, "owner", json_string("local"));
     ck_assert_msg(json_equal(expected, run), "migrated run differs: %s",
                   json_dumps(run, JSON_COMPACT));
 
     /* the tables of the later migrations work */
     _cleanup_free_ char *secret = NULL;
-    ck_assert_int_eq(cass_store_token_create(s, "ci", NULL, &secret, &err), 0);
+    ck_assert_int_eq(cass_store_token_create(s, "ci", "ci", "read", NULL, NULL, &secret, &err), 0);
     ck_assert_int_gt(cass_store_audit_append(s, "test", "migrate", NULL, 0, NULL, &err), 0);
     _cleanup_json_ json_t *changes = json_pack("{s:[{s:i}]}", "ports", "hostPort", 8080);
     ck_assert_int_eq(cass_store_run_update(s, run_id, changes, NULL, &err), 0);
@@ -503,6 +505,7 @@ START_TEST(test_run_round_trip)
         "/srv/models/churn/model.joblib", "sha256", hex_a, "outputs", "path", "metrics.json",
         "size", 42, "sha256", hex_b, "reproducedFrom", "labels", "team", "risk");
     ck_assert_ptr_nonnull(in);
+    json_object_set_new(in, "owner", json_string("alice"));
     _cleanup_json_ json_t *stored = NULL;
     ck_assert_int_eq(cass_store_run_insert(s, in, &stored, &err), 0);
     ck_assert_msg(json_equal(in, stored), "stored: %s", json_dumps(stored, JSON_COMPACT));
@@ -959,40 +962,75 @@ START_TEST(test_tokens)
     _cleanup_error_ struct cass_error *err = NULL;
     {
         _cleanup_store_ struct cass_store *s = open_ok(path);
-        ck_assert_int_eq(cass_store_token_create(s, "ci runner", &id, &secret, &err), 0);
-        ck_assert_int_eq(cass_store_token_create(s, "laptop", &id2, &secret2, &err), 0);
+        ck_assert_int_eq(
+            cass_store_token_create(s, "ci runner", "ci", "write", NULL, &id, &secret, &err), 0);
+        ck_assert_int_eq(cass_store_token_create(s, "laptop", "alice", "read",
+                                                 "2999-01-01T00:00:00Z", &id2, &secret2, &err),
+                         0);
         ck_assert_int_ge(strlen(secret), 43);
         ck_assert_str_ne(secret, secret2);
         cass_hash_sha256_hex(secret, strlen(secret), hash);
 
-        _cleanup_free_ char *who = NULL;
-        ck_assert_int_eq(cass_store_token_verify(s, secret, &who, &err), 1);
-        ck_assert_str_eq(who, id);
-        ck_assert_int_eq(cass_store_token_verify(s, "wrong", NULL, &err), 0);
-        ck_assert_int_eq(cass_store_token_verify(s, "", NULL, &err), 0);
-        ck_assert_int_eq(cass_store_token_verify(s, hash, NULL, &err), 0);
+        struct cass_store_token t;
+        ck_assert_int_eq(cass_store_token_lookup(s, secret, &t, &err), 1);
+        ck_assert_str_eq(t.id, id);
+        ck_assert_str_eq(t.user, "ci");
+        ck_assert_str_eq(t.scope, "write");
+        ck_assert(!t.revoked && !t.expired);
+        ck_assert_int_eq(cass_store_token_lookup(s, "wrong", &t, &err), 0);
+        ck_assert_int_eq(cass_store_token_lookup(s, "", &t, &err), 0);
+        ck_assert_int_eq(cass_store_token_lookup(s, hash, &t, &err), 0);
         ck_assert_ptr_null(err);
 
-        _cleanup_json_ json_t *list = cass_store_token_list(s, &err);
+        /* a user's list has theirs only */
+        _cleanup_json_ json_t *mine = cass_store_token_list(s, "alice", &err);
+        ck_assert_int_eq(json_array_size(mine), 1);
+        ck_assert_str_eq(json_string_value(json_object_get(json_array_get(mine, 0), "expiresAt")),
+                         "2999-01-01T00:00:00.000Z");
+        _cleanup_json_ json_t *list = cass_store_token_list(s, NULL, &err);
         ck_assert_int_eq(json_array_size(list), 2);
         json_t *first = json_array_get(list, 0);
         ck_assert_str_eq(json_string_value(json_object_get(first, "id")), id);
         ck_assert_str_eq(json_string_value(json_object_get(first, "name")), "ci runner");
         ck_assert(json_is_string(json_object_get(first, "lastUsedAt")));
         ck_assert(json_is_null(json_object_get(json_array_get(list, 1), "lastUsedAt")));
-        ck_assert_int_eq(json_object_size(first), 5);
+        ck_assert_int_eq(json_object_size(first), 8);
+        ck_assert_str_eq(json_string_value(json_object_get(first, "user")), "ci");
         _cleanup_free_ char *text = json_dumps(list, 0);
         ck_assert_ptr_null(strstr(text, secret));
         ck_assert_ptr_null(strstr(text, hash));
 
-        ck_assert_int_eq(cass_store_token_revoke(s, id, &err), 0);
-        ck_assert_int_eq(cass_store_token_revoke(s, id, &err), 0);
-        ck_assert_int_eq(cass_store_token_verify(s, secret, NULL, &err), 0);
-        ck_assert_int_eq(cass_store_token_verify(s, secret2, NULL, &err), 1);
-        ck_assert_int_eq(cass_store_token_revoke(s, "t-01HQ0000000000000000000000", &err), -1);
+        /* another user cannot revoke it */
+        ck_assert_int_eq(cass_store_token_revoke(s, id, "alice", &err), -1);
         assert_error(err, CASS_ERR_NOT_FOUND);
         cass_error_free(TAKE_PTR(err));
-        ck_assert_int_eq(cass_store_token_create(s, "", &id2, &secret2, &err), -1);
+        ck_assert_int_eq(cass_store_token_revoke(s, id, "ci", &err), 0);
+        ck_assert_int_eq(cass_store_token_revoke(s, id, NULL, &err), 0);
+        ck_assert_int_eq(cass_store_token_lookup(s, secret, &t, &err), 1);
+        ck_assert(t.revoked);
+        ck_assert_int_eq(cass_store_token_lookup(s, secret2, &t, &err), 1);
+        ck_assert(!t.revoked && !t.expired);
+        ck_assert_int_eq(cass_store_token_revoke(s, "t-01HQ0000000000000000000000", NULL, &err),
+                         -1);
+        assert_error(err, CASS_ERR_NOT_FOUND);
+        cass_error_free(TAKE_PTR(err));
+        /* an expired one is known, and expired */
+        _cleanup_free_ char *id3 = NULL, *secret3 = NULL;
+        ck_assert_int_eq(cass_store_token_create(s, "old", "bob", "admin", "2001-01-01T00:00:00Z",
+                                                 &id3, &secret3, &err),
+                         0);
+        ck_assert_int_eq(cass_store_token_lookup(s, secret3, &t, &err), 1);
+        ck_assert(t.expired && !t.revoked);
+        ck_assert_int_eq(
+            cass_store_token_create(s, "x", "Bad User", "read", NULL, &id3, &secret3, &err), -1);
+        assert_error(err, CASS_ERR_INVALID);
+        cass_error_free(TAKE_PTR(err));
+        ck_assert_int_eq(cass_store_token_create(s, "x", "bob", "root", NULL, &id3, &secret3, &err),
+                         -1);
+        assert_error(err, CASS_ERR_INVALID);
+        cass_error_free(TAKE_PTR(err));
+        ck_assert_int_eq(cass_store_token_create(s, "", "bob", "read", NULL, &id2, &secret2, &err),
+                         -1);
         assert_error(err, CASS_ERR_INVALID);
         cass_error_free(TAKE_PTR(err));
         /* while open, the bytes may sit in the WAL */
@@ -1019,7 +1057,7 @@ START_TEST(test_audit)
         ck_assert_int_gt(ids[i], i ? ids[i - 1] : 0);
     }
     ck_assert_int_eq(cass_store_audit_last_id(s, &err), ids[4]);
-    _cleanup_json_ json_t *all = cass_store_audit_since(s, 0, 0, &err);
+    _cleanup_json_ json_t *all = cass_store_audit_since(s, 0, 0, NULL, &err);
     ck_assert_int_eq(json_array_size(all), 5);
     json_t *e = json_array_get(all, 1);
     ck_assert_int_eq(json_integer_value(json_object_get(e, "id")), ids[1]);
@@ -1029,15 +1067,43 @@ START_TEST(test_audit)
     ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(e, "detail"), "n")), 1);
     ck_assert(json_is_null(json_object_get(json_array_get(all, 0), "actor")));
 
-    _cleanup_json_ json_t *tail = cass_store_audit_since(s, ids[2], 0, &err);
+    _cleanup_json_ json_t *tail = cass_store_audit_since(s, ids[2], 0, NULL, &err);
     ck_assert_int_eq(json_array_size(tail), 2);
     ck_assert_int_eq(json_integer_value(json_object_get(json_array_get(tail, 0), "id")), ids[3]);
-    _cleanup_json_ json_t *two = cass_store_audit_since(s, 0, 2, &err);
+    _cleanup_json_ json_t *two = cass_store_audit_since(s, 0, 2, NULL, &err);
     ck_assert_int_eq(json_array_size(two), 2);
-    _cleanup_json_ json_t *none = cass_store_audit_since(s, ids[4], 0, &err);
+    _cleanup_json_ json_t *none = cass_store_audit_since(s, ids[4], 0, NULL, &err);
     ck_assert_int_eq(json_array_size(none), 0);
 
     ck_assert_int_eq(cass_store_audit_append(s, NULL, "", NULL, 0, NULL, &err), -1);
+    assert_error(err, CASS_ERR_INVALID);
+    cass_error_free(TAKE_PTR(err));
+
+    /* who did it, with which token, about whose thing; filtered on each */
+    struct cass_audit_entry a = {.actor = "10.0.0.5:4242",
+                                 .user = "alice",
+                                 .token_id = "t-01HQ0000000000000000000001",
+                                 .owner = "alice",
+                                 .action = "POST /v1/specs",
+                                 .status = 202};
+    struct cass_audit_entry b = {.actor = "cassinyd", .owner = "bob", .action = "run"};
+    ck_assert_int_gt(cass_store_audit_add(s, &a, &err), 0);
+    ck_assert_int_gt(cass_store_audit_add(s, &b, &err), 0);
+    _cleanup_json_ json_t *alices =
+        cass_store_audit_since(s, 0, 0, &(struct cass_audit_filter){.user = "alice"}, &err);
+    ck_assert_int_eq(json_array_size(alices), 1);
+    json_t *x = json_array_get(alices, 0);
+    ck_assert_str_eq(json_string_value(json_object_get(x, "tokenId")), a.token_id);
+    ck_assert_str_eq(json_string_value(json_object_get(x, "actor")), a.actor);
+    _cleanup_json_ json_t *bobs =
+        cass_store_audit_since(s, 0, 0, &(struct cass_audit_filter){.owner = "bob"}, &err);
+    ck_assert_int_eq(json_array_size(bobs), 1);
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(bobs, 0), "action")), "run");
+    _cleanup_json_ json_t *later = cass_store_audit_since(
+        s, 0, 0, &(struct cass_audit_filter){.since = "2999-01-01T00:00:00Z"}, &err);
+    ck_assert_int_eq(json_array_size(later), 0);
+    ck_assert_ptr_null(
+        cass_store_audit_since(s, 0, 0, &(struct cass_audit_filter){.since = "yesterday"}, &err));
     assert_error(err, CASS_ERR_INVALID);
 }
 END_TEST
