@@ -43,11 +43,6 @@
 /* How often the starting page reloads itself. */
 #define NBGW_RETRY_S 2
 
-/* The owner's API token goes through daemon/auth.c, which lands on main
- * separately: until it is linked in, cass_auth_bearer is NULL here and
- * Bearer tokens are refused (401). Remove these two lines once it is. */
-#pragma weak cass_auth_bearer
-#pragma weak cass_auth_allows
 
 struct ws {
     struct ws *next;
@@ -332,24 +327,18 @@ static enum who authenticate(struct cass_nbgw *n, struct MHD_Connection *conn, c
             *detail = "that is not this notebook's token";
             return WHO_WRONG;
         }
-        if (!cass_auth_bearer || !cass_auth_allows) {
-            *detail = "API tokens are not checked by this build; use the notebook's token";
-            return WHO_WRONG;
-        }
         struct cass_principal p;
         _cleanup_error_ struct cass_error *aerr = NULL;
-        char from[72] = "";
+        char from[72] = "unknown";
         const union MHD_ConnectionInfo *ci =
             MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-        if (ci && ci->client_addr && ci->client_addr->sa_family == AF_INET) {
-            const struct sockaddr_in *sa = (const struct sockaddr_in *)ci->client_addr;
-            char ip[INET_ADDRSTRLEN];
-            inet_ntop(AF_INET, &sa->sin_addr, ip, sizeof(ip));
-            snprintf(from, sizeof(from), "%s:%u", ip, ntohs(sa->sin_port));
-        }
+        if (ci && ci->client_addr)
+            cass_auth_format_addr(ci->client_addr, from, sizeof(from));
+        /* As on the API: an unknown, revoked or expired token is no
+         * credential (401, audited by cass_auth_bearer). */
         if (cass_auth_bearer(n->d, auth, from, &p, &aerr) < 0) {
             *detail = "the API token is unknown, revoked or expired";
-            return WHO_WRONG;
+            return WHO_NOBODY;
         }
         if (!cass_auth_allows(&p, owner, CASS_SCOPE_READ)) {
             *detail = "this notebook is not yours";
@@ -911,6 +900,8 @@ enum MHD_Result cass_nbgw_request(struct cass_nbgw *n, struct MHD_Connection *co
     _cleanup_json_ json_t *runs = NULL;
     const char *token = notebook_token(d, name, run, &runs);
     const char *owner = json_string_value(json_object_get(run, "owner"));
+    if (!owner)
+        owner = json_string_value(json_object_get(spec, "owner"));
     bool login = false;
     const char *detail = NULL;
     switch (authenticate(n, conn, token, owner, &login, &detail)) {
