@@ -18,7 +18,6 @@
 #include <unistd.h>
 
 #include "auth.h"
-#include "cfg.h"
 #include "cleanup.h"
 #include "hash.h"
 #include "launch.h"
@@ -42,7 +41,6 @@
 #define NBGW_TIMEOUT_MS 300000L
 /* How often the starting page reloads itself. */
 #define NBGW_RETRY_S 2
-
 
 struct ws {
     struct ws *next;
@@ -533,12 +531,16 @@ static struct curl_slist *upstream_headers(struct MHD_Connection *conn, const ch
     return c.list;
 }
 
-static void login_cookie(struct cass_nbgw *n, struct MHD_Response *r, const char *name,
+/* Secure when the connection itself is TLS (libmicrohttpd's HTTPS says
+ * which protocol; plain HTTP has none). */
+static void login_cookie(struct MHD_Connection *conn, struct MHD_Response *r, const char *name,
                          const char *token)
 {
     char v[CASS_SHA256_HEX_LEN + 1];
     cookie_value(token, v);
-    bool tls = json_is_object(cass_cfg_get(n->d->config, "gateway.tls"));
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_PROTOCOL);
+    bool tls = ci != NULL;
     _cleanup_free_ char *c =
         cass_xasprintf("%s=%s; Path=/notebooks/%s/; HttpOnly; SameSite=Strict%s", CASS_NBGW_COOKIE,
                        v, name, tls ? "; Secure" : "");
@@ -602,7 +604,7 @@ static enum MHD_Result forward_http(struct cass_nbgw *n, struct MHD_Connection *
     pass_headers(r, u.headers, upstream);
     curl_slist_free_all(u.headers);
     if (login)
-        login_cookie(n, r, name, token);
+        login_cookie(conn, r, name, token);
     return queue(conn, (unsigned)status, r, ret_status);
 }
 
