@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <openssl/crypto.h>
 #include <poll.h>
 #include <pthread.h>
@@ -54,8 +55,14 @@ struct ws {
     size_t n_extra;
 };
 
+/* Idle libcurl handles kept with their open connections to Jupyter: a
+ * request to a notebook asked recently costs no TCP handshake. */
+#define NBGW_IDLE_HANDLES 32
+
 struct cass_nbgw {
     struct cass_daemon *d;
+    CURL *idle[NBGW_IDLE_HANDLES];
+    size_t n_idle;
     pthread_mutex_t lock;
     pthread_cond_t changed;
     struct ws *open;   /* relays running */
@@ -107,9 +114,34 @@ void cass_nbgw_free(struct cass_nbgw *n)
     if (!n)
         return;
     cass_nbgw_close_all(n);
+    for (size_t i = 0; i < n->n_idle; i++)
+        curl_easy_cleanup(n->idle[i]);
     pthread_mutex_destroy(&n->lock);
     pthread_cond_destroy(&n->changed);
     free(n);
+}
+
+/* A handle for one request (an idle one if any), NULL when out of memory. */
+static CURL *handle_take(struct cass_nbgw *n)
+{
+    pthread_mutex_lock(&n->lock);
+    CURL *c = n->n_idle ? n->idle[--n->n_idle] : NULL;
+    pthread_mutex_unlock(&n->lock);
+    if (c)
+        curl_easy_reset(c);
+    return c ? c : curl_easy_init();
+}
+
+static void handle_give(struct cass_nbgw *n, CURL *c)
+{
+    pthread_mutex_lock(&n->lock);
+    if (n->n_idle < NBGW_IDLE_HANDLES) {
+        n->idle[n->n_idle++] = c;
+        c = NULL;
+    }
+    pthread_mutex_unlock(&n->lock);
+    if (c)
+        curl_easy_cleanup(c);
 }
 
 static bool reserve(struct cass_nbgw *n)
@@ -554,7 +586,7 @@ static enum MHD_Result forward_http(struct cass_nbgw *n, struct MHD_Connection *
 {
     _cleanup_free_ char *upstream = cass_xasprintf("http://%s:%d", host, port);
     _cleanup_free_ char *url = cass_xasprintf("%s%s", upstream, raw_uri);
-    CURL *c = curl_easy_init();
+    CURL *c = handle_take(n);
     if (!c)
         return MHD_NO;
     struct curl_slist *hdrs = upstream_headers(conn, token, false);
@@ -581,8 +613,12 @@ static enum MHD_Result forward_http(struct cass_nbgw *n, struct MHD_Connection *
     CURLcode rc = curl_easy_perform(c);
     long status = 0;
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-    curl_easy_cleanup(c);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
     curl_slist_free_all(hdrs);
+    if (rc == CURLE_OK)
+        handle_give(n, c);
+    else
+        curl_easy_cleanup(c);
     if (rc != CURLE_OK || status < 100 || status > 599) {
         free(u.body);
         curl_slist_free_all(u.headers);
@@ -639,6 +675,11 @@ static void *relay(void *arg)
 {
     struct ws *w = arg;
     char buf[16384];
+    /* Frames go on at once: Nagle's wait for an ACK, against the peer's
+     * delayed ACK, cost some 40 ms per kernel reply (measured). */
+    int one = 1;
+    setsockopt(w->up, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    setsockopt(w->client, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     bool ok = send_all(w->up, w->extra, w->n_extra) == 0 &&
               send_all(w->client, w->early, w->n_early) == 0;
     while (ok) {
