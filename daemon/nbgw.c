@@ -982,7 +982,7 @@ enum MHD_Result cass_nbgw_request(struct cass_nbgw *n, struct MHD_Connection *co
     const char *prefix = NULL;
     if (strcmp(status, "ready") != 0)
         return starting(conn, name, "", ret_status);
-    if (cass_notebook_endpoint(run, host, &port, &prefix) < 0)
+    if (!token || cass_notebook_endpoint(run, host, &port, &prefix) < 0)
         return problem(conn, 503, "the notebook's run records no address to reach it at",
                        ret_status);
     /* Jupyter serves under /notebooks/NAME/ (its base URL): the path goes as
