@@ -47,6 +47,7 @@ struct cass_backend_image {
     json_t *repo_digests; /* array of strings */
     char *user;           /* NULL when the image sets none */
     char *working_dir;    /* NULL when the image sets none */
+    json_t *cmd;          /* its default command (array of strings), NULL when none */
 };
 void cass_backend_image_clear(struct cass_backend_image *img);
 

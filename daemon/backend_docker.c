@@ -47,7 +47,8 @@ static int docker_image_resolve(struct cass_backend *b, const char *ref,
     *ret = (struct cass_backend_image){.id = TAKE_PTR(img.id),
                                        .repo_digests = digests,
                                        .user = TAKE_PTR(img.user),
-                                       .working_dir = TAKE_PTR(img.working_dir)};
+                                       .working_dir = TAKE_PTR(img.working_dir),
+                                       .cmd = TAKE_PTR(img.cmd)};
     cass_engine_image_clear(&img);
     return 0;
 }
@@ -172,9 +173,24 @@ static int docker_endpoint(struct cass_backend *b, const char *id, int port, cha
     if (!ins)
         return -1;
     _cleanup_free_ char *ip = NULL;
-    if (cass_engine_container_host_port(ins, port, NULL, &ip, ret_port, err) < 0)
+    _cleanup_error_ struct cass_error *perr = NULL;
+    if (cass_engine_container_host_port(ins, port, NULL, &ip, ret_port, &perr) == 0) {
+        reach_host(ip, host);
+        return 0;
+    }
+    /* Not published (publishNotebookPorts: false): its address on the
+     * daemon's bridge network, which the host reaches. */
+    char key[32];
+    snprintf(key, sizeof(key), "%d/tcp", port);
+    json_t *bindings = json_object_get(json_object_get(ins, "HostConfig"), "PortBindings");
+    if (perr->kind != CASS_ERR_NOT_FOUND || json_object_get(bindings, key)) {
+        cass_error_merge(err, &perr);
         return -1;
-    reach_host(ip, host);
+    }
+    if (cass_engine_container_ip(ins, &ip, err) < 0)
+        return -1;
+    snprintf(host, 64, "%s", ip);
+    *ret_port = port;
     return 0;
 }
 
@@ -464,5 +480,6 @@ void cass_backend_image_clear(struct cass_backend_image *img)
     json_decref(img->repo_digests);
     free(img->user);
     free(img->working_dir);
+    json_decref(img->cmd);
     memset(img, 0, sizeof(*img));
 }

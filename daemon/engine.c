@@ -1,5 +1,7 @@
 #include "config.h"
 
+#include <arpa/inet.h>
+
 #include <errno.h>
 #include <inttypes.h>
 #include <jansson.h>
@@ -580,6 +582,7 @@ void cass_engine_image_clear(struct cass_engine_image *img)
     free(img->repo_digests);
     free(img->user);
     free(img->working_dir);
+    json_decref(img->cmd);
     memset(img, 0, sizeof(*img));
 }
 
@@ -637,6 +640,21 @@ int cass_engine_image_parse(const char *body, size_t len, struct cass_engine_ima
             cass_engine_image_clear(&img);
             return cass_error_set(err, CASS_ERR_NOMEM, "out of memory");
         }
+    }
+    /* The command it runs by default (a kind may add to it). */
+    json_t *cmd = json_object_get(config, "Cmd");
+    if (json_is_array(cmd)) {
+        size_t k;
+        json_t *a;
+        json_array_foreach(cmd, k, a) if (!json_is_string(a))
+        {
+            cass_engine_image_clear(&img);
+            return cass_error_set(err, CASS_ERR_ENGINE, "%s: Config.Cmd holds a non-string", what);
+        }
+        img.cmd = json_incref(cmd);
+    } else if (cmd && !json_is_null(cmd)) {
+        cass_engine_image_clear(&img);
+        return cass_error_set(err, CASS_ERR_ENGINE, "%s: Config.Cmd is not an array", what);
     }
     *ret = img;
     return 0;
@@ -1042,6 +1060,32 @@ int cass_engine_container_state(const json_t *inspect, struct cass_container_sta
     }
     *ret = s;
     return 0;
+}
+
+int cass_engine_container_ip(const json_t *inspect, char **ret_ip, struct cass_error **err)
+{
+    const char *what = "container networks";
+    const json_t *ns = NULL, *nets = NULL;
+    if (!json_is_object(inspect))
+        return cass_error_set(err, CASS_ERR_ENGINE, "%s: not an object", what);
+    if (get_object(inspect, "NetworkSettings", false, &ns, what, err) < 0 ||
+        (ns && get_object(ns, "Networks", false, &nets, what, err) < 0))
+        return -1;
+    const char *key;
+    json_t *n;
+    json_object_foreach((json_t *)nets, key, n)
+    {
+        const char *ip = json_string_value(json_object_get(n, "IPAddress"));
+        struct in_addr a;
+        if (!ip || !*ip)
+            continue;
+        if (inet_pton(AF_INET, ip, &a) != 1)
+            return cass_error_set(err, CASS_ERR_ENGINE, "%s: %s: not an IPv4 address", what, key);
+        if (!(*ret_ip = strdup(ip)))
+            return cass_error_set(err, CASS_ERR_NOMEM, "out of memory");
+        return 0;
+    }
+    return cass_error_set(err, CASS_ERR_NOT_FOUND, "the container has no network address");
 }
 
 int cass_engine_container_host_port(const json_t *inspect, int container_port, const char *proto,

@@ -70,6 +70,7 @@ struct cass_engine_image {
     size_t n_repo_digests;
     char *user;        /* Config.User, owned, NULL when unset or empty */
     char *working_dir; /* Config.WorkingDir, owned, NULL when unset or empty */
+    json_t *cmd;       /* Config.Cmd, an array of strings, owned, NULL when unset */
 };
 void cass_engine_image_clear(struct cass_engine_image *img);
 
@@ -202,6 +203,11 @@ struct cass_container_state {
 int cass_engine_container_state(const json_t *inspect, struct cass_container_state *ret,
                                 struct cass_error **err);
 void cass_container_state_clear(struct cass_container_state *s);
+
+/* The container's address on its first network that gives it one (the
+ * daemon's own bridge network), for ports it does not publish. *ret_ip
+ * gets it (caller owns); CASS_ERR_NOT_FOUND when it has none (not running). */
+int cass_engine_container_ip(const json_t *inspect, char **ret_ip, struct cass_error **err);
 
 /* The host port published for container_port/proto (proto NULL: "tcp") in an
  * inspect object. CASS_ERR_NOT_FOUND when not published (yet). *ret_host_ip

@@ -23,6 +23,7 @@
 #include "listen.h"
 #include "log.h"
 #include "metrics.h"
+#include "nbgw.h"
 #include "protocol.h"
 #include "rotation.h"
 #include "store.h"
@@ -73,13 +74,15 @@ struct cass_gateway {
     atomic_uint requests;         /* from their head to their answer sent */
     atomic_uint connections;      /* open client connections */
     pthread_mutex_t lock;         /* slots */
+    struct cass_nbgw *nb;         /* /notebooks/ */
     struct slot **slots;
     size_t n_slots, cap_slots;
 };
 
 struct greq {
+    char *raw_uri; /* as the client sent it: path and query, still escaped */
     char *body;
-    size_t len, cap;
+    size_t len, cap, limit;
     int too_large;
     int64_t arrived_ms;
     unsigned status;     /* what it was answered */
@@ -306,6 +309,12 @@ static enum MHD_Result add_arg(void *cls, enum MHD_ValueKind kind, const char *k
 static const char *status_title(unsigned status)
 {
     switch (status) {
+    case 400:
+        return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 403:
+        return "Forbidden";
     case 404:
         return "Not Found";
     case 413:
@@ -319,9 +328,7 @@ static const char *status_title(unsigned status)
     }
 }
 
-/* The gateway's own answers: RFC 9457 problems, as the API's. */
-static enum MHD_Result reply_problem(struct MHD_Connection *conn, unsigned status,
-                                     const char *detail)
+struct MHD_Response *cass_gateway_problem(unsigned status, const char *detail)
 {
     _cleanup_json_ json_t *p =
         json_pack("{s:s,s:s,s:I,s:s}", "type", "about:blank", "title", status_title(status),
@@ -329,9 +336,18 @@ static enum MHD_Result reply_problem(struct MHD_Connection *conn, unsigned statu
     _cleanup_free_ char *text = json_dumps(p, JSON_COMPACT | JSON_SORT_KEYS);
     struct MHD_Response *r =
         MHD_create_response_from_buffer(text ? strlen(text) : 0, text, MHD_RESPMEM_MUST_COPY);
+    if (r)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, CASS_MEDIA_PROBLEM);
+    return r;
+}
+
+/* The gateway's own answers: RFC 9457 problems, as the API's. */
+static enum MHD_Result reply_problem(struct MHD_Connection *conn, unsigned status,
+                                     const char *detail)
+{
+    struct MHD_Response *r = cass_gateway_problem(status, detail);
     if (!r)
         return MHD_NO;
-    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, CASS_MEDIA_PROBLEM);
     enum MHD_Result ret = MHD_queue_response(conn, status, r);
     MHD_destroy_response(r);
     return ret;
@@ -553,19 +569,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 {
     struct cass_gateway *g = cls;
     struct greq *r = *con_cls;
-    if (!r) {
-        r = calloc(1, sizeof(*r));
-        if (!r)
-            return MHD_NO;
-        *con_cls = r;
-        r->arrived_ms = cass_stream_now_ms();
-        atomic_fetch_add(&g->requests, 1);
+    if (!r)
+        return MHD_NO;
+    if (!r->limit) {
+        r->limit = strncmp(url, "/notebooks/", 11) == 0 ? CASS_NBGW_MAX_BODY : GATEWAY_MAX_BODY;
         return MHD_YES;
     }
     if (*upload_data_size) {
         size_t n = *upload_data_size;
         *upload_data_size = 0;
-        if (r->too_large || r->len + n > GATEWAY_MAX_BODY) {
+        if (r->too_large || r->len + n > r->limit) {
             r->too_large = 1;
             return MHD_YES;
         }
@@ -589,9 +602,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
      * the same page as the API's GET /metrics (no secrets in it). */
     if (strcmp(url, "/metrics") == 0 && (!strcmp(method, "GET") || !strcmp(method, "HEAD")))
         return reply_metrics(g, conn);
+    if (strncmp(url, "/notebooks/", 11) == 0) {
+        enum MHD_Result ret =
+            cass_nbgw_request(g->nb, conn, url, r->raw_uri, method, r->body, r->len, &r->status);
+        if (r->status)
+            count_answer(g, NULL, r);
+        return ret;
+    }
     /* /models/NAME/REST */
     if (strncmp(url, "/models/", 8) != 0)
-        return refuse(g, conn, r, 404, "the gateway serves /models/NAME/...");
+        return refuse(g, conn, r, 404,
+                      "the gateway serves /models/NAME/... and /notebooks/NAME/...");
     const char *name = url + 8;
     size_t nlen = strcspn(name, "/");
     if (nlen == 0 || nlen > 63)
@@ -617,10 +638,29 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     struct greq *r = *con_cls;
     if (r) {
         free(r->body);
+        free(r->raw_uri);
         free(r);
         atomic_fetch_sub(&g->requests, 1);
     }
     *con_cls = NULL;
+}
+
+/* Every request begins here, with the URI as the client sent it (the
+ * access handler gets it decoded): a notebook's path and query are
+ * forwarded as they came. */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+    struct cass_gateway *g = cls;
+    struct greq *r = calloc(1, sizeof(*r));
+    if (!r)
+        return NULL;
+    if (!(r->raw_uri = strdup(uri))) {
+        free(r);
+        return NULL;
+    }
+    r->arrived_ms = cass_stream_now_ms();
+    atomic_fetch_add(&g->requests, 1);
+    return r;
 }
 
 static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
@@ -691,6 +731,14 @@ struct cass_gateway *cass_gateway_start(struct cass_daemon *d, int listen_fd,
     g->d = d;
     g->tls = tls != NULL;
     g->creds = creds;
+    if (!(g->nb = cass_nbgw_new(d))) {
+        if (listen_fd < 0)
+            close(fd);
+        cass_listen_tls_clear(&g->creds);
+        free(g);
+        cass_error_set(err, CASS_ERR_NOMEM, "out of memory");
+        return NULL;
+    }
     json_int_t max_conn = cass_daemon_config_int(d, "gateway.maxConnections");
     g->max_connections = max_conn > 0 ? (unsigned)max_conn : GATEWAY_DEFAULT_CONNECTIONS;
     pthread_mutex_init(&g->lock, NULL);
@@ -705,18 +753,19 @@ struct cass_gateway *cass_gateway_start(struct cass_daemon *d, int listen_fd,
     cass_listen_mhd_options(g->tls ? &g->creds : NULL, tls_opts);
     g->mhd = MHD_start_daemon(
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL |
-            MHD_USE_ITC | MHD_USE_ERROR_LOG | (g->tls ? MHD_USE_TLS : 0),
+            MHD_USE_ITC | MHD_USE_ERROR_LOG | MHD_ALLOW_UPGRADE | (g->tls ? MHD_USE_TLS : 0),
         0, NULL, NULL, on_request, g, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, g,
         MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_NOTIFY_COMPLETED, on_completed, g,
-        MHD_OPTION_NOTIFY_CONNECTION, on_connection, g, MHD_OPTION_CONNECTION_LIMIT,
-        g->max_connections, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
-        MHD_OPTION_THREAD_STACK_SIZE, (size_t)GATEWAY_THREAD_STACK, MHD_OPTION_ARRAY, tls_opts,
-        MHD_OPTION_END);
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, g, MHD_OPTION_URI_LOG_CALLBACK, on_uri, g,
+        MHD_OPTION_CONNECTION_LIMIT, g->max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)60, MHD_OPTION_THREAD_STACK_SIZE, (size_t)GATEWAY_THREAD_STACK,
+        MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_END);
     if (!g->mhd) {
         if (listen_fd < 0)
             close(fd);
         pthread_mutex_destroy(&g->lock);
         cass_listen_tls_clear(&g->creds);
+        cass_nbgw_free(g->nb);
         free(g);
         cass_error_set(err, CASS_ERR_INTERNAL, "libmicrohttpd failed to start the gateway");
         return NULL;
@@ -748,6 +797,9 @@ void cass_gateway_stop(struct cass_gateway *g)
      * service manager keeps for the next daemon; those open here are
      * answered first. */
     int fd = MHD_quiesce_daemon(g->mhd);
+    /* WebSockets are the application's once upgraded: closed before
+     * libmicrohttpd stops. */
+    cass_nbgw_close_all(g->nb);
     unsigned left = cass_daemon_drain(&g->requests, &g->connections, GATEWAY_DRAIN_MS);
     if (left)
         log_warn("gateway: %u requests still in flight after %d s; cut short", left,
@@ -758,6 +810,7 @@ void cass_gateway_stop(struct cass_gateway *g)
     for (size_t i = 0; i < g->n_slots; i++)
         slot_free(g->slots[i]);
     free(g->slots);
+    cass_nbgw_free(g->nb);
     pthread_mutex_destroy(&g->lock);
     cass_listen_tls_clear(&g->creds);
     free(g);

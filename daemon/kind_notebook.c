@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cfg.h"
 #include "cleanup.h"
 #include "failpoint.h"
 #include "hash.h"
@@ -22,6 +23,12 @@
 #define READY_TIMEOUT_S 180
 #define RESTART_BURST 3 /* restarts allowed within RESTART_WINDOW_S */
 #define RESTART_WINDOW_S 600
+
+/* publishNotebookPorts: whether Jupyter's port is also on the host. */
+static bool publishes(struct cass_daemon *d)
+{
+    return !json_is_false(cass_cfg_get(d->config, "publishNotebookPorts"));
+}
 
 /* Waits until Jupyter answers with the token, the container exits, or the
  * timeout passes. */
@@ -74,20 +81,31 @@ static bool mounted_at(const json_t *spec, const char *path)
     return false;
 }
 
-/* A started notebook container, published at reach:host_port: records the
- * port, waits until Jupyter answers with the token, records it ready with
- * its URL (on publishAddress). what says so in the log ("ready"). */
+/* A started notebook container, reached at reach:host_port (its published
+ * port, or its own address and port on the bridge network): records where,
+ * waits until Jupyter answers with the token under its base URL, records it
+ * ready with its URL (the gateway's /notebooks/NAME/, the same for every
+ * run). what says so in the log ("ready"). */
 static int serve_when_ready(struct cass_launch *l, const char *cid, int port, const char *reach,
-                            int host_port, const char *token, const char *what,
-                            struct cass_error **err)
+                            int host_port, const char *token, const char *base_url,
+                            const char *what, struct cass_error **err)
 {
-    const char *publish = cass_daemon_config_str(l->d, "publishAddress");
-    _cleanup_free_ char *base = cass_xasprintf("http://%s:%d", reach, host_port);
+    struct cass_daemon *d = l->d;
+    const char *publish = cass_daemon_config_str(d, "publishAddress");
+    bool published = publishes(d);
+    _cleanup_free_ char *gw_path = cass_notebook_base_url(l->name);
+    _cleanup_free_ char *base =
+        cass_xasprintf("http://%s:%d%.*s", reach, host_port, (int)strlen(base_url) - 1, base_url);
     _cleanup_free_ char *etok = cass_http_escape(token);
-    _cleanup_free_ char *url = cass_xasprintf("http://%s:%d/?token=%s", publish, host_port, etok);
+    _cleanup_free_ char *url =
+        cass_xasprintf("http://%s:%d%s?token=%s", cass_daemon_config_str(d, "gateway.address"),
+                       d->gateway_port, gw_path, etok);
+    json_t *ports = published ? json_pack("[{s:i,s:s,s:i}]", "containerPort", port, "hostIp",
+                                          publish, "hostPort", host_port)
+                              : json_array();
     if (cass_launch_record(l,
-                           json_pack("{s:[{s:i,s:s,s:i}]}", "ports", "containerPort", port,
-                                     "hostIp", publish, "hostPort", host_port),
+                           json_pack("{s:o,s:{s:s,s:i},s:s}", "ports", ports, "endpoint", "host",
+                                     reach, "port", host_port, "baseUrl", base_url),
                            err) < 0)
         return -1;
     l->reason = "not-ready";
@@ -96,7 +114,71 @@ static int serve_when_ready(struct cass_launch *l, const char *cid, int port, co
     l->reason = "launch-failed";
     if (cass_launch_record(l, json_pack("{s:s,s:s}", "status", "ready", "url", url), err) < 0)
         return -1;
-    log_info("run %s: notebook %s %s at %s:%d", l->run_id, l->name, what, publish, host_port);
+    log_info("run %s: notebook %s %s at %s:%d%s", l->run_id, l->name, what, reach, host_port,
+             base_url);
+    return 0;
+}
+
+/* The token of the newest earlier run of the same notebook and owner, so
+ * that a new run (woken after culling, a new revision) keeps the URL its
+ * owner holds; NULL when there is none (caller owns). */
+static char *previous_token(struct cass_launch *l)
+{
+    struct cass_store_run_filter f = {.name = l->name, .kind = "Notebook", .limit = 20};
+    _cleanup_json_ json_t *runs = cass_store_run_list(l->d->store, &f, NULL, NULL);
+    json_t *owner = json_object_get(l->run, "owner");
+    size_t i;
+    json_t *r;
+    json_array_foreach(runs, i, r)
+    {
+        const char *tok = json_string_value(json_object_get(r, "token"));
+        if (strcmp(json_string_value(json_object_get(r, "id")), l->run_id) == 0 || !tok)
+            continue;
+        json_t *o = json_object_get(r, "owner");
+        if ((!o && !owner) || (o && owner && json_equal(o, owner)))
+            return strdup(tok);
+        return NULL; /* someone else's notebook of that name: a fresh token */
+    }
+    return NULL;
+}
+
+/* Whether argv runs Jupyter (a program or module named jupyter*, notebook
+ * or jupyterlab): that one is told its base URL on its command line. */
+static bool runs_jupyter(const json_t *argv)
+{
+    for (size_t i = 0; i < json_array_size(argv) && i < 4; i++) {
+        const char *a = json_string_value(json_array_get(argv, i));
+        const char *b = a ? strrchr(a, '/') : NULL;
+        b = b ? b + 1 : a;
+        if (b && (strncmp(b, "jupyter", 7) == 0 || strcmp(b, "notebook") == 0))
+            return true;
+    }
+    return false;
+}
+
+/* Jupyter's command line: the spec's command or the image's, with the base
+ * URL the gateway forwards (both spellings: the classic notebook server and
+ * jupyter_server; each ignores the other's). Another program is left as it
+ * is, with the path in CASSINY_BASE_URL, and is reached at "/" (the gateway
+ * takes /notebooks/NAME off). *ret_base_url gets the path it serves under
+ * (caller owns). */
+static int command_line(struct cass_launch *l, char **ret_base_url, struct cass_error **err)
+{
+    const json_t *cmd = json_object_get(l->spec, "command");
+    if (!cmd)
+        cmd = l->image_cmd;
+    _cleanup_free_ char *base_url = cass_notebook_base_url(l->name);
+    cass_strv_addf(&l->env, "CASSINY_BASE_URL=%s", base_url);
+    cass_launch_cmd_add(l, json_object_get(l->spec, "command"));
+    if (!runs_jupyter(cmd)) {
+        *ret_base_url = strdup("/");
+        return 0;
+    }
+    if (!json_object_get(l->spec, "command"))
+        cass_launch_cmd_add(l, cmd);
+    cass_strv_addf(&l->cmd, "--NotebookApp.base_url=%s", base_url);
+    cass_strv_addf(&l->cmd, "--ServerApp.base_url=%s", base_url);
+    *ret_base_url = TAKE_PTR(base_url);
     return 0;
 }
 
@@ -124,7 +206,9 @@ static int notebook_launch(struct cass_launch *l, struct cass_error **err)
     const char *given = json_string_value(json_object_get(spec, "token"));
     if (!given)
         given = json_string_value(json_object_get(l->run, "token"));
-    _cleanup_free_ char *token = given ? strdup(given) : cass_hash_random_token(32, err);
+    _cleanup_free_ char *token = given ? strdup(given) : previous_token(l);
+    if (!token)
+        token = cass_hash_random_token(32, err);
     if (!token)
         return -1;
 
@@ -135,9 +219,23 @@ static int notebook_launch(struct cass_launch *l, struct cass_error **err)
      * runtime files (kernel connection files, with their keys) are on the
      * /tmp tmpfs, and without a workspace the work directory is a tmpfs too. */
     cass_notebook_env(&l->env, json_object_get(spec, "env"), workdir);
+    /* Owned by the user Jupyter runs as when it is numeric (the engine
+     * makes tmpfs mounts but /tmp root's, mode 755, and ignores mode=: the
+     * contents API could save nothing there). */
+    char work_options[CASS_POLICY_TMP_OPTIONS_MAX + 32];
+    unsigned uid = 0, gid = 0;
+    int got = l->user ? sscanf(l->user, "%u:%u", &uid, &gid) : 0;
+    if (got == 2)
+        snprintf(work_options, sizeof(work_options), "%s,uid=%u,gid=%u", l->tmp_options, uid, gid);
+    else if (got == 1 && strspn(l->user, "0123456789") == strlen(l->user))
+        snprintf(work_options, sizeof(work_options), "%s,uid=%u", l->tmp_options, uid);
+    else
+        snprintf(work_options, sizeof(work_options), "%s", l->tmp_options);
     if (!workspace && strcmp(workdir, "/") != 0 && !mounted_at(spec, workdir))
-        l->tmpfs[l->cs.n_tmpfs++] = (struct cass_container_tmpfs){workdir, l->tmp_options};
-    cass_launch_cmd_add(l, json_object_get(spec, "command"));
+        l->tmpfs[l->cs.n_tmpfs++] = (struct cass_container_tmpfs){workdir, work_options};
+    _cleanup_free_ char *base_url = NULL;
+    if (command_line(l, &base_url, err) < 0)
+        return -1;
 
     size_t nm = 0;
     _cleanup_free_ struct cass_container_mount *mounts =
@@ -151,7 +249,7 @@ static int notebook_launch(struct cass_launch *l, struct cass_error **err)
     l->cs.mounts = mounts;
     l->cs.n_mounts = nm;
     l->cs.ports = ports;
-    l->cs.n_ports = 1;
+    l->cs.n_ports = publishes(d) ? 1 : 0;
 
     _cleanup_free_ char *cid = cass_launch_create(l, err);
     if (!cid)
@@ -168,7 +266,7 @@ static int notebook_launch(struct cass_launch *l, struct cass_error **err)
             l->reason = "exited";
         return -1;
     }
-    if (serve_when_ready(l, cid, port, reach, host_port, token, "ready", err) < 0)
+    if (serve_when_ready(l, cid, port, reach, host_port, token, base_url, "ready", err) < 0)
         return -1;
     CASS_FAILPOINT("launch.after-record-running");
     return 0;
@@ -258,7 +356,9 @@ static int notebook_restart(struct cass_launch *l, const char *cid, struct cass_
             return -1;
         return 1;
     }
-    return serve_when_ready(l, cid, port, reach, host_port, token, "ready again", err);
+    const char *base_url = json_string_value(json_object_get(l->run, "baseUrl"));
+    return serve_when_ready(l, cid, port, reach, host_port, token, base_url ? base_url : "/",
+                            "ready again", err);
 }
 
 /* After a restart: a notebook that still runs serves on; one that ended
@@ -318,14 +418,9 @@ static void notebook_tick(struct cass_lifecycle *lc, const json_t *r)
     json_int_t timeout = json_integer_value(idle);
     const char *id = json_string_value(json_object_get(r, "id"));
     const char *token = json_string_value(json_object_get(r, "token"));
-    json_t *p0 = json_array_get(json_object_get(r, "ports"), 0);
-    int host_port = (int)json_integer_value(json_object_get(p0, "hostPort"));
-    const char *host_ip = json_string_value(json_object_get(p0, "hostIp"));
-    if (!token || host_port <= 0)
+    _cleanup_free_ char *base = cass_notebook_base(r);
+    if (!token || !base)
         return;
-    const char *reach =
-        !host_ip || !*host_ip || strcmp(host_ip, "0.0.0.0") == 0 ? "127.0.0.1" : host_ip;
-    _cleanup_free_ char *base = cass_xasprintf("http://%s:%d", reach, host_port);
     _cleanup_json_ json_t *status = NULL;
     if (cass_notebook_status(base, token, 2000, &status, &cerr) < 0) {
         log_debug("cull: run %s: %s", id, cerr->message);

@@ -274,6 +274,7 @@ int cass_launch_image(struct cass_launch *l, struct cass_error **err)
     l->image_id = TAKE_PTR(img.id);
     l->image_user = TAKE_PTR(img.user);
     l->workdir = TAKE_PTR(img.working_dir);
+    l->image_cmd = TAKE_PTR(img.cmd);
     json_t *digests = TAKE_PTR(img.repo_digests);
     cass_backend_image_clear(&img);
     l->reason = "launch-failed";
@@ -566,6 +567,7 @@ static void launch_clear(struct cass_launch *l)
     free(l->image_id);
     free(l->image_user);
     free(l->workdir);
+    json_decref(l->image_cmd);
     cass_strv_free(&l->env);
     cass_strv_free(&l->cmd);
     cass_strv_free(&l->fields);

@@ -46,9 +46,10 @@ struct cass_launch {
 
     /* Filled by the image step (cass_launch_image). */
     char *image_id;
-    char *image_user; /* the image's own user, may be NULL */
-    char *workdir;    /* the image's working directory, may be NULL */
-    const char *user; /* who the container runs as (policy.allowRootUser) */
+    char *image_user;  /* the image's own user, may be NULL */
+    char *workdir;     /* the image's working directory, may be NULL */
+    json_t *image_cmd; /* the image's default command (owned), may be NULL */
+    const char *user;  /* who the container runs as (policy.allowRootUser) */
 
     /* The container spec: labels, env (spec.env first), limits, hardening
      * and image/user filled by cass_launch_spec_init; storage is owned here. */

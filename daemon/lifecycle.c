@@ -765,10 +765,80 @@ json_t *cass_lifecycle_reproduce(struct cass_daemon *d, const char *run_id, stru
     return run;
 }
 
+/* A new run of name at revision rev, the spec moved to it with the run in
+ * one transaction, then queued. With expect_run, only while the spec still
+ * points at that run (CONFLICT otherwise: someone else moved it first).
+ * Returns the new run (caller owns). */
+static json_t *launch_revision(struct cass_daemon *d, const char *name, const char *kind,
+                               const char *target, const char *expect_run, struct cass_error **err)
+{
+    struct cass_lifecycle *lc = d->lifecycle;
+    pthread_mutex_lock(&lc->apply_lock);
+    if (expect_run) {
+        _cleanup_json_ json_t *spec = cass_store_spec_get(d->store, name, err);
+        const char *cur = json_string_value(json_object_get(spec, "runId"));
+        if (!spec || !cur || strcmp(cur, expect_run) != 0) {
+            pthread_mutex_unlock(&lc->apply_lock);
+            if (spec)
+                cass_error_set(err, CASS_ERR_CONFLICT, "%s has a newer run than %s", name,
+                               expect_run);
+            return NULL;
+        }
+    }
+    _cleanup_json_ json_t *proto =
+        json_pack("{s:s,s:s,s:s,s:{}}", "name", name, "kind", kind, "revision", target, "image");
+    _cleanup_json_ json_t *rev = cass_store_revision_get(d->store, target, err);
+    json_t *run = NULL;
+    if (rev) {
+        json_object_set_new(json_object_get(proto, "image"), "ref",
+                            json_string(json_string_value(json_object_get(
+                                json_object_get(json_object_get(rev, "spec"), "spec"), "image"))));
+        /* The run and the spec's move to it together, or neither. */
+        if (cass_store_tx_begin(d->store, err) == 0) {
+            bool ok = cass_store_run_insert(d->store, proto, &run, err) == 0;
+            if (ok) {
+                supersede(d, name, kind, json_string_value(json_object_get(run, "id")));
+                ok = cass_store_spec_put(d->store, name, kind, target,
+                                         json_string_value(json_object_get(run, "id")), err) == 0;
+            }
+            if (ok)
+                ok = cass_store_tx_commit(d->store, err) == 0;
+            else
+                cass_store_tx_rollback(d->store);
+            if (!ok) {
+                json_decref(run);
+                run = NULL;
+            }
+        }
+    }
+    pthread_mutex_unlock(&lc->apply_lock);
+    if (!run)
+        return NULL;
+    cass_lifecycle_emit(d, run);
+    cass_lifecycle_enqueue(lc, json_string_value(json_object_get(run, "id")), kind);
+    return run;
+}
+
+json_t *cass_lifecycle_wake(struct cass_daemon *d, const char *name, const char *run_id,
+                            struct cass_error **err)
+{
+    if (refuse_when_full(d, err) < 0)
+        return NULL;
+    _cleanup_json_ json_t *spec = cass_store_spec_get(d->store, name, err);
+    if (!spec)
+        return NULL;
+    const char *rev = json_string_value(json_object_get(spec, "revision"));
+    const char *kind = json_string_value(json_object_get(spec, "kind"));
+    json_t *run = launch_revision(d, name, kind, rev, run_id, err);
+    if (run)
+        log_info("%s: woken after idle culling (run %s replaces %s)", name,
+                 json_string_value(json_object_get(run, "id")), run_id);
+    return run;
+}
+
 json_t *cass_lifecycle_rollback(struct cass_daemon *d, const char *name, const char *to,
                                 struct cass_error **err)
 {
-    struct cass_lifecycle *lc = d->lifecycle;
     if (refuse_when_full(d, err) < 0)
         return NULL;
     _cleanup_json_ json_t *spec = cass_store_spec_get(d->store, name, err);
@@ -822,38 +892,9 @@ json_t *cass_lifecycle_rollback(struct cass_daemon *d, const char *name, const c
         cass_error_set(err, CASS_ERR_CONFLICT, "%s is already at %s", name, target);
         return NULL;
     }
-    pthread_mutex_lock(&lc->apply_lock);
-    _cleanup_json_ json_t *proto =
-        json_pack("{s:s,s:s,s:s,s:{}}", "name", name, "kind", kind, "revision", target, "image");
-    _cleanup_json_ json_t *rev = cass_store_revision_get(d->store, target, err);
-    json_t *run = NULL;
-    if (rev) {
-        json_object_set_new(json_object_get(proto, "image"), "ref",
-                            json_string(json_string_value(json_object_get(
-                                json_object_get(json_object_get(rev, "spec"), "spec"), "image"))));
-        /* The run and the spec's move to it together, or neither. */
-        if (cass_store_tx_begin(d->store, err) == 0) {
-            bool ok = cass_store_run_insert(d->store, proto, &run, err) == 0;
-            if (ok) {
-                supersede(d, name, kind, json_string_value(json_object_get(run, "id")));
-                ok = cass_store_spec_put(d->store, name, kind, target,
-                                         json_string_value(json_object_get(run, "id")), err) == 0;
-            }
-            if (ok)
-                ok = cass_store_tx_commit(d->store, err) == 0;
-            else
-                cass_store_tx_rollback(d->store);
-            if (!ok) {
-                json_decref(run);
-                run = NULL;
-            }
-        }
-    }
-    pthread_mutex_unlock(&lc->apply_lock);
+    json_t *run = launch_revision(d, name, kind, target, NULL, err);
     if (!run)
         return NULL;
-    cass_lifecycle_emit(d, run);
-    cass_lifecycle_enqueue(lc, json_string_value(json_object_get(run, "id")), kind);
     log_info("%s: rolling back to %s (run %s)", name, target,
              json_string_value(json_object_get(run, "id")));
     return run;

@@ -54,6 +54,14 @@ json_t *cass_lifecycle_reproduce(struct cass_daemon *d, const char *run_id,
 json_t *cass_lifecycle_rollback(struct cass_daemon *d, const char *name, const char *to,
                                 struct cass_error **err);
 
+/* Starts a notebook again after idle culling stopped run_id: a new run of
+ * the spec's current revision, the spec moved to it, as apply would; only
+ * while the spec still points at run_id (CONFLICT when another request
+ * woke it first, or a newer apply came). Returns the new run (caller
+ * owns). */
+json_t *cass_lifecycle_wake(struct cass_daemon *d, const char *name, const char *run_id,
+                            struct cass_error **err);
+
 /* Stops the spec's runs, marks it deleted (runs stay), and with purge also
  * removes its workspace volume. */
 int cass_lifecycle_delete(struct cass_daemon *d, const char *name, bool purge,

@@ -139,3 +139,42 @@ void cass_notebook_env(struct cass_strv *env, const json_t *spec_env, const char
     if (!json_object_get(spec_env, "JUPYTER_RUNTIME_DIR"))
         cass_strv_addf(env, "JUPYTER_RUNTIME_DIR=%s/jupyter-runtime", CASS_POLICY_TMP);
 }
+
+char *cass_notebook_base_url(const char *name)
+{
+    return cass_xasprintf("/notebooks/%s/", name);
+}
+
+int cass_notebook_endpoint(const json_t *run, char host[64], int *port, const char **prefix)
+{
+    const json_t *ep = json_object_get(run, "endpoint");
+    const char *h = json_string_value(json_object_get(ep, "host"));
+    json_int_t p = json_integer_value(json_object_get(ep, "port"));
+    const char *base = json_string_value(json_object_get(run, "baseUrl"));
+    if (!h) {
+        /* Recorded before endpoints: the published port, at "/". */
+        json_t *p0 = json_array_get(json_object_get(run, "ports"), 0);
+        h = json_string_value(json_object_get(p0, "hostIp"));
+        p = json_integer_value(json_object_get(p0, "hostPort"));
+        if (!h || !*h || strcmp(h, "0.0.0.0") == 0)
+            h = "127.0.0.1";
+        base = "/";
+    }
+    if (p <= 0 || p > 65535 || strlen(h) >= 64 || !base || base[0] != '/' ||
+        base[strlen(base) - 1] != '/')
+        return -1;
+    snprintf(host, 64, "%s", h);
+    *port = (int)p;
+    *prefix = base;
+    return 0;
+}
+
+char *cass_notebook_base(const json_t *run)
+{
+    char host[64];
+    int port;
+    const char *prefix;
+    if (cass_notebook_endpoint(run, host, &port, &prefix) < 0)
+        return NULL;
+    return cass_xasprintf("http://%s:%d%.*s", host, port, (int)strlen(prefix) - 1, prefix);
+}

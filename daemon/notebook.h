@@ -31,6 +31,22 @@ int cass_notebook_parse_time(const char *s, double *ret);
 int cass_notebook_idle_decide(const json_t *status, const json_t *kernels, int64_t idle_timeout_s,
                               double now, struct cass_error **err);
 
+/* The path the gateway serves notebook name under, and Jupyter's base URL:
+ * "/notebooks/NAME/" (caller owns). */
+char *cass_notebook_base_url(const char *name);
+
+/* Where the daemon reaches a run's Jupyter: its recorded endpoint (the
+ * published port, or the container's own address) and base URL, or for
+ * runs recorded before those the published port at "/". 0 with host, *port
+ * and *prefix (borrowed from run: "/notebooks/NAME/" or "/"), -1 when the
+ * run has no such record. */
+int cass_notebook_endpoint(const json_t *run, char host[64], int *port, const char **prefix);
+
+/* "http://HOST:PORT/notebooks/NAME" (no trailing slash: the paths of
+ * cass_notebook_status and _kernels follow) for a run, NULL when it has no
+ * endpoint (caller owns). */
+char *cass_notebook_base(const json_t *run);
+
 struct cass_strv;
 /* What Jupyter needs on a read-only root file system, added to env unless
  * spec_env (a spec's env object, may be NULL) sets it: HOME=home (Jupyter's

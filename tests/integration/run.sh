@@ -18,6 +18,7 @@ suites=(
     "faults|the fault suite: kill -9 at every fail point and 20 random points (tests/faults)|bash $src/tests/faults/run.sh $build $src --random 20 --parallel 2"
     "systemd|cassinyd under systemd as PID 1: verify, Type=notify, stop, kill -9, reload, hardening|bash $it/test_systemd.sh $build $src"
     "notebook|notebooks end to end (real Jupyter)|bash $it/test_notebook.sh $build $src"
+    "nbgw|notebooks through the gateway: auth, WebSocket kernels, contents, culled and woken (real Jupyter)|bash $it/test_nbgw.sh $build $src"
     "model|models end to end (real serving image, gateway, rollouts)|bash $it/test_model.sh $build $src"
     "core|the daemon's core under load (busybox stand-ins; CASS_ONLY=NAME runs one test)|env CASS_SKIP=race bash $it/test_core.sh $build $src"
     "core_race|500 launches against a loop that swaps their input for a link out of the roots|env CASS_ONLY=race bash $it/test_core.sh $build $src"

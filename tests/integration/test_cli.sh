@@ -94,9 +94,9 @@ check "progress has one plain line per status change, with elapsed time" grep -q
 check "progress ends with a ready line" grep -qE "^$nb +ready +[0-9]+\.[0-9]s$" "$WORK/out"
 check "no terminal escapes when stdout is not a terminal" test "$(grep -c $'\r\|\e' "$WORK/out")" = 0
 check "no status line repeats when not a terminal" test "$(grep -E "^$nb  " "$WORK/out" | awk '{print $2}' | uniq -d | wc -l)" = 0
-check "apply --wait ends with the URL" grep -qE "^$nb is ready: http://[0-9.]+:[0-9]+/\?token=[A-Za-z0-9_%-]+$" "$WORK/out"
+check "apply --wait ends with the URL (the gateway's)" grep -qE "^$nb is ready: http://[0-9.]+:[0-9]+/notebooks/$nb/\?token=[A-Za-z0-9_%-]+$" "$WORK/out"
 url=$(sed -n "s/^$nb is ready: //p" "$WORK/out")
-check "the URL answers" curl -fsS -o /dev/null "${url%%/\?*}/api/status"
+check "the URL answers" curl -fsS -o /dev/null "${url%%/\?*}/api/status?token=${url#*token=}"
 [ $rc = 0 ] || cat "$WORK/out" "$WORK/err"
 
 c apply -f "$WORK/nb.yaml" >"$WORK/out"

@@ -29,6 +29,10 @@ if ! IMAGE_ID=$(docker image inspect --format '{{.Id}}' "$IMAGE" 2>/dev/null); t
     exit 1
 fi
 write_config
+# A fixed gateway port: the notebooks' URLs are on it, and stay valid across
+# the daemon's restart below.
+GWPORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+sed -i "s/^gateway: {port: 0}/gateway: {port: $GWPORT}/" "$WORK/config.yaml"
 start_daemon "$build" --config "$WORK/config.yaml" || { not_ok "daemon starts"; summary; exit 1; }
 
 spec() { # spec NAME [extra spec lines]
@@ -47,15 +51,18 @@ st=$(wait_run "$RUN" 120 ready)
 t1=$(date +%s%N)
 check "the run becomes ready (got $st in $(((t1 - t0) / 1000000)) ms)" test "$st" = ready
 URL=$(run_field "$RUN" .url)
-PORT=$(sed -E 's|.*:([0-9]+)/.*|\1|' <<<"$URL")
+BASE=${URL%%/\?*}
+PORT=$(run_field "$RUN" '.ports[0].hostPort')
 TOKEN=${URL#*token=}
-check "URL is on the publish address with a token" grep -qE '^http://127\.0\.0\.1:[0-9]+/\?token=[A-Za-z0-9_-]{43}$' <<<"$URL"
-check "Jupyter answers 200 with the token" test "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/api/status?token=$TOKEN")" = 200
-check "Jupyter answers 403 without it" test "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/api/status")" = 403
+check "URL is on the gateway, /notebooks/NAME/, with a token" grep -qE "^http://127\.0\.0\.1:$GWPORT/notebooks/$NAME/\?token=[A-Za-z0-9_-]{43}\$" <<<"$URL"
+check "Jupyter answers 200 with the token through the gateway" test "$(curl -s -o /dev/null -w '%{http_code}' "$BASE/api/status?token=$TOKEN")" = 200
+check "the gateway answers 401 without it" test "$(curl -s -o /dev/null -w '%{http_code}' "$BASE/api/status")" = 401
+check "Jupyter answers on its published port under its base URL" test "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/notebooks/$NAME/api/status?token=$TOKEN")" = 200
+check "and 403 there without the token" test "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/notebooks/$NAME/api/status")" = 403
 check "the URL itself opens (200 after redirects)" test "$(curl -sL -o /dev/null -w '%{http_code}' "$URL")" = 200
 
 # A kernel started through Jupyter's REST API computes 1+1.
-KID=$(curl -s -X POST "http://127.0.0.1:$PORT/api/kernels?token=$TOKEN" -H 'Content-Type: application/json' -d '{"name":"python3"}' | jq -r .id)
+KID=$(curl -s -X POST "$BASE/api/kernels?token=$TOKEN" -H 'Content-Type: application/json' -d '{"name":"python3"}' | jq -r .id)
 check "a kernel starts through the REST API" grep -qE '^[0-9a-f-]{36}$' <<<"$KID"
 CID=$(run_field "$RUN" '.containers[0]')
 exec_kernel() { # exec_kernel KERNEL_ID CODE [wait]: runs CODE in that kernel, prints its result
@@ -85,17 +92,17 @@ while True:
         print("error", m["content"]["ename"]); break
 PY
 }
-# kernel_idle PORT TOKEN KERNEL_ID: waits (60 s at most) until the kernel is
+# kernel_idle BASE TOKEN KERNEL_ID: waits (60 s at most) until the kernel is
 # idle. Before that its heartbeat may not answer yet, and the client takes
 # that for a dead kernel (seen on a loaded machine, hardened or not).
 kernel_idle() {
     for _ in $(seq 1 120); do
-        [ "$(curl -s "http://127.0.0.1:$1/api/kernels/$3?token=$2" | jq -r .execution_state)" = idle ] && return 0
+        [ "$(curl -s "$1/api/kernels/$3?token=$2" | jq -r .execution_state)" = idle ] && return 0
         sleep 0.5
     done
     return 1
 }
-kernel_idle "$PORT" "$TOKEN" "$KID"
+kernel_idle "$BASE" "$TOKEN" "$KID"
 check "the kernel answers 1+1 = 2" test "$(exec_kernel "$KID" '1+1')" = 2
 
 # --- the image is pinned by ID
@@ -204,11 +211,11 @@ BUSY=$(jq -r '.specs[0].run.id' "$WORK/body")
 wait_run "$IDLE" 120 ready >/dev/null
 wait_run "$BUSY" 120 ready >/dev/null
 BURL=$(run_field "$BUSY" .url)
-BPORT=$(sed -E 's|.*:([0-9]+)/.*|\1|' <<<"$BURL")
+BBASE=${BURL%%/\?*}
 BTOK=${BURL#*token=}
-BK=$(curl -s -X POST "http://127.0.0.1:$BPORT/api/kernels?token=$BTOK" -H 'Content-Type: application/json' -d '{"name":"python3"}' | jq -r .id)
+BK=$(curl -s -X POST "$BBASE/api/kernels?token=$BTOK" -H 'Content-Type: application/json' -d '{"name":"python3"}' | jq -r .id)
 CID=$(run_field "$BUSY" '.containers[0]')
-kernel_idle "$BPORT" "$BTOK" "$BK"
+kernel_idle "$BBASE" "$BTOK" "$BK"
 exec_kernel "$BK" 'import time; time.sleep(40)' nowait >/dev/null
 st=$(wait_run "$IDLE" 30 stopped)
 check "an idle notebook (idleTimeout 5s) is stopped" test "$st" = stopped

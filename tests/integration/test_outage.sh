@@ -237,7 +237,7 @@ echo "# the notebook's container after the engine restart: ${NB_CID2:0:12} ($([ 
 check "its container runs" test "$(D inspect -f '{{.State.Running}}' "$NB_CID2" 2>&1)" = true
 check "its workspace kept ($(D exec "$NB_CID2" cat "$WS_DIR/note.txt" 2>&1))" is "D exec $NB_CID2 cat '$WS_DIR/note.txt'" kept
 check "its token kept" test "${url#*token=}" = "$NB_TOKEN" -a -n "$NB_TOKEN"
-check "its URL answers" test "$(curl -s -o /dev/null -w '%{http_code}' "${url%%/\?*}/api/status")" = 200
+check "its URL answers" test "$(curl -s -o /dev/null -w '%{http_code}' "${url%%/\?*}/api/status?token=${url#*token=}")" = 200
 NEVER=$(launch "$(notebook "$P-nv" "$P-ws2" never)")
 check "a notebook with restart: never becomes ready" test "$(wait_run "$NEVER" 60 ready)" = ready
 kill -TERM "$ENGINE_PID"

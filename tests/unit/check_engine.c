@@ -649,6 +649,59 @@ START_TEST(container_host_port)
 }
 END_TEST
 
+START_TEST(container_ip)
+{
+    _cleanup_error_ struct cass_error *err = NULL;
+    _cleanup_free_ char *ip = NULL;
+    _cleanup_json_ json_t *j = json_loads(
+        "{\"NetworkSettings\": {\"Networks\": {\"cassiny\": {\"IPAddress\": \"172.20.0.5\"}}}}", 0,
+        NULL);
+    ck_assert_int_eq(cass_engine_container_ip(j, &ip, &err), 0);
+    ck_assert_str_eq(ip, "172.20.0.5");
+    /* Stopped: no address. */
+    _cleanup_json_ json_t *none = json_loads(
+        "{\"NetworkSettings\": {\"Networks\": {\"cassiny\": {\"IPAddress\": \"\"}}}}", 0, NULL);
+    ck_assert_int_eq(cass_engine_container_ip(none, &ip, &err), -1);
+    ck_assert_int_eq(err->kind, CASS_ERR_NOT_FOUND);
+    cass_error_free(TAKE_PTR(err));
+    /* From the engine, so untrusted: not an address, a wrong type. */
+    static const char *const bad[] = {
+        "{\"NetworkSettings\": {\"Networks\": {\"n\": {\"IPAddress\": \"1.2.3.4; rm\"}}}}",
+        "{\"NetworkSettings\": {\"Networks\": []}}",
+        "{\"NetworkSettings\": 3}",
+    };
+    for (size_t i = 0; i < 3; i++) {
+        _cleanup_json_ json_t *b = json_loads(bad[i], 0, NULL);
+        ck_assert_ptr_nonnull(b);
+        ck_assert_int_eq(cass_engine_container_ip(b, &ip, &err), -1);
+        ck_assert_int_eq(err->kind, CASS_ERR_ENGINE);
+        cass_error_free(TAKE_PTR(err));
+    }
+}
+END_TEST
+
+START_TEST(image_cmd)
+{
+    struct cass_engine_image img = {0};
+    static const char ok[] = "{\"Id\": \"sha256:ab\", \"Config\": {\"Cmd\": [\"python3\", \"-m\", "
+                             "\"notebook\"]}}";
+    ck_assert_int_eq(cass_engine_image_parse(ok, strlen(ok), &img, NULL), 0);
+    ck_assert_int_eq(json_array_size(img.cmd), 3);
+    cass_engine_image_clear(&img);
+    static const char none[] = "{\"Id\": \"sha256:ab\", \"Config\": {\"Cmd\": null}}";
+    ck_assert_int_eq(cass_engine_image_parse(none, strlen(none), &img, NULL), 0);
+    ck_assert_ptr_null(img.cmd);
+    cass_engine_image_clear(&img);
+    static const char *const bad[] = {"{\"Id\": \"sha256:ab\", \"Config\": {\"Cmd\": [1]}}",
+                                      "{\"Id\": \"sha256:ab\", \"Config\": {\"Cmd\": \"sh\"}}"};
+    for (size_t i = 0; i < 2; i++) {
+        _cleanup_error_ struct cass_error *err = NULL;
+        ck_assert_int_eq(cass_engine_image_parse(bad[i], strlen(bad[i]), &img, &err), -1);
+        ck_assert_int_eq(err->kind, CASS_ERR_ENGINE);
+    }
+}
+END_TEST
+
 START_TEST(container_state_malformed)
 {
     static const char *const bad[] = {
@@ -1334,6 +1387,8 @@ static Suite *engine_suite(void)
     tcase_add_test(replies, image_inspect_malformed);
     tcase_add_test(replies, container_state_replies);
     tcase_add_test(replies, container_host_port);
+    tcase_add_test(replies, container_ip);
+    tcase_add_test(replies, image_cmd);
     tcase_add_test(replies, container_state_malformed);
     tcase_add_test(replies, info_swarm);
     tcase_add_test(replies, version_negotiation);

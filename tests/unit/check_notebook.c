@@ -72,6 +72,38 @@ START_TEST(status_unreachable)
 }
 END_TEST
 
+START_TEST(endpoints)
+{
+    char host[64];
+    int port = 0;
+    const char *prefix = NULL;
+    _cleanup_json_ json_t *run = json_loads("{\"endpoint\": {\"host\": \"172.20.0.5\", \"port\": "
+                                            "8888}, \"baseUrl\": \"/notebooks/a/\"}",
+                                            0, NULL);
+    ck_assert_int_eq(cass_notebook_endpoint(run, host, &port, &prefix), 0);
+    ck_assert_str_eq(host, "172.20.0.5");
+    ck_assert_int_eq(port, 8888);
+    ck_assert_str_eq(prefix, "/notebooks/a/");
+    _cleanup_free_ char *base = cass_notebook_base(run);
+    ck_assert_str_eq(base, "http://172.20.0.5:8888/notebooks/a");
+    /* A run from before endpoints: its published port, at "/". */
+    _cleanup_json_ json_t *old = json_loads(
+        "{\"ports\": [{\"containerPort\": 8888, \"hostIp\": \"0.0.0.0\", \"hostPort\": 49153}]}", 0,
+        NULL);
+    _cleanup_free_ char *obase = cass_notebook_base(old);
+    ck_assert_str_eq(obase, "http://127.0.0.1:49153");
+    /* Nothing to reach. */
+    _cleanup_json_ json_t *none = json_loads("{\"ports\": []}", 0, NULL);
+    ck_assert_int_eq(cass_notebook_endpoint(none, host, &port, &prefix), -1);
+    _cleanup_json_ json_t *badbase = json_loads(
+        "{\"endpoint\": {\"host\": \"1.2.3.4\", \"port\": 1}, \"baseUrl\": \"notebooks\"}", 0,
+        NULL);
+    ck_assert_int_eq(cass_notebook_endpoint(badbase, host, &port, &prefix), -1);
+    _cleanup_free_ char *u = cass_notebook_base_url("churn");
+    ck_assert_str_eq(u, "/notebooks/churn/");
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("notebook");
@@ -79,6 +111,7 @@ int main(void)
     tcase_add_test(tc, parse_times);
     tcase_add_test(tc, idle_decision);
     tcase_add_test(tc, status_unreachable);
+    tcase_add_test(tc, endpoints);
     suite_add_tcase(s, tc);
     return cass_check_run(s);
 }
