@@ -370,7 +370,9 @@ static enum who authenticate(struct cass_nbgw *n, struct MHD_Connection *conn, c
             *detail = "the API token is unknown, revoked or expired";
             return WHO_NOBODY;
         }
-        if (!cass_auth_allows(&p, owner, CASS_SCOPE_READ)) {
+        /* The owner's only, an admin's token too: an admin may stop a
+         * notebook, not open it (as its URL is shown to its owner only). */
+        if (!cass_auth_sees_secrets(&p, owner)) {
             *detail = "this notebook is not yours";
             return WHO_WRONG;
         }

@@ -138,6 +138,12 @@ check "admin sees the notebook, without URL or token ($(jq -c '{url, token}' "$W
     jq -e '.status == "ready" and .url == null and (has("token") | not)' "$WORK/body"
 as "$ADMIN" GET "/v1/specs/$P-nb" >/dev/null
 check "... nor in the spec's view" bash -c '! grep -q "token=" "$1"' _ "$WORK/body"
+GW=$(curl -s --unix-socket "$SOCK" http://localhost/v1/version | jq -r .gateway)
+NBURL="${GW%models/}notebooks/$P-nb/api/status"
+gw_as() { curl -s -o /dev/null -w '%{http_code}' ${1:+-H "Authorization: Bearer $1"} "$NBURL"; }
+check "alice's API token opens her notebook through the gateway ($(gw_as "$ALICE"))" test "$(gw_as "$ALICE")" = 200
+check "bob's API token gets 403 at the gateway ($(gw_as "$BOB"))" test "$(gw_as "$BOB")" = 403
+check "no token gets 401 at the gateway ($(gw_as ""))" test "$(gw_as "")" = 401
 curl -s -N --max-time 3 -H "Authorization: Bearer $ADMIN" "$BASE/v1/events?since=0" >"$WORK/admin-events"
 check "admin's event stream since 0 has alice's notebook but no notebook token ($(grep -c '^event: run' "$WORK/admin-events") run events)" \
     bash -c 'grep -q "$2" "$1" && ! grep -q "token=" "$1"' _ "$WORK/admin-events" "$NB_RUN"
