@@ -28,7 +28,11 @@ int ctl_cmd_open(struct ctl *c, int argc, char **argv)
         return CASS_EXIT_FAILURE;
     }
     if (!url || !status || strcmp(status, "ready") != 0) {
-        if (status && strcmp(status, "ready") == 0)
+        if (status && strcmp(status, "ready") == 0 &&
+            strcmp(ctl_str(spec, "kind", ""), "Notebook") == 0)
+            fprintf(stderr, "cassinyctl: %s is ready; its URL is its owner's (%s) only\n", name,
+                    ctl_str(spec, "owner", "?"));
+        else if (status && strcmp(status, "ready") == 0)
             fprintf(stderr, "cassinyctl: %s (a %s) has no URL\n", name, ctl_str(spec, "kind", "?"));
         else
             fprintf(stderr, "cassinyctl: %s is not ready: its run %s is %s\n", name,

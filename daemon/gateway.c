@@ -758,8 +758,8 @@ struct cass_gateway *cass_gateway_start(struct cass_daemon *d, int listen_fd,
         MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_NOTIFY_COMPLETED, on_completed, g,
         MHD_OPTION_NOTIFY_CONNECTION, on_connection, g, MHD_OPTION_URI_LOG_CALLBACK, on_uri, g,
         MHD_OPTION_CONNECTION_LIMIT, g->max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned)60, MHD_OPTION_THREAD_STACK_SIZE, (size_t)GATEWAY_THREAD_STACK,
-        MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_END);
+        (unsigned)60, MHD_OPTION_THREAD_STACK_SIZE, (size_t)GATEWAY_THREAD_STACK, MHD_OPTION_ARRAY,
+        tls_opts, MHD_OPTION_END);
     if (!g->mhd) {
         if (listen_fd < 0)
             close(fd);
