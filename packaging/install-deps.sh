@@ -6,7 +6,7 @@
 #                  (packaging/debian/build.sh, tests/package/test_deb.sh)
 set -eu
 pkgs="build-essential autoconf automake pkg-config git curl ca-certificates
-libcurl4-openssl-dev libjansson-dev libyaml-dev libsqlite3-dev libmicrohttpd-dev libssl-dev libsystemd-dev check
+libcurl4-openssl-dev libjansson-dev libyaml-dev libsqlite3-dev libmicrohttpd-dev libgnutls28-dev libssl-dev libsystemd-dev check
 docker.io busybox-static clang clang-format jq bsdutils docker-registry socat prometheus
 scdoc man-db groff-base bash-completion zsh"
 for a in "$@"; do

@@ -5,7 +5,9 @@
 set -u
 src=${srcdir:-.}
 rules="$src/packaging/prometheus/cassiny-alerts.yml"
-command -v promtool >/dev/null 2>&1 || { echo "promtool not found (Debian package prometheus)"; exit 1; }
+# Skipped (77) without it, like the man page check without man: CI installs
+# it (packaging/install-deps.sh), and so does a package build with checks.
+command -v promtool >/dev/null 2>&1 || { echo "promtool not found (Debian package prometheus): skipped"; exit 77; }
 status=0
 promtool check rules "$rules" || status=1
 promtool test rules "$src/tests/prometheus/alerts_test.yml" || status=1
