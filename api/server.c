@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "auth.h"
@@ -353,19 +354,36 @@ static void principal_of(struct cass_server *s, struct MHD_Connection *conn,
     snprintf(req->actor, sizeof(req->actor), "%s", req->who.from);
 }
 
-/* Refusals are audited with who asked: every 403, and a 401 of a token
+/* At most this many 401s without any token are audited per second: a
+ * scan of the port must not fill the disk with them. */
+#define AUDIT_ANONYMOUS_PER_SECOND 10
+
+static bool anonymous_refusal_audited(void)
+{
+    static _Atomic long long window;
+    static atomic_uint count;
+    long long now = (long long)time(NULL);
+    long long w = atomic_load(&window);
+    if (w != now && atomic_compare_exchange_strong(&window, &w, now))
+        atomic_store(&count, 0);
+    return atomic_fetch_add(&count, 1) < AUDIT_ANONYMOUS_PER_SECOND;
+}
+
+/* Refusals are audited with who asked: every 403, every 401 of a token
  * that is no token (a revoked or expired one is audited where it is told
- * apart, cass_auth_bearer). A 401 without any token is not, so that
- * scanning a port cannot fill the log. */
+ * apart, cass_auth_bearer), and 401s without any token up to
+ * AUDIT_ANONYMOUS_PER_SECOND a second. */
 static void audit_request(struct cass_server *s, const struct cass_api_request *req,
                           const struct cass_api_reply *reply)
 {
     const char *authz = req->conn ? MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND,
                                                                 MHD_HTTP_HEADER_AUTHORIZATION)
                                   : NULL;
-    bool refused = reply->status == 403 || (reply->status == 401 && authz && *authz &&
-                                            !strstr(req->auth_error, " is revoked") &&
-                                            !strstr(req->auth_error, " is expired"));
+    bool anonymous = reply->status == 401 && (!authz || !*authz);
+    bool refused = reply->status == 403 ||
+                   (reply->status == 401 && !anonymous && !strstr(req->auth_error, " is revoked") &&
+                    !strstr(req->auth_error, " is expired")) ||
+                   (anonymous && anonymous_refusal_audited());
     if (!s->d->store || (!reply->audit && !refused))
         return;
     _cleanup_free_ char *action = NULL;

@@ -159,3 +159,19 @@ make_httpd_image() {
     rm -rf "$dir"
     return $rc
 }
+
+# A throwaway PKI in $PKI (openssl's output in $PKI/openssl.log):
+# newca NAME makes a CA (NAME.pem, NAME.key); issue NAME CA EXTENSIONS a
+# certificate of NAME signed by CA with those x509v3 extensions.
+pki() { openssl "$@" >>"$PKI/openssl.log" 2>&1; }
+newca() {
+    pki req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+        -subj "/CN=cassiny test $1" -keyout "$PKI/$1.key" -out "$PKI/$1.pem"
+}
+issue() {
+    pki req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=$1" \
+        -keyout "$PKI/$1.key" -out "$PKI/$1.csr" &&
+        printf '%s\n' "$3" >"$PKI/$1.ext" &&
+        pki x509 -req -in "$PKI/$1.csr" -CA "$PKI/$2.pem" -CAkey "$PKI/$2.key" -CAcreateserial \
+            -days 2 -extfile "$PKI/$1.ext" -out "$PKI/$1.pem"
+}

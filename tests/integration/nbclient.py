@@ -3,7 +3,8 @@
 only), for the gateway's notebook tests.
 
   nbclient.py exec URL CODE [HEADER...]
-      URL is ws://HOST:PORT/notebooks/NAME/api/kernels/ID/channels?...;
+      URL is ws:// or wss://HOST:PORT/notebooks/NAME/api/kernels/ID/channels?...
+      (wss: trusting $CURL_CA_BUNDLE);
       runs CODE in the kernel and prints its result (execute_result's
       text/plain, or the stream output).
   nbclient.py upstream-gone URL CONTAINER [HEADER...]
@@ -20,6 +21,7 @@ import base64
 import json
 import os
 import socket
+import ssl
 import struct
 import subprocess
 import sys
@@ -31,6 +33,10 @@ import uuid
 def connect(url, headers):
     u = urllib.parse.urlsplit(url)
     s = socket.create_connection((u.hostname, u.port), timeout=30)
+    if u.scheme == "wss":
+        # The CA the tests make, as curl takes it.
+        ctx = ssl.create_default_context(cafile=os.environ.get("CURL_CA_BUNDLE"))
+        s = ctx.wrap_socket(s, server_hostname=u.hostname)
     key = base64.b64encode(os.urandom(16)).decode()
     path = u.path + ("?" + u.query if u.query else "")
     lines = [
@@ -164,6 +170,8 @@ def main():
             print("after-close: %s" % e.__class__.__name__)
         except (socket.timeout, TimeoutError):
             print("after-close: hang")
+        except OSError as e:  # over TLS: the session's end (ssl.SSLError)
+            print("after-close: %s" % e.__class__.__name__)
         return
     if mode == "hold":
         s, buf = connect(url, sys.argv[3:])

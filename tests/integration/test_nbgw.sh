@@ -32,10 +32,23 @@ if ! docker image inspect "$IMAGE" >/dev/null 2>&1; then
 fi
 write_config
 GWPORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-sed -i "s/^gateway: {port: 0}/gateway: {port: $GWPORT}/" "$WORK/config.yaml"
+# The gateway on TLS, as a team has it: a throwaway CA that curl and the
+# WebSocket client trust (CURL_CA_BUNDLE), a certificate for 127.0.0.1.
+PKI=$WORK/pki
+mkdir -p "$PKI"
+if ! { newca ca && issue server ca $'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth'; }; then
+    not_ok "openssl makes the gateway's certificate: $(tail -3 "$PKI/openssl.log")"
+    summary
+    exit 1
+fi
+chmod 600 "$PKI"/*.key
+export CURL_CA_BUNDLE=$PKI/ca.pem
+sed -i "s|^gateway: {port: 0}|gateway: {port: $GWPORT, tls: {cert: $PKI/server.pem, key: $PKI/server.key}}|" "$WORK/config.yaml"
 echo "publishNotebookPorts: false" >>"$WORK/config.yaml"
 start_daemon "$build" --config "$WORK/config.yaml" || { not_ok "daemon starts"; summary; exit 1; }
-GW=http://127.0.0.1:$GWPORT
+GW=https://127.0.0.1:$GWPORT
+check "plain HTTP to the TLS gateway gets no notebook" \
+    bash -c '[ "$(curl -s -o /dev/null -w "%{http_code}" "http://127.0.0.1:$1/notebooks/x/")" != 200 ]' _ "$GWPORT"
 
 spec() { # spec NAME [extra spec lines]
     printf 'apiVersion: cassiny/v1\nkind: Notebook\nmetadata: {name: %s}\nspec:\n  image: %s\n  resources: {cpus: 1, memory: 1Gi}\n%s' "$1" "$IMAGE" "${2:-}"
@@ -73,7 +86,7 @@ a_kernel_computes() {
     kid=$(curl -s -X POST -H "Authorization: token $tok" -H 'Content-Type: application/json' -d '{"name":"python3"}' "$base/api/kernels" | jq -r .id)
     check "$what: a kernel starts over REST" grep -qE '^[0-9a-f-]{36}$' <<<"$kid"
     kernel_idle "$base" "$tok" "$kid"
-    out=$($NBC exec "ws://${base#http://}/api/kernels/$kid/channels?token=$tok" '6*7' 2>&1)
+    out=$($NBC exec "wss://${base#https://}/api/kernels/$kid/channels?token=$tok" '6*7' 2>&1)
     check "$what: code runs over the kernel WebSocket (6*7 = $out)" test "$out" = 42
     KERNEL=$kid
 }
@@ -106,7 +119,7 @@ check "/notebooks/NAME (no slash) redirects to /notebooks/NAME/" test "$(curl -s
 curl -s -D "$WORK/headers" -o /dev/null "$URL"
 cookie=$(grep -i '^set-cookie: cassiny-nb=' "$WORK/headers" | tr -d '\r')
 check "a token login sets the cookie: ${cookie:0:40}..." grep -q . <<<"$cookie"
-check "the cookie is HttpOnly, SameSite=Strict, Path=/notebooks/NAME/" bash -c 'grep -q "HttpOnly" <<<"$1" && grep -q "SameSite=Strict" <<<"$1" && grep -q "Path=/notebooks/$2/;" <<<"$1"' _ "$cookie" "$NAME"
+check "the cookie is HttpOnly, SameSite=Strict, Secure (TLS), Path=/notebooks/NAME/" bash -c 'grep -q "HttpOnly" <<<"$1" && grep -q "SameSite=Strict" <<<"$1" && grep -q "Secure" <<<"$1" && grep -q "Path=/notebooks/$2/;" <<<"$1"' _ "$cookie" "$NAME"
 check "the cookie does not hold the token" bash -c '! grep -q -- "$1" <<<"$2"' _ "$TOKEN" "$cookie"
 CV=$(sed -E 's/^[^=]*=([^;]*);.*/\1/' <<<"$cookie")
 check "the cookie alone gets through" test "$(code "$BASE/api/status" -H "Cookie: cassiny-nb=$CV")" = 200
@@ -145,7 +158,7 @@ check "the gateway still serves" test "$(code "$BASE/api/status?token=$TOKEN")" 
 
 # --- a real client: kernel, WebSocket, contents
 a_kernel_computes "$BASE" "$TOKEN" "through the gateway"
-out=$($NBC exec "ws://127.0.0.1:$GWPORT/notebooks/$NAME/api/kernels/$KERNEL/channels" 'print("via cookie")' "Cookie: cassiny-nb=$CV" 2>&1)
+out=$($NBC exec "wss://127.0.0.1:$GWPORT/notebooks/$NAME/api/kernels/$KERNEL/channels" 'print("via cookie")' "Cookie: cassiny-nb=$CV" 2>&1)
 check "the kernel WebSocket with the cookie only ($out)" test "$out" = "via cookie"
 contents_roundtrip "$BASE" "$TOKEN" "hello-$$.txt" "hello through the gateway" "through the gateway"
 head -c 3000000 /dev/urandom | base64 -w0 >"$WORK/big.b64"
@@ -175,9 +188,9 @@ CID=$(run_field "$RUN2" '.containers[0]')
 
 # --- a WebSocket whose Jupyter is killed under it
 a_kernel_computes "$BASE" "$TOKEN" "the new run"
-out=$($NBC upstream-gone "ws://127.0.0.1:$GWPORT/notebooks/$NAME/api/kernels/$KERNEL/channels?token=$TOKEN" "$CID" 2>&1)
+out=$($NBC upstream-gone "wss://127.0.0.1:$GWPORT/notebooks/$NAME/api/kernels/$KERNEL/channels?token=$TOKEN" "$CID" 2>&1)
 check "docker kill mid-WebSocket: the gateway closes it" grep -qx 'closed.*' <<<"$out"
-check "a frame sent after that ends cleanly, no hang ($(tr '\n' ' ' <<<"$out"))" grep -qE '^after-close: (eof|BrokenPipeError|ConnectionResetError)$' <<<"$out"
+check "a frame sent after that ends cleanly, no hang ($(tr '\n' ' ' <<<"$out"))" grep -qE '^after-close: (eof|BrokenPipeError|ConnectionResetError|SSLEOFError|SSLZeroReturnError|SSLError)$' <<<"$out"
 check "the gateway keeps serving" test "$(code "$GW/metrics")" = 200
 check "the daemon is alive" kill -0 "$DAEMON_PID"
 check "and the notebook comes back (restart: always)" wait_code 120 200 "$BASE/api/status?token=$TOKEN"
@@ -186,7 +199,7 @@ check "and the notebook comes back (restart: always)" wait_code 120 200 "$BASE/a
 # gateway's 60 s connection timeout, and open when the daemon stops.
 a_kernel_computes "$BASE" "$TOKEN" "after the kill"
 mkfifo "$WORK/hold.in"
-$NBC hold "ws://127.0.0.1:$GWPORT/notebooks/$NAME/api/kernels/$KERNEL/channels?token=$TOKEN" <"$WORK/hold.in" >"$WORK/hold.out" 2>&1 &
+$NBC hold "wss://127.0.0.1:$GWPORT/notebooks/$NAME/api/kernels/$KERNEL/channels?token=$TOKEN" <"$WORK/hold.in" >"$WORK/hold.out" 2>&1 &
 HOLD_PID=$!
 exec 7>"$WORK/hold.in"
 HOLD_T0=$(date +%s)

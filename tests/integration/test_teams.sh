@@ -80,6 +80,16 @@ check "the secret is not in the database files" \
 code=$(as "" GET /v1/specs)
 check "no token: 401 ($code)" test "$code" = 401
 check "... a problem that says a token is needed" jq -e '.status == 401 and (.detail | test("token"))' "$WORK/body"
+check "... audited, without a user or token" \
+    bash -c 'curl -s --unix-socket "$1" "http://localhost/v1/audit?limit=1000" | jq -e "[.entries[] | select(.action == \"refused\" and .status == 401 and .user == null and .target == \"GET /v1/specs\")] | length >= 1" >/dev/null' _ "$SOCK"
+before=$(curl -s --unix-socket "$SOCK" "http://localhost/v1/audit?limit=1000" | jq '[.entries[] | select(.action == "refused" and .user == null)] | length')
+for i in $(seq 200); do echo "url = \"$BASE/v1/runs\""; echo "output = /dev/null"; done >"$WORK/flood.cfg"
+t0=$(date +%s)
+curl -s -K "$WORK/flood.cfg"
+t1=$(date +%s)
+after=$(curl -s --unix-socket "$SOCK" "http://localhost/v1/audit?limit=1000" | jq '[.entries[] | select(.action == "refused" and .user == null)] | length')
+check "200 tokenless requests in $((t1 - t0 + 1)) s: at most 10 a second audited ($((after - before)))" \
+    test $((after - before)) -ge 1 -a $((after - before)) -le $((10 * (t1 - t0 + 1)))
 check "/healthz needs none ($(as "" GET /healthz))" test "$(as "" GET /healthz)" = 200
 check "/v1/version needs none" test "$(as "" GET /v1/version)" = 200
 for bad in "Basic YWxpY2U6eA==" "Bearer" "Bearer a b" "bearer$ALICE" "Bearer $(head -c 8000 /dev/zero | tr '\0' a)"; do

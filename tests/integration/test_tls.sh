@@ -42,18 +42,6 @@ token() {
 # a client CA with a client certificate, and a client certificate of the
 # wrong CA.
 mkdir -p "$PKI"
-pki() { openssl "$@" >>"$PKI/openssl.log" 2>&1; }
-newca() { # newca NAME
-    pki req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
-        -subj "/CN=cassiny test $1" -keyout "$PKI/$1.key" -out "$PKI/$1.pem"
-}
-issue() { # issue NAME CA EXTENSIONS
-    pki req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=$1" \
-        -keyout "$PKI/$1.key" -out "$PKI/$1.csr" &&
-        printf '%s\n' "$3" >"$PKI/$1.ext" &&
-        pki x509 -req -in "$PKI/$1.csr" -CA "$PKI/$2.pem" -CAkey "$PKI/$2.key" -CAcreateserial \
-            -days 2 -extfile "$PKI/$1.ext" -out "$PKI/$1.pem"
-}
 if ! { newca ca && newca other-ca && newca client-ca &&
     issue server ca $'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth' &&
     issue client client-ca 'extendedKeyUsage=clientAuth' &&
