@@ -142,8 +142,7 @@ static int h_version(struct cass_api_request *req, const char *arg, struct cass_
                             json_string(req->d->backend));
     if (req->d->gateway_port > 0) {
         char gw[128];
-        snprintf(gw, sizeof(gw), "%s://%s:%d/models/",
-                 cass_cfg_get(req->d->config, "gateway.tls") ? "https" : "http",
+        snprintf(gw, sizeof(gw), "%s://%s:%d/models/", cass_daemon_gateway_scheme(req->d),
                  cass_daemon_config_str(req->d, "gateway.address"), req->d->gateway_port);
         json_object_set_new(out, "gateway", json_string(gw));
     }

@@ -47,6 +47,11 @@ struct cass_engine *cass_daemon_engine(struct cass_daemon *d, struct cass_error 
     return e;
 }
 
+const char *cass_daemon_gateway_scheme(const struct cass_daemon *d)
+{
+    return cass_cfg_get(d->config, "gateway.tls") ? "https" : "http";
+}
+
 json_t *cass_daemon_policy(struct cass_daemon *d)
 {
     pthread_mutex_lock(&d->policy_lock);

@@ -46,6 +46,10 @@ struct cass_daemon {
     unsigned long events_seq;
 };
 
+/* "https" when the gateway serves TLS (gateway.tls), else "http": the
+ * scheme of the addresses of models and notebooks. Static. */
+const char *cass_daemon_gateway_scheme(const struct cass_daemon *d);
+
 /* Config accessors: the value at a dotted path ("policy.maxCpus"), borrowed. */
 const char *cass_daemon_config_str(const struct cass_daemon *d, const char *path);
 json_int_t cass_daemon_config_int(const struct cass_daemon *d, const char *path);

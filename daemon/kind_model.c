@@ -319,8 +319,8 @@ static int rollout(struct cass_launch *l, struct cass_error **err)
         cass_run_status(d, oid, "stopped", why, NULL);
     }
     _cleanup_free_ char *url =
-        cass_xasprintf("http://%s:%d/models/%s/", cass_daemon_config_str(d, "gateway.address"),
-                       d->gateway_port, l->name);
+        cass_xasprintf("%s://%s:%d/models/%s/", cass_daemon_gateway_scheme(d),
+                       cass_daemon_config_str(d, "gateway.address"), d->gateway_port, l->name);
     if (cass_launch_record(l, json_pack("{s:s,s:s}", "status", "ready", "url", url), err) < 0)
         return -1;
     /* It serves now: the spec points at it (apply left it at the revision

@@ -97,9 +97,9 @@ static int serve_when_ready(struct cass_launch *l, const char *cid, int port, co
     _cleanup_free_ char *base =
         cass_xasprintf("http://%s:%d%.*s", reach, host_port, (int)strlen(base_url) - 1, base_url);
     _cleanup_free_ char *etok = cass_http_escape(token);
-    _cleanup_free_ char *url =
-        cass_xasprintf("http://%s:%d%s?token=%s", cass_daemon_config_str(d, "gateway.address"),
-                       d->gateway_port, gw_path, etok);
+    _cleanup_free_ char *url = cass_xasprintf(
+        "%s://%s:%d%s?token=%s", cass_daemon_gateway_scheme(d),
+        cass_daemon_config_str(d, "gateway.address"), d->gateway_port, gw_path, etok);
     json_t *ports = published ? json_pack("[{s:i,s:s,s:i}]", "containerPort", port, "hostIp",
                                           publish, "hostPort", host_port)
                               : json_array();

@@ -436,8 +436,7 @@ int main(int argc, char **argv)
     passed.gateway = -1;
     d->gateway_port = cass_gateway_port(gateway);
     log_info("cassinyd %s serving on %s (state in %s), models at %s://%s:%d/models/",
-             PACKAGE_VERSION, socket_path, state_dir,
-             cass_cfg_get(d->config, "gateway.tls") ? "https" : "http",
+             PACKAGE_VERSION, socket_path, state_dir, cass_daemon_gateway_scheme(d),
              cass_daemon_config_str(d, "gateway.address"), d->gateway_port);
     sd_notify(0, "READY=1");
 

@@ -581,10 +581,44 @@ static void login_cookie(struct MHD_Connection *conn, struct MHD_Response *r, co
     MHD_add_response_header(r, MHD_HTTP_HEADER_SET_COOKIE, c);
 }
 
+/* The address of run's notebook as the engine has it now, recorded in the
+ * run when it changed: 0 and host, port, or -1. */
+static int endpoint_refresh(struct cass_nbgw *n, const json_t *run, char host[64], int *port)
+{
+    struct cass_daemon *d = n->d;
+    const char *id = json_string_value(json_object_get(run, "id"));
+    const char *cid = json_string_value(json_array_get(json_object_get(run, "containers"), 0));
+    struct cass_backend *b = d->lifecycle ? cass_lifecycle_backend(d->lifecycle) : NULL;
+    _cleanup_json_ json_t *doc = cass_run_doc(d, run, NULL);
+    json_int_t cport = json_integer_value(json_object_get(json_object_get(doc, "spec"), "port"));
+    if (!cid || !b || cport <= 0)
+        return -1;
+    char h[64];
+    int p = 0;
+    _cleanup_error_ struct cass_error *err = NULL;
+    if (b->ops->endpoint(b, cid, (int)cport, h, &p, &err) < 0) {
+        log_debug("gateway: notebook run %s: %s", id, err ? err->message : "no address");
+        return -1;
+    }
+    if (strcmp(h, host) == 0 && p == *port)
+        return -1; /* the same: it is not the address that failed */
+    log_info("gateway: notebook run %s now at %s:%d (was %s:%d)", id, h, p, host, *port);
+    _cleanup_json_ json_t *ch = json_pack("{s:{s:s,s:i}}", "endpoint", "host", h, "port", p);
+    cass_store_run_update(d->store, id, ch, NULL, NULL);
+    snprintf(host, 64, "%s", h);
+    *port = p;
+    return 0;
+}
+
+/* forward_http's answer when the connection to Jupyter could not be made
+ * and the caller asked to try again (the address may have changed). */
+#define FORWARD_RETRY ((enum MHD_Result) - 1)
+
 static enum MHD_Result forward_http(struct cass_nbgw *n, struct MHD_Connection *conn,
                                     const char *name, const char *host, int port,
                                     const char *raw_uri, const char *method, const char *body,
-                                    size_t len, const char *token, bool login, unsigned *ret_status)
+                                    size_t len, const char *token, bool login, bool may_retry,
+                                    unsigned *ret_status)
 {
     _cleanup_free_ char *upstream = cass_xasprintf("http://%s:%d", host, port);
     _cleanup_free_ char *url = cass_xasprintf("%s%s", upstream, raw_uri);
@@ -622,9 +656,13 @@ static enum MHD_Result forward_http(struct cass_nbgw *n, struct MHD_Connection *
     else
         curl_easy_cleanup(c);
     if (rc != CURLE_OK || status < 100 || status > 599) {
+        bool answered = u.headers != NULL;
         free(u.body);
         curl_slist_free_all(u.headers);
         log_debug("gateway: notebook %s: %s", name, curl_easy_strerror(rc));
+        if (may_retry &&
+            (rc == CURLE_COULDNT_CONNECT || (rc == CURLE_OPERATION_TIMEDOUT && !answered)))
+            return FORWARD_RETRY;
         return problem(conn, 502,
                        u.too_large ? "the notebook's answer is larger than the gateway passes "
                                      "(64 MiB)"
@@ -997,6 +1035,16 @@ enum MHD_Result cass_nbgw_request(struct cass_nbgw *n, struct MHD_Connection *co
         raw_uri = seg;
     if (is_upgrade(conn))
         return forward_websocket(n, conn, name, host, port, raw_uri, token, ret_status);
-    return forward_http(n, conn, name, host, port, raw_uri, method, body, len, token, login,
-                        ret_status);
+    enum MHD_Result ret = forward_http(n, conn, name, host, port, raw_uri, method, body, len, token,
+                                       login, true, ret_status);
+    if (ret != FORWARD_RETRY)
+        return ret;
+    /* A container started again (docker restart, an engine restart) may
+     * have a new address on the network, or a new host port: asked of the
+     * engine, recorded, and tried once more. */
+    if (endpoint_refresh(n, run, host, &port) < 0)
+        return problem(conn, 502, "the notebook failed to answer", ret_status);
+    ret = forward_http(n, conn, name, host, port, raw_uri, method, body, len, token, login, false,
+                       ret_status);
+    return ret == FORWARD_RETRY ? MHD_NO : ret;
 }
