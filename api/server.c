@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "auth.h"
+#include "bytes.h"
 #include "cleanup.h"
 #include "cfg.h"
 #include "engine.h"
@@ -638,19 +639,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             r->len = r->cap = 0;
             return MHD_YES;
         }
-        if (r->len + n + 1 > r->cap) {
-            size_t cap = r->cap ? r->cap : 8192;
-            while (cap < r->len + n + 1)
-                cap *= 2;
-            char *b = realloc(r->body, cap);
-            if (!b)
-                return MHD_NO;
-            r->body = b;
-            r->cap = cap;
-        }
-        memcpy(r->body + r->len, upload_data, n);
-        r->len += n;
-        r->body[r->len] = '\0';
+        if (cass_bytes_append(&r->body, &r->len, &r->cap, upload_data, n) < 0)
+            return MHD_NO;
         return MHD_YES;
     }
 

@@ -18,6 +18,7 @@
 #include "auth.h"
 #include "cfg.h"
 #include "cleanup.h"
+#include "bytes.h"
 #include "gateway.h"
 #include "hash.h"
 #include "listen.h"
@@ -244,19 +245,7 @@ static size_t up_write(char *data, size_t size, size_t nmemb, void *ud)
         u->too_large = 1;
         return 0;
     }
-    if (u->len + n + 1 > u->cap) {
-        size_t cap = u->cap ? u->cap : 4096;
-        while (cap < u->len + n + 1)
-            cap *= 2;
-        char *b = realloc(u->body, cap);
-        if (!b)
-            return 0;
-        u->body = b;
-        u->cap = cap;
-    }
-    memcpy(u->body + u->len, data, n);
-    u->len += n;
-    return n;
+    return cass_bytes_append(&u->body, &u->len, &u->cap, data, n) < 0 ? 0 : n;
 }
 
 static void header_value(const char *line, size_t n, const char *name, char *out, size_t outn)
@@ -582,18 +571,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             r->too_large = 1;
             return MHD_YES;
         }
-        if (r->len + n + 1 > r->cap) {
-            size_t cap = r->cap ? r->cap : 8192;
-            while (cap < r->len + n + 1)
-                cap *= 2;
-            char *b = realloc(r->body, cap);
-            if (!b)
-                return MHD_NO;
-            r->body = b;
-            r->cap = cap;
-        }
-        memcpy(r->body + r->len, upload_data, n);
-        r->len += n;
+        if (cass_bytes_append(&r->body, &r->len, &r->cap, upload_data, n) < 0)
+            return MHD_NO;
         return MHD_YES;
     }
     if (r->too_large)

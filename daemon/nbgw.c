@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "auth.h"
+#include "bytes.h"
 #include "cleanup.h"
 #include "hash.h"
 #include "launch.h"
@@ -446,19 +447,7 @@ static size_t up_write(char *data, size_t size, size_t nmemb, void *ud)
         u->too_large = true;
         return 0;
     }
-    if (u->len + n > u->cap) {
-        size_t cap = u->cap ? u->cap : 16384;
-        while (cap < u->len + n)
-            cap *= 2;
-        char *b = realloc(u->body, cap);
-        if (!b)
-            return 0;
-        u->body = b;
-        u->cap = cap;
-    }
-    memcpy(u->body + u->len, data, n);
-    u->len += n;
-    return n;
+    return cass_bytes_append(&u->body, &u->len, &u->cap, data, n) < 0 ? 0 : n;
 }
 
 /* Headers of Jupyter's answer that are the connection's, not the answer's:
