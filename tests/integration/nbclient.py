@@ -15,7 +15,15 @@ only), for the gateway's notebook tests.
       runs 1+1 and prints "open"; then for every line read on stdin runs
       it as code and prints the result; at the end of stdin waits (60 s at
       most) for the gateway to close the WebSocket and prints "closed".
-HEADER is "Name: value", added to the upgrade request.
+  nbclient.py status URL [HEADER...]
+      a GET of URL (http:// or https://), the whole request written before
+      anything is read, a write refused by the server ignored; prints the
+      status code of the answer, or 000 when none came. The way a browser
+      reads an early answer (a 431 to a header too big, sent before the
+      server closes), which curl over TLS does not: its send error ends the
+      transfer before it reads.
+HEADER is "Name: value", added to the upgrade request (to the GET in
+status).
 """
 import base64
 import json
@@ -139,8 +147,65 @@ def execute(s, buf, code):
     raise SystemExit("no result within 60 s")
 
 
+def status(url, headers):
+    u = urllib.parse.urlsplit(url)
+    path = (u.path or "/") + ("?" + u.query if u.query else "")
+    lines = ["GET %s HTTP/1.1" % path, "Host: %s:%d" % (u.hostname, u.port), "Connection: close"]
+    request = ("\r\n".join(lines + headers) + "\r\n\r\n").encode()
+    s = socket.create_connection((u.hostname, u.port), timeout=30)
+    tls = None
+    if u.scheme == "https":
+        # TLS over memory buffers: the socket's errors never reach the TLS
+        # session, so what the server sent before its close is still read.
+        ctx = ssl.create_default_context(cafile=os.environ.get("CURL_CA_BUNDLE"))
+        incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+        tls = ctx.wrap_bio(incoming, outgoing, server_hostname=u.hostname)
+        while True:
+            try:
+                tls.do_handshake()
+                break
+            except ssl.SSLWantReadError:
+                s.sendall(outgoing.read())
+                b = s.recv(65536)
+                if not b:
+                    return "000"
+                incoming.write(b)
+        s.sendall(outgoing.read())
+        tls.write(request)
+        request = outgoing.read()
+    try:
+        s.sendall(request)
+    except OSError:
+        pass
+    head = b""
+    while b"\r\n" not in head:
+        try:
+            b = s.recv(65536)
+        except OSError:
+            b = b""
+        if not b:
+            break
+        if tls is None:
+            head += b
+            continue
+        incoming.write(b)
+        try:
+            while True:
+                b = tls.read(65536)
+                if not b:
+                    break
+                head += b
+        except (ssl.SSLWantReadError, ssl.SSLZeroReturnError, ssl.SSLEOFError):
+            pass
+    first = head.split(b"\r\n")[0].split()
+    return first[1].decode() if len(first) > 1 and head.startswith(b"HTTP/") else "000"
+
+
 def main():
     mode, url = sys.argv[1], sys.argv[2]
+    if mode == "status":
+        print(status(url, sys.argv[3:]))
+        return
     if mode == "exec":
         s, buf = connect(url, sys.argv[4:])
         print(execute(s, buf, sys.argv[3]))

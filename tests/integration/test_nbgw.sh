@@ -146,7 +146,10 @@ BIG=$(head -c 6000 /dev/zero | tr '\0' A)
 check "a 6,000-character token: 400" test "$(code "$BASE/api/contents/$MARK" -H "Authorization: token $BIG")" = 400
 check "a 6,000-character ?token=: 400" test "$(code "$BASE/api/contents/$MARK?token=$BIG")" = 400
 HUGE=$(head -c 100000 /dev/zero | tr '\0' A)
-c=$(code "$BASE/api/contents/$MARK" -H "Authorization: token $HUGE")
+# Read the way a browser reads it: the gateway answers 431 and closes
+# while the rest of the header is still on its way, and curl over TLS
+# stops at its send error before it reads the answer (seen in CI).
+c=$($NBC status "$BASE/api/contents/$MARK" "Authorization: token $HUGE")
 check "a 100,000-character Authorization header: a 4xx ($c)" grep -q '^4' <<<"$c"
 # A control that can fail the check below: the same path with the token
 # reaches Jupyter, which logs its 404.
