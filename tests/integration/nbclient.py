@@ -28,6 +28,7 @@ status).
 import base64
 import json
 import os
+import select
 import socket
 import ssl
 import struct
@@ -241,9 +242,25 @@ def main():
     if mode == "hold":
         s, buf = connect(url, sys.argv[3:])
         print("open", execute(s, buf, "1+1"), flush=True)
-        for line in sys.stdin:
-            started = time.time()
-            print(execute(s, buf, line.strip()), "after %.0f s open" % (time.time() - started), flush=True)
+        # Between lines, read what comes as a browser does: Jupyter pings
+        # every 30 s and closes a WebSocket whose pings go unanswered.
+        while True:
+            ready = [s] if buf or (hasattr(s, "pending") and s.pending()) else []
+            if not ready:
+                ready, _, _ = select.select([sys.stdin, s], [], [], 10)
+            if s in ready:
+                try:
+                    recv(s, buf)
+                except (EOFError, OSError) as e:
+                    print("closed while idle (%s)" % e.__class__.__name__, flush=True)
+                    return
+                continue
+            if sys.stdin in ready:
+                line = sys.stdin.readline()
+                if not line:
+                    break
+                started = time.time()
+                print(execute(s, buf, line.strip()), "after %.0f s open" % (time.time() - started), flush=True)
         s.settimeout(60)
         try:
             while True:

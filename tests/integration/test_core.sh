@@ -323,7 +323,7 @@ t_overload_all() {
     ports=$(for c in $(run_field "$run" '.containers[]'); do docker port "$c" 8080 | head -n 1; done)
     : >"$WORK/loop.log"
     (
-        end=$(($(date +%s) + 30))
+        end=$((sick_from + 40))
         while [ ! -e "$WORK/stop" ] && [ "$(date +%s)" -lt $end ]; do
             if [ "$(date +%s)" -ge "$sick_from" ] && [ ! -e "$WORK/sick" ]; then
                 echo sick >>"$WORK/loop.log"
@@ -340,11 +340,15 @@ t_overload_all() {
     done | tr '\n' ' ')
     check "$T: every replica's health check now answers 503 (or its container is already gone: ${code% })" \
         grep -qE '^((503|gone) ){2}$' <<<"$code"
-    # Three of the daemon's health rounds at least, or until the first failure.
+    # Three of the daemon's health rounds at least and 5 requests since the
+    # replicas turned sick (a busy machine makes each one slow), or until
+    # the first failure; 30 s at most.
     while :; do
         elapsed=$(($(ms) - sick_from * 1000))
         [ -e "$WORK/sick" ] && sed '1,/^sick$/d' "$WORK/loop.log" | grep -qv '^200$' && break
-        [ $elapsed -ge 8000 ] && break
+        [ $elapsed -ge 8000 ] && [ -e "$WORK/sick" ] &&
+            [ "$(sed '1,/^sick$/d' "$WORK/loop.log" | wc -l)" -ge 5 ] && break
+        [ $elapsed -ge 30000 ] && break
         sleep 0.25
     done
     touch "$WORK/stop"
