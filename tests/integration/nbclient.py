@@ -94,8 +94,25 @@ def read_exact(s, buf, n):
     return out
 
 
-def recv(s, buf):
-    """One message: (opcode, payload); EOFError when the peer closed."""
+def complete_frame(buf):
+    """Whether buf holds a whole frame."""
+    if len(buf) < 2:
+        return False
+    n, at = buf[1] & 0x7F, 2
+    if n == 126:
+        if len(buf) < 4:
+            return False
+        (n,), at = struct.unpack("!H", bytes(buf[2:4])), 4
+    elif n == 127:
+        if len(buf) < 10:
+            return False
+        (n,), at = struct.unpack("!Q", bytes(buf[2:10])), 10
+    return len(buf) >= at + (4 if buf[1] & 0x80 else 0) + n
+
+
+def recv(s, buf, pings=False):
+    """One message: (opcode, payload); EOFError when the peer closed. A
+    ping is answered, and returned too when pings is set."""
     while True:
         b0, b1 = read_exact(s, buf, 2)
         n = b1 & 0x7F
@@ -110,6 +127,8 @@ def recv(s, buf):
         op = b0 & 0x0F
         if op == 9:
             send(s, data, 10)
+            if pings:
+                return op, data
             continue
         if op == 8:
             raise EOFError
@@ -244,17 +263,29 @@ def main():
         print("open", execute(s, buf, "1+1"), flush=True)
         # Between lines, read what comes as a browser does: Jupyter pings
         # every 30 s and closes a WebSocket whose pings go unanswered.
+        # Only whole frames are parsed (recv on a part would block), and a
+        # read that brings none (TLS records of its own) waits at most 1 s.
         while True:
-            ready = [s] if buf or (hasattr(s, "pending") and s.pending()) else []
-            if not ready:
-                ready, _, _ = select.select([sys.stdin, s], [], [], 10)
-            if s in ready:
-                try:
-                    recv(s, buf)
-                except (EOFError, OSError) as e:
-                    print("closed while idle (%s)" % e.__class__.__name__, flush=True)
-                    return
-                continue
+            try:
+                while complete_frame(buf):
+                    recv(s, buf, pings=True)
+                ready = [s] if hasattr(s, "pending") and s.pending() else []
+                if not ready:
+                    ready, _, _ = select.select([sys.stdin, s], [], [], 10)
+                if s in ready:
+                    s.settimeout(1)
+                    try:
+                        b = s.recv(65536)
+                    except (socket.timeout, TimeoutError, ssl.SSLWantReadError):
+                        b = None
+                    s.settimeout(30)
+                    if b == b"":
+                        raise EOFError
+                    buf += b or b""
+                    continue
+            except (EOFError, OSError) as e:
+                print("closed while idle (%s)" % e.__class__.__name__, flush=True)
+                return
             if sys.stdin in ready:
                 line = sys.stdin.readline()
                 if not line:
