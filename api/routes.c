@@ -254,6 +254,15 @@ static void redact_run(const struct cass_api_request *req, json_t *run)
            json_string_value(json_object_get(run, "owner")));
 }
 
+/* The document a spec revision holds, with a notebook token written in it
+ * hidden from all but its owner. */
+static void redact_document(const struct cass_api_request *req, json_t *rev, const char *owner)
+{
+    json_t *inner = json_object_get(json_object_get(rev, "spec"), "spec");
+    if (!cass_auth_sees_secrets(&req->who, owner) && json_object_get(inner, "token"))
+        json_object_set_new(inner, "token", json_string("(hidden)"));
+}
+
 /* A spec as shown: its run's URL and a token written in the document are
  * its owner's to see. */
 static void redact_spec(const struct cass_api_request *req, json_t *spec)
@@ -262,9 +271,7 @@ static void redact_spec(const struct cass_api_request *req, json_t *spec)
     const char *kind = json_string_value(json_object_get(spec, "kind"));
     redact(req, spec, kind, owner);
     redact(req, json_object_get(spec, "run"), kind, owner);
-    json_t *inner = json_object_get(json_object_get(spec, "spec"), "spec");
-    if (!cass_auth_sees_secrets(&req->who, owner) && json_object_get(inner, "token"))
-        json_object_set_new(inner, "token", json_string("(hidden)"));
+    redact_document(req, spec, owner);
 }
 
 static int h_specs_post(struct cass_api_request *req, const char *arg, struct cass_api_reply *reply,
@@ -422,7 +429,55 @@ static int h_runs_get(struct cass_api_request *req, const char *id, struct cass_
     if (!reply->body)
         return -1;
     add_queue_position(req->d, reply->body);
+    /* Each input's hash, for comparing two runs file by file (a list of
+     * runs carries only inputsDigest). */
+    json_t *inputs = cass_store_input_hashes_get(req->d->store, id, err);
+    if (!inputs)
+        return -1;
+    json_object_set_new(reply->body, "inputs", inputs);
     redact_run(req, reply->body);
+    return 0;
+}
+
+/* GET /v1/runs/{id}/spec: the revision the run ran, whatever the spec's
+ * current one is (a run page, a comparison of two runs). */
+static int h_runs_spec(struct cass_api_request *req, const char *id, struct cass_api_reply *reply,
+                       struct cass_error **err)
+{
+    _cleanup_json_ json_t *run = run_for(req, id, CASS_SCOPE_READ, err);
+    if (!run)
+        return -1;
+    json_t *rev = cass_store_revision_get(req->d->store,
+                                          json_string_value(json_object_get(run, "revision")), err);
+    if (!rev)
+        return -1;
+    redact_document(req, rev, json_string_value(json_object_get(run, "owner")));
+    reply->body = rev;
+    return 0;
+}
+
+/* GET /v1/specs/{name}/revisions: every revision applied under the name,
+ * newest first (a model's history). */
+static int h_specs_revisions(struct cass_api_request *req, const char *name,
+                             struct cass_api_reply *reply, struct cass_error **err)
+{
+    _cleanup_json_ json_t *spec = spec_for(req, name, CASS_SCOPE_READ, err);
+    if (!spec)
+        return -1;
+    json_t *revs = cass_store_revision_list(req->d->store, name, err);
+    if (!revs)
+        return -1;
+    const char *owner = json_string_value(json_object_get(spec, "owner"));
+    size_t i;
+    json_t *r;
+    json_array_foreach(revs, i, r)
+    {
+        redact_document(req, r, owner);
+        json_object_set_new(r, "current",
+                            json_boolean(json_equal(json_object_get(r, "revision"),
+                                                    json_object_get(spec, "revision"))));
+    }
+    reply->body = json_pack("{s:o}", "revisions", revs);
     return 0;
 }
 
@@ -707,9 +762,11 @@ static const struct route routes[] = {
     {"GET", "/v1/specs/{name}", h_specs_get, CASS_SCOPE_READ},
     {"DELETE", "/v1/specs/{name}", h_specs_delete, CASS_SCOPE_WRITE},
     {"POST", "/v1/specs/{name}/rollback", h_specs_rollback, CASS_SCOPE_WRITE},
+    {"GET", "/v1/specs/{name}/revisions", h_specs_revisions, CASS_SCOPE_READ},
     {"GET", "/v1/runs", h_runs_list, CASS_SCOPE_READ},
     {"GET", "/v1/runs/{id}", h_runs_get, CASS_SCOPE_READ},
     {"GET", "/v1/runs/{id}/logs", h_runs_logs, CASS_SCOPE_READ},
+    {"GET", "/v1/runs/{id}/spec", h_runs_spec, CASS_SCOPE_READ},
     {"POST", "/v1/runs/{id}/stop", h_runs_stop, CASS_SCOPE_WRITE},
     {"POST", "/v1/runs/{id}/reproduce", h_runs_reproduce, CASS_SCOPE_WRITE},
     {"GET", "/v1/events", h_events, CASS_SCOPE_READ},

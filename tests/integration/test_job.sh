@@ -144,6 +144,8 @@ check "outputs: every file with its size and sha256" manifest_matches "$DET"
 check "nested outputs are named by relative path" test "$(run_field "$DET" '[.outputs[].path] | sort | join(",")')" = "a.txt,params.txt,sub/b.txt"
 check "an outputsDigest is recorded" grep -qE '^[0-9a-f]{64}$' <<<"$(run_field "$DET" .outputsDigest)"
 check "an inputsDigest is recorded" grep -qE '^[0-9a-f]{64}$' <<<"$(run_field "$DET" .inputsDigest)"
+check "its inputs file by file, under their targets: in/params.txt with its sha256" \
+    test "$(run_field "$DET" '[.inputs[] | "\(.path)=\(.sha256)"] | join(",")')" = "in/params.txt=$(sha256sum "$WORK/data/det/params.txt" | cut -d' ' -f1)"
 check "the container is removed" no_container "$DET"
 check "the logs are kept in the state directory" grep -q 'hello from the job' "$WORK/state/runs/$DET/container.log"
 check "and served after the container is gone" grep -q 'hello from the job' <<<"$(logs_of "$DET")"

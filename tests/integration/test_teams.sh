@@ -123,6 +123,16 @@ check "bob's logs are 404 for alice" test "$(as "$ALICE" GET "/v1/runs/$B_RUN/lo
 check "alice cannot stop bob's run (404)" test "$(as "$ALICE" POST "/v1/runs/$B_RUN/stop")" = 404
 check "alice cannot delete bob's spec (404)" test "$(as "$ALICE" DELETE "/v1/specs/$P-b")" = 404
 check "alice cannot reproduce bob's run (404)" test "$(as "$ALICE" POST "/v1/runs/$B_RUN/reproduce")" = 404
+check "bob's run's spec is 404 for alice" test "$(as "$ALICE" GET "/v1/runs/$B_RUN/spec")" = 404
+check "bob's revisions are 404 for alice" test "$(as "$ALICE" GET "/v1/specs/$P-b/revisions")" = 404
+code=$(as "$ALICE" GET "/v1/runs/$A_RUN/spec")
+check "alice's run's spec is the revision it ran ($code)" \
+    jq -e --arg r "$(jq -r .revision <<<"$(curl -s --unix-socket "$SOCK" "http://localhost/v1/runs/$A_RUN")")" --arg n "$P-a" \
+    '.revision == $r and .name == $n and .spec.kind == "Job" and .spec.metadata.name == $n' "$WORK/body"
+code=$(as "$ALICE" GET "/v1/specs/$P-a/revisions")
+check "alice's revisions: one, the current ($code)" jq -e '(.revisions | length) == 1 and .revisions[0].current' "$WORK/body"
+check "a run's inputs are listed file by file (none here: [])" \
+    bash -c '[ "$1" = 200 ] && jq -e ".inputs == []" "$2"' _ "$(as "$ALICE" GET "/v1/runs/$A_RUN")" "$WORK/body"
 as "$ALICE" GET "/v1/runs?limit=1000" >/dev/null
 check "alice's run list has only her runs ($(jq -c '[.runs[].owner] | unique' "$WORK/body"))" \
     jq -e '[.runs[].owner] | unique == ["alice"]' "$WORK/body"
