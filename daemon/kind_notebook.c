@@ -426,6 +426,17 @@ static void notebook_tick(struct cass_lifecycle *lc, const json_t *r)
         log_debug("cull: run %s: %s", id, cerr->message);
         return;
     }
+    /* Jupyter's last activity, recorded when it moves: what the
+     * dashboard counts the idle time left from. */
+    const char *la = json_string_value(json_object_get(status, "last_activity"));
+    double last;
+    if (la && cass_notebook_parse_time(la, &last) == 0 &&
+        !json_equal(json_object_get(r, "lastActivity"), json_object_get(status, "last_activity"))) {
+        _cleanup_json_ json_t *ch = json_pack("{s:s}", "lastActivity", la);
+        _cleanup_error_ struct cass_error *uerr = NULL;
+        if (cass_store_run_update(d->store, id, ch, NULL, &uerr) < 0)
+            log_debug("cull: run %s: recording its last activity: %s", id, uerr->message);
+    }
     /* Asking for the kernels counts as activity in Jupyter, so ask only
      * once the notebook already looks idle, and decide on that answer. */
     if (cass_notebook_idle_decide(status, NULL, timeout, cass_now(), &cerr) != 1)

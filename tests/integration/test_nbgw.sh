@@ -217,6 +217,9 @@ CTOK=${CURL_#*token=}
 CBASE=$GW/notebooks/$CULL
 st=$(wait_run "$CRUN" 60 stopped)
 check "it is culled when idle ($(run_field "$CRUN" .reason))" test "$st" = stopped
+LA=$(run_field "$CRUN" .lastActivity)
+check "its run recorded Jupyter's last activity ($LA), the culler's clock" \
+    bash -c '[ "$(date -d "$1" +%s 2>/dev/null)" -le "$(date -d "$2" +%s)" ]' _ "$LA" "$(run_field "$CRUN" .finishedAt)"
 check "no token: 401, and it is not woken" test "$(code "$CBASE/api/status")" = 401 -a "$(spec_run "$CULL")" = "$CRUN"
 check "a wrong token: 403, and it is not woken" test "$(code "$CBASE/api/status?token=x$CTOK")" = 403 -a "$(spec_run "$CULL")" = "$CRUN"
 curl -s -D "$WORK/h" -o "$WORK/out" -w '%{http_code}' -H "Authorization: token $CTOK" "$CBASE/api/status" >"$WORK/c"
