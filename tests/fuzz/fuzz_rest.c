@@ -230,9 +230,8 @@ static void handle(const char *method, const char *uri, const char *content_type
         cass_store_audit_append(d->store, req.actor, method, path, (int)status, reply.audit_detail,
                                 &aerr);
     }
-    json_decref(reply.body);
-    json_decref(reply.audit_detail);
-    free(reply.text);
+    reply.stream_read = NULL; /* drained and freed above */
+    cass_routes_reply_clear(&reply);
     settle();
 }
 
