@@ -14,6 +14,8 @@ await mkdir(out, { recursive: true });
 
 const result = await esbuild.build({
     entryPoints: { app: join(here, 'src/main.js') },
+    splitting: true, // the YAML editor is a chunk of its own, loaded on the apply page
+    chunkNames: '[name]-[hash]',
     bundle: true,
     minify: true,
     format: 'esm',
@@ -29,8 +31,8 @@ const result = await esbuild.build({
 });
 
 let js = null, css = null;
-for (const file of Object.keys(result.metafile.outputs)) {
-    if (file.endsWith('.js')) js = basename(file);
+for (const [file, o] of Object.entries(result.metafile.outputs)) {
+    if (file.endsWith('.js') && o.entryPoint?.endsWith('src/main.js')) js = basename(file);
     else if (file.endsWith('.css')) css = basename(file);
 }
 if (!js) throw new Error('build.mjs: esbuild wrote no script');
