@@ -41,15 +41,30 @@ const errorField = StateField.define({
     provide: (f) => [EditorView.decorations.from(f, (v) => v.deco), gutter({ class: 'cm-error-gutter', markers: (view) => view.state.field(f).marks })],
 });
 
+// CodeMirror's styles go through style-mod, which writes a <style> element into a document
+// (refused under style-src 'self') but a constructed stylesheet into a shadow root: so the
+// editor lives in one, and its own styles are a theme rather than rules of style.css.
+const theme = EditorView.theme({
+    '&': { minHeight: '18rem', fontSize: '14px', backgroundColor: '#fff' },
+    '&.cm-focused': { outline: '3px solid #ffbf47' },
+    '.cm-content': { fontFamily: 'ui-monospace, "DejaVu Sans Mono", Menlo, monospace', minHeight: '18rem' },
+    '.cm-gutters': { backgroundColor: '#f4f6f8', color: '#4b5563', borderRight: '1px solid #c9d1d9' },
+    '.cm-error-line': { backgroundColor: '#fde2df' },
+    '.cm-error-marker': { color: '#b42318', fontWeight: '700', padding: '0 .2rem' },
+    '.cm-activeLine': { backgroundColor: '#eef4fb' },
+});
+
 // (caller owns the returned editor; destroy() removes it)
-export function createEditor(parent, { doc = '', label, onChange }) {
+export function createEditor(host, { doc = '', label, onChange }) {
+    const root = host.shadowRoot ?? host.attachShadow({ mode: 'open' });
     const view = new EditorView({
-        parent,
+        root,
+        parent: root,
         state: EditorState.create({
             doc,
             extensions: [
                 lineNumbers(), history(), drawSelection(), highlightActiveLine(), indentOnInput(), bracketMatching(),
-                syntaxHighlighting(defaultHighlightStyle, { fallback: true }), yaml(), errorField,
+                syntaxHighlighting(defaultHighlightStyle, { fallback: true }), yaml(), errorField, theme,
                 keymap.of([...defaultKeymap, ...historyKeymap]),
                 EditorView.lineWrapping,
                 EditorView.contentAttributes.of({ 'aria-label': label, 'aria-multiline': 'true', id: 'spec-editor' }),

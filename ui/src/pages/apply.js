@@ -30,7 +30,7 @@ export function Apply() {
         let gone = false;
         import('../editor.js').then(({ createEditor }) => {
             if (gone || !host.current) return;
-            ed.current = createEditor(host.current, { doc: text, label: 'YAML spec', onChange: setText });
+            ed.current = createEditor(host.current, { doc: text, label: 'Spec (YAML)', onChange: setText });
         }, setEditorError);
         return () => { gone = true; ed.current?.destroy(); ed.current = null; };
     }, []);
@@ -76,10 +76,9 @@ export function Apply() {
                 <label for="upload" class="inline">Upload a YAML file</label>
                 <input id="upload" type="file" accept=".yaml,.yml,application/yaml,text/yaml" onChange={upload} />
             </div>
-            <label for="spec-editor" id="editor-label">Spec (YAML)</label>
             {editorError
-                ? <textarea id="spec-editor" class="plain-editor" value={text} onInput={(e) => setText(e.currentTarget.value)} rows={20} />
-                : <div class="editor" ref={host} aria-labelledby="editor-label" />}
+                ? <><label for="spec-editor">Spec (YAML)</label><textarea id="spec-editor" class="plain-editor" value={text} onInput={(e) => setText(e.currentTarget.value)} rows={20} /></>
+                : <><p class="label" id="editor-label">Spec (YAML) <span class="hint">— Tab leaves the editor; Ctrl-Z undoes</span></p><div class="editor" ref={host} /></>}
             <div class="actions">
                 <button type="button" onClick={() => send(true)} disabled={busy}>Dry run</button>
                 <button type="button" onClick={() => send(false)} disabled={busy || !canApply} aria-describedby="apply-hint">Apply</button>
