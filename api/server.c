@@ -349,6 +349,10 @@ static void principal_of(struct cass_server *s, struct MHD_Connection *conn,
     size_t secret_len = 0;
     if (!req->network) {
         cass_auth_local(&req->who, c->uid);
+    } else if (cass_routes_inline(req->method, req->path)) {
+        /* Answered on the event loop to anyone (/healthz, the dashboard's
+         * files, which a browser asks for with the session cookie): no
+         * token is looked up in the store there. */
     } else {
         _cleanup_error_ struct cass_error *aerr = NULL;
         const char *authz =
