@@ -81,6 +81,7 @@ struct cass_api_reply {
     struct cass_api_header headers[CASS_API_HEADERS_MAX];
     unsigned nheaders;
     bool audit_refusal;   /* audit this 401 as a refusal (a failed login) */
+    bool not_refusal;     /* a 401 that answers a question ("who am I?"): not audited */
     int audit;            /* state-changing: append to the audit log */
     json_t *audit_detail; /* owned, may be NULL */
 };

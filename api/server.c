@@ -417,7 +417,8 @@ static bool anonymous_refusal_audited(void)
 static void audit_request(struct cass_server *s, const struct cass_api_request *req,
                           const struct cass_api_reply *reply)
 {
-    bool anonymous = reply->status == 401 && !req->credential && !reply->audit_refusal;
+    bool anonymous =
+        reply->status == 401 && !req->credential && !reply->audit_refusal && !reply->not_refusal;
     bool refused =
         reply->status == 403 || (reply->status == 401 && reply->audit_refusal) ||
         (reply->status == 401 && req->credential && !strstr(req->auth_error, " is revoked") &&

@@ -296,7 +296,10 @@ int cass_ui_whoami(struct cass_api_request *req, const char *arg, struct cass_ap
     if (cass_ui_headers(reply) < 0)
         return cass_error_set(err, CASS_ERR_NOMEM, "out of memory");
     if (req->who.scope == CASS_SCOPE_NONE) {
+        /* The login page asks this first: without a credential shown, the
+         * 401 is its answer, not a refusal of anything. */
         reply->status = 401;
+        reply->not_refusal = !req->credential;
         return cass_error_set(err, CASS_ERR_UNAUTHORIZED, "%s",
                               req->auth_error[0] ? req->auth_error : "not logged in");
     }

@@ -27,6 +27,7 @@ suites=(
     "cli_jobs|cassinyctl and jobs: events, reproduce, outputs|bash $it/test_cli_jobs.sh $build $src"
     "cli|cassinyctl verbs|bash $it/test_cli.sh $build $src"
     "openapi|api/openapi.yaml: Redocly and Spectral lint it, its routes, examples and every live answer checked against it|bash $it/test_openapi.sh $build $src"
+    "ui|the dashboard with curl: the embedded bundle, CSP, login, the session cookie, CSRF, a tarball built without node|bash $it/test_ui.sh $build $src"
     "teams|users with scoped tokens on the TCP listener: 401, 403, owners, secrets, audit|bash $it/test_teams.sh $build $src"
     "daemon|cassinyd and cassinyctl|bash $it/test_daemon.sh $build $src"
     "tls|the API and the gateway over TLS: a throwaway CA, mutual TLS, stalled handshakes|bash $it/test_tls.sh $build $src"
