@@ -159,8 +159,8 @@ await test('its Open button leads to a Jupyter that answers', async () => {
     const card = p.locator(`article[data-notebook="${NB}"]`);
     const [tab] = await Promise.all([alice.ctx.waitForEvent('page'), card.locator('a:has-text("Open")').click()]);
     await tab.waitForLoadState('domcontentloaded', { timeout: 60000 });
-    // Jupyter's pages (lab, tree) carry its config as a script element; the app then draws itself.
-    await tab.waitForSelector('script#jupyter-config-data', { state: 'attached', timeout: 90000 });
+    // Jupyter's page: the classic file list (tree) or JupyterLab's config, whichever the image serves.
+    await tab.waitForSelector('#notebook_list, script#jupyter-config-data', { state: 'attached', timeout: 90000 });
     if (!/\/notebooks\/[^/]+\/(lab|tree)/.test(tab.url())) fail(`the tab is at ${tab.url()}`);
     // Jupyter's own API answers through the same address, with the cookie it set.
     const st = await tab.evaluate(async (url) => (await fetch(new URL('api/status', url))).status, tab.url().replace(/(\/notebooks\/[^/]+\/).*$/, '$1'));
@@ -195,6 +195,26 @@ await test('the admin sees alice\'s notebook, without its address', async () => 
     if (!(await card.textContent()).includes('alice')) fail('owner not shown');
     if (await card.locator('a:has-text("Open")').count()) fail('the admin got alice\'s notebook address');
 }, admin.page);
+
+await test('Stop and Start, each after a confirmation, followed live', async () => {
+    const p = alice.page;
+    await p.goto(`${BASE}/ui/notebooks`);
+    const card = p.locator(`article[data-notebook="${NB}"]`);
+    await card.locator('.status-ready').waitFor();
+    await card.locator('button[aria-haspopup=dialog]:text("Stop")').click();
+    const dlg = p.locator('dialog[open]');
+    if (!(await dlg.textContent()).includes(`Stop ${NB}?`)) fail('no confirmation');
+    await dlg.locator('button:text("Cancel")').click();
+    if ((await api('alice', 'GET', `/v1/runs/${nbRun}`)).json.status !== 'ready') fail('Cancel stopped it');
+    await card.locator('button[aria-haspopup=dialog]:text("Stop")').click();
+    await p.click('dialog[open] button[type=submit]');
+    await card.locator('.status-stopped').waitFor({ timeout: 60000 });
+    await card.locator('button[aria-haspopup=dialog]:text("Start")').click();
+    await p.click('dialog[open] button[type=submit]');
+    await card.locator('.status-ready').waitFor({ timeout: 240000 });
+    const now = (await api('alice', 'GET', `/v1/specs/${NB}`)).json;
+    if (now.runId === nbRun) fail('Start did not launch a new run');
+}, alice.page);
 
 // --- jobs, reproduce, compare
 const job = (name, cmd) => `apiVersion: cassiny/v1
@@ -352,6 +372,46 @@ await test('Rollback goes back to v1, live', async () => {
     await p.click('#hist-h + .actions button:text("Roll back")');
     await p.click('dialog[open] button[type=submit]');
     await p.waitForSelector('#serving-version:text("version v1")', { timeout: 240000 });
+}, alice.page);
+
+await test('the runs table pages through every run with the cursor, newest first, and back', async () => {
+    const p = alice.page;
+    const all = (await api('alice', 'GET', '/v1/runs?limit=1000')).json.runs.map((r) => r.id);
+    if (all.length < 7) fail(`only ${all.length} runs to page through`);
+    await p.goto(`${BASE}/ui/runs?limit=3`);
+    const seen = [];
+    let first = null;
+    for (let page = 1; ; page++) {
+        await p.waitForSelector(`#page-no:text("Page ${page}")`);
+        await p.waitForFunction((n) => document.querySelectorAll('table.runs tbody tr').length > 0 && document.querySelector('#page-no').textContent === `Page ${n}`, page);
+        await p.waitForTimeout(200);
+        const ids = await p.locator('table.runs tbody tr').evaluateAll((rows) => rows.map((r) => r.dataset.run));
+        if (page === 1) first = ids;
+        seen.push(...ids);
+        if (!(await p.isEnabled('button:text("Older")'))) break;
+        if (page > 50) fail('more pages than runs');
+        await p.click('button:text("Older")');
+    }
+    if (seen.join() !== all.join()) fail(`pages gave ${seen.length} runs, the API ${all.length}`);
+    await p.click('button:text("Newer")');
+    await p.click('button:text("Newer")');
+    while (await p.isEnabled('button:text("Newer")')) await p.click('button:text("Newer")');
+    await p.waitForSelector('#page-no:text("Page 1")');
+    await p.waitForTimeout(300);
+    const again = await p.locator('table.runs tbody tr').evaluateAll((rows) => rows.map((r) => r.dataset.run));
+    if (again.join() !== first.join()) fail('back on page 1, other runs');
+}, alice.page);
+
+await test('Delete, after a confirmation, removes the notebook; the page then says what to do', async () => {
+    const p = alice.page;
+    await p.goto(`${BASE}/ui/notebooks`);
+    const card = p.locator(`article[data-notebook="${NB}"]`);
+    await card.locator('button[aria-haspopup=dialog]:text("Delete")').click();
+    await p.locator('dialog[open] input[type=checkbox]').check();
+    await p.click('dialog[open] button[type=submit]');
+    await card.waitFor({ state: 'detached', timeout: 60000 });
+    await p.waitForSelector('.empty:text("No notebooks yet")');
+    if ((await api('alice', 'GET', `/v1/specs/${NB}`)).status !== 404) fail('the spec is still there');
 }, alice.page);
 
 await test('no page broke the Content-Security-Policy or threw', async () => {

@@ -8,7 +8,7 @@
 set -u
 build=$1
 src=$2
-SUITE=ui
+SUITE=ui-browser
 . "$src/tests/integration/lib.sh"
 CHROMIUM=${CASS_CHROMIUM:-/usr/bin/chromium}
 NB_IMAGE=cassiny/notebook:bookworm
