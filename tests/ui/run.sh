@@ -33,7 +33,7 @@ cleanup() {
 }
 trap cleanup EXIT
 mkdir -p "$SHOTS"
-rm -f "$SHOTS"/*.png
+rm -f "$SHOTS"/*.png "$SHOTS"/cassinyd.log
 
 for need in "$CHROMIUM" node npm; do
     command -v "$need" >/dev/null || { not_ok "$need is installed (apt-get install chromium nodejs npm)"; summary; exit 1; }
