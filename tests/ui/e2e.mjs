@@ -109,6 +109,19 @@ async function paste(page, text) {
     }, text);
 }
 
+// The notebook's card on a fresh notebooks page.
+async function notebookCard(p) {
+    await p.goto(`${BASE}/ui/notebooks`);
+    return p.locator(`article[data-notebook="${NB}"]`);
+}
+// Presses the button that asks first (in scope), then (after `inDialog`, if given) the
+// dialog's confirmation.
+async function confirmed(p, scope, label, inDialog) {
+    await scope.locator(`button[aria-haspopup=dialog]:text("${label}")`).click();
+    if (inDialog) await inDialog(p.locator('dialog[open]'));
+    await p.click('dialog[open] button[type=submit]');
+}
+
 const alice = await newPage();
 const bob = await newPage();
 const admin = await newPage();
@@ -189,8 +202,7 @@ await test('bob, without admin, does not see alice\'s notebook nor her runs', as
 await test('the admin sees alice\'s notebook, without its address', async () => {
     const p = admin.page;
     await login(p, 'admin');
-    await p.goto(`${BASE}/ui/notebooks`);
-    const card = p.locator(`article[data-notebook="${NB}"]`);
+    const card = await notebookCard(p);
     await card.waitFor();
     if (!(await card.textContent()).includes('alice')) fail('owner not shown');
     if (await card.locator('a:has-text("Open")').count()) fail('the admin got alice\'s notebook address');
@@ -198,19 +210,16 @@ await test('the admin sees alice\'s notebook, without its address', async () => 
 
 await test('Stop and Start, each after a confirmation, followed live', async () => {
     const p = alice.page;
-    await p.goto(`${BASE}/ui/notebooks`);
-    const card = p.locator(`article[data-notebook="${NB}"]`);
+    const card = await notebookCard(p);
     await card.locator('.status-ready').waitFor();
     await card.locator('button[aria-haspopup=dialog]:text("Stop")').click();
     const dlg = p.locator('dialog[open]');
     if (!(await dlg.textContent()).includes(`Stop ${NB}?`)) fail('no confirmation');
     await dlg.locator('button:text("Cancel")').click();
     if ((await api('alice', 'GET', `/v1/runs/${nbRun}`)).json.status !== 'ready') fail('Cancel stopped it');
-    await card.locator('button[aria-haspopup=dialog]:text("Stop")').click();
-    await p.click('dialog[open] button[type=submit]');
+    await confirmed(p, card, 'Stop');
     await card.locator('.status-stopped').waitFor({ timeout: 60000 });
-    await card.locator('button[aria-haspopup=dialog]:text("Start")').click();
-    await p.click('dialog[open] button[type=submit]');
+    await confirmed(p, card, 'Start');
     await card.locator('.status-ready').waitFor({ timeout: 240000 });
     const now = (await api('alice', 'GET', `/v1/specs/${NB}`)).json;
     if (now.runId === nbRun) fail('Start did not launch a new run');
@@ -229,8 +238,7 @@ spec:
 
 async function reproduceAndCompare(p, id) {
     await p.goto(`${BASE}/ui/runs/${id}`);
-    await p.click('button:text("Reproduce")');
-    await p.click('dialog[open] button[type=submit]');
+    await confirmed(p, p.locator('main'), 'Reproduce');
     await p.waitForURL((u) => /\/ui\/runs\/r-/.test(u.pathname) && !u.pathname.endsWith(id));
     const copy = p.url().split('/').pop();
     // The page follows the new run live to its end and then shows the daemon's comparison.
@@ -369,8 +377,7 @@ await test('Rollback goes back to v1, live', async () => {
     const p = alice.page;
     await p.goto(`${BASE}/ui/models/${MODEL}`);
     await p.waitForSelector('#serving-version:text("version v2")');
-    await p.click('#hist-h + .actions button:text("Roll back")');
-    await p.click('dialog[open] button[type=submit]');
+    await confirmed(p, p.locator('#hist-h + .actions'), 'Roll back');
     await p.waitForSelector('#serving-version:text("version v1")', { timeout: 240000 });
 }, alice.page);
 
@@ -404,11 +411,8 @@ await test('the runs table pages through every run with the cursor, newest first
 
 await test('Delete, after a confirmation, removes the notebook; the page then says what to do', async () => {
     const p = alice.page;
-    await p.goto(`${BASE}/ui/notebooks`);
-    const card = p.locator(`article[data-notebook="${NB}"]`);
-    await card.locator('button[aria-haspopup=dialog]:text("Delete")').click();
-    await p.locator('dialog[open] input[type=checkbox]').check();
-    await p.click('dialog[open] button[type=submit]');
+    const card = await notebookCard(p);
+    await confirmed(p, card, 'Delete', (dlg) => dlg.locator('input[type=checkbox]').check());
     await card.waitFor({ state: 'detached', timeout: 60000 });
     await p.waitForSelector('.empty:text("No notebooks yet")');
     if ((await api('alice', 'GET', `/v1/specs/${NB}`)).status !== 404) fail('the spec is still there');

@@ -42,7 +42,7 @@ async function loadModel(name) {
     const full = await Promise.all(runs.map((r) => (isFinal(r.status) ? r : api('GET', `/v1/runs/${enc(r.id)}`))));
     const revs = [...new Set(full.map((r) => r.revision))];
     const specs = {};
-    await Promise.all(revs.map(async (rev) => { specs[rev] = await revisionSpec(name, rev).catch(() => null); }));
+    await Promise.all(revs.map(async (rev) => { specs[rev] = await revisionSpec(name, rev, detail).catch(() => null); }));
     if (detail.spec) specs[detail.revision] = detail.spec;
     return { detail, runs: full, specs };
 }
