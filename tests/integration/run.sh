@@ -20,6 +20,7 @@ suites=(
     "notebook|notebooks end to end (real Jupyter)|bash $it/test_notebook.sh $build $src"
     "nbgw|notebooks through the gateway: auth, WebSocket kernels, contents, culled and woken (real Jupyter)|bash $it/test_nbgw.sh $build $src"
     "model|models end to end (real serving image, gateway, rollouts)|bash $it/test_model.sh $build $src"
+    "ui_browser|the dashboard in Chromium (Playwright): notebooks, runs, comparisons, a live rollout, apply; screenshots in BUILD/test/ui-screenshots|bash $src/tests/ui/run.sh $build $src"
     "core|the daemon's core under load (busybox stand-ins; CASS_ONLY=NAME runs one test)|env CASS_SKIP=race bash $it/test_core.sh $build $src"
     "core_race|500 launches against a loop that swaps their input for a link out of the roots|env CASS_ONLY=race bash $it/test_core.sh $build $src"
     "restart|daemon restarts under request loops: socket activation, 5 SIGTERM and 5 kill -9|bash $it/test_restart.sh $build $src"

@@ -49,19 +49,24 @@ export async function api(method, path, { body, type, raw, signal, quiet401 } = 
 export const enc = encodeURIComponent;
 
 // The spec document of a run's revision: /v1/revisions/{rev} where the daemon has it, else the
-// spec's current revision when it is the run's. null when neither says.
+// spec's current revision when it is the run's (`current`, a GET /v1/specs/{name} answer the
+// caller has already, saves asking again). null when neither says.
 const specCache = new Map();
-export async function revisionSpec(name, revision) {
+let revisionsRoute = true; // until the daemon says it has no such endpoint
+export async function revisionSpec(name, revision, current = null) {
     if (specCache.has(revision)) return specCache.get(revision);
     let doc = null;
-    try {
-        doc = (await api('GET', `/v1/revisions/${enc(revision)}`)).spec ?? null;
-    } catch (e) {
-        if (e.status === 401) throw e;
+    if (revisionsRoute) {
+        try {
+            doc = (await api('GET', `/v1/revisions/${enc(revision)}`)).spec ?? null;
+        } catch (e) {
+            if (e.status === 401) throw e;
+            if (e.status === 404 && /no such endpoint/.test(e.message)) revisionsRoute = false;
+        }
     }
     if (!doc) {
         try {
-            const s = await api('GET', `/v1/specs/${enc(name)}`);
+            const s = current ?? (await api('GET', `/v1/specs/${enc(name)}`));
             if (s.revision === revision) doc = s.spec;
         } catch (e) {
             if (e.status === 401) throw e;

@@ -131,7 +131,7 @@ export function ConfirmButton({ label, title, body, confirmLabel, danger, action
     };
     return (
         <>
-            <button type="button" class={danger ? 'danger' : 'secondary'} disabled={disabled || busy} onClick={() => setOpen(true)}>{label}</button>
+            <button type="button" aria-haspopup="dialog" class={danger ? 'danger' : 'secondary'} disabled={disabled || busy} onClick={() => setOpen(true)}>{label}</button>
             <Confirm open={open} title={title} confirmLabel={busy ? 'Working…' : confirmLabel || label} danger={danger}
                 onConfirm={go} onCancel={() => { setOpen(false); setError(null); }}>
                 <p>{body}</p>

@@ -6,6 +6,7 @@ test('bytes', () => {
     assert.equal(F.formatBytes(0), '0 B');
     assert.equal(F.formatBytes(1023), '1023 B');
     assert.equal(F.formatBytes(1536), '1.5 KiB');
+    assert.equal(F.formatBytes(4 * 1024 ** 3), '4 GiB');
     assert.equal(F.formatBytes(20 * 1024 * 1024), '20 MiB');
     assert.equal(F.formatBytes(undefined), '—');
     assert.equal(F.formatBytes(-1), '—');

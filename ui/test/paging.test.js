@@ -37,6 +37,12 @@ test('filters round-trip through the page URL', () => {
     assert.deepEqual(f, { name: '', kind: 'Job', status: 'ready' });
     assert.equal(P.searchFromFilters(f), '?kind=Job&status=ready');
     assert.equal(P.searchFromFilters({ name: '', kind: '', status: '' }), '');
+    assert.equal(P.searchFromFilters({ name: 'a' }, 5), '?name=a&limit=5');
+    assert.equal(P.pageSizeFromSearch('?limit=5'), 5);
+    assert.equal(P.pageSizeFromSearch('?limit=0'), 50);
+    assert.equal(P.pageSizeFromSearch('?limit=1001'), 50);
+    assert.equal(P.pageSizeFromSearch('?limit=x'), 50);
+    assert.equal(P.pageSizeFromSearch(''), 50);
 });
 
 test('run events update rows in place, and add new ones on the first page when they match', () => {

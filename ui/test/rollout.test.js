@@ -30,3 +30,17 @@ test('a revision run twice is one history row with both runs; unknown versions a
     assert.deepEqual(h.map((r) => [r.revision, r.runs.map((x) => x.id), r.version]), [['sha256:1', ['r-3', 'r-1'], 'v1'], ['sha256:9', ['r-2'], null]]);
     assert.equal(h[0].first, '2026-01-01T00:00:00Z');
 });
+
+test('which replicas are in rotation during a rollout', () => {
+    const d = { status: 'ready', revision: 'sha256:1', spec: specs['sha256:1'] };
+    // v2's first replica is created, not yet healthy; v1 has both.
+    let st = rolloutState([v2, v1], specs, d);
+    assert.deepEqual(st.replicaRuns[0].slots.map((s) => s.state), ['waiting for its health check', 'none']);
+    assert.deepEqual(st.replicaRuns[1].slots.map((s) => s.state), ['in rotation', 'in rotation']);
+    // It passed, one v1 replica went: v2's first is in rotation.
+    st = rolloutState([v2, { ...v1, containers: ['c2'] }], specs, d);
+    assert.equal(st.replicaRuns[0].healthy, 1);
+    // The second v2 replica is created: the first stays in rotation, the second waits.
+    st = rolloutState([{ ...v2, containers: ['c3', 'c4'] }, { ...v1, containers: ['c2'] }], specs, d);
+    assert.deepEqual(st.replicaRuns[0].slots.map((s) => s.state), ['in rotation', 'waiting for its health check']);
+});

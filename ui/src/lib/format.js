@@ -10,7 +10,7 @@ export function formatBytes(n) {
         v /= 1024;
         i++;
     }
-    return i === 0 ? `${n} B` : `${v < 10 ? v.toFixed(1) : Math.round(v)} ${UNITS[i]}`;
+    return i === 0 ? `${n} B` : `${v < 10 && !Number.isInteger(v) ? v.toFixed(1) : Math.round(v)} ${UNITS[i]}`;
 }
 
 // Seconds as "1h 02m", "3m 05s", "42s"; null for what is not a number.

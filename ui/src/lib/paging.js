@@ -51,9 +51,16 @@ export function filtersFromSearch(search) {
     return f;
 }
 
-export function searchFromFilters(filters) {
+// The page size of ?limit= (1 to 1000, the API's bounds), else PAGE_SIZE.
+export function pageSizeFromSearch(search) {
+    const n = Number(new URLSearchParams(search).get('limit'));
+    return Number.isInteger(n) && n >= 1 && n <= 1000 ? n : PAGE_SIZE;
+}
+
+export function searchFromFilters(filters, limit = PAGE_SIZE) {
     const q = new URLSearchParams();
     for (const k of FILTERS) if (filters[k]) q.set(k, filters[k]);
+    if (limit !== PAGE_SIZE) q.set('limit', String(limit));
     const s = q.toString();
     return s ? `?${s}` : '';
 }

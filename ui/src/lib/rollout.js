@@ -11,6 +11,18 @@ export function rolloutState(runs, specs, detail) {
         .sort((a, b) => (a.createdAt < b.createdAt ? 1 : -1));
     const rolling = replicaRuns.some((r) => r.status !== 'ready');
     const want = Math.max(1, detail?.spec?.spec?.replicas ?? 1, ...replicaRuns.map((r) => r.containers.length));
+    // A rollout creates new replica k (the run's containers grow at its creation), waits for its
+    // health check, puts it in rotation, and only then drains one old replica: so the new run's
+    // replicas before its last are healthy, and its last is too once as many old ones are gone.
+    const retired = replicaRuns.filter((r) => r.status === 'ready').reduce((n, r) => n + Math.max(0, want - r.containers.length), 0);
+    for (const r of replicaRuns) {
+        const k = r.containers.length;
+        r.healthy = r.status === 'ready' ? k : Math.max(0, k - 1) + (k > 0 && retired >= k ? 1 : 0);
+        r.slots = Array.from({ length: want }, (_, i) => ({
+            container: r.containers[i] ?? null,
+            state: !r.containers[i] ? 'none' : i < r.healthy ? 'in rotation' : 'waiting for its health check',
+        }));
+    }
     const servingVersion = detail?.status === 'ready' ? version(specs, detail.revision) : null;
     return { replicaRuns, rolling, want, servingVersion };
 }

@@ -42,7 +42,7 @@ async function loadModel(name) {
     const full = await Promise.all(runs.map((r) => (isFinal(r.status) ? r : api('GET', `/v1/runs/${enc(r.id)}`))));
     const revs = [...new Set(full.map((r) => r.revision))];
     const specs = {};
-    await Promise.all(revs.map(async (rev) => { specs[rev] = await revisionSpec(name, rev).catch(() => null); }));
+    await Promise.all(revs.map(async (rev) => { specs[rev] = await revisionSpec(name, rev, detail).catch(() => null); }));
     if (detail.spec) specs[detail.revision] = detail.spec;
     return { detail, runs: full, specs };
 }
@@ -71,24 +71,29 @@ export function ModelPage({ name }) {
     // What changed since the last look, as lines of the live view.
     useEffect(() => {
         if (!st) return;
-        const lines = [];
         const before = prev.current;
-        const now = new Date().toISOString();
-        for (const r of st.replicaRuns) {
-            const was = before?.replicaRuns.find((x) => x.id === r.id);
-            const label = r.version ? `version ${r.version}` : `revision ${shortDigest(r.revision)}`;
-            if (!was && before) lines.push(`${label} (${r.id}) started rolling out`);
-            if (was && r.containers.length > was.containers.length) lines.push(`${label}: replica ${r.containers.length} of ${st.want} is healthy and in rotation`);
-            if (was && r.containers.length < was.containers.length) lines.push(`${label}: a replica was drained and stopped (${r.containers.length} left)`);
-            if (was && was.status !== r.status) lines.push(`${label}: ${r.status}${r.reason ? ` (${r.reason})` : ''}`);
-        }
-        for (const w of before?.replicaRuns ?? []) {
-            if (!st.replicaRuns.find((x) => x.id === w.id)) {
-                const r = q.data.runs.find((x) => x.id === w.id);
-                lines.push(`${w.version ? `version ${w.version}` : `revision ${shortDigest(w.revision)}`}: ${r?.status ?? 'gone'}${r?.reason ? ` (${r.reason})` : ''}`);
-            }
-        }
         prev.current = st;
+        if (!before) return;
+        const lines = [];
+        const now = new Date().toISOString();
+        const label = (r) => (r.version ? `version ${r.version}` : `revision ${shortDigest(r.revision)}`);
+        for (const r of st.replicaRuns) {
+            const was = before.replicaRuns.find((x) => x.id === r.id);
+            if (!was) {
+                lines.push(`${label(r)} (${r.id}): rollout started, ${r.status}`);
+                continue;
+            }
+            if (r.containers.length > was.containers.length) lines.push(`${label(r)}: replica ${r.containers.length} of ${st.want} started, waiting for its health check`);
+            if (r.containers.length < was.containers.length) lines.push(`${label(r)}: a replica was drained and stopped (${r.containers.length} left)`);
+            for (let h = was.healthy + 1; h <= r.healthy; h++) lines.push(`${label(r)}: replica ${h} of ${st.want} is healthy and in rotation`);
+            if (was.status !== r.status) lines.push(`${label(r)}: ${r.status}${r.reason ? ` (${r.reason})` : ''}`);
+        }
+        for (const w of before.replicaRuns) {
+            if (st.replicaRuns.find((x) => x.id === w.id)) continue;
+            const r = q.data.runs.find((x) => x.id === w.id);
+            if (w.containers.length) lines.push(`${label(w)}: ${w.containers.length === 1 ? 'its last replica was' : 'its replicas were'} drained and stopped`);
+            lines.push(`${label(w)}: ${r?.status ?? 'gone'}${r?.reason ? ` (${r.reason})` : ''}`);
+        }
         if (lines.length) setTimeline((t) => [...t, ...lines.map((text, i) => ({ key: `${now}-${t.length + i}`, time: now, text }))]);
     }, [q.data]);
 
@@ -117,10 +122,11 @@ export function ModelPage({ name }) {
                                     <h3>{r.version ? `Version ${r.version}` : `Revision ${shortDigest(r.revision)}`} <Status status={r.status} /></h3>
                                     <p><Link href={`/ui/runs/${r.id}`}>{r.id}</Link>{r.degraded ? <span class="error-text"> · degraded: {r.degraded}</span> : null}{r.replacements ? ` · ${r.replacements} replaced` : ''}</p>
                                     <ul class="slots" aria-label={`Replicas of ${r.id}`}>
-                                        {Array.from({ length: st.want }, (_, i) => {
-                                            const c = r.containers[i];
-                                            return <li class={c ? 'up' : 'down'}>{c ? <>replica {i + 1}: <code>{c.slice(0, 12)}</code> {r.status === 'ready' ? 'in rotation' : 'healthy'}</> : `replica ${i + 1}: ${r.status === 'starting' || r.status === 'creating' ? 'starting…' : 'none'}`}</li>;
-                                        })}
+                                        {r.slots.map((sl, i) => (
+                                            <li class={sl.state === 'in rotation' ? 'up' : sl.container ? 'wait' : 'down'}>
+                                                replica {i + 1}: {sl.container ? <><code>{sl.container.slice(0, 12)}</code> {sl.state}</> : r.status === 'ready' ? 'none' : 'not started yet'}
+                                            </li>
+                                        ))}
                                     </ul>
                                 </div>
                             ))}
@@ -146,7 +152,7 @@ export function ModelPage({ name }) {
                             <td>{formatTime(h.first)}</td>
                             <td>{h.runs.map((r) => <Link href={`/ui/runs/${r.id}`} class="run-chip">{r.status}</Link>)}</td>
                             <td>{h.lastStatus}{h.lastReason ? ` (${h.lastReason})` : ''}</td>
-                            <td>{!h.current && <ConfirmButton label="Roll back here" title={`Roll ${name} back to ${shortDigest(h.revision)}?`} confirmLabel="Roll back"
+                            <td>{!h.current && isFinal(h.lastStatus) && <ConfirmButton label="Roll back here" title={`Roll ${name} back to ${shortDigest(h.revision)}?`} confirmLabel="Roll back"
                                 body="A new run of this revision is rolled out one replica at a time." action={rollback(h.revision)} />}</td>
                         </tr>
                     ))}</tbody>

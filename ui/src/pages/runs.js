@@ -6,6 +6,7 @@ import { formatTime, runDuration, shortDigest, STATUSES, KINDS } from '../lib/fo
 
 export function Runs({ search }) {
     const filters = P.filtersFromSearch(search);
+    const limit = P.pageSizeFromSearch(search);
     const [form, setForm] = useState(filters);
     const [pager, setPager] = useState(P.initialPager());
     const [runs, setRuns] = useState(null);
@@ -20,7 +21,7 @@ export function Runs({ search }) {
 
     useEffect(() => {
         let stale = false;
-        api('GET', `/v1/runs?${P.runsQuery(filters, cursor)}`).then(
+        api('GET', `/v1/runs?${P.runsQuery(filters, cursor, limit)}`).then(
             (r) => {
                 if (stale) return;
                 setRuns(r.runs);
@@ -38,7 +39,7 @@ export function Runs({ search }) {
 
     const submit = (e) => {
         e.preventDefault();
-        navigate(`/ui/runs${P.searchFromFilters(form)}`);
+        navigate(`/ui/runs${P.searchFromFilters(form, limit)}`);
     };
     const toggle = (id) => setSelected((s) => (s.includes(id) ? s.filter((x) => x !== id) : [...s.slice(-1), id]));
     const field = (k) => ({ value: form[k], onInput: (e) => setForm({ ...form, [k]: e.currentTarget.value }), onChange: (e) => setForm({ ...form, [k]: e.currentTarget.value }) });
@@ -90,7 +91,7 @@ export function Runs({ search }) {
             )}
             <nav class="pager" aria-label="Pages of runs">
                 <button type="button" class="secondary" disabled={!P.hasPrev(pager)} onClick={() => setPager(P.prevPage)}>Newer</button>
-                <span>Page {pager.index + 1}</span>
+                <span aria-live="polite" id="page-no">Page {pager.index + 1}</span>
                 <button type="button" class="secondary" disabled={!P.hasNext(pager)} onClick={() => setPager(P.nextPage)}>Older</button>
             </nav>
         </section>
