@@ -26,6 +26,7 @@
 #include "schema.h"
 #include "spec.h"
 #include "store.h"
+#include "ui.h"
 
 /* arg is the {name} or {id} segment of the path, NULL for fixed paths. */
 typedef int (*handler_fn)(struct cass_api_request *req, const char *arg,
@@ -538,7 +539,9 @@ static int h_runs_logs(struct cass_api_request *req, const char *id, struct cass
 
 bool cass_routes_inline(const char *method, const char *path)
 {
-    return strcmp(method, "GET") == 0 && strcmp(path, "/healthz") == 0;
+    /* The dashboard's files are in memory too. */
+    return (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0) &&
+           (strcmp(path, "/healthz") == 0 || cass_ui_is_static(path));
 }
 
 void cass_routes_cancel_streams(void)
@@ -774,7 +777,34 @@ static const struct route routes[] = {
     {"GET", "/v1/tokens", h_tokens_list, CASS_SCOPE_READ},
     {"DELETE", "/v1/tokens/{id}", h_tokens_delete, CASS_SCOPE_READ},
     {"GET", "/v1/audit", h_audit, CASS_SCOPE_ADMIN},
+    /* The dashboard's session (ui.c): anyone may try, whoami says who. */
+    {"POST", "/ui/api/login", cass_ui_login, CASS_SCOPE_NONE},
+    {"POST", "/ui/api/logout", cass_ui_logout, CASS_SCOPE_NONE},
+    {"GET", "/ui/api/whoami", cass_ui_whoami, CASS_SCOPE_NONE},
 };
+
+int cass_routes_header_add(struct cass_api_reply *reply, const char *name, const char *value)
+{
+    if (reply->nheaders >= CASS_API_HEADERS_MAX)
+        return -1;
+    char *v = strdup(value);
+    if (!v)
+        return -1;
+    reply->headers[reply->nheaders++] = (struct cass_api_header){.name = name, .value = v};
+    return 0;
+}
+
+void cass_routes_reply_clear(struct cass_api_reply *reply)
+{
+    json_decref(reply->body);
+    json_decref(reply->audit_detail);
+    free(reply->text);
+    for (unsigned i = 0; i < reply->nheaders; i++)
+        free(reply->headers[i].value);
+    if (reply->stream_read && reply->stream_free)
+        reply->stream_free(reply->stream_ctx);
+    *reply = (struct cass_api_reply){0};
+}
 
 void cass_routes_foreach(void (*fn)(const char *method, const char *path, void *ctx), void *ctx)
 {
@@ -836,6 +866,8 @@ int cass_routes_handle(struct cass_api_request *req, struct cass_api_reply *repl
 {
     int path_known = 0, has_arg = 0;
     char arg[128];
+    if (cass_ui_is_static(req->path))
+        return cass_ui_static(req, reply, err);
     for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
         if (!route_match(&routes[i], req->path, arg, sizeof(arg), &has_arg))
             continue;
@@ -844,6 +876,11 @@ int cass_routes_handle(struct cass_api_request *req, struct cass_api_reply *repl
         if (strcmp(routes[i].method, req->method) == 0 ||
             (strcmp(req->method, "HEAD") == 0 && strcmp(routes[i].method, "GET") == 0)) {
             reply->allow[0] = '\0'; /* gathered from the routes before: not a 405 */
+            if (req->csrf_error[0]) {
+                reply->status = 403;
+                reply->problem_type = CASS_PROBLEM_CSRF;
+                return cass_error_set(err, CASS_ERR_FORBIDDEN, "%s", req->csrf_error);
+            }
             if (authorize(req, &routes[i], reply, err) < 0)
                 return -1;
             return routes[i].fn(req, has_arg ? arg : NULL, reply, err);

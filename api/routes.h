@@ -33,6 +33,26 @@ struct cass_api_request {
     /* Where it came from: the TCP listener (listen:) or the unix socket;
      * who.from says who there ("ADDR:PORT" on TCP, "uid:N" on the socket). */
     bool network;
+    bool tls; /* the connection is HTTPS: the dashboard's cookies are Secure */
+    /* The dashboard's session (auth.h): who was authenticated by the
+     * session cookie (no Authorization header), whose secret is kept here
+     * for the CSRF check; credential says a token was shown at all (a
+     * header or the cookie), for the audit of refusals. */
+    bool via_cookie;
+    bool credential;
+    /* Set when a state-changing request fails the CSRF check (the session
+     * cookie without its X-CSRF-Token, or another site's Origin): every
+     * route answers it 403. */
+    char csrf_error[200];
+};
+
+/* The response headers a handler may add: Set-Cookie, Location and the
+ * dashboard's security headers. */
+#define CASS_API_HEADERS_MAX 10
+
+struct cass_api_header {
+    const char *name; /* static */
+    char *value;      /* owned */
 };
 
 struct cass_api_reply {
@@ -54,14 +74,32 @@ struct cass_api_reply {
     unsigned retry_after;     /* seconds; sent as Retry-After when not 0 */
     const char *problem_type; /* static; on failure, the problem's type instead of the kind's */
     char allow[64];           /* a 405: the methods the path serves ("GET, HEAD"), sent as Allow */
-    int audit;                /* state-changing: append to the audit log */
-    json_t *audit_detail;     /* owned, may be NULL */
+    /* A body sent as it is, never copied (an embedded file): static. */
+    const void *data;
+    size_t data_len;
+    const char *cache_control; /* static; NULL: no-store */
+    struct cass_api_header headers[CASS_API_HEADERS_MAX];
+    unsigned nheaders;
+    bool audit_refusal;   /* audit this 401 as a refusal (a failed login) */
+    bool not_refusal;     /* a 401 that answers a question ("who am I?"): not audited */
+    int audit;            /* state-changing: append to the audit log */
+    json_t *audit_detail; /* owned, may be NULL */
 };
 
 /* The problem types of the router's own answers, so that a client (and
  * tests/openapi) tells "no such route" from a handler's 404 ("no such spec"). */
 #define CASS_PROBLEM_NO_ROUTE "urn:cassiny:problem:no-such-route"
 #define CASS_PROBLEM_NO_METHOD "urn:cassiny:problem:method-not-allowed"
+/* A state-changing request refused by the CSRF check (403). */
+#define CASS_PROBLEM_CSRF "urn:cassiny:problem:csrf"
+
+/* Adds a response header (name static, value copied); 0, or -1 when the
+ * reply has CASS_API_HEADERS_MAX already or memory is out. */
+int cass_routes_header_add(struct cass_api_reply *reply, const char *name, const char *value);
+
+/* Frees what reply owns (body, text, headers, a stream not handed on) and
+ * zeroes it. */
+void cass_routes_reply_clear(struct cass_api_reply *reply);
 
 /* Routes one request. On success fills reply (status and body or text) and
  * returns 0; on failure returns -1 with *err (and optionally reply->status

@@ -84,6 +84,7 @@ struct conn {
     struct cass_hub_conn hc;
     bool over_limit;                 /* accepted past limits.maxConnections: answered 503 */
     bool network;                    /* on the TCP listener */
+    bool tls;                        /* over TLS */
     bool client_cert;                /* a client certificate signed by clientCA is required */
     bool cert_ok;                    /* and it was checked */
     unsigned uid;                    /* the unix socket's peer; -1 when unknown */
@@ -130,21 +131,11 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
     return r;
 }
 
-static void reply_clear(struct cass_api_reply *reply)
-{
-    json_decref(reply->body);
-    json_decref(reply->audit_detail);
-    free(reply->text);
-    if (reply->stream_read && reply->stream_free)
-        reply->stream_free(reply->stream_ctx);
-    *reply = (struct cass_api_reply){0};
-}
-
 static void request_free(struct request *r)
 {
     if (!r)
         return;
-    reply_clear(&r->reply);
+    cass_routes_reply_clear(&r->reply);
     free(r->body);
     free(r);
 }
@@ -157,6 +148,7 @@ struct extras {
     unsigned retry_after;
     const char *allow;
     bool close;
+    const struct cass_api_reply *reply; /* its headers and cache_control, when set */
 };
 
 static enum MHD_Result queue(struct MHD_Connection *conn, unsigned status,
@@ -165,9 +157,15 @@ static enum MHD_Result queue(struct MHD_Connection *conn, unsigned status,
 {
     if (!resp)
         return MHD_NO;
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
-    MHD_add_response_header(resp, "Cache-Control", "no-store");
+    /* A 204 or 304 has no body, so no type either. */
+    if (status != 204 && status != 304)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+    const struct cass_api_reply *reply = x->reply;
+    MHD_add_response_header(resp, "Cache-Control",
+                            reply && reply->cache_control ? reply->cache_control : "no-store");
     MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    for (unsigned i = 0; reply && i < reply->nheaders; i++)
+        MHD_add_response_header(resp, reply->headers[i].name, reply->headers[i].value);
     char num[32];
     if (x->event_id >= 0) {
         snprintf(num, sizeof(num), "%lld", x->event_id);
@@ -251,7 +249,7 @@ static ssize_t stream_reader(void *cls, uint64_t pos, char *buf, size_t max)
 static void stream_done(void *cls)
 {
     struct stream *st = cls;
-    reply_clear(&st->reply);
+    cass_routes_reply_clear(&st->reply);
     free(st);
 }
 
@@ -334,25 +332,73 @@ static struct conn *conn_of(struct MHD_Connection *conn)
 }
 
 /* Who is calling: on the unix socket its peer's uid, the local admin; on the
- * TCP listener the user of the bearer token it shows (nobody, with the
- * reason, when none or a bad one). Where it came from is the connection's
- * (on_connection). */
+ * TCP listener the user of the bearer token it shows, or without an
+ * Authorization header the token of the dashboard's session cookie (nobody,
+ * with the reason, when none or a bad one). A state-changing request must
+ * come from no other site's page (Origin), and one the session cookie
+ * authenticated must repeat its CSRF value (auth.h); req->csrf_error says
+ * why not. Where it came from is the connection's (on_connection). */
 static void principal_of(struct cass_server *s, struct MHD_Connection *conn,
                          struct cass_api_request *req)
 {
     const struct conn *c = conn_of(conn);
     req->network = !c || c->network; /* unknown: the stricter side */
+    req->tls = c && c->tls;
+    const char *cookies = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Cookie");
+    char secret[CASS_AUTH_SECRET_MAX + 1] = "";
+    size_t secret_len = 0;
     if (!req->network) {
         cass_auth_local(&req->who, c->uid);
+    } else if (cass_routes_inline(req->method, req->path)) {
+        /* Answered on the event loop to anyone (/healthz, the dashboard's
+         * files, which a browser asks for with the session cookie): no
+         * token is looked up in the store there. */
     } else {
         _cleanup_error_ struct cass_error *aerr = NULL;
         const char *authz =
             MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
-        if (cass_auth_bearer(s->d, authz, c ? c->from : "unknown", &req->who, &aerr) < 0)
+        const char *session =
+            authz && *authz ? NULL
+                            : cass_auth_cookie_find(cookies, CASS_AUTH_SESSION_COOKIE, &secret_len);
+        int rc;
+        if (session && cass_auth_cookie_safe(session, secret_len)) {
+            memcpy(secret, session, secret_len);
+            secret[secret_len] = '\0';
+            req->credential = true;
+            rc = cass_auth_secret(s->d, secret, c ? c->from : "unknown", &req->who, &aerr);
+            req->via_cookie = rc == 0;
+            if (rc < 0)
+                cass_error_prefix(&aerr, "the session cookie (log in again)");
+        } else if (session) {
+            req->credential = true;
+            rc = cass_error_set(&aerr, CASS_ERR_UNAUTHORIZED,
+                                "the session cookie holds no token (log in again)");
+        } else {
+            req->credential = authz && *authz;
+            rc = cass_auth_bearer(s->d, authz, c ? c->from : "unknown", &req->who, &aerr);
+        }
+        if (rc < 0)
             snprintf(req->auth_error, sizeof(req->auth_error), "%s",
                      aerr && aerr->message ? aerr->message : "not authenticated");
     }
     snprintf(req->actor, sizeof(req->actor), "%s", req->who.from);
+    if (!strcmp(req->method, "GET") || !strcmp(req->method, "HEAD"))
+        return;
+    const char *origin = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Origin");
+    const char *host = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
+    _cleanup_error_ struct cass_error *cerr = NULL;
+    if (!cass_auth_same_origin(origin, host))
+        snprintf(req->csrf_error, sizeof(req->csrf_error),
+                 "csrf: a change asked from the page of another site (Origin %.60s, Host %.60s)",
+                 origin, host ? host : "none");
+    /* A login acts on no one's authority but its body's token: a session
+     * cookie it comes with (another user's, an old one) needs no value. */
+    else if (req->via_cookie && strcmp(req->path, "/ui/api/login") != 0 &&
+             cass_auth_csrf_check(
+                 s->d->session_key_set ? s->d->session_key : NULL, secret, secret_len,
+                 MHD_lookup_connection_value(conn, MHD_HEADER_KIND, CASS_AUTH_CSRF_HEADER), cookies,
+                 &cerr) < 0)
+        snprintf(req->csrf_error, sizeof(req->csrf_error), "%s", cerr->message);
 }
 
 /* At most this many 401s without any token are audited per second: a
@@ -377,14 +423,13 @@ static bool anonymous_refusal_audited(void)
 static void audit_request(struct cass_server *s, const struct cass_api_request *req,
                           const struct cass_api_reply *reply)
 {
-    const char *authz = req->conn ? MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND,
-                                                                MHD_HTTP_HEADER_AUTHORIZATION)
-                                  : NULL;
-    bool anonymous = reply->status == 401 && (!authz || !*authz);
-    bool refused = reply->status == 403 ||
-                   (reply->status == 401 && !anonymous && !strstr(req->auth_error, " is revoked") &&
-                    !strstr(req->auth_error, " is expired")) ||
-                   (anonymous && anonymous_refusal_audited());
+    bool anonymous =
+        reply->status == 401 && !req->credential && !reply->audit_refusal && !reply->not_refusal;
+    bool refused =
+        reply->status == 403 || (reply->status == 401 && reply->audit_refusal) ||
+        (reply->status == 401 && req->credential && !strstr(req->auth_error, " is revoked") &&
+         !strstr(req->auth_error, " is expired")) ||
+        (anonymous && anonymous_refusal_audited());
     if (!s->d->store || (!reply->audit && !refused))
         return;
     _cleanup_free_ char *action = NULL;
@@ -455,10 +500,12 @@ static void handle(struct cass_server *s, struct request *r)
         if (reply->stream_read && reply->stream_free)
             reply->stream_free(reply->stream_ctx);
         reply->stream_read = NULL;
+        reply->data = NULL;
+        reply->cache_control = NULL;
         reply->body = p ? p : json_null();
         reply->content_type = CASS_MEDIA_PROBLEM;
         reply->status = status;
-    } else if (!reply->text && !reply->stream_read) {
+    } else if (!reply->text && !reply->stream_read && !reply->data) {
         reply->content_type = CASS_MEDIA_JSON;
     }
     count_status(method, reply->route, reply->status, r->arrived_ms);
@@ -472,7 +519,16 @@ static enum MHD_Result respond(struct cass_server *s, struct MHD_Connection *con
     struct cass_api_reply *reply = &r->reply;
     struct extras x = {.event_id = r->event_id,
                        .retry_after = reply->retry_after,
-                       .allow = reply->allow[0] ? reply->allow : NULL};
+                       .allow = reply->allow[0] ? reply->allow : NULL,
+                       .reply = reply};
+    if (reply->status == 204 || reply->status == 304)
+        return send_text(conn, reply->status, NULL, "", 0, &x);
+    if (reply->data)
+        /* Embedded and never freed: not copied. */
+        return queue(conn, reply->status,
+                     MHD_create_response_from_buffer(reply->data_len, (void *)reply->data,
+                                                     MHD_RESPMEM_PERSISTENT),
+                     reply->content_type, &x);
     if (reply->stream_read && strcmp(r->method, "HEAD") == 0) {
         /* libmicrohttpd (0.9.75) ends a chunked answer to HEAD with a last
          * chunk, a body that HEAD must not have (clients fail to parse the
@@ -707,6 +763,7 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
     /* The hub's deadline bounds the TLS handshake too: it runs from here. */
     c->hc.tls = l->tls;
     c->network = l->network;
+    c->tls = l->tls;
     c->client_cert = l->client_cert;
     peer_of(conn, c);
     if (l->client_cert) {

@@ -89,32 +89,44 @@ struct cass_daemon *cass_daemon_new(json_t *config)
     return d;
 }
 
-int cass_daemon_instance_load(struct cass_daemon *d, struct cass_error **err)
+int cass_daemon_state_value(const struct cass_daemon *d, const char *name, size_t nbytes, char *buf,
+                            size_t n, struct cass_error **err)
 {
     _cleanup_free_ char *path = NULL;
-    if (asprintf(&path, "%s/instance", cass_daemon_config_str(d, "stateDir")) < 0)
+    if (asprintf(&path, "%s/%s", cass_daemon_config_str(d, "stateDir"), name) < 0)
         return cass_error_set(err, CASS_ERR_NOMEM, "out of memory");
-    char buf[64] = {0};
+    char got[160] = {0};
     _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd >= 0) {
-        ssize_t n = read(fd, buf, sizeof(buf) - 1);
-        while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
-            buf[--n] = '\0';
-        if (n < 8 || n >= (ssize_t)sizeof(d->instance) ||
-            strspn(buf, "abcdefghijklmnopqrstuvwxyz0123456789") != (size_t)n)
-            return cass_error_set(err, CASS_ERR_IO, "%s: not an instance id", path);
+        ssize_t len = read(fd, got, sizeof(got) - 1);
+        while (len > 0 && (got[len - 1] == '\n' || got[len - 1] == ' '))
+            got[--len] = '\0';
+        if (len < 8 || len >= (ssize_t)n ||
+            strspn(got, "abcdefghijklmnopqrstuvwxyz0123456789") != (size_t)len)
+            return cass_error_set(err, CASS_ERR_IO, "%s: not a value of this daemon", path);
     } else if (errno == ENOENT) {
-        unsigned char raw[12];
-        if (cass_hash_random(raw, sizeof(raw), err) < 0)
+        unsigned char raw[64];
+        if (nbytes > sizeof(raw) || 2 * nbytes >= n)
+            return cass_error_set(err, CASS_ERR_INTERNAL, "%s: %zu bytes do not fit", path, nbytes);
+        if (cass_hash_random(raw, nbytes, err) < 0)
             return -1;
-        for (size_t i = 0; i < sizeof(raw); i++)
-            snprintf(buf + 2 * i, 3, "%02x", raw[i]);
+        for (size_t i = 0; i < nbytes; i++)
+            snprintf(got + 2 * i, 3, "%02x", raw[i]);
         _cleanup_close_ int wfd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-        if (wfd < 0 || write(wfd, buf, strlen(buf)) != (ssize_t)strlen(buf) || fsync(wfd) < 0)
+        if (wfd < 0 || write(wfd, got, strlen(got)) != (ssize_t)strlen(got) || fsync(wfd) < 0)
             return cass_error_errno(err, errno, "write %s", path);
     } else {
         return cass_error_errno(err, errno, "open %s", path);
     }
+    snprintf(buf, n, "%s", got);
+    return 0;
+}
+
+int cass_daemon_instance_load(struct cass_daemon *d, struct cass_error **err)
+{
+    char buf[sizeof(d->instance)];
+    if (cass_daemon_state_value(d, "instance", 12, buf, sizeof(buf), err) < 0)
+        return -1;
     snprintf(d->instance, sizeof(d->instance), "%s", buf);
     snprintf(d->instance_label, sizeof(d->instance_label), "%s=%s", CASS_LABEL_INSTANCE, buf);
     return 0;

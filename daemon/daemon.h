@@ -5,6 +5,7 @@
 #include <jansson.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <time.h>
 
 #include "error.h"
@@ -30,6 +31,11 @@ struct cass_daemon {
     time_t started_at;
     char instance[40];       /* this state directory's id, for CASS_LABEL_INSTANCE */
     char instance_label[96]; /* "io.cassiny.instance=<id>" */
+    /* The key of the dashboard's CSRF values (auth.h), kept in the state
+     * directory; session_key_set false until it is loaded (then every
+     * cookie-authenticated change is refused). */
+    unsigned char session_key[32];
+    bool session_key_set;
     atomic_bool stopping;
 
     pthread_mutex_t engine_lock;
@@ -72,6 +78,12 @@ struct cass_engine *cass_daemon_engine(struct cass_daemon *d, struct cass_error 
 /* A daemon state around config (which it takes over); the caller adds the
  * store and starts the rest. */
 struct cass_daemon *cass_daemon_new(json_t *config);
+
+/* The value kept in stateDir/name: lowercase letters and digits, fewer
+ * than n, into buf; made once of nbytes random bytes in hex (a file of
+ * mode 0600) when there is none. */
+int cass_daemon_state_value(const struct cass_daemon *d, const char *name, size_t nbytes, char *buf,
+                            size_t n, struct cass_error **err);
 
 /* Reads the instance id kept in the state directory, creating it once. */
 int cass_daemon_instance_load(struct cass_daemon *d, struct cass_error **err);

@@ -15,6 +15,7 @@
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
+#include "auth.h"
 #include "cfg.h"
 #include "cleanup.h"
 #include "daemon.h"
@@ -392,7 +393,7 @@ int main(int argc, char **argv)
         goto out;
     if (mkdir_p(state_dir, 0700, &err) < 0 || mkdir_p(dirname(socket_copy), 0755, &err) < 0)
         goto fail;
-    if (cass_daemon_instance_load(d, &err) < 0)
+    if (cass_daemon_instance_load(d, &err) < 0 || cass_auth_key_load(d, &err) < 0)
         goto fail;
     d->store = cass_store_open(db_path, &err);
     if (!d->store)

@@ -6,7 +6,6 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <openssl/crypto.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -258,16 +257,6 @@ static enum MHD_Result problem(struct MHD_Connection *conn, unsigned status, con
 
 /* --- who is asking ------------------------------------------------------------- */
 
-/* Whether a equals b, in time that depends on neither (both hashed first:
- * their lengths do not show either). */
-static bool same_secret(const char *a, size_t na, const char *b)
-{
-    char ha[CASS_SHA256_HEX_LEN + 1], hb[CASS_SHA256_HEX_LEN + 1];
-    cass_hash_sha256_hex(a, na, ha);
-    cass_hash_sha256_hex(b, strlen(b), hb);
-    return CRYPTO_memcmp(ha, hb, CASS_SHA256_HEX_LEN) == 0;
-}
-
 /* The cookie's value for a notebook token: a digest of it, so that the
  * cookie never holds the token itself. */
 static void cookie_value(const char *token, char out[CASS_SHA256_HEX_LEN + 1])
@@ -276,30 +265,16 @@ static void cookie_value(const char *token, char out[CASS_SHA256_HEX_LEN + 1])
     cass_hash_sha256_hex(s, strlen(s), out);
 }
 
-/* The value of cookie name in a Cookie header (borrowed, with its length),
- * or NULL. */
-static const char *cookie_find(const char *header, const char *name, size_t *ret_len)
-{
-    size_t k = strlen(name);
-    for (const char *p = header; p && *p;) {
-        p += strspn(p, " \t;");
-        size_t n = strcspn(p, ";");
-        if (n > k && strncmp(p, name, k) == 0 && p[k] == '=') {
-            *ret_len = n - k - 1;
-            return p + k + 1;
-        }
-        p += n;
-    }
-    return NULL;
-}
-
-/* The Cookie header for Jupyter: the client's without the gateway's own
- * cookie (caller owns; NULL when nothing is left). */
+/* The Cookie header for Jupyter: the client's without Cassiny's own cookies
+ * ("cassiny-*": the gateway's, and the dashboard's session, which holds an
+ * API token, when the dashboard is served on the same host) (caller owns;
+ * NULL when nothing is left). */
 static char *cookies_upstream(const char *header)
 {
     if (!header)
         return NULL;
-    size_t k = strlen(CASS_NBGW_COOKIE);
+    static const char ours[] = "cassiny-";
+    size_t k = sizeof(ours) - 1;
     char *out = calloc(1, strlen(header) + 1);
     if (!out)
         return NULL;
@@ -307,7 +282,7 @@ static char *cookies_upstream(const char *header)
     for (const char *p = header; *p;) {
         p += strspn(p, " \t;");
         size_t n = strcspn(p, ";");
-        if (n && !(n > k && strncmp(p, CASS_NBGW_COOKIE, k) == 0 && p[k] == '=')) {
+        if (n && !(n > k && strncmp(p, ours, k) == 0)) {
             if (o)
                 out[o++] = ';', out[o++] = ' ';
             memcpy(out + o, p, n);
@@ -353,7 +328,7 @@ static enum who authenticate(struct cass_nbgw *n, struct MHD_Connection *conn, c
             return WHO_MALFORMED;
         }
         if (is_token) {
-            if (token && same_secret(v, vn, token))
+            if (token && cass_hash_same_secret(v, vn, token))
                 return WHO_TOKEN;
             *detail = "that is not this notebook's token";
             return WHO_WRONG;
@@ -385,7 +360,7 @@ static enum who authenticate(struct cass_nbgw *n, struct MHD_Connection *conn, c
             *detail = qn ? "the token is too long" : "the token is empty";
             return WHO_MALFORMED;
         }
-        if (token && same_secret(query, qn, token)) {
+        if (token && cass_hash_same_secret(query, qn, token)) {
             *login = true;
             return WHO_TOKEN;
         }
@@ -393,13 +368,13 @@ static enum who authenticate(struct cass_nbgw *n, struct MHD_Connection *conn, c
         return WHO_WRONG;
     }
     size_t cn = 0;
-    const char *cookie = cookie_find(MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Cookie"),
-                                     CASS_NBGW_COOKIE, &cn);
+    const char *cookie = cass_auth_cookie_find(
+        MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Cookie"), CASS_NBGW_COOKIE, &cn);
     if (cookie) {
         char want[CASS_SHA256_HEX_LEN + 1];
         if (token) {
             cookie_value(token, want);
-            if (same_secret(cookie, cn, want))
+            if (cass_hash_same_secret(cookie, cn, want))
                 return WHO_TOKEN;
         }
         *detail = "the login cookie is no longer valid (the notebook's token changed)";

@@ -2,7 +2,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <openssl/rand.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +34,24 @@ void cass_hash_sha256_hex(const void *data, size_t len, char out[CASS_SHA256_HEX
     if (!EVP_Digest(data, len, d, &n, EVP_sha256(), NULL))
         abort();
     to_hex(d, n, out);
+}
+
+void cass_hash_hmac_sha256_hex(const void *key, size_t key_len, const void *data, size_t len,
+                               char out[CASS_SHA256_HEX_LEN + 1])
+{
+    unsigned char d[EVP_MAX_MD_SIZE];
+    unsigned n = 0;
+    if (!HMAC(EVP_sha256(), key, (int)key_len, data, len, d, &n))
+        abort();
+    to_hex(d, n, out);
+}
+
+bool cass_hash_same_secret(const char *a, size_t a_len, const char *b)
+{
+    char ha[CASS_SHA256_HEX_LEN + 1], hb[CASS_SHA256_HEX_LEN + 1];
+    cass_hash_sha256_hex(a, a_len, ha);
+    cass_hash_sha256_hex(b, strlen(b), hb);
+    return CRYPTO_memcmp(ha, hb, CASS_SHA256_HEX_LEN) == 0;
 }
 
 struct cass_hash_ctx *cass_hash_new(void)

@@ -2,6 +2,7 @@
 #ifndef CASS_HASH_H
 #define CASS_HASH_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "error.h"
@@ -10,6 +11,14 @@
 
 /* Writes the lowercase hex digest of data and a NUL to out (65 bytes). */
 void cass_hash_sha256_hex(const void *data, size_t len, char out[CASS_SHA256_HEX_LEN + 1]);
+
+/* Writes the lowercase hex HMAC-SHA256 of data under key and a NUL to out. */
+void cass_hash_hmac_sha256_hex(const void *key, size_t key_len, const void *data, size_t len,
+                               char out[CASS_SHA256_HEX_LEN + 1]);
+
+/* Whether a equals b (NUL-terminated), in time that depends on neither:
+ * both are hashed first, so that their lengths do not show either. */
+bool cass_hash_same_secret(const char *a, size_t a_len, const char *b);
 
 /* Streaming digest for files and manifests. */
 struct cass_hash_ctx;

@@ -17,10 +17,13 @@ for a in "$@"; do
     *) echo "usage: $0 [--with-images] [--with-deb]" >&2; exit 2 ;;
     esac
 done
-# node and npm, for the API contract's linters (tests/openapi): Debian's,
-# unless a node with its npm is there already (the nodejs of another
-# repository brings npm and conflicts with Debian's npm package).
+# node and npm, to build the dashboard (ui/) and for the API contract's
+# linters (tests/openapi): Debian's, unless a node with its npm is there
+# already (the nodejs of another repository brings npm and conflicts with
+# Debian's npm package). chromium: the browser the dashboard's end-to-end
+# tests drive (tests/ui, headless).
 command -v npm >/dev/null 2>&1 || pkgs="$pkgs nodejs npm"
+command -v chromium >/dev/null 2>&1 || pkgs="$pkgs chromium"
 missing=""
 for p in $pkgs; do
     dpkg-query -W -f '${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"

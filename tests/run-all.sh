@@ -105,6 +105,8 @@ for r in replay_spec replay_rest replay_engine; do
     tally_plain_log "$r" "tests/fuzz/$r.log"
 done
 tally_plain_log check_man tests/check_man.log
+# The front-end's unit tests (npm test in ui/), run by make check too.
+tally_plain_log check_ui_js tests/check_ui_js.log
 if [ $status -ne 0 ]; then
     echo "make check failed:"
     grep -E '^(FAIL|ERROR|XPASS)' check.log || tail -n 40 check.log

@@ -4,12 +4,13 @@
 # cassinyctl, starts a Docker Engine if none answers, builds the notebook
 # image from Debian packages if it is missing, starts cassinyd with its state
 # in /var/lib/cassiny, applies examples/notebook.yaml and prints the URL of
-# the running Jupyter. Running it again is harmless: what is already there is
+# the running Jupyter and of the web dashboard. Running it again is harmless: what is already there is
 # kept, and an unchanged spec is not relaunched.
 set -euo pipefail
 src=$(cd "$(dirname "$0")/../.." && pwd)
 [ "$(id -u)" = 0 ] || { echo "up: run as root" >&2; exit 2; }
 step() { printf '==> %s\n' "$*" >&2; }
+ui_port=8470
 
 step "dependencies"
 "$src/packaging/install-deps.sh" --with-images
@@ -27,7 +28,14 @@ make -j"$(nproc)" >make.log 2>&1 || { tail -n 40 make.log; exit 1; }
 make install >/dev/null
 getent group cassiny >/dev/null || groupadd --system cassiny
 mkdir -p /etc/cassiny
-[ -f /etc/cassiny/cassinyd.yaml ] || install -m 0644 "$src/packaging/cassinyd.yaml" /etc/cassiny/cassinyd.yaml
+if [ ! -f /etc/cassiny/cassinyd.yaml ]; then
+    install -m 0644 "$src/packaging/cassinyd.yaml" /etc/cassiny/cassinyd.yaml
+    # The dashboard for this machine's browsers: the API on loopback TCP
+    # too, plain HTTP (the daemon takes that on loopback only; a team's
+    # server uses listen.tls instead, docs/dashboard.md).
+    printf '\n# Added by packaging/quickstart/up.sh: the API and the dashboard (/ui/)\n# on loopback TCP for this machine (docs/dashboard.md).\nlisten: {address: 127.0.0.1, port: %s}\n' \
+        "$ui_port" >>/etc/cassiny/cassinyd.yaml
+fi
 
 step "Docker Engine"
 CASS_ENGINE_PIDFILE=/run/cassiny-dockerd.pid "$src/packaging/engine.sh" start
@@ -81,5 +89,28 @@ cassinyctl apply -f "$src/examples/notebook.yaml" --wait
 url=$(cassinyctl open churn-analysis)
 code=$(curl -s -o /dev/null -w '%{http_code}' "${url%%/\?*}/api/status?token=${url#*token=}")
 [ "$code" = 200 ] || { echo "up: Jupyter answered $code" >&2; exit 1; }
+
+step "the dashboard"
+# A token of user admin (scope admin) to log in with, kept in a file of
+# root's: made once, again only when that one no longer works.
+listen_port=$(sed -n 's/^listen: {address: 127\.0\.0\.1, port: \([0-9]*\)}$/\1/p' /etc/cassiny/cassinyd.yaml)
+dashboard=""
+if [ -n "$listen_port" ]; then
+    tokfile=/root/.config/cassiny/dashboard-token
+    if ! [ -s "$tokfile" ] || ! curl -fsS -o /dev/null -H "Authorization: Bearer $(cat "$tokfile")" \
+        "http://127.0.0.1:$listen_port/ui/api/whoami"; then
+        install -d -m 0700 "$(dirname "$tokfile")"
+        (umask 077 && cassinyctl -o json token create --user admin --scope admin --name dashboard |
+            jq -r .secret >"$tokfile")
+    fi
+    code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$listen_port/ui/")
+    [ "$code" = 200 ] || { echo "up: the dashboard answered $code" >&2; exit 1; }
+    dashboard="http://127.0.0.1:$listen_port/ui/ (log in with the token in $tokfile)"
+fi
 echo
 echo "Jupyter is running: $url"
+if [ -n "$dashboard" ]; then
+    echo "The dashboard: $dashboard"
+else
+    echo "The dashboard: /etc/cassiny/cassinyd.yaml has no loopback listen:, see docs/dashboard.md"
+fi

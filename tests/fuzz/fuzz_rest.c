@@ -22,8 +22,9 @@
  * instrumented, so it would only slow the fuzzer down) and keeps query
  * values byte for byte as libmicrohttpd hands them over.
  *
- * Every answer must have a status from 100 to 599, a 2xx must carry a body,
- * text or stream, and no request may cause a 500: each is a bug (abort).
+ * Every answer must have a status from 100 to 599, a 2xx but 204 must carry a
+ * body, text, an embedded file or stream, and no request may cause a 500:
+ * each is a bug (abort).
  *
  * The daemon's state grows with every apply: it is thrown away and made
  * anew every RESET_EVERY inputs, and at exit. Each input waits for the
@@ -211,7 +212,7 @@ static void handle(const char *method, const char *uri, const char *content_type
         status = reply.status;
         if (reply.stream_read) {
             drain(&reply);
-        } else if (!reply.text) {
+        } else if (!reply.text && !reply.data && status != 204 && status != 304) {
             _cleanup_free_ char *text =
                 reply.body ? json_dumps(reply.body, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
             if (!text) {
@@ -230,9 +231,8 @@ static void handle(const char *method, const char *uri, const char *content_type
         cass_store_audit_append(d->store, req.actor, method, path, (int)status, reply.audit_detail,
                                 &aerr);
     }
-    json_decref(reply.body);
-    json_decref(reply.audit_detail);
-    free(reply.text);
+    reply.stream_read = NULL; /* drained and freed above */
+    cass_routes_reply_clear(&reply);
     settle();
 }
 

@@ -70,6 +70,16 @@ cleanup_daemon() {
     [ -n "${WORK:-}" ] && rm -rf "$WORK"
 }
 
+# remove_instances_under DIR: the containers of every daemon whose state
+# directory is DIR/*/state (a suite that starts several), removed.
+remove_instances_under() {
+    local inst
+    for inst in $(cat "$1"/*/state/instance 2>/dev/null); do
+        docker rm -f $(docker ps -aq --filter "label=io.cassiny.instance=$inst") >/dev/null 2>&1
+    done
+    true
+}
+
 # api METHOD PATH [curl args]: prints "STATUS CONTENT-TYPE" and leaves the body in $WORK/body
 api() {
     local m=$1 p=$2

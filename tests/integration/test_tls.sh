@@ -20,10 +20,7 @@ HTTPD=cassiny/tls-httpd-$$:v1
 PKI="$ROOT/pki"
 cleanup() {
     stop_daemon
-    local inst
-    for inst in $(cat "$ROOT"/*/state/instance 2>/dev/null); do
-        docker rm -f $(docker ps -aq --filter "label=io.cassiny.instance=$inst") >/dev/null 2>&1
-    done
+    remove_instances_under "$ROOT"
     docker rm -f $(docker ps -aq --filter "label=io.cassiny.test=$P") >/dev/null 2>&1
     docker rmi "$HTTPD" >/dev/null 2>&1
     rm -rf "$ROOT"

@@ -246,9 +246,10 @@ const checkAnswer = (where, op, res) => {
         const v = res.headers[h.toLowerCase()];
         const hs = deref(spec).schema;
         check(v !== undefined, `${where}: ${res.status} carries ${h}`);
-        if (v !== undefined && hs) {
-            const err = validates(hs, hs.type === 'integer' ? Number(v) : v);
-            check(!err, `${where}: ${h} ${v} validates`, err);
+        // A header sent more than once (Set-Cookie) comes as a list: each validates.
+        for (const one of v !== undefined && hs ? [v].flat() : []) {
+            const err = validates(hs, hs.type === 'integer' ? Number(one) : one);
+            check(!err, `${where}: ${h} ${one} validates`, err);
         }
     }
 };

@@ -28,6 +28,20 @@ START_TEST(sha256_known_vectors)
 }
 END_TEST
 
+/* RFC 4231, test case 2; and the comparison of secrets. */
+START_TEST(hmac_and_same_secret)
+{
+    char out[CASS_SHA256_HEX_LEN + 1];
+    const char *data = "what do ya want for nothing?";
+    cass_hash_hmac_sha256_hex("Jefe", 4, data, strlen(data), out);
+    ck_assert_str_eq(out, "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+    ck_assert(cass_hash_same_secret("abc", 3, "abc"));
+    ck_assert(!cass_hash_same_secret("abc", 2, "abc"));
+    ck_assert(!cass_hash_same_secret("abd", 3, "abc"));
+    ck_assert(!cass_hash_same_secret("", 0, "abc"));
+}
+END_TEST
+
 START_TEST(sha256_file)
 {
     char path[] = "/tmp/cass-hash-XXXXXX";
@@ -65,6 +79,7 @@ int main(void)
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, sha256_known_vectors);
     tcase_add_test(tc, sha256_file);
+    tcase_add_test(tc, hmac_and_same_secret);
     tcase_add_test(tc, random_tokens);
     suite_add_tcase(s, tc);
     return cass_check_run(s);

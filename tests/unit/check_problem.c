@@ -55,10 +55,9 @@ static struct result call(struct cass_daemon *d, const char *method, const char 
         r.body = cass_problem_from_error(r.err);
     } else {
         r.status = reply.status;
-        r.body = reply.body ? reply.body : json_string(reply.text ? reply.text : "");
+        r.body = reply.body ? json_incref(reply.body) : json_string(reply.text ? reply.text : "");
     }
-    free(reply.text);
-    json_decref(reply.audit_detail);
+    cass_routes_reply_clear(&reply);
     return r;
 }
 

@@ -1,0 +1,77 @@
+// The REST API, same origin, with the session cookie. Every call but GET/HEAD carries the
+// CSRF header the daemon checks against the cassiny-csrf cookie.
+
+export class ApiError extends Error {
+    constructor(status, problem) {
+        super(problem?.detail || problem?.title || `cassinyd answered ${status}`);
+        this.status = status;
+        this.problem = problem;
+    }
+}
+
+export function csrfToken() {
+    const m = /(?:^|;\s*)cassiny-csrf=([^;]*)/.exec(document.cookie);
+    return m ? decodeURIComponent(m[1]) : '';
+}
+
+let onUnauthorized = () => {};
+export function setUnauthorizedHandler(fn) {
+    onUnauthorized = fn;
+}
+
+// api('GET', '/v1/runs') -> parsed JSON (or text for text/*). Throws ApiError with the
+// problem+json body on an error status.
+export async function api(method, path, { body, type, raw, signal, quiet401 } = {}) {
+    const headers = {};
+    if (method !== 'GET' && method !== 'HEAD') headers['X-CSRF-Token'] = csrfToken();
+    let payload;
+    if (body !== undefined) {
+        if (typeof body === 'string') {
+            payload = body;
+            headers['Content-Type'] = type || 'application/yaml';
+        } else {
+            payload = JSON.stringify(body);
+            headers['Content-Type'] = 'application/json';
+        }
+    }
+    const r = await fetch(path, { method, headers, body: payload, credentials: 'same-origin', signal });
+    if (raw) return r;
+    const ct = r.headers.get('Content-Type') || '';
+    let data = null;
+    if (r.status !== 204) data = ct.includes('json') ? await r.json().catch(() => null) : await r.text();
+    if (!r.ok) {
+        if (r.status === 401 && !quiet401) onUnauthorized();
+        throw new ApiError(r.status, typeof data === 'object' ? data : { detail: String(data || '').slice(0, 300) });
+    }
+    return data;
+}
+
+export const enc = encodeURIComponent;
+
+// The spec document of a run's revision: /v1/revisions/{rev} where the daemon has it, else the
+// spec's current revision when it is the run's (`current`, a GET /v1/specs/{name} answer the
+// caller has already, saves asking again). null when neither says.
+const specCache = new Map();
+let revisionsRoute = true; // until the daemon says it has no such endpoint
+export async function revisionSpec(name, revision, current = null) {
+    if (specCache.has(revision)) return specCache.get(revision);
+    let doc = null;
+    if (revisionsRoute) {
+        try {
+            doc = (await api('GET', `/v1/revisions/${enc(revision)}`)).spec ?? null;
+        } catch (e) {
+            if (e.status === 401) throw e;
+            if (e.status === 404 && /no such endpoint/.test(e.message)) revisionsRoute = false;
+        }
+    }
+    if (!doc) {
+        try {
+            const s = current ?? (await api('GET', `/v1/specs/${enc(name)}`));
+            if (s.revision === revision) doc = s.spec;
+        } catch (e) {
+            if (e.status === 401) throw e;
+        }
+    }
+    if (doc) specCache.set(revision, doc);
+    return doc;
+}
