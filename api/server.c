@@ -349,6 +349,10 @@ static void principal_of(struct cass_server *s, struct MHD_Connection *conn,
     size_t secret_len = 0;
     if (!req->network) {
         cass_auth_local(&req->who, c->uid);
+    } else if (cass_routes_inline(req->method, req->path)) {
+        /* Answered on the event loop to anyone (/healthz, the dashboard's
+         * files, which a browser asks for with the session cookie): no
+         * token is looked up in the store there. */
     } else {
         _cleanup_error_ struct cass_error *aerr = NULL;
         const char *authz =
@@ -387,7 +391,9 @@ static void principal_of(struct cass_server *s, struct MHD_Connection *conn,
         snprintf(req->csrf_error, sizeof(req->csrf_error),
                  "csrf: a change asked from the page of another site (Origin %.60s, Host %.60s)",
                  origin, host ? host : "none");
-    else if (req->via_cookie &&
+    /* A login acts on no one's authority but its body's token: a session
+     * cookie it comes with (another user's, an old one) needs no value. */
+    else if (req->via_cookie && strcmp(req->path, "/ui/api/login") != 0 &&
              cass_auth_csrf_check(
                  s->d->session_key_set ? s->d->session_key : NULL, secret, secret_len,
                  MHD_lookup_connection_value(conn, MHD_HEADER_KIND, CASS_AUTH_CSRF_HEADER), cookies,

@@ -215,6 +215,8 @@ check "  both cookies are cleared (Max-Age=0)" bash -c \
     '[ "$(grep -ci "^Set-Cookie: cassiny-\(session\|csrf\)=; .*Max-Age=0" "$1")" = 2 ]' _ "$WORK/h"
 code=$(get "$BASE/ui/api/whoami" -b "cassiny-session=")
 check "  whoami with the cleared cookie: 401 ($code)" test "$code" = 401
+code=$(login "$BOB" -b "cassiny-session=$ALICE")
+check "a login over another valid session needs no CSRF value: 204 ($code)" test "$code" = 204
 code=$(login "$ALICE")
 curl -s --unix-socket "$SOCK" -X DELETE -o /dev/null "http://localhost/v1/tokens/$ALICE_ID"
 code=$(get "$BASE/ui/api/whoami" -b "$JAR")
