@@ -377,6 +377,9 @@ await test('Rollback goes back to v1, live', async () => {
     const p = alice.page;
     await p.goto(`${BASE}/ui/models/${MODEL}`);
     await p.waitForSelector('#serving-version:text("version v2")');
+    // Loaded anew, the history still knows which version each revision served.
+    const versions = await p.locator('#hist-h ~ table tbody tr td:nth-child(2)').allTextContents();
+    if (versions.join() !== 'v2,v1') fail(`the history's versions: ${versions}`);
     await confirmed(p, p.locator('#hist-h + .actions'), 'Roll back');
     await p.waitForSelector('#serving-version:text("version v1")', { timeout: 240000 });
 }, alice.page);

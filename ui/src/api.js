@@ -51,10 +51,34 @@ export const enc = encodeURIComponent;
 // The spec document of a run's revision: /v1/revisions/{rev} where the daemon has it, else the
 // spec's current revision when it is the run's (`current`, a GET /v1/specs/{name} answer the
 // caller has already, saves asking again). null when neither says.
-const specCache = new Map();
+// A revision is the hash of its spec, so what it maps to never changes: seen once (as some
+// spec's current revision), it is kept for the session, and a model's history still shows the
+// version of a revision that no longer is the current one. Cleared at logout.
+const PREFIX = 'cassiny-revision:';
+const specCache = {
+    get(rev) {
+        try {
+            const v = sessionStorage.getItem(PREFIX + rev);
+            return v ? JSON.parse(v) : null;
+        } catch {
+            return null;
+        }
+    },
+    set(rev, doc) {
+        try {
+            sessionStorage.setItem(PREFIX + rev, JSON.stringify(doc));
+        } catch { /* full or disabled: only not kept */ }
+    },
+};
+export function forgetRevisions() {
+    try {
+        for (const k of Object.keys(sessionStorage)) if (k.startsWith(PREFIX)) sessionStorage.removeItem(k);
+    } catch { /* disabled */ }
+}
 let revisionsRoute = true; // until the daemon says it has no such endpoint
 export async function revisionSpec(name, revision, current = null) {
-    if (specCache.has(revision)) return specCache.get(revision);
+    const cached = specCache.get(revision);
+    if (cached) return cached;
     let doc = null;
     if (revisionsRoute) {
         try {
@@ -72,6 +96,7 @@ export async function revisionSpec(name, revision, current = null) {
             if (e.status === 401) throw e;
         }
     }
+    if (current?.spec && current.revision !== revision) specCache.set(current.revision, current.spec);
     if (doc) specCache.set(revision, doc);
     return doc;
 }

@@ -1,7 +1,7 @@
 import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import './style.css';
-import { api, setUnauthorizedHandler } from './api.js';
+import { api, setUnauthorizedHandler, forgetRevisions } from './api.js';
 import { startEvents, stopEvents, onState } from './events.js';
 import { Link, useLocation, navigate, ErrorBox } from './ui.js';
 import { Notebooks } from './pages/notebooks.js';
@@ -87,6 +87,7 @@ function Shell({ me, onLogout }) {
     }, [loc.path, loc.search]);
     const logout = async () => {
         if (!me.local) await api('POST', '/ui/api/logout').catch(() => {});
+        forgetRevisions();
         onLogout();
     };
     return (
