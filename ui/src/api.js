@@ -48,12 +48,12 @@ export async function api(method, path, { body, type, raw, signal, quiet401 } = 
 
 export const enc = encodeURIComponent;
 
-// The spec document of a run's revision: /v1/revisions/{rev} where the daemon has it, else the
-// spec's current revision when it is the run's (`current`, a GET /v1/specs/{name} answer the
-// caller has already, saves asking again). null when neither says.
-// A revision is the hash of its spec, so what it maps to never changes: seen once (as some
-// spec's current revision), it is kept for the session, and a model's history still shows the
-// version of a revision that no longer is the current one. Cleared at logout.
+// The spec document of a revision: a run's (GET /v1/runs/{id}/spec, whatever the spec's
+// current revision is now), or else from the name's history (GET /v1/specs/{name}/revisions),
+// or `current` (a GET /v1/specs/{name} answer the caller has already) when it is that
+// revision. null when none says (a name deleted since, or not the caller's).
+// A revision is the hash of its spec, so what it maps to never changes: seen once, it is kept
+// for the session. Cleared at logout.
 const PREFIX = 'cassiny-revision:';
 const specCache = {
     get(rev) {
@@ -75,28 +75,32 @@ export function forgetRevisions() {
         for (const k of Object.keys(sessionStorage)) if (k.startsWith(PREFIX)) sessionStorage.removeItem(k);
     } catch { /* disabled */ }
 }
-let revisionsRoute = true; // until the daemon says it has no such endpoint
-export async function revisionSpec(name, revision, current = null) {
+const histories = new Map(); // name -> the history being fetched, so a page asks once
+function history(name) {
+    if (!histories.has(name)) {
+        const p = api('GET', `/v1/specs/${enc(name)}/revisions`).then(({ revisions }) => {
+            for (const r of revisions) specCache.set(r.revision, r.spec);
+            return revisions;
+        });
+        histories.set(name, p);
+        p.finally(() => histories.delete(name)).catch(() => {});
+    }
+    return histories.get(name);
+}
+export async function revisionSpec(name, revision, current = null, runId = null) {
     const cached = specCache.get(revision);
     if (cached) return cached;
+    if (current?.spec && current.revision === revision) {
+        specCache.set(revision, current.spec);
+        return current.spec;
+    }
     let doc = null;
-    if (revisionsRoute) {
-        try {
-            doc = (await api('GET', `/v1/revisions/${enc(revision)}`)).spec ?? null;
-        } catch (e) {
-            if (e.status === 401) throw e;
-            if (e.status === 404 && /no such endpoint/.test(e.message)) revisionsRoute = false;
-        }
+    try {
+        if (runId) doc = (await api('GET', `/v1/runs/${enc(runId)}/spec`)).spec ?? null;
+        else doc = (await history(name)).find((r) => r.revision === revision)?.spec ?? null;
+    } catch (e) {
+        if (e.status === 401) throw e;
     }
-    if (!doc) {
-        try {
-            const s = current ?? (await api('GET', `/v1/specs/${enc(name)}`));
-            if (s.revision === revision) doc = s.spec;
-        } catch (e) {
-            if (e.status === 401) throw e;
-        }
-    }
-    if (current?.spec && current.revision !== revision) specCache.set(current.revision, current.spec);
     if (doc) specCache.set(revision, doc);
     return doc;
 }

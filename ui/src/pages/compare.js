@@ -11,7 +11,7 @@ const show = (v) => (v === undefined ? '—' : typeof v === 'string' ? v : JSON.
 
 async function load(a, b) {
     const [ra, rb] = await Promise.all([api('GET', `/v1/runs/${enc(a)}`), api('GET', `/v1/runs/${enc(b)}`)]);
-    const [sa, sb] = await Promise.all([revisionSpec(ra.name, ra.revision), revisionSpec(rb.name, rb.revision)]);
+    const [sa, sb] = await Promise.all([revisionSpec(ra.name, ra.revision, null, ra.id), revisionSpec(rb.name, rb.revision, null, rb.id)]);
     return { ra, rb, sa, sb, c: compareRuns(ra, rb, sa, sb) };
 }
 
@@ -87,7 +87,7 @@ export function Compare({ search }) {
 
             <h2>Spec {c.specSame ? <span class="verdict-tag same">same</span> : <span class="verdict-tag changed">differs</span>}</h2>
             {c.spec === null
-                ? <p>Revisions: A <code>{shortDigest(ra.revision)}</code>, B <code>{shortDigest(rb.revision)}</code>{c.sameRevision ? ' (the same revision).' : '. The daemon does not give the spec of older revisions, so only the revision digests are compared.'}</p>
+                ? <p>Revisions: A <code>{shortDigest(ra.revision)}</code>, B <code>{shortDigest(rb.revision)}</code>{c.sameRevision ? ' (the same revision).' : '. The spec of one of them could not be read, so only the revision digests are compared.'}</p>
                 : c.spec.length === 0
                     ? <p>Same revision content: no field differs.</p>
                     : (

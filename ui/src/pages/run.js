@@ -109,7 +109,7 @@ function CompareWith({ run }) {
 
 export function RunPage({ id }) {
     const q = useAsync(() => api('GET', `/v1/runs/${enc(id)}`), [id]);
-    const spec = useAsync(() => (q.data ? revisionSpec(q.data.name, q.data.revision) : Promise.resolve(null)), [q.data?.revision]);
+    const spec = useAsync(() => (q.data ? revisionSpec(q.data.name, q.data.revision, null, q.data.id) : Promise.resolve(null)), [q.data?.revision]);
     useRunEvents((batch) => {
         if (batch.some((r) => r.id === id)) q.reload();
     }, [id, q.reload]);
@@ -176,7 +176,7 @@ export function RunPage({ id }) {
                 <h2 id="spec-h">Spec</h2>
                 {spec.data
                     ? <pre class="yaml" tabIndex={0} aria-label="The spec of this run's revision, as YAML">{stringify(spec.data)}</pre>
-                    : <Empty>{spec.loading ? 'Loading the spec…' : 'The daemon does not give the spec of this older revision; `cassinyctl describe` shows the current one.'}</Empty>}
+                    : <Empty>{spec.loading ? 'Loading the spec…' : 'The spec of this run could not be read.'}</Empty>}
             </section>
         </section>
     );
