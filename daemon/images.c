@@ -288,16 +288,19 @@ int cass_images_registry_of(const json_t *cfg, const char *ref, char **ret_regis
     return rc;
 }
 
-char *cass_images_pin(const char *ref, const char *digest)
+size_t cass_images_name_length(const char *ref)
 {
-    /* The name as written (the engine is asked about it as the spec gave
-     * it): without "@..." and without a tag after the last '/'. */
     size_t n = strcspn(ref, "@");
     const char *slash = memrchr(ref, '/', n);
-    const char *colon =
-        memrchr(slash ? slash : ref, ':', n - (size_t)((slash ? slash : ref) - ref));
-    if (colon)
-        n = (size_t)(colon - ref);
+    const char *from = slash ? slash : ref;
+    const char *colon = memrchr(from, ':', n - (size_t)(from - ref));
+    return colon ? (size_t)(colon - ref) : n;
+}
+
+char *cass_images_pin(const char *ref, const char *digest)
+{
+    /* The name as written: the engine is asked about it as the spec gave it. */
+    size_t n = cass_images_name_length(ref);
     char *s = NULL;
     if (asprintf(&s, "%.*s@%s", (int)n, ref, digest) < 0)
         abort();

@@ -52,6 +52,10 @@ int cass_images_pull_check(const json_t *cfg, const char *ref, char **ret_regist
 int cass_images_registry_of(const json_t *cfg, const char *ref, char **ret_registry,
                             struct cass_error **err);
 
+/* The length of ref's name as written, without ":tag" (after the last '/')
+ * and "@digest": "host:5000/x:1" gives 11. */
+size_t cass_images_name_length(const char *ref);
+
 /* ref's name as written, without its tag or digest, joined to digest:
  * "127.0.0.1:5000/cassiny/x:1" and "sha256:ab.." give
  * "127.0.0.1:5000/cassiny/x@sha256:ab..". Caller owns. */

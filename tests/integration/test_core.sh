@@ -792,10 +792,45 @@ t_pull() {
     check "$T: a reference without a registry part is still not pulled (docker.io is not listed): $(run_field "$run" .error)" \
         bash -c '[ "$1" = failed ] && grep -q "registry docker.io is not in registries ($2)" <<<"$3"' _ "$st" "$addr" "$(run_field "$run" .error)"
     t_pull_moved "$addr"
+    t_pull_push "$addr"
     finish "$P-private" "$P-missing" "$P-pin" "$P-pin-new"
     docker rmi "$ref" >/dev/null 2>&1
     IMAGES_EXTRA=
     pull_cleanup
+}
+# cassinyctl image push: a local image into the configured registry, with
+# its progress as JSON lines (-o json), a redrawn line on a terminal, and the
+# finished layers elsewhere; a registry not in registries: and a missing
+# image refused before anything is pushed.
+t_pull_push() {
+    local addr=$1 img="cassiny/push-$P:1" out rc
+    local ctl=("$build/cli/cassinyctl" -H "unix://$SOCK")
+    docker tag "$BUSYBOX" "$img"
+    out=$("${ctl[@]}" -o json image push "$img" 2>"$WORK/push.err")
+    rc=$?
+    check "$T: image push $img -o json exits 0 (rc $rc: $(head -c 300 "$WORK/push.err"))" test $rc = 0
+    check "$T: every line is a JSON object" jq -e -s 'length > 1 and all(type == "object")' <<<"$out"
+    check "$T: progress lines name layers" jq -e -s 'any(.[]; .layer and .status)' <<<"$out"
+    check "$T: the last line says it was pushed as $addr/$img with the registry's digest ($(tail -n1 <<<"$out"))" \
+        test "$(tail -n1 <<<"$out" | jq -r '.status + " " + .image + " " + .digest')" = "pushed $addr/$img $(registry_digest "$addr" "cassiny/push-$P" 1)"
+    check "$T: the tag made for the push is gone again" bash -c '! docker image inspect "$1" >/dev/null 2>&1' _ "$addr/$img"
+    out=$("${ctl[@]}" image push "$img" --registry "$addr" 2>&1)
+    check "$T: again, without -o json: the layers, which the registry has, and the result ($(tr '\n' '|' <<<"$out"))" \
+        bash -c 'grep -Eq "^layer [0-9a-f]+: (Layer already exists|Mounted from .*)$" <<<"$1" && grep -q "^pushed $2/$3 sha256:[0-9a-f]\{64\}$" <<<"$1"' _ "$out" "$addr" "$img"
+    script -qfec "$(printf '%q ' "${ctl[@]}" image push "$img")" /dev/null >"$WORK/push.tty" 2>&1
+    check "$T: on a terminal the progress is one line redrawn in place" \
+        bash -c 'grep -q $'"'"'\r\e\[Kpushing '"'"' "$1" && grep -q "pushed $2/$3" "$1"' _ "$WORK/push.tty" "$addr" "$img"
+    out=$("${ctl[@]}" image push "$img" --registry 127.0.0.1:1 2>&1)
+    rc=$?
+    check "$T: a registry not in registries: is refused (rc $rc: $out)" \
+        bash -c '[ "$1" != 0 ] && grep -q "registry 127.0.0.1:1 is not in registries" <<<"$2"' _ "$rc" "$out"
+    out=$("${ctl[@]}" image push "cassiny/not-here-$P:1" 2>&1)
+    rc=$?
+    check "$T: an image the engine lacks is refused (rc $rc: $out)" \
+        bash -c '[ "$1" != 0 ] && grep -q "is not in the engine" <<<"$2"' _ "$rc" "$out"
+    check "$T: the push is in the audit log" \
+        bash -c 'curl -s --unix-socket "$1" "http://localhost/v1/audit?limit=1000" | jq -e --arg i "$2" "any(.entries[]; .target == \"/v1/images/push\" and .detail.image == \$i)" >/dev/null' _ "$SOCK" "$img"
+    docker rmi "$img" >/dev/null
 }
 # registry_digest ADDR REPO TAG: the manifest digest the registry serves for REPO:TAG
 registry_digest() {
