@@ -8,13 +8,15 @@
 # at the same path in every node.
 #
 #   lab.sh up [--nodes N] [--dir DIR] [--shared PATH]   start (or complete) it
-#   lab.sh down [--dir DIR]                             remove all of it
+#   lab.sh down [--dir DIR] [--purge]                   remove all of it
 #   lab.sh env [--dir DIR]                              shell lines: where it is
 #   lab.sh status [--dir DIR]                           nodes, swarm, registry
 #
 # DIR (default $CASSINY_LAB_DIR or /var/lib/cassiny-lab) holds each node's
-# /var/lib/docker and daemon.json, the registry's storage and the lab's
-# state; it must not be on overlayfs (the nodes' overlay2 sits on it).
+# /var/lib/docker and daemon.json and the lab's state; it must not be on
+# overlayfs (the nodes' overlay2 sits on it). The registry's storage is a
+# cache in $CASSINY_LAB_CACHE (default /var/cache/cassiny-lab), kept by down
+# so that the next up pushes only layers it lacks; down --purge removes it.
 # PATH (default $CASSINY_LAB_SHARED or /srv/cassiny-lab) is bind-mounted into
 # every node at PATH: job inputs, outputs and model artifacts go there.
 # $CASSINY_LAB_NAME (default cassiny-lab) names the network and the node
@@ -39,6 +41,8 @@ die() { printf '%s: error: %s\n' "$prog" "$*" >&2; exit 1; }
 usage() { sed -n '10,13p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 
 dir=${CASSINY_LAB_DIR:-/var/lib/cassiny-lab}
+cache=${CASSINY_LAB_CACHE:-/var/cache/cassiny-lab}
+purge=0
 shared=${CASSINY_LAB_SHARED:-/srv/cassiny-lab}
 name=${CASSINY_LAB_NAME:-cassiny-lab}
 nodes=3
@@ -51,6 +55,7 @@ while [ $# -gt 0 ]; do
     --nodes) [ $# -ge 2 ] || usage; nodes=$2; shift 2 ;;
     --dir) [ $# -ge 2 ] || usage; dir=$2; shift 2 ;;
     --shared) [ $# -ge 2 ] || usage; shared=$2; shift 2 ;;
+    --purge) purge=1; shift ;;
     -h|--help) usage ;;
     *) usage ;;
     esac
@@ -58,6 +63,7 @@ done
 case $nodes in ''|*[!0-9]*) die "--nodes: not a number: $nodes" ;; esac
 if [ "$nodes" -lt 1 ] || [ "$nodes" -gt 16 ]; then die "--nodes: 1 to 16, not $nodes"; fi
 case $dir in /*) ;; *) die "--dir must be an absolute path: $dir" ;; esac
+case $cache in /*) ;; *) die "CASSINY_LAB_CACHE must be an absolute path: $cache" ;; esac
 case $shared in /*) ;; *) die "--shared must be an absolute path: $shared" ;; esac
 case $name in *[!a-z0-9-]*|'') die "CASSINY_LAB_NAME: lower-case letters, digits and '-' only" ;; esac
 
@@ -65,10 +71,12 @@ case $name in *[!a-z0-9-]*|'') die "CASSINY_LAB_NAME: lower-case letters, digits
 # they work without repeating up's options.
 state=$dir/lab.env
 lab_nodes=
+regdir=$cache/$name/registry
 load_state() {
     [ -f "$state" ] || return 1
     # shellcheck disable=SC1090
     . "$state"
+    regdir=$cache/$name/registry
 }
 
 node_ctr() { echo "$name-node$1"; }
@@ -119,7 +127,8 @@ registry_up() {
     gw=$1
     port=0
     [ -f "$dir/registry.port" ] && port=$(cat "$dir/registry.port")
-    reg=$("$top/packaging/registry.sh" start "$dir/registry" --address "$gw" --port "$port")
+    # 9>&-: the registry outlives this script and must not hold its lock.
+    reg=$("$top/packaging/registry.sh" start "$regdir" --address "$gw" --port "$port" 9>&-)
     echo "${reg##*:}" >"$dir/registry.port"
 }
 
@@ -136,7 +145,7 @@ push_all() {
     [ -n "$present" ] || return 0
     command -v socat >/dev/null 2>&1 || die "socat is not installed (apt-get install socat)"
     fport=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-    socat "TCP-LISTEN:$fport,bind=127.0.0.1,reuseaddr,fork" "TCP:$reg" 2>/dev/null &
+    socat "TCP-LISTEN:$fport,bind=127.0.0.1,reuseaddr,fork" "TCP:$reg" 2>/dev/null 9>&- &
     fpid=$!
     # shellcheck disable=SC2064
     trap "kill $fpid 2>/dev/null || true" EXIT
@@ -163,7 +172,7 @@ push_all() {
 
 print_env() {
     echo "CASSINY_LAB_DOCKER_HOST=tcp://$(node_ip 1):$api_port"
-    echo "CASSINY_LAB_REGISTRY=$(cat "$dir/registry/address")"
+    echo "CASSINY_LAB_REGISTRY=$(cat "$regdir/address")"
     _l=
     _k=1
     while [ $_k -le "$nodes" ]; do _l="$_l node$_k"; _k=$((_k + 1)); done
@@ -178,11 +187,11 @@ print_yaml() {
 # The lab cluster (packaging/swarm/lab.sh; plain HTTP, this machine only).
 dockerHost: tcp://$(node_ip 1):$api_port
 engine: swarm
-registries: [$(cat "$dir/registry/address")]
+registries: [$(cat "$regdir/address")]
 policy:
   images:
     - cassiny/*
-    - $(cat "$dir/registry/address")/cassiny/*
+    - $(cat "$regdir/address")/cassiny/*
   mountRoots:
     - $shared
 EOF
@@ -198,7 +207,7 @@ up() {
     dir=$(cd "$dir" && pwd)
     fstype=$(stat -f -c %T "$dir")
     [ "$fstype" != overlayfs ] || die "$dir is on overlayfs; the nodes' overlay2 storage cannot sit on it (--dir)"
-    printf 'lab_nodes=%s\nname=%s\nshared=%s\n' "$nodes" "$name" "$shared" >"$state"
+    printf 'lab_nodes=%s\nname=%s\nshared=%s\ncache=%s\n' "$nodes" "$name" "$shared" "$cache" >"$state"
 
     if ! docker image inspect "$image" >/dev/null 2>&1; then
         log "building $image (packaging/images/build-swarm-node-image.sh, minutes)"
@@ -291,12 +300,18 @@ down() {
         log "removing network $name"
         docker network rm "$name" >/dev/null
     fi
-    if [ -d "$dir/registry" ]; then
-        "$top/packaging/registry.sh" stop "$dir/registry"
+    if [ -d "$regdir" ]; then
+        "$top/packaging/registry.sh" stop "$regdir"
     fi
-    # What up made in DIR; the shared directory is the user's data and stays.
-    rm -rf "$dir/nodes" "$dir/registry" "$dir/registry.port" "$dir/push.log" "$state"
+    # What up made in DIR; the shared directory is the user's data and
+    # stays, the registry's storage unless --purge.
+    rm -rf "$dir/nodes" "$dir/registry.port" "$dir/push.log" "$state"
     rmdir "$dir" 2>/dev/null || true
+    rm -f "$regdir/config.yml" "$regdir/registry.log"
+    if [ $purge = 1 ]; then
+        rm -rf "$regdir"
+        rmdir "$cache/$name" "$cache" 2>/dev/null || true
+    fi
     log "down"
 }
 
@@ -312,9 +327,9 @@ status() {
         [ "$st" = running ] || rc=1
         k=$((k + 1))
     done
-    if [ -f "$dir/registry/address" ] &&
-        curl -fsS --max-time 2 -o /dev/null "http://$(cat "$dir/registry/address")/v2/" 2>/dev/null; then
-        echo "registry $(cat "$dir/registry/address") up"
+    if [ -f "$regdir/address" ] &&
+        curl -fsS --max-time 2 -o /dev/null "http://$(cat "$regdir/address")/v2/" 2>/dev/null; then
+        echo "registry $(cat "$regdir/address") up"
     else
         echo "registry down"
         rc=1
@@ -323,13 +338,20 @@ status() {
     exit $rc
 }
 
+# One up or down of a lab at a time (a test suite and a user may both ask).
+lock() {
+    mkdir -p "$cache"
+    exec 9>"$cache/$name.lock"
+    if ! flock -w 600 9; then die "another lab.sh holds $cache/$name.lock"; fi
+}
+
 case $cmd in
-up) up ;;
-down) down ;;
+up) lock; up ;;
+down) lock; down ;;
 env)
     load_state || die "no lab in $dir (lab.sh up)"
     nodes=$lab_nodes
-    [ -f "$dir/registry/address" ] || die "the lab's registry is not running (lab.sh up)"
+    [ -f "$regdir/address" ] || die "the lab's registry is not running (lab.sh up)"
     [ -n "$(node_ip 1)" ] || die "node1 is not running (lab.sh up)"
     print_env
     ;;
