@@ -15,6 +15,7 @@
 #include "cfg.h"
 #include "cleanup.h"
 #include "engine.h"
+#include "imagepush.h"
 #include "lifecycle.h"
 #include "metrics.h"
 #include "pin.h"
@@ -548,6 +549,7 @@ void cass_routes_cancel_streams(void)
 {
     cass_runlog_cancel_all();
     cass_eventstream_cancel_all();
+    cass_imagepush_cancel_all();
 }
 
 static int h_runs_reproduce(struct cass_api_request *req, const char *id,
@@ -632,6 +634,79 @@ static int h_events(struct cass_api_request *req, const char *arg, struct cass_a
     return 0;
 }
 
+/* ---- images ------------------------------------------------------------------ */
+
+static long push_read(void *ctx, char *buf, size_t max, struct cass_stream_wait *wait)
+{
+    return cass_imagepush_read(ctx, buf, max, wait);
+}
+
+static void push_free(void *ctx)
+{
+    cass_imagepush_close(ctx);
+}
+
+/* The request's body as a JSON object whose members are all strings among
+ * fields (NULL-terminated). Caller owns. */
+static json_t *string_body(const struct cass_api_request *req, const char *const *fields,
+                           struct cass_error **err)
+{
+    json_error_t jerr;
+    json_t *body = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!json_is_object(body)) {
+        cass_error_set(err, CASS_ERR_SYNTAX, "the body must be a JSON object: %s",
+                       body ? "not an object" : jerr.text);
+        json_decref(body);
+        return NULL;
+    }
+    const char *key;
+    json_t *v;
+    json_object_foreach(body, key, v)
+    {
+        size_t i = 0;
+        while (fields[i] && strcmp(key, fields[i]) != 0)
+            i++;
+        if (!fields[i] || !json_is_string(v)) {
+            if (fields[i])
+                cass_error_set(err, CASS_ERR_INVALID, "%s must be a string", key);
+            else
+                cass_error_set(err, CASS_ERR_INVALID, "unknown field %s", key);
+            json_decref(body);
+            return NULL;
+        }
+    }
+    return body;
+}
+
+/* POST /v1/images/push {"image", "registry"}: the engine pushes a local
+ * image into one of registries:, its progress streamed as JSON lines. */
+static int h_images_push(struct cass_api_request *req, const char *arg,
+                         struct cass_api_reply *reply, struct cass_error **err)
+{
+    (void)arg;
+    static const char *const fields[] = {"image", "registry", NULL};
+    _cleanup_json_ json_t *body = string_body(req, fields, err);
+    if (!body)
+        return -1;
+    const char *image = json_string_value(json_object_get(body, "image"));
+    if (!image)
+        return cass_error_set(err, CASS_ERR_INVALID, "image is required");
+    _cleanup_free_ char *target = cass_imagepush_target(
+        req->d->config, image, json_string_value(json_object_get(body, "registry")), err);
+    if (!target)
+        return -1;
+    struct cass_imagepush *p = cass_imagepush_start(req->d, image, target, err);
+    if (!p)
+        return -1;
+    reply->content_type = "application/x-ndjson";
+    reply->stream_read = push_read;
+    reply->stream_free = push_free;
+    reply->stream_ctx = p;
+    reply->audit = 1;
+    reply->audit_detail = json_pack("{s:s,s:s}", "image", image, "target", target);
+    return 0;
+}
+
 /* ---- tokens and the audit log ---------------------------------------------- */
 
 /* POST /v1/tokens {"user", "scope", "name", "expiresIn"}: a token of one's
@@ -640,22 +715,10 @@ static int h_events(struct cass_api_request *req, const char *arg, struct cass_a
 static int h_tokens_post(struct cass_api_request *req, const char *arg,
                          struct cass_api_reply *reply, struct cass_error **err)
 {
-    json_error_t jerr;
-    _cleanup_json_ json_t *body =
-        json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
-    if (!json_is_object(body))
-        return cass_error_set(err, CASS_ERR_SYNTAX, "the body must be a JSON object: %s",
-                              body ? "not an object" : jerr.text);
-    const char *key;
-    json_t *v;
-    json_object_foreach(body, key, v)
-    {
-        if (strcmp(key, "user") && strcmp(key, "scope") && strcmp(key, "name") &&
-            strcmp(key, "expiresIn"))
-            return cass_error_set(err, CASS_ERR_INVALID, "unknown field %s", key);
-        if (!json_is_string(v))
-            return cass_error_set(err, CASS_ERR_INVALID, "%s must be a string", key);
-    }
+    static const char *const fields[] = {"user", "scope", "name", "expiresIn", NULL};
+    _cleanup_json_ json_t *body = string_body(req, fields, err);
+    if (!body)
+        return -1;
     const char *user = json_string_value(json_object_get(body, "user"));
     const char *scope_name = json_string_value(json_object_get(body, "scope"));
     const char *name = json_string_value(json_object_get(body, "name"));
@@ -777,6 +840,7 @@ static const struct route routes[] = {
     {"GET", "/v1/tokens", h_tokens_list, CASS_SCOPE_READ},
     {"DELETE", "/v1/tokens/{id}", h_tokens_delete, CASS_SCOPE_READ},
     {"GET", "/v1/audit", h_audit, CASS_SCOPE_ADMIN},
+    {"POST", "/v1/images/push", h_images_push, CASS_SCOPE_ADMIN},
     /* The dashboard's session (ui.c): anyone may try, whoami says who. */
     {"POST", "/ui/api/login", cass_ui_login, CASS_SCOPE_NONE},
     {"POST", "/ui/api/logout", cass_ui_logout, CASS_SCOPE_NONE},

@@ -160,6 +160,9 @@ static void offer_value(struct ctl *c, enum ctl_value v, const char *lead, const
         for (const char *const *o = outputs; *o; o++)
             offer(lead, prefix, *o);
         break;
+    case CTL_VALUE_IMAGE_ACTION:
+        offer(lead, prefix, "push");
+        break;
     case CTL_VALUE_NONE:
     case CTL_VALUE_TEXT:
         break;

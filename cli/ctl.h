@@ -33,6 +33,7 @@ enum ctl_value {
     CTL_VALUE_KIND_OR_NAME, /* a kind, or a spec name */
     CTL_VALUE_STATUS,       /* a run status */
     CTL_VALUE_OUTPUT,       /* table, json, yaml */
+    CTL_VALUE_IMAGE_ACTION, /* what image does: push */
 };
 
 /* One option of cassinyctl or of a verb. The verbs' getopt tables are built
@@ -224,6 +225,7 @@ FILE *ctl_progress_stream(const struct ctl *c, int *ret_tty);
 void ctl_print_run_outcome(const json_t *run, FILE *f);
 
 int ctl_cmd_token(struct ctl *c, int argc, char **argv);
+int ctl_cmd_image(struct ctl *c, int argc, char **argv);
 int ctl_cmd_audit(struct ctl *c, int argc, char **argv);
 int ctl_cmd_version(struct ctl *c, int argc, char **argv);
 int ctl_cmd_validate(struct ctl *c, int argc, char **argv);

@@ -62,6 +62,10 @@ static const struct ctl_flag audit_flags[] = {
     {"limit", 'l', false, CTL_VALUE_TEXT, false},
     {NULL, 0, false, CTL_VALUE_NONE, false},
 };
+static const struct ctl_flag image_flags[] = {
+    {"registry", 'r', false, CTL_VALUE_TEXT, false},
+    {NULL, 0, false, CTL_VALUE_NONE, false},
+};
 static const struct ctl_flag delete_flags[] = {
     {"purge", 'p', false, CTL_VALUE_NONE, false},
     {NULL, 0, false, CTL_VALUE_NONE, false},
@@ -125,6 +129,13 @@ const struct ctl_verb ctl_verbs[] = {
      "                               make an API token (its secret is shown once);\n"
      "                               token list [--user NAME]: the tokens, no secrets;\n"
      "                               token revoke ID"},
+    {"image",
+     ctl_cmd_image,
+     image_flags,
+     {CTL_VALUE_IMAGE_ACTION, CTL_VALUE_TEXT},
+     "image push IMAGE [--registry ADDR]\n"
+     "                               put a local image into a registry of the config's\n"
+     "                               registries:, with progress (admin)"},
     {"audit", ctl_cmd_audit, audit_flags, NO_ARGS,
      "audit [--user NAME] [--since TIME] [--limit N]\n"
      "                               who did what, from where, with which result (admin)"},

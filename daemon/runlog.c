@@ -302,16 +302,7 @@ static void *log_thread(void *arg)
 static long log_stream_read(struct log_stream *ls, char *buf, size_t max,
                             struct cass_stream_wait *wait)
 {
-    for (;;) {
-        ssize_t n = read(ls->fds[0], buf, max);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0 && errno == EAGAIN) {
-            wait->fd = ls->fds[0];
-            return CASS_STREAM_AGAIN;
-        }
-        return n;
-    }
+    return cass_stream_read_fd(ls->fds[0], buf, max, wait);
 }
 
 static void log_stream_free(struct log_stream *ls)

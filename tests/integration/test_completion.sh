@@ -82,6 +82,9 @@ expect "a kind as get's first argument" "notebook" get no
 expect "the kinds of --kind" "job model notebook" runs --kind ""
 expect "--kind=VALUE in one word (split at = as bash does)" "model" runs --kind = m
 expect "a status of --status" "failed" runs --status fa
+expect "image's action" "push" image ""
+expect "the flags of image" "--output --registry -o" image push x -
+expect "no completion of an image reference" "" image push ""
 has "a spec name from the daemon" "$job" describe "$p"
 expect "a name of that kind after get KIND" "$job" get job "$p"
 expect "no Job name after get notebook" "" get notebook "$p"

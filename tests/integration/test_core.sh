@@ -787,17 +787,104 @@ t_pull() {
     st=$(wait_run "$run" 60 succeeded)
     check "$T: with registries: [$addr] the image is pulled and the job succeeds (got $st: $(run_field "$run" .error))" test "$st" = succeeded
     check "$T: one pull call was made ($(($(pull_calls) - before)))" test "$(($(pull_calls) - before))" = 1
-    check "$T: the engine's events show the pull of $ref" test "$(image_pulls "$ref" "$t0")" -ge 1
-    check "$T: the run records the registry's digest ($(run_field "$run" '.image.repoDigests | join(",")'))" \
-        bash -c 'grep -q "^$1/cassiny/test-busybox@sha256:" <<<"$2"' _ "$addr" "$(run_field "$run" '.image.repoDigests[]')"
+    check "$T: the run records first the digest the registry holds for the tag ($(run_field "$run" '.image.repoDigests[0]'))" \
+        test "$(run_field "$run" '.image.repoDigests[0]')" = "$addr/cassiny/test-busybox@$(registry_digest "$addr" cassiny/test-busybox latest)"
+    check "$T: the engine's events show the pull of $ref by that digest" \
+        test "$(image_pulls "$(run_field "$run" '.image.repoDigests[0]')" "$t0")" -ge 1
     run=$(launch "$(printf 'apiVersion: cassiny/v1\nkind: Job\nmetadata: {name: %s}\nspec:\n  image: cassiny/does-not-exist:1\n  command: [/bin/true]\n' "$P-missing")")
     st=$(wait_run "$run" 30 failed)
     check "$T: a reference without a registry part is still not pulled (docker.io is not listed): $(run_field "$run" .error)" \
         bash -c '[ "$1" = failed ] && grep -q "registry docker.io is not in registries ($2)" <<<"$3"' _ "$st" "$addr" "$(run_field "$run" .error)"
-    finish "$P-private" "$P-missing"
+    t_pull_moved "$addr"
+    t_pull_push "$addr"
+    finish "$P-private" "$P-missing" "$P-pin" "$P-pin-new"
     docker rmi "$ref" >/dev/null 2>&1
     IMAGES_EXTRA=
     pull_cleanup
+}
+# cassinyctl image push: a local image into the configured registry, with
+# its progress as JSON lines (-o json), a redrawn line on a terminal, and the
+# finished layers elsewhere; a registry not in registries: and a missing
+# image refused before anything is pushed.
+t_pull_push() {
+    local addr=$1 img="cassiny/push-$P:1" out rc
+    local ctl=("$build/cli/cassinyctl" -H "unix://$SOCK")
+    docker tag "$BUSYBOX" "$img"
+    out=$("${ctl[@]}" -o json image push "$img" 2>"$WORK/push.err")
+    rc=$?
+    check "$T: image push $img -o json exits 0 (rc $rc: $(head -c 300 "$WORK/push.err"))" test $rc = 0
+    check "$T: every line is a JSON object" jq -e -s 'length > 1 and all(type == "object")' <<<"$out"
+    check "$T: progress lines name layers" jq -e -s 'any(.[]; .layer and .status)' <<<"$out"
+    check "$T: the last line says it was pushed as $addr/$img with the registry's digest ($(tail -n1 <<<"$out"))" \
+        test "$(tail -n1 <<<"$out" | jq -r '.status + " " + .image + " " + .digest')" = "pushed $addr/$img $(registry_digest "$addr" "cassiny/push-$P" 1)"
+    check "$T: the tag made for the push is gone again" bash -c '! docker image inspect "$1" >/dev/null 2>&1' _ "$addr/$img"
+    out=$("${ctl[@]}" image push "$img" --registry "$addr" 2>&1)
+    check "$T: again, without -o json: the layers, which the registry has, and the result ($(tr '\n' '|' <<<"$out"))" \
+        bash -c 'grep -Eq "^layer [0-9a-f]+: (Layer already exists|Mounted from .*)$" <<<"$1" && grep -q "^pushed $2/$3 sha256:[0-9a-f]\{64\}$" <<<"$1"' _ "$out" "$addr" "$img"
+    script -qfec "$(printf '%q ' "${ctl[@]}" image push "$img")" /dev/null >"$WORK/push.tty" 2>&1
+    check "$T: on a terminal the progress is one line redrawn in place" \
+        bash -c 'grep -q $'"'"'\r\e\[Kpushing '"'"' "$1" && grep -q "pushed $2/$3" "$1"' _ "$WORK/push.tty" "$addr" "$img"
+    out=$("${ctl[@]}" image push "$img" --registry 127.0.0.1:1 2>&1)
+    rc=$?
+    check "$T: a registry not in registries: is refused (rc $rc: $out)" \
+        bash -c '[ "$1" != 0 ] && grep -q "registry 127.0.0.1:1 is not in registries" <<<"$2"' _ "$rc" "$out"
+    out=$("${ctl[@]}" image push "cassiny/not-here-$P:1" 2>&1)
+    rc=$?
+    check "$T: an image the engine lacks is refused (rc $rc: $out)" \
+        bash -c '[ "$1" != 0 ] && grep -q "is not in the engine" <<<"$2"' _ "$rc" "$out"
+    check "$T: the push is in the audit log" \
+        bash -c 'curl -s --unix-socket "$1" "http://localhost/v1/audit?limit=1000" | jq -e --arg i "$2" "any(.entries[]; .target == \"/v1/images/push\" and .detail.image == \$i)" >/dev/null' _ "$SOCK" "$img"
+    docker rmi "$img" >/dev/null
+}
+# registry_digest ADDR REPO TAG: the manifest digest the registry serves for REPO:TAG
+registry_digest() {
+    curl -fsSI -H 'Accept: application/vnd.docker.distribution.manifest.v2+json' \
+        "http://$1/v2/$2/manifests/$3" | tr -d '\r' | sed -n 's/^[Dd]ocker-[Cc]ontent-[Dd]igest: //p'
+}
+# pin_image ADDR REF TEXT: pushes an image whose /home/user/marker holds TEXT as
+# ADDR/REF, leaving nothing of it in the engine
+pin_image() {
+    local c="$P-mk-$$" id
+    docker run --name "$c" --label "io.cassiny.test=$P" "$BUSYBOX" sh -c "echo $3 > /home/user/marker" >/dev/null &&
+        id=$(docker commit "$c" 2>/dev/null) && docker rm "$c" >/dev/null &&
+        docker tag "$id" "$1/$2" && docker push "$1/$2" >>"$ROOT/push.log" 2>&1 &&
+        docker rmi -f "$id" >/dev/null # its tag and the digest the push added
+}
+# A tag moved in the registry: a new apply runs what the tag names now, a
+# reproduction what the run recorded, by digest, pulled again when the
+# engine no longer has it.
+t_pull_moved() {
+    local addr=$1 pref="$1/cassiny/pin-$P:1" r1 r2 r3 d1 st
+    local spec
+    spec=$(printf 'apiVersion: cassiny/v1\nkind: Job\nmetadata: {name: %s}\nspec:\n  image: %s\n  command: [cat, /home/user/marker]\n' "$P-pin" "$pref")
+    pin_image "$addr" "cassiny/pin-$P:1" original || { not_ok "$T: an image is pushed as $pref"; return; }
+    r1=$(launch "$spec")
+    st=$(wait_run "$r1" 60 succeeded)
+    d1=$(run_field "$r1" '.image.repoDigests[0]')
+    check "$T: a job of $pref runs what the tag names (got $st: $(curl -s --unix-socket "$SOCK" "http://localhost/v1/runs/$r1/logs"))" \
+        test "$st/$(curl -s --unix-socket "$SOCK" "http://localhost/v1/runs/$r1/logs")" = succeeded/original
+    check "$T: and records it by digest ($d1)" \
+        test "$d1" = "$addr/cassiny/pin-$P@$(registry_digest "$addr" "cassiny/pin-$P" 1)"
+    pin_image "$addr" "cassiny/pin-$P:1" moved || { not_ok "$T: the tag $pref is moved"; return; }
+    docker rmi -f "$(run_field "$r1" .image.id)" >/dev/null 2>&1
+    check "$T: the engine no longer has the first image ($(run_field "$r1" .image.id))" \
+        bash -c '! docker image inspect "$1" >/dev/null 2>&1' _ "$(run_field "$r1" .image.id)"
+    r2=$(curl -s --unix-socket "$SOCK" -X POST "http://localhost/v1/runs/$r1/reproduce" | jq -r '.id // empty')
+    st=$(wait_run "$r2" 60 succeeded)
+    check "$T: after the tag moved, the reproduction runs the recorded image (got $st: $(curl -s --unix-socket "$SOCK" "http://localhost/v1/runs/$r2/logs") $(run_field "$r2" .error))" \
+        test "$st/$(curl -s --unix-socket "$SOCK" "http://localhost/v1/runs/$r2/logs")" = succeeded/original
+    check "$T: with the same digest and image ID" \
+        test "$(run_field "$r2" '.image.repoDigests[0] + " " + .image.id')" = "$(run_field "$r1" '.image.repoDigests[0] + " " + .image.id')"
+    check "$T: pulled again by digest from the registry" grep -q "POST /v[0-9.]*/images/create?fromImage=[^ &]*pin-$P&tag=sha256%3A" "$ROOT/engine-proxy.log"
+    r3=$(launch "${spec/"name: $P-pin"/"name: $P-pin-new"}")
+    st=$(wait_run "$r3" 60 succeeded)
+    check "$T: a new apply runs what the tag names now (got $st: $(curl -s --unix-socket "$SOCK" "http://localhost/v1/runs/$r3/logs"))" \
+        test "$st/$(curl -s --unix-socket "$SOCK" "http://localhost/v1/runs/$r3/logs")" = succeeded/moved
+    check "$T: under the new digest" \
+        test "$(run_field "$r3" '.image.repoDigests[0]')" = "$addr/cassiny/pin-$P@$(registry_digest "$addr" "cassiny/pin-$P" 1)"
+    check "$T: the daemon asked the engine for the tag's digest (GET /distribution)" \
+        grep -q "GET /v[0-9.]*/distribution/$addr/cassiny/pin-$P:1/json" "$ROOT/engine-proxy.log"
+    docker rmi -f "$(run_field "$r3" .image.id)" "$(run_field "$r1" .image.id)" >/dev/null 2>&1
 }
 
 # --- 14. A reload (SIGHUP, what `systemctl reload` sends) puts the config's
