@@ -7,7 +7,7 @@
 set -eu
 pkgs="build-essential autoconf automake pkg-config git curl ca-certificates
 libcurl4-openssl-dev libjansson-dev libyaml-dev libsqlite3-dev libmicrohttpd-dev libgnutls28-dev libssl-dev libsystemd-dev check
-docker.io busybox-static clang clang-format jq bsdutils docker-registry socat prometheus
+docker.io busybox-static clang clang-format jq bsdutils docker-registry socat prometheus python3
 scdoc man-db groff-base bash-completion zsh"
 for a in "$@"; do
     case $a in
