@@ -31,9 +31,11 @@
  * - Images run by a reference every node can pull: a pinned image ID is
  *   turned into its repo digest (name@sha256:...) from the manager's image.
  * Images and volumes are the manager's engine's, as the docker backend does
- * them. Hardening that ServiceSpec cannot say before API 1.46
- * (no-new-privileges, tmpfs mount flags) is left to the nodes' daemon.json;
- * docs/scale-out.md says so. */
+ * them. What a ServiceSpec cannot say on the engines this client speaks to
+ * (API <= 1.43) is not had on Swarm, and docs/scale-out.md says so: a job's
+ * network "none" (a service cannot join the node-local null network; jobs
+ * get the node's default bridge), no-new-privileges and tmpfs mount flags
+ * (the nodes' daemon.json "no-new-privileges": true covers the first). */
 #include "config.h"
 
 #include <ctype.h>
@@ -294,8 +296,6 @@ json_t *cass_backend_swarm_service_body(const struct cass_container_spec *s, con
         _cleanup_free_ char *c = cass_xasprintf("node.id==%s", pin_node);
         json_object_set_new(task, "Placement", json_pack("{s:[s]}", "Constraints", c));
     }
-    if (s->network_mode && strcmp(s->network_mode, "none") == 0)
-        json_object_set_new(task, "Networks", json_pack("[{s:s}]", "Target", "none"));
 
     char name[SERVICE_NAME_MAX + 1] = "";
     if (s->name)

@@ -53,14 +53,20 @@ struct cass_http *cass_http_new(const char *host, struct cass_error **err)
         }
         h->socket_path = strdup(host + 7);
         h->base = strdup("http://localhost");
-    } else if (strncmp(host, "http://", 7) == 0 || strncmp(host, "https://", 8) == 0) {
+    } else if (strncmp(host, "http://", 7) == 0 || strncmp(host, "https://", 8) == 0 ||
+               strncmp(host, "tcp://", 6) == 0) {
         size_t n = strlen(host);
         while (n > 0 && host[n - 1] == '/')
             n--;
-        h->base = strndup(host, n);
+        /* tcp:// is Docker's name for plain HTTP over TCP (DOCKER_HOST). */
+        if (host[0] == 't' && asprintf(&h->base, "http://%.*s", (int)(n - 6), host + 6) < 0)
+            h->base = NULL;
+        else if (host[0] != 't')
+            h->base = strndup(host, n);
     } else {
         cass_error_set(err, CASS_ERR_INVALID,
-                       "host must be unix:///PATH, http://HOST:PORT or https://HOST:PORT: %s",
+                       "host must be unix:///PATH, tcp://HOST:PORT, http://HOST:PORT or "
+                       "https://HOST:PORT: %s",
                        host);
         free(h);
         return NULL;

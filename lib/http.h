@@ -20,7 +20,8 @@ struct cass_http_response {
 };
 
 /* Returns a new handle (caller owns; cass_http_free). host is "unix:///path",
- * "http://host:port" or "https://host:port". */
+ * "http://host:port", "https://host:port" or "tcp://host:port" (Docker's
+ * name for plain HTTP). */
 struct cass_http *cass_http_new(const char *host, struct cass_error **err);
 void cass_http_free(struct cass_http *h);
 

