@@ -10,7 +10,8 @@
 # version and a broken one rolled back under a request loop with zero failed
 # requests; and a node drained under the loop, its replicas moved, zero
 # failed. The shared host engine is never a Swarm member: only the lab's
-# nodes are. CASS_ONLY=jobs|models|notebook|drain runs one part.
+# nodes are. CASS_ONLY=jobs|models|notebook|drain runs one part (drain
+# starts the model it drains).
 set -u
 build=$1
 src=$2
@@ -154,6 +155,108 @@ if want jobs; then
         "$P-in" "$BUSYBOX" "$WORK/data/in")" 2>/dev/null)
     [ -z "$gone" ] && ok "a job whose input is missing is refused at apply" ||
         { st=$(wait_run "$gone" 60); check "a job whose input is missing fails ($st)" test "$st" = failed; }
+fi
+
+# --- models ---------------------------------------------------------------------------
+NAME=$P-iris
+GW_BASE=$(curl -s --unix-socket "$SOCK" http://localhost/v1/version | jq -r .gateway)
+GW_HOSTPORT=$(sed -E 's|^https?://([^/]+)/.*|\1|' <<<"$GW_BASE")
+model_spec() { # model_spec VERSION ARTIFACT
+    printf 'apiVersion: cassiny/v1\nkind: Model\nmetadata: {name: %s}\nspec:\n  image: %s\n  artifact: %s\n  version: %s\n  replicas: 3\n  resources: {cpus: 200m, memory: 384Mi}\n' \
+        "$NAME" "$MODEL_IMAGE" "$2" "$1"
+}
+serving() { curl -s --unix-socket "$SOCK" "http://localhost/v1/specs/$NAME" | jq -r '.run.id // empty'; }
+nodes_of() { run_json "$1" | jq -r '[.containers[] as $c | .nodes[$c] // empty] | .[]'; }
+# The request loop (tests/integration/request_loop.py): GET of the model's
+# metadata through the gateway, 20 a second, each on a new connection.
+start_loop() {
+    python3 "$src/tests/integration/request_loop.py" --tcp "$GW_HOSTPORT" \
+        --path "/models/$NAME/v2/models/$NAME" --rate 20 --timeout 10 >"$WORK/loop.json" &
+    LOOP_PID=$!
+}
+stop_loop() { # sets figures: the loop's JSON line (null when it printed none)
+    kill -TERM "$LOOP_PID" 2>/dev/null
+    wait "$LOOP_PID" 2>/dev/null
+    LOOP_PID=
+    figures=$(cat "$WORK/loop.json")
+    figures=${figures:-null}
+}
+if want models || want drain; then
+    M=$WORK/data/models
+    mkdir -p "$M/v1" "$M/v2" "$M/v3"
+    chmod -R a+rwx "$M"
+    # Trained on this machine's own engine, in the serving image: the shared
+    # root is where every node finds them.
+    for v in v1 v2; do
+        docker run --rm -u 1000 --network none -v "$M:/out" -v "$src/examples/iris:/src:ro" \
+            cassiny/model-server:bookworm python3 /src/train.py --out "/out/$v" --model logreg \
+            >/dev/null
+    done
+    echo "this is not a model" >"$M/v3/model.joblib"
+    code=$(apply_yaml "$(model_spec v1 "$M/v1/model.joblib")")
+    R1=$(jq -r '.specs[0].run.id' "$WORK/body")
+    st=$(wait_run "$R1" 400 ready)
+    check "a model of 3 replicas is ready on the swarm (got $st: $(run_field "$R1" .error))" test "$st" = ready
+    n=$(nodes_of "$R1" | sort -u | grep -c .)
+    check "its replicas run on at least two nodes ($n: $(nodes_of "$R1" | tr '\n' ' '))" test "$n" -ge 2
+    code=$(curl -s -o /dev/null -w '%{http_code}' "${GW_BASE}$NAME/v2/models/$NAME")
+    check "it answers through the gateway ($code)" test "$code" = 200
+    metrics=$(curl -s --unix-socket "$SOCK" http://localhost/metrics)
+    check "/metrics counts tasks per node" grep -qE '^cassiny_tasks\{node="node[0-9]+"\} [1-9]' <<<"$metrics"
+fi
+if want models; then
+    start_loop
+    sleep 2
+    code=$(apply_yaml "$(model_spec v2 "$M/v2/model.joblib")")
+    R2=$(jq -r '.specs[0].run.id' "$WORK/body")
+    st=$(wait_run "$R2" 300 ready)
+    sleep 2
+    stop_loop
+    check "it rolls to v2 (got $st: $(run_field "$R2" .error))" test "$st" = ready
+    check "the v1 run is stopped, replaced" test "$(run_field "$R1" .status)" = stopped
+    check "zero failed requests during the rollout ($figures)" \
+        jqe '.requests > 20 and .failed == 0' <<<"$figures"
+
+    start_loop
+    sleep 2
+    code=$(apply_yaml "$(model_spec v3 "$M/v3/model.joblib")")
+    R3=$(jq -r '.specs[0].run.id' "$WORK/body")
+    st=$(wait_run "$R3" 300)
+    sleep 2
+    stop_loop
+    check "a broken v3 fails (got $st)" test "$st" = failed
+    check "v2 still serves" test "$(run_field "$R2" .status)" = ready
+    check "and the spec points back at it" test "$(serving)" = "$R2"
+    check "zero failed requests while v3 was rolled back ($figures)" \
+        jqe '.requests > 20 and .failed == 0' <<<"$figures"
+    check "v3 left no service behind" \
+        test -z "$(mdocker service ls -q --filter "label=io.cassiny.run=$R3")"
+fi
+
+# --- drain ----------------------------------------------------------------------------
+if want drain; then
+    R=$(serving)
+    victim=$(nodes_of "$R" | sort | uniq -c | sort -rn | awk 'NR == 1 {print $2}')
+    start_loop
+    sleep 2
+    mdocker node update --availability drain "$victim" >/dev/null
+    moved=0
+    for _ in $(seq 1 240); do
+        if [ "$(run_json "$R" | jq '.containers | length')" = 3 ] &&
+            ! nodes_of "$R" | grep -qx "$victim" && [ "$(nodes_of "$R" | grep -c .)" = 3 ] &&
+            [ "$(run_field "$R" .status)" = ready ]; then
+            moved=1
+            break
+        fi
+        sleep 0.5
+    done
+    sleep 2
+    stop_loop
+    mdocker node update --availability active "$victim" >/dev/null
+    check "draining $victim moves its replicas to the other nodes ($(nodes_of "$R" | tr '\n' ' '))" \
+        test "$moved" = 1
+    check "zero failed requests during the drain ($figures)" \
+        jqe '.requests > 20 and .failed == 0' <<<"$figures"
 fi
 
 summary
