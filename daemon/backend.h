@@ -73,6 +73,10 @@ struct cass_backend_ops {
      * engine; CASS_ERR_NOT_FOUND when absent. ret untouched on failure. */
     int (*image_resolve)(struct cass_backend *b, const char *ref, struct cass_backend_image *ret,
                          struct cass_error **err);
+    /* The manifest digest ("sha256:...", caller owns) the registry holds
+     * for ref (name:tag) now, asked through the engine; ref need not be
+     * local. CASS_ERR_NOT_FOUND when the registry has no such tag. */
+    char *(*image_digest)(struct cass_backend *b, const char *ref, struct cass_error **err);
     /* Fetches ref from a registry; 0 when it is there afterwards. */
     int (*image_pull)(struct cass_backend *b, const char *ref, const atomic_int *cancel,
                       struct cass_error **err);

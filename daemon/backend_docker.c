@@ -53,6 +53,12 @@ static int docker_image_resolve(struct cass_backend *b, const char *ref,
     return 0;
 }
 
+static char *docker_image_digest(struct cass_backend *b, const char *ref, struct cass_error **err)
+{
+    struct cass_engine *e = engine(b, err);
+    return e ? cass_engine_distribution_digest(e, ref, err) : NULL;
+}
+
 static int docker_image_pull(struct cass_backend *b, const char *ref, const atomic_int *cancel,
                              struct cass_error **err)
 {
@@ -423,6 +429,7 @@ static const struct cass_backend_ops docker_ops = {
     .name = "docker",
     .ping = docker_ping,
     .image_resolve = docker_image_resolve,
+    .image_digest = docker_image_digest,
     .image_pull = docker_image_pull,
     .volume_ensure = docker_volume_ensure,
     .volume_remove = docker_volume_remove,

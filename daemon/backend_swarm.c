@@ -115,6 +115,11 @@ static int swarm_image_resolve(struct cass_backend *b, const char *ref,
     return docker_of(b)->ops->image_resolve(docker_of(b), ref, ret, err);
 }
 
+static char *swarm_image_digest(struct cass_backend *b, const char *ref, struct cass_error **err)
+{
+    return docker_of(b)->ops->image_digest(docker_of(b), ref, err);
+}
+
 static int swarm_image_pull(struct cass_backend *b, const char *ref, const atomic_int *cancel,
                             struct cass_error **err)
 {
@@ -1009,6 +1014,7 @@ static const struct cass_backend_ops swarm_ops = {
     .name = "swarm",
     .ping = swarm_ping,
     .image_resolve = swarm_image_resolve,
+    .image_digest = swarm_image_digest,
     .image_pull = swarm_image_pull,
     .volume_ensure = swarm_volume_ensure,
     .volume_remove = swarm_volume_remove,

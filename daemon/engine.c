@@ -62,6 +62,7 @@ static void handle_put(struct cass_engine *e, struct cass_http *h)
     if (!h)
         return;
     cass_http_set_cancel(h, NULL);
+    cass_http_set_header(h, NULL, NULL);
     pthread_mutex_lock(&e->lock);
     if (e->n_idle < POOL_MAX) {
         e->idle[e->n_idle++] = h;
@@ -392,15 +393,25 @@ struct stream_result {
     bool cancelled;
 };
 
+/* The registry credentials a pull or push sends (X-Registry-Auth, base64
+ * JSON): none, "{}", since the registries are reached without them; the
+ * push route requires the header. */
+#define REGISTRY_AUTH_NONE "e30="
+
+/* A streamed request; auth, when not NULL, goes as X-Registry-Auth. */
 static int call_stream(struct cass_engine *e, const char *method, const char *path,
-                       const atomic_int *cancel, cass_http_chunk_fn fn, void *userdata,
-                       struct stream_result *ret, struct cass_error **err)
+                       const char *auth, const atomic_int *cancel, cass_http_chunk_fn fn,
+                       void *userdata, struct stream_result *ret, struct cass_error **err)
 {
     if (!path)
         return cass_error_set(err, CASS_ERR_NOMEM, "out of memory");
     struct cass_http *h = handle_get(e, err);
     if (!h)
         return -1;
+    if (auth && cass_http_set_header(h, "X-Registry-Auth", auth) < 0) {
+        handle_put(e, h);
+        return cass_error_set(err, CASS_ERR_NOMEM, "out of memory");
+    }
     cass_http_set_timeout(h, 0);
     cass_http_set_cancel(h, cancel);
     int r = cass_http_stream(h, method, path, NULL, NULL, 0, fn, userdata, &ret->status,
@@ -699,7 +710,8 @@ struct pull_ctx {
     struct cass_engine_jsonl lines;
     cass_engine_json_fn progress;
     void *userdata;
-    char *error; /* the first error line's text */
+    char *error;  /* the first error line's text */
+    char *digest; /* a push's aux.Digest */
     struct cass_error *err;
     bool stopped;
 };
@@ -716,6 +728,11 @@ static int pull_line(json_t *obj, void *userdata)
         c->error = strdup(json_is_string(m) ? json_string_value(m) : "malformed error message");
         return 1;
     }
+    const char *digest = json_string_value(json_object_get(json_object_get(obj, "aux"), "Digest"));
+    if (digest && cass_engine_digest_valid(digest)) {
+        free(c->digest);
+        c->digest = strdup(digest);
+    }
     if (c->progress && c->progress(obj, c->userdata) != 0) {
         c->stopped = true;
         return 1;
@@ -729,12 +746,12 @@ static int pull_chunk(const char *data, size_t len, void *userdata)
     return cass_engine_jsonl_feed(&c->lines, data, len, &c->err) != 0;
 }
 
-int cass_engine_image_pull(struct cass_engine *e, const char *ref, cass_engine_json_fn progress,
-                           void *userdata, const atomic_int *cancel, struct cass_error **err)
+/* Splits ref into its name and its tag or digest ("latest" when it has
+ * neither); both owned by the caller. */
+static int split_ref(const char *ref, char **ret_name, char **ret_tag, struct cass_error **err)
 {
     if (check_ref(ref, err) < 0)
         return -1;
-    /* fromImage without a tag pulls every tag: always name one. */
     _cleanup_free_ char *name = strdup(ref);
     if (!name)
         return cass_error_set(err, CASS_ERR_NOMEM, "out of memory");
@@ -751,42 +768,166 @@ int cass_engine_image_pull(struct cass_engine *e, const char *ref, cass_engine_j
     }
     if (!*name || !*tag)
         return cass_error_set(err, CASS_ERR_INVALID, "invalid image reference");
-    _cleanup_free_ char *qn = cass_http_escape(name);
-    _cleanup_free_ char *qt = cass_http_escape(tag);
-    if (!qn || !qt)
+    char *t = strdup(tag);
+    if (!t)
         return cass_error_set(err, CASS_ERR_NOMEM, "out of memory");
-    _cleanup_free_ char *p = vpath(e, "/images/create?fromImage=%s&tag=%s", qn, qt);
+    *ret_name = TAKE_PTR(name);
+    *ret_tag = t;
+    return 0;
+}
 
+/* A pull or a push: a stream of JSON progress lines in a 200, where an
+ * error line is the failure. what is "pull" or "push". */
+static int progress_stream(struct cass_engine *e, const char *p, const char *ref, const char *what,
+                           cass_engine_json_fn progress, void *userdata, const atomic_int *cancel,
+                           char **ret_digest, struct cass_error **err)
+{
     struct pull_ctx c = {.progress = progress, .userdata = userdata};
     cass_engine_jsonl_init(&c.lines, pull_line, &c);
     struct stream_result sr = {0};
-    int r = call_stream(e, "POST", p, cancel, pull_chunk, &c, &sr, err);
+    int r = call_stream(e, "POST", p, REGISTRY_AUTH_NONE, cancel, pull_chunk, &c, &sr, err);
     if (r == 0 && !sr.cancelled && ok_status(sr.status) && !c.err && !c.error && !c.stopped)
         r = cass_engine_jsonl_finish(&c.lines, &c.err);
     cass_engine_jsonl_clear(&c.lines);
     _cleanup_free_ char *error_body = sr.error_body;
     _cleanup_free_ char *error_line = c.error;
+    _cleanup_free_ char *digest = c.digest;
     _cleanup_error_ struct cass_error *line_err = c.err;
     if (r < 0 && !line_err) {
-        cass_error_prefix(err, "pull %s", ref);
+        cass_error_prefix(err, "%s %s", what, ref);
         return -1;
     }
     if (sr.cancelled || c.stopped)
         return 0;
-    if (!ok_status(sr.status))
+    if (!ok_status(sr.status)) {
+        char w[32];
+        snprintf(w, sizeof(w), "%s image", what);
         return cass_engine_error_from_reply(sr.status, error_body,
-                                            error_body ? strlen(error_body) : 0, "pull image", err);
+                                            error_body ? strlen(error_body) : 0, w, err);
+    }
     if (line_err) {
-        cass_error_prefix(&line_err, "pull %s", ref);
+        cass_error_prefix(&line_err, "%s %s", what, ref);
         return move_error(err, &line_err);
     }
     if (error_line) {
-        cass_error_set(err, CASS_ERR_ENGINE, "pull %s: %.*s", ref, MAX_MESSAGE, error_line);
+        cass_error_set(err, CASS_ERR_ENGINE, "%s %s: %.*s", what, ref, MAX_MESSAGE, error_line);
         if (err && *err)
             (*err)->status = (int)sr.status;
         return -1;
     }
+    if (ret_digest)
+        *ret_digest = TAKE_PTR(digest);
     return 0;
+}
+
+int cass_engine_image_pull(struct cass_engine *e, const char *ref, cass_engine_json_fn progress,
+                           void *userdata, const atomic_int *cancel, struct cass_error **err)
+{
+    /* fromImage without a tag pulls every tag: always name one. */
+    _cleanup_free_ char *name = NULL, *tag = NULL;
+    if (split_ref(ref, &name, &tag, err) < 0)
+        return -1;
+    _cleanup_free_ char *qn = cass_http_escape(name);
+    _cleanup_free_ char *qt = cass_http_escape(tag);
+    if (!qn || !qt)
+        return cass_error_set(err, CASS_ERR_NOMEM, "out of memory");
+    _cleanup_free_ char *p = vpath(e, "/images/create?fromImage=%s&tag=%s", qn, qt);
+    return progress_stream(e, p, ref, "pull", progress, userdata, cancel, NULL, err);
+}
+
+int cass_engine_image_push(struct cass_engine *e, const char *ref, cass_engine_json_fn progress,
+                           void *userdata, const atomic_int *cancel, char **ret_digest,
+                           struct cass_error **err)
+{
+    _cleanup_free_ char *name = NULL, *tag = NULL;
+    if (split_ref(ref, &name, &tag, err) < 0)
+        return -1;
+    if (strchr(ref, '@'))
+        return cass_error_set(err, CASS_ERR_INVALID, "push %s: push a tag, not a digest", ref);
+    _cleanup_free_ char *qt = cass_http_escape(tag);
+    if (!qt)
+        return cass_error_set(err, CASS_ERR_NOMEM, "out of memory");
+    _cleanup_free_ char *p = vpath(e, "/images/%s/push?tag=%s", name, qt);
+    _cleanup_free_ char *digest = NULL;
+    if (progress_stream(e, p, ref, "push", progress, userdata, cancel, &digest, err) < 0)
+        return -1;
+    if (ret_digest)
+        *ret_digest = TAKE_PTR(digest);
+    return 0;
+}
+
+int cass_engine_image_tag(struct cass_engine *e, const char *ref, const char *target,
+                          struct cass_error **err)
+{
+    _cleanup_free_ char *name = NULL, *tag = NULL;
+    if (check_ref(ref, err) < 0 || split_ref(target, &name, &tag, err) < 0)
+        return -1;
+    if (strchr(target, '@'))
+        return cass_error_set(err, CASS_ERR_INVALID, "tag %s: the new name needs a tag", target);
+    _cleanup_free_ char *qn = cass_http_escape(name);
+    _cleanup_free_ char *qt = cass_http_escape(tag);
+    if (!qn || !qt)
+        return cass_error_set(err, CASS_ERR_NOMEM, "out of memory");
+    _cleanup_free_ char *p = vpath(e, "/images/%s/tag?repo=%s&tag=%s", ref, qn, qt);
+    return call_plain(e, "POST", p, DEFAULT_TIMEOUT_MS, "tag image", err);
+}
+
+int cass_engine_image_untag(struct cass_engine *e, const char *ref, struct cass_error **err)
+{
+    if (check_ref(ref, err) < 0)
+        return -1;
+    _cleanup_free_ char *p = vpath(e, "/images/%s?noprune=1", ref);
+    return call_plain(e, "DELETE", p, DEFAULT_TIMEOUT_MS, "untag image", err);
+}
+
+bool cass_engine_digest_valid(const char *s)
+{
+    if (!s || strncmp(s, "sha256:", 7) != 0 || strlen(s) != 7 + 64)
+        return false;
+    for (const char *p = s + 7; *p; p++)
+        if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
+            return false;
+    return true;
+}
+
+char *cass_engine_distribution_parse(const char *body, size_t len, struct cass_error **err)
+{
+    const char *what = "distribution inspect";
+    _cleanup_json_ json_t *j = cass_engine_reply_parse(body, len, JSON_OBJECT, what, err);
+    if (!j)
+        return NULL;
+    const json_t *desc = NULL;
+    const char *digest = NULL;
+    if (get_object(j, "Descriptor", true, &desc, what, err) < 0 ||
+        get_string(desc, "digest", true, &digest, what, err) < 0)
+        return NULL;
+    if (!cass_engine_digest_valid(digest)) {
+        cass_error_set(err, CASS_ERR_ENGINE, "%s: Descriptor.digest is not a sha256 digest", what);
+        return NULL;
+    }
+    char *d = strdup(digest);
+    if (!d)
+        cass_error_set(err, CASS_ERR_NOMEM, "out of memory");
+    return d;
+}
+
+char *cass_engine_distribution_digest(struct cass_engine *e, const char *ref,
+                                      struct cass_error **err)
+{
+    if (check_ref(ref, err) < 0)
+        return NULL;
+    _cleanup_free_ char *p = vpath(e, "/distribution/%s/json", ref);
+    _cleanup_response_ struct cass_http_response r = {0};
+    if (call(e, "GET", p, NULL, DEFAULT_TIMEOUT_MS, NULL, &r, NULL, err) < 0) {
+        cass_error_prefix(err, "ask the registry for %s", ref);
+        return NULL;
+    }
+    if (!ok_status(r.status)) {
+        cass_engine_error_from_reply(r.status, r.body, r.len, "ask the registry for the digest",
+                                     err);
+        return NULL;
+    }
+    return cass_engine_distribution_parse(r.body, r.len, err);
 }
 
 /* ---- containers ------------------------------------------------------------------ */
@@ -1285,7 +1426,7 @@ static int logs_stream(struct cass_engine *e, const char *what, const char *id, 
     struct logs_ctx c = {0};
     cass_engine_demux_init(&c.demux, tty, fn, userdata);
     struct stream_result sr = {0};
-    int r = call_stream(e, "GET", p, opts->cancel, logs_chunk, &c, &sr, err);
+    int r = call_stream(e, "GET", p, NULL, opts->cancel, logs_chunk, &c, &sr, err);
     _cleanup_free_ char *error_body = sr.error_body;
     _cleanup_error_ struct cass_error *demux_err = c.err;
     const char *label = strcmp(what, "services") == 0 ? "service logs" : "container logs";
@@ -1473,7 +1614,7 @@ int cass_engine_events(struct cass_engine *e, const struct cass_engine_events_op
     struct events_ctx c = {0};
     cass_engine_jsonl_init(&c.lines, fn, userdata);
     struct stream_result sr = {0};
-    int r = call_stream(e, "GET", p, opts->cancel, events_chunk, &c, &sr, err);
+    int r = call_stream(e, "GET", p, NULL, opts->cancel, events_chunk, &c, &sr, err);
     if (r == 0 && !sr.cancelled && !c.stopped && !c.err && ok_status(sr.status))
         cass_engine_jsonl_finish(&c.lines, &c.err);
     cass_engine_jsonl_clear(&c.lines);

@@ -92,6 +92,30 @@ typedef int (*cass_engine_json_fn)(json_t *obj, void *userdata);
 int cass_engine_image_pull(struct cass_engine *e, const char *ref, cass_engine_json_fn progress,
                            void *userdata, const atomic_int *cancel, struct cass_error **err);
 
+/* POST /images/{name}/push?tag=TAG for ref (a name with its registry and a
+ * tag, "latest" when none), with an empty X-Registry-Auth. progress as for
+ * a pull. *ret_digest (caller owns; may be NULL) is the manifest digest the
+ * registry stored, NULL when the engine did not say. */
+int cass_engine_image_push(struct cass_engine *e, const char *ref, cass_engine_json_fn progress,
+                           void *userdata, const atomic_int *cancel, char **ret_digest,
+                           struct cass_error **err);
+/* POST /images/{ref}/tag: the image ref names also as target (name:tag). */
+int cass_engine_image_tag(struct cass_engine *e, const char *ref, const char *target,
+                          struct cass_error **err);
+/* DELETE /images/{ref}?noprune=1: removes the name ref, not the image's
+ * layers; the image stays while another name or a container holds it. */
+int cass_engine_image_untag(struct cass_engine *e, const char *ref, struct cass_error **err);
+
+/* GET /distribution/{ref}/json: the digest of the manifest (or manifest
+ * list) the registry holds for ref now, "sha256:<64 hex>" (caller owns). The
+ * engine asks the registry; the image need not be local. */
+char *cass_engine_distribution_digest(struct cass_engine *e, const char *ref,
+                                      struct cass_error **err);
+/* The parsing half: Descriptor.digest of a reply (caller owns). */
+char *cass_engine_distribution_parse(const char *body, size_t len, struct cass_error **err);
+/* "sha256:" and 64 lower-case hex digits. */
+bool cass_engine_digest_valid(const char *s);
+
 /* ---- containers --------------------------------------------------------- */
 
 enum cass_container_mount_type {

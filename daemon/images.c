@@ -221,8 +221,9 @@ static char *registries_text(const json_t *list)
     return xstrndup(buf, strlen(buf));
 }
 
-int cass_images_pull_check(const json_t *cfg, const char *ref, char **ret_registry,
-                           struct cass_error **err)
+/* The config's pull and registries members, checked for type. */
+static int config_of(const json_t *cfg, const json_t **ret_pull, const json_t **ret_registries,
+                     struct cass_error **err)
 {
     const json_t *pull = cfg ? json_object_get(cfg, "pull") : NULL;
     const json_t *registries = cfg ? json_object_get(cfg, "registries") : NULL;
@@ -234,18 +235,33 @@ int cass_images_pull_check(const json_t *cfg, const char *ref, char **ret_regist
     for (size_t i = 0; i < json_array_size(registries); i++)
         if (!json_is_string(json_array_get(registries, i)))
             return cass_error_set(err, CASS_ERR_INTERNAL, "registries[%zu] must be a string", i);
+    *ret_pull = pull;
+    *ret_registries = registries;
+    return 0;
+}
 
+static bool listed(const json_t *registries, const char *registry)
+{
+    for (size_t i = 0; i < json_array_size(registries); i++)
+        if (registry_matches(json_string_value(json_array_get(registries, i)), registry))
+            return true;
+    return false;
+}
+
+int cass_images_pull_check(const json_t *cfg, const char *ref, char **ret_registry,
+                           struct cass_error **err)
+{
+    const json_t *pull, *registries;
+    if (config_of(cfg, &pull, &registries, err) < 0)
+        return -1;
     if (pull && strcmp(json_string_value(pull), "never") == 0)
         return cass_error_set(err, CASS_ERR_FORBIDDEN, "pulls are off (pull: never)");
     struct cass_image_ref r = {0};
     _cleanup_error_ struct cass_error *perr = NULL;
     if (cass_images_parse(ref, &r, &perr) < 0)
         return cass_error_set(err, CASS_ERR_FORBIDDEN, "%s", perr->message);
-    bool listed = false;
-    for (size_t i = 0; !listed && i < json_array_size(registries); i++)
-        listed = registry_matches(json_string_value(json_array_get(registries, i)), r.registry);
     int rc = 0;
-    if (!listed) {
+    if (!listed(registries, r.registry)) {
         _cleanup_free_ char *allowed = registries_text(registries);
         rc = cass_error_set(err, CASS_ERR_FORBIDDEN, "registry %s is not in registries (%s)",
                             r.registry, allowed);
@@ -254,4 +270,36 @@ int cass_images_pull_check(const json_t *cfg, const char *ref, char **ret_regist
     }
     cass_images_ref_clear(&r);
     return rc;
+}
+
+int cass_images_registry_of(const json_t *cfg, const char *ref, char **ret_registry,
+                            struct cass_error **err)
+{
+    const json_t *pull, *registries;
+    if (config_of(cfg, &pull, &registries, err) < 0)
+        return -1;
+    struct cass_image_ref r = {0};
+    if (cass_images_parse(ref, &r, NULL) < 0)
+        return 0;
+    int rc = listed(registries, r.registry) ? 1 : 0;
+    if (rc && ret_registry)
+        *ret_registry = TAKE_PTR(r.registry);
+    cass_images_ref_clear(&r);
+    return rc;
+}
+
+char *cass_images_pin(const char *ref, const char *digest)
+{
+    /* The name as written (the engine is asked about it as the spec gave
+     * it): without "@..." and without a tag after the last '/'. */
+    size_t n = strcspn(ref, "@");
+    const char *slash = memrchr(ref, '/', n);
+    const char *colon =
+        memrchr(slash ? slash : ref, ':', n - (size_t)((slash ? slash : ref) - ref));
+    if (colon)
+        n = (size_t)(colon - ref);
+    char *s = NULL;
+    if (asprintf(&s, "%.*s@%s", (int)n, ref, digest) < 0)
+        abort();
+    return s;
 }

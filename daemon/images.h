@@ -42,4 +42,19 @@ void cass_images_ref_clear(struct cass_image_ref *r);
 int cass_images_pull_check(const json_t *cfg, const char *ref, char **ret_registry,
                            struct cass_error **err);
 
+/* Whether the registry ref names (as cass_images_parse reads it) is one of
+ * cfg's registries, whatever the pull setting: 1 when it is, with
+ * *ret_registry (caller owns; may be NULL) set; 0 when it is not or ref
+ * names no registry (an image ID, a reference that does not parse); -1
+ * with CASS_ERR_INTERNAL when cfg's members have the wrong type. An image
+ * from such a registry is pinned to the digest the registry gives for its
+ * tag at launch. */
+int cass_images_registry_of(const json_t *cfg, const char *ref, char **ret_registry,
+                            struct cass_error **err);
+
+/* ref's name as written, without its tag or digest, joined to digest:
+ * "127.0.0.1:5000/cassiny/x:1" and "sha256:ab.." give
+ * "127.0.0.1:5000/cassiny/x@sha256:ab..". Caller owns. */
+char *cass_images_pin(const char *ref, const char *digest);
+
 #endif

@@ -222,6 +222,98 @@ static const char *image_build_hint(const char *ref)
     return "";
 }
 
+/* The name@digest a run recorded from one of the config's registries (its
+ * first such repoDigests entry), or NULL. Caller owns. */
+static char *recorded_pin(const struct cass_launch *l, const json_t *image)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(json_object_get(image, "repoDigests"), i, v)
+    {
+        const char *s = json_string_value(v);
+        if (s && strchr(s, '@') && cass_images_registry_of(l->d->config, s, NULL, NULL) == 1)
+            return strdup(s);
+    }
+    return NULL;
+}
+
+/* Resolves ref in the engine, pulling it first when it is missing and the
+ * config allows a pull from its registry. */
+static int resolve_or_pull(struct cass_launch *l, const char *ref, struct cass_backend_image *img,
+                           struct cass_error **err)
+{
+    struct cass_backend *b = l->b;
+    _cleanup_error_ struct cass_error *ierr = NULL;
+    if (b->ops->image_resolve(b, ref, img, &ierr) == 0)
+        return 0;
+    if (ierr->kind != CASS_ERR_NOT_FOUND) {
+        cass_error_merge(err, &ierr);
+        return -1;
+    }
+    cass_error_free(TAKE_PTR(ierr));
+    /* images.c decides whether it may be pulled, and from where. */
+    _cleanup_free_ char *registry = NULL;
+    if (cass_images_pull_check(l->d->config, ref, &registry, &ierr) < 0) {
+        log_info("run %s: image %s not present and not pulled: %s", l->run_id, ref, ierr->message);
+        return cass_error_set(err, CASS_ERR_NOT_FOUND,
+                              "image %s is not in the engine and was not pulled: %s%s", ref,
+                              ierr->message, image_build_hint(ref));
+    }
+    log_info("run %s: image %s not present, pulling it from %s", l->run_id, ref, registry);
+    if (b->ops->image_pull(b, ref, cass_lifecycle_cancel(l->lc), &ierr) < 0 ||
+        b->ops->image_resolve(b, ref, img, &ierr) < 0)
+        return cass_error_set(err, CASS_ERR_NOT_FOUND,
+                              "image %s is not in the engine and the pull from %s failed: %s", ref,
+                              registry, ierr ? ierr->message : "?");
+    return 0;
+}
+
+/* For a reference from one of the config's registries, the name@digest
+ * its tag stands for in the registry now (asked through the engine), so
+ * that what runs is what the registry held at apply, on every node; a
+ * reference with a digest already is its own pin. NULL in *ret_pin for
+ * any other reference. */
+static int pin_from_registry(struct cass_launch *l, const char *ref, char **ret_pin,
+                             struct cass_error **err)
+{
+    struct cass_backend *b = l->b;
+    _cleanup_free_ char *registry = NULL;
+    int listed = cass_images_registry_of(l->d->config, ref, &registry, err);
+    if (listed <= 0 || !b->ops->image_digest) {
+        *ret_pin = NULL;
+        return listed < 0 ? -1 : 0;
+    }
+    if (strchr(ref, '@')) {
+        *ret_pin = strdup(ref);
+        return *ret_pin ? 0 : cass_error_set(err, CASS_ERR_NOMEM, "out of memory");
+    }
+    _cleanup_error_ struct cass_error *derr = NULL;
+    _cleanup_free_ char *digest = b->ops->image_digest(b, ref, &derr);
+    if (!digest)
+        return cass_error_set(err, derr->kind, "image %s: registry %s did not give its digest: %s",
+                              ref, registry, derr->message);
+    *ret_pin = cass_images_pin(ref, digest);
+    log_info("run %s: image %s is %s", l->run_id, ref, *ret_pin);
+    return 0;
+}
+
+/* digests (an array, stolen) with pin first, once. New reference. */
+static json_t *digests_with(json_t *digests, const char *pin)
+{
+    if (!pin)
+        return digests;
+    json_t *out = json_pack("[s]", pin);
+    size_t i;
+    json_t *v;
+    json_array_foreach(digests, i, v)
+    {
+        if (json_is_string(v) && strcmp(json_string_value(v), pin) != 0)
+            json_array_append(out, v);
+    }
+    json_decref(digests);
+    return out;
+}
+
 int cass_launch_image(struct cass_launch *l, struct cass_error **err)
 {
     struct cass_backend *b = l->b;
@@ -229,9 +321,14 @@ int cass_launch_image(struct cass_launch *l, struct cass_error **err)
     json_t *image = json_object_get(l->run, "image");
     const char *pinned = json_string_value(json_object_get(image, "id"));
     struct cass_backend_image img = {0};
+    _cleanup_free_ char *pin = NULL;
     _cleanup_error_ struct cass_error *ierr = NULL;
     l->reason = "image-not-found";
     if (pinned) {
+        /* A reproduction or a resume: the recorded image, and the recorded
+         * digest it came by from a configured registry, whatever the tag
+         * says today. */
+        pin = recorded_pin(l, image);
         if (b->ops->image_resolve(b, pinned, &img, &ierr) < 0) {
             if (ierr->kind != CASS_ERR_NOT_FOUND) {
                 cass_error_merge(err, &ierr);
@@ -239,43 +336,37 @@ int cass_launch_image(struct cass_launch *l, struct cass_error **err)
             }
             const char *digest =
                 json_string_value(json_array_get(json_object_get(image, "repoDigests"), 0));
-            if (digest)
+            if (pin) {
+                if (resolve_or_pull(l, pin, &img, err) < 0)
+                    return -1;
+                if (strcmp(img.id, pinned) != 0) {
+                    cass_error_set(err, CASS_ERR_CONFLICT, "image %s is %s, not the recorded %s",
+                                   pin, img.id, pinned);
+                    cass_backend_image_clear(&img);
+                    return -1;
+                }
+            } else if (digest) {
                 return cass_error_set(err, CASS_ERR_NOT_FOUND,
                                       "image %s (%s) is no longer in the engine; pull %s to "
                                       "reproduce this run",
                                       pinned, ref, digest);
-            return cass_error_set(err, CASS_ERR_NOT_FOUND,
-                                  "image %s (%s) is no longer in the engine and came from no "
-                                  "registry; rebuild it from the same recipe to reproduce%s",
-                                  pinned, ref, image_build_hint(ref));
+            } else {
+                return cass_error_set(err, CASS_ERR_NOT_FOUND,
+                                      "image %s (%s) is no longer in the engine and came from no "
+                                      "registry; rebuild it from the same recipe to reproduce%s",
+                                      pinned, ref, image_build_hint(ref));
+            }
         }
-    } else if (b->ops->image_resolve(b, ref, &img, &ierr) < 0) {
-        if (ierr->kind != CASS_ERR_NOT_FOUND) {
-            cass_error_merge(err, &ierr);
-            return -1;
-        }
-        cass_error_free(TAKE_PTR(ierr));
-        /* images.c decides whether it may be pulled, and from where. */
-        _cleanup_free_ char *registry = NULL;
-        if (cass_images_pull_check(l->d->config, ref, &registry, &ierr) < 0) {
-            log_info("run %s: image %s not present and not pulled: %s", l->run_id, ref,
-                     ierr->message);
-            return cass_error_set(err, CASS_ERR_NOT_FOUND,
-                                  "image %s is not in the engine and was not pulled: %s%s", ref,
-                                  ierr->message, image_build_hint(ref));
-        }
-        log_info("run %s: image %s not present, pulling it from %s", l->run_id, ref, registry);
-        if (b->ops->image_pull(b, ref, cass_lifecycle_cancel(l->lc), &ierr) < 0 ||
-            b->ops->image_resolve(b, ref, &img, &ierr) < 0)
-            return cass_error_set(err, CASS_ERR_NOT_FOUND,
-                                  "image %s is not in the engine and the pull from %s failed: %s",
-                                  ref, registry, ierr ? ierr->message : "?");
+    } else if (pin_from_registry(l, ref, &pin, err) < 0 ||
+               resolve_or_pull(l, pin ? pin : ref, &img, err) < 0) {
+        return -1;
     }
     l->image_id = TAKE_PTR(img.id);
+    l->image_ref = TAKE_PTR(pin);
     l->image_user = TAKE_PTR(img.user);
     l->workdir = TAKE_PTR(img.working_dir);
     l->image_cmd = TAKE_PTR(img.cmd);
-    json_t *digests = TAKE_PTR(img.repo_digests);
+    json_t *digests = digests_with(TAKE_PTR(img.repo_digests), l->image_ref);
     cass_backend_image_clear(&img);
     l->reason = "launch-failed";
     if (cass_launch_record(
@@ -318,7 +409,9 @@ void cass_launch_spec_init(struct cass_launch *l, int replica, const char *suffi
     l->tmpfs[0] = (struct cass_container_tmpfs){CASS_POLICY_TMP, l->tmp_options};
     l->cs = (struct cass_container_spec){
         .name = l->cname,
-        .image = l->image_id,
+        /* name@digest from a registry (what every node of a cluster can
+         * pull), else the local image ID. */
+        .image = l->image_ref ? l->image_ref : l->image_id,
         .user = l->user,
         .labels = l->labels,
         .n_labels = n,
@@ -593,6 +686,7 @@ static void launch_clear(struct cass_launch *l)
     json_decref(l->doc);
     json_decref(l->policy);
     free(l->image_id);
+    free(l->image_ref);
     free(l->image_user);
     free(l->workdir);
     json_decref(l->image_cmd);

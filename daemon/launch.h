@@ -46,6 +46,7 @@ struct cass_launch {
 
     /* Filled by the image step (cass_launch_image). */
     char *image_id;
+    char *image_ref;   /* name@sha256:... when it came from a configured registry, else NULL */
     char *image_user;  /* the image's own user, may be NULL */
     char *workdir;     /* the image's working directory, may be NULL */
     json_t *image_cmd; /* the image's default command (owned), may be NULL */

@@ -16,7 +16,8 @@ struct cass_http {
     char *socket_path; /* for unix:// hosts */
     char *base;        /* URL prefix, e.g. "http://localhost" */
     char *auth_header;
-    char *cacert; /* CA bundle for https:// hosts; NULL: the system's */
+    char *extra_header; /* "Name: value" or NULL (cass_http_set_header) */
+    char *cacert;       /* CA bundle for https:// hosts; NULL: the system's */
     long timeout_ms;
     size_t max_body;
     const atomic_int *cancel;
@@ -58,11 +59,13 @@ struct cass_http *cass_http_new(const char *host, struct cass_error **err)
         size_t n = strlen(host);
         while (n > 0 && host[n - 1] == '/')
             n--;
-        /* tcp:// is Docker's name for plain HTTP over TCP (DOCKER_HOST). */
-        if (host[0] == 't' && asprintf(&h->base, "http://%.*s", (int)(n - 6), host + 6) < 0)
-            h->base = NULL;
-        else if (host[0] != 't')
+        /* tcp://HOST:PORT is how Docker writes a plain-HTTP engine address. */
+        if (strncmp(host, "tcp://", 6) == 0) {
+            if (asprintf(&h->base, "http://%.*s", (int)(n - 6), host + 6) < 0)
+                h->base = NULL;
+        } else {
             h->base = strndup(host, n);
+        }
     } else {
         cass_error_set(err, CASS_ERR_INVALID,
                        "host must be unix:///PATH, tcp://HOST:PORT, http://HOST:PORT or "
@@ -89,6 +92,7 @@ void cass_http_free(struct cass_http *h)
     free(h->socket_path);
     free(h->base);
     free(h->auth_header);
+    free(h->extra_header);
     free(h->cacert);
     free(h->headers);
     free(h);
@@ -100,6 +104,22 @@ void cass_http_set_token(struct cass_http *h, const char *token)
     h->auth_header = NULL;
     if (token && asprintf(&h->auth_header, "Authorization: Bearer %s", token) < 0)
         h->auth_header = NULL;
+}
+
+int cass_http_set_header(struct cass_http *h, const char *name, const char *value)
+{
+    free(h->extra_header);
+    h->extra_header = NULL;
+    if (!name)
+        return 0;
+    for (const char *p = value; *p; p++)
+        if (*p == '\r' || *p == '\n')
+            return -1;
+    if (asprintf(&h->extra_header, "%s: %s", name, value) < 0) {
+        h->extra_header = NULL;
+        return -1;
+    }
+    return 0;
 }
 
 int cass_http_set_cacert(struct cass_http *h, const char *path, struct cass_error **err)
@@ -309,6 +329,8 @@ static int perform(struct cass_http *h, const char *method, const char *path,
     struct curl_slist *headers = NULL;
     if (h->auth_header)
         headers = curl_slist_append(headers, h->auth_header);
+    if (h->extra_header)
+        headers = curl_slist_append(headers, h->extra_header);
     headers = curl_slist_append(headers, "Expect:");
     if (body) {
         _cleanup_free_ char *ct = NULL;

@@ -21,12 +21,15 @@ struct cass_http_response {
 
 /* Returns a new handle (caller owns; cass_http_free). host is "unix:///path",
  * "http://host:port", "https://host:port" or "tcp://host:port" (Docker's
- * name for plain HTTP). */
+ * way of writing http://host:port). */
 struct cass_http *cass_http_new(const char *host, struct cass_error **err);
 void cass_http_free(struct cass_http *h);
 
 /* Bearer token sent with every request; NULL to clear. The string is copied. */
 void cass_http_set_token(struct cass_http *h, const char *token);
+/* One more header sent with every request ("name: value"), or none with
+ * name NULL; -1 when value holds a line break or memory runs out. */
+int cass_http_set_header(struct cass_http *h, const char *name, const char *value);
 /* For https:// hosts: the server's certificate is verified (chain and host
  * name) against the CA certificates in the PEM file path, or with NULL the
  * system's store. -1 with *err when path cannot be opened. */

@@ -783,17 +783,69 @@ t_pull() {
     st=$(wait_run "$run" 60 succeeded)
     check "$T: with registries: [$addr] the image is pulled and the job succeeds (got $st: $(run_field "$run" .error))" test "$st" = succeeded
     check "$T: one pull call was made ($(($(pull_calls) - before)))" test "$(($(pull_calls) - before))" = 1
-    check "$T: the engine's events show the pull of $ref" test "$(image_pulls "$ref" "$t0")" -ge 1
-    check "$T: the run records the registry's digest ($(run_field "$run" '.image.repoDigests | join(",")'))" \
-        bash -c 'grep -q "^$1/cassiny/test-busybox@sha256:" <<<"$2"' _ "$addr" "$(run_field "$run" '.image.repoDigests[]')"
+    check "$T: the run records first the digest the registry holds for the tag ($(run_field "$run" '.image.repoDigests[0]'))" \
+        test "$(run_field "$run" '.image.repoDigests[0]')" = "$addr/cassiny/test-busybox@$(registry_digest "$addr" cassiny/test-busybox latest)"
+    check "$T: the engine's events show the pull of $ref by that digest" \
+        test "$(image_pulls "$(run_field "$run" '.image.repoDigests[0]')" "$t0")" -ge 1
     run=$(launch "$(printf 'apiVersion: cassiny/v1\nkind: Job\nmetadata: {name: %s}\nspec:\n  image: cassiny/does-not-exist:1\n  command: [/bin/true]\n' "$P-missing")")
     st=$(wait_run "$run" 30 failed)
     check "$T: a reference without a registry part is still not pulled (docker.io is not listed): $(run_field "$run" .error)" \
         bash -c '[ "$1" = failed ] && grep -q "registry docker.io is not in registries ($2)" <<<"$3"' _ "$st" "$addr" "$(run_field "$run" .error)"
-    finish "$P-private" "$P-missing"
+    t_pull_moved "$addr"
+    finish "$P-private" "$P-missing" "$P-pin" "$P-pin-new"
     docker rmi "$ref" >/dev/null 2>&1
     IMAGES_EXTRA=
     pull_cleanup
+}
+# registry_digest ADDR REPO TAG: the manifest digest the registry serves for REPO:TAG
+registry_digest() {
+    curl -fsSI -H 'Accept: application/vnd.docker.distribution.manifest.v2+json' \
+        "http://$1/v2/$2/manifests/$3" | tr -d '\r' | sed -n 's/^[Dd]ocker-[Cc]ontent-[Dd]igest: //p'
+}
+# pin_image ADDR REF TEXT: pushes an image whose /home/user/marker holds TEXT as
+# ADDR/REF, leaving nothing of it in the engine
+pin_image() {
+    local c="$P-mk-$$" id
+    docker run --name "$c" --label "io.cassiny.test=$P" "$BUSYBOX" sh -c "echo $3 > /home/user/marker" >/dev/null &&
+        id=$(docker commit "$c" 2>/dev/null) && docker rm "$c" >/dev/null &&
+        docker tag "$id" "$1/$2" && docker push "$1/$2" >>"$ROOT/push.log" 2>&1 &&
+        docker rmi -f "$id" >/dev/null # its tag and the digest the push added
+}
+# A tag moved in the registry: a new apply runs what the tag names now, a
+# reproduction what the run recorded, by digest, pulled again when the
+# engine no longer has it.
+t_pull_moved() {
+    local addr=$1 pref="$1/cassiny/pin-$P:1" r1 r2 r3 d1 st
+    local spec
+    spec=$(printf 'apiVersion: cassiny/v1\nkind: Job\nmetadata: {name: %s}\nspec:\n  image: %s\n  command: [cat, /home/user/marker]\n' "$P-pin" "$pref")
+    pin_image "$addr" "cassiny/pin-$P:1" original || { not_ok "$T: an image is pushed as $pref"; return; }
+    r1=$(launch "$spec")
+    st=$(wait_run "$r1" 60 succeeded)
+    d1=$(run_field "$r1" '.image.repoDigests[0]')
+    check "$T: a job of $pref runs what the tag names (got $st: $(curl -s --unix-socket "$SOCK" "http://localhost/v1/runs/$r1/logs"))" \
+        test "$st/$(curl -s --unix-socket "$SOCK" "http://localhost/v1/runs/$r1/logs")" = succeeded/original
+    check "$T: and records it by digest ($d1)" \
+        test "$d1" = "$addr/cassiny/pin-$P@$(registry_digest "$addr" "cassiny/pin-$P" 1)"
+    pin_image "$addr" "cassiny/pin-$P:1" moved || { not_ok "$T: the tag $pref is moved"; return; }
+    docker rmi -f "$(run_field "$r1" .image.id)" >/dev/null 2>&1
+    check "$T: the engine no longer has the first image ($(run_field "$r1" .image.id))" \
+        bash -c '! docker image inspect "$1" >/dev/null 2>&1' _ "$(run_field "$r1" .image.id)"
+    r2=$(curl -s --unix-socket "$SOCK" -X POST "http://localhost/v1/runs/$r1/reproduce" | jq -r '.id // empty')
+    st=$(wait_run "$r2" 60 succeeded)
+    check "$T: after the tag moved, the reproduction runs the recorded image (got $st: $(curl -s --unix-socket "$SOCK" "http://localhost/v1/runs/$r2/logs") $(run_field "$r2" .error))" \
+        test "$st/$(curl -s --unix-socket "$SOCK" "http://localhost/v1/runs/$r2/logs")" = succeeded/original
+    check "$T: with the same digest and image ID" \
+        test "$(run_field "$r2" '.image.repoDigests[0] + " " + .image.id')" = "$(run_field "$r1" '.image.repoDigests[0] + " " + .image.id')"
+    check "$T: pulled again by digest from the registry" grep -q "POST /v[0-9.]*/images/create?fromImage=[^ &]*pin-$P&tag=sha256%3A" "$ROOT/engine-proxy.log"
+    r3=$(launch "${spec/"name: $P-pin"/"name: $P-pin-new"}")
+    st=$(wait_run "$r3" 60 succeeded)
+    check "$T: a new apply runs what the tag names now (got $st: $(curl -s --unix-socket "$SOCK" "http://localhost/v1/runs/$r3/logs"))" \
+        test "$st/$(curl -s --unix-socket "$SOCK" "http://localhost/v1/runs/$r3/logs")" = succeeded/moved
+    check "$T: under the new digest" \
+        test "$(run_field "$r3" '.image.repoDigests[0]')" = "$addr/cassiny/pin-$P@$(registry_digest "$addr" "cassiny/pin-$P" 1)"
+    check "$T: the daemon asked the engine for the tag's digest (GET /distribution)" \
+        grep -q "GET /v[0-9.]*/distribution/$addr/cassiny/pin-$P:1/json" "$ROOT/engine-proxy.log"
+    docker rmi -f "$(run_field "$r3" .image.id)" "$(run_field "$r1" .image.id)" >/dev/null 2>&1
 }
 
 # --- 14. A reload (SIGHUP, what `systemctl reload` sends) puts the config's

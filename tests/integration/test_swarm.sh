@@ -157,6 +157,48 @@ if want jobs; then
         { st=$(wait_run "$gone" 60); check "a job whose input is missing fails ($st)" test "$st" = failed; }
 fi
 
+# --- notebook -------------------------------------------------------------------------
+if want notebook; then
+    NB=$P-nb
+    VOL=$P-ws
+    nb_spec() {
+        printf 'apiVersion: cassiny/v1\nkind: Notebook\nmetadata: {name: %s}\nspec:\n  image: %s\n  resources: {cpus: 0.5, memory: 768Mi}\n  workspace: %s\n' \
+            "$NB" "$NOTEBOOK" "$VOL"
+    }
+    code=$(apply_yaml "$(nb_spec)")
+    NR=$(jq -r '.specs[0].run.id' "$WORK/body")
+    st=$(wait_run "$NR" 400 ready)
+    check "a notebook is ready on the swarm (got $st: $(run_field "$NR" .error))" test "$st" = ready
+    URL=$(run_field "$NR" .url)
+    BASE=${URL%%/\?*}
+    TOKEN=${URL#*token=}
+    check "Jupyter answers through the gateway with its token" \
+        test "$(curl -s -o /dev/null -w '%{http_code}' "$BASE/api/status?token=$TOKEN")" = 200
+    manager=$(mdocker node ls --filter role=manager --format '{{.Hostname}}' | head -n 1)
+    check "it runs where its workspace volume is (the manager, $manager)" \
+        test "$(node_of "$NR")" = "$manager"
+    code=$(curl -s -o /dev/null -w '%{http_code}' -X PUT "$BASE/api/contents/kept.txt?token=$TOKEN" \
+        -H 'Content-Type: application/json' -d '{"type":"file","format":"text","content":"kept across restarts"}')
+    check "a file is written into the workspace ($code)" test "$code" = 201
+
+    # The daemon restarts, then the notebook is stopped and launched again.
+    stop_daemon
+    start_daemon "$build" --config "$WORK/config.yaml" || not_ok "cassinyd starts again"
+    st=$(wait_run "$NR" 120 ready)
+    check "after a daemon restart the notebook is still ready (got $st)" test "$st" = ready
+    c delete "$NB" >/dev/null 2>&1
+    code=$(apply_yaml "$(nb_spec)")
+    NR2=$(jq -r '.specs[0].run.id' "$WORK/body")
+    st=$(wait_run "$NR2" 300 ready)
+    check "launched again, it is ready (got $st: $(run_field "$NR2" .error))" test "$st" = ready
+    URL=$(run_field "$NR2" .url)
+    BASE=${URL%%/\?*}
+    TOKEN=${URL#*token=}
+    got=$(curl -s "$BASE/api/contents/kept.txt?token=$TOKEN" | jq -r .content)
+    check "its workspace survived (${got:-nothing})" test "$got" = "kept across restarts"
+    c delete "$NB" --purge >/dev/null 2>&1
+fi
+
 # --- models ---------------------------------------------------------------------------
 NAME=$P-iris
 GW_BASE=$(curl -s --unix-socket "$SOCK" http://localhost/v1/version | jq -r .gateway)

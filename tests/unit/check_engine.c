@@ -585,6 +585,32 @@ START_TEST(image_inspect_malformed)
 }
 END_TEST
 
+START_TEST(distribution_replies)
+{
+    size_t len;
+    _cleanup_free_ char *s = slurp("distribution.json", &len);
+    _cleanup_error_ struct cass_error *err = NULL;
+    _cleanup_free_ char *d = cass_engine_distribution_parse(s, len, &err);
+    ck_assert_msg(d != NULL, "%s", err ? err->message : "");
+    ck_assert_str_eq(d, "sha256:9a4c84d800617af079eba01e953f898d62fb77e24e6b91735e87ede7f6023829");
+    static const char *const bad[] = {
+        "bad-distribution-digest.json", "bad-distribution-no-descriptor.json",
+        "bad-distribution-duplicate.json", "error-not-json.txt", "bad-image-array.json"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        _cleanup_free_ char *b = slurp(bad[i], &len);
+        _cleanup_error_ struct cass_error *berr = NULL;
+        ck_assert_msg(cass_engine_distribution_parse(b, len, &berr) == NULL, "%s parsed", bad[i]);
+        ck_assert_int_eq(berr->kind, CASS_ERR_ENGINE);
+    }
+    ck_assert(cass_engine_digest_valid(
+        "sha256:9a4c84d800617af079eba01e953f898d62fb77e24e6b91735e87ede7f6023829"));
+    ck_assert(!cass_engine_digest_valid(
+        "sha256:9A4C84D800617AF079EBA01E953F898D62FB77E24E6B91735E87EDE7F6023829"));
+    ck_assert(!cass_engine_digest_valid("sha256:9a4c"));
+    ck_assert(!cass_engine_digest_valid(NULL));
+}
+END_TEST
+
 START_TEST(container_state_replies)
 {
     struct {
@@ -1120,7 +1146,7 @@ START_TEST(engine_unreachable)
     _cleanup_error_ struct cass_error *err2 = NULL;
     ck_assert_ptr_null(cass_engine_new("ftp://1.2.3.4:2375", &err2));
     ck_assert_int_eq(err2->kind, CASS_ERR_INVALID);
-    /* tcp:// is plain HTTP, as DOCKER_HOST means it: a port nothing listens on */
+    /* tcp:// is Docker's plain-HTTP address: accepted, and nothing listens. */
     _cleanup_error_ struct cass_error *err3 = NULL;
     ck_assert_ptr_null(cass_engine_new("tcp://127.0.0.1:1", &err3));
     ck_assert_int_eq(err3->kind, CASS_ERR_UNAVAILABLE);
@@ -1605,6 +1631,7 @@ static Suite *engine_suite(void)
     TCase *replies = tcase_create("replies");
     tcase_add_test(replies, image_inspect_replies);
     tcase_add_test(replies, image_inspect_malformed);
+    tcase_add_test(replies, distribution_replies);
     tcase_add_test(replies, container_state_replies);
     tcase_add_test(replies, container_host_port);
     tcase_add_test(replies, container_ip);

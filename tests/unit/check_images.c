@@ -178,6 +178,49 @@ START_TEST(bad_config_is_internal)
 }
 END_TEST
 
+START_TEST(registry_and_pin)
+{
+    static const struct {
+        const char *cfg, *ref;
+        int listed;
+        const char *registry, *pinned;
+    } cases[] = {
+        {"{\"registries\":[\"127.0.0.1:5000\"]}", "127.0.0.1:5000/cassiny/x:1", 1, "127.0.0.1:5000",
+         "127.0.0.1:5000/cassiny/x@sha256:" HEX},
+        /* pull: never does not change where an image comes from */
+        {"{\"pull\":\"never\",\"registries\":[\"127.0.0.1:5000\"]}", "127.0.0.1:5000/x", 1,
+         "127.0.0.1:5000", "127.0.0.1:5000/x@sha256:" HEX},
+        {"{\"registries\":[\"127.0.0.1:5000\"]}", "127.0.0.1:5000/x@sha256:" HEX, 1,
+         "127.0.0.1:5000", "127.0.0.1:5000/x@sha256:" HEX},
+        {"{\"registries\":[\"127.0.0.1:5000\"]}", "cassiny/x:1", 0, NULL, "cassiny/x@sha256:" HEX},
+        {"{\"registries\":[\"docker.io\"]}", "busybox", 1, "docker.io", "busybox@sha256:" HEX},
+        {"{\"registries\":[\"docker.io\"]}", "sha256:" HEX, 0, NULL, NULL},
+        {NULL, "127.0.0.1:5000/x:1", 0, NULL, "127.0.0.1:5000/x@sha256:" HEX},
+        {"{\"registries\":[\"127.0.0.1:5000\"]}", "Not A Reference", 0, NULL, NULL},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        json_error_t jerr;
+        _cleanup_json_ json_t *cfg = cases[i].cfg ? json_loads(cases[i].cfg, 0, &jerr) : NULL;
+        _cleanup_free_ char *registry = NULL;
+        int rc = cass_images_registry_of(cfg, cases[i].ref, &registry, NULL);
+        ck_assert_msg(rc == cases[i].listed, "case %zu: %d", i, rc);
+        if (cases[i].registry)
+            ck_assert_str_eq(registry, cases[i].registry);
+        else
+            ck_assert_ptr_null(registry);
+        if (cases[i].pinned) {
+            _cleanup_free_ char *p = cass_images_pin(cases[i].ref, "sha256:" HEX);
+            ck_assert_str_eq(p, cases[i].pinned);
+        }
+    }
+    json_error_t jerr;
+    _cleanup_json_ json_t *bad = json_loads("{\"registries\":[1]}", 0, &jerr);
+    _cleanup_error_ struct cass_error *err = NULL;
+    ck_assert_int_eq(cass_images_registry_of(bad, "x", NULL, &err), -1);
+    ck_assert_int_eq(err->kind, CASS_ERR_INTERNAL);
+}
+END_TEST
+
 static Suite *images_suite(void)
 {
     Suite *s = suite_create("images");
@@ -186,6 +229,7 @@ static Suite *images_suite(void)
     tcase_add_test(tc, not_references);
     tcase_add_test(tc, pull_decision);
     tcase_add_test(tc, bad_config_is_internal);
+    tcase_add_test(tc, registry_and_pin);
     suite_add_tcase(s, tc);
     return s;
 }
