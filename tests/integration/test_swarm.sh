@@ -229,11 +229,14 @@ if want models || want drain; then
     chmod -R a+rwx "$M"
     # Trained on this machine's own engine, in the serving image: the shared
     # root is where every node finds them.
-    for v in v1 v2; do
+    train() { # train VERSION ARGS...
+        local v=$1
+        shift
         docker run --rm -u 1000 --network none -v "$M:/out" -v "$src/examples/iris:/src:ro" \
-            cassiny/model-server:bookworm python3 /src/train.py --out "/out/$v" --model logreg \
-            >/dev/null
-    done
+            cassiny/model-server:bookworm python3 /src/train.py --out "/out/$v" "$@" >/dev/null
+    }
+    train v1 --model logreg
+    train v2 --model forest --estimators 10 --max-depth 2
     echo "this is not a model" >"$M/v3/model.joblib"
     code=$(apply_yaml "$(model_spec v1 "$M/v1/model.joblib")")
     R1=$(jq -r '.specs[0].run.id' "$WORK/body")
