@@ -63,6 +63,7 @@ cleanup() {
         # shellcheck disable=SC2046 # ids are words
         mdocker service rm $(mdocker service ls -q --filter "label=io.cassiny.instance=$inst") \
             >/dev/null 2>&1
+        # shellcheck disable=SC2046 # ids are words
         mdocker volume rm $(mdocker volume ls -q --filter "label=io.cassiny.instance=$inst") \
             >/dev/null 2>&1
     fi
