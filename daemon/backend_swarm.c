@@ -56,6 +56,8 @@
 /* Longest wait for a started task to run (its node may pull the image). */
 #define RUN_WAIT_S 180
 #define STOP_GRACE_S 10
+/* Longest a non-following read of a service's logs may take. */
+#define LOGS_MAX_S 15
 /* A service name is a DNS label. */
 #define SERVICE_NAME_MAX 63
 
@@ -857,6 +859,29 @@ static int swarm_wait(struct cass_backend *b, const char *id, const atomic_int *
     }
 }
 
+/* Ends a service's log stream that the engine does not end: with the
+ * container of a task gone, a manager may hold a non-following stream open
+ * for good. */
+struct logs_watch {
+    atomic_int cancel;
+    atomic_int done;
+    const atomic_int *outer;
+};
+
+static void *logs_watch_main(void *arg)
+{
+    struct logs_watch *w = arg;
+    for (int ms = 0; !atomic_load(&w->done); ms += 100) {
+        if (ms >= LOGS_MAX_S * 1000 || (w->outer && atomic_load(w->outer))) {
+            atomic_store(&w->cancel, 1);
+            break;
+        }
+        struct timespec ts = {0, 100000000L};
+        nanosleep(&ts, NULL);
+    }
+    return NULL;
+}
+
 static int swarm_logs(struct cass_backend *b, const char *id,
                       const struct cass_engine_logs_opts *opts, cass_engine_log_fn fn,
                       void *userdata, struct cass_error **err)
@@ -869,7 +894,18 @@ static int swarm_logs(struct cass_backend *b, const char *id,
         json_object_get(json_object_get(json_object_get(svc, "Spec"), "TaskTemplate"),
                         "ContainerSpec"),
         "TTY"));
-    return cass_engine_service_logs(e, id, tty, opts, fn, userdata, err);
+    if (opts && opts->follow)
+        return cass_engine_service_logs(e, id, tty, opts, fn, userdata, err);
+    struct logs_watch w = {.outer = opts ? opts->cancel : NULL};
+    struct cass_engine_logs_opts o = opts ? *opts : (struct cass_engine_logs_opts){.tail = -1};
+    o.cancel = &w.cancel;
+    pthread_t t;
+    bool watched = pthread_create(&t, NULL, logs_watch_main, &w) == 0;
+    int rc = cass_engine_service_logs(e, id, tty, &o, fn, userdata, err);
+    atomic_store(&w.done, 1);
+    if (watched)
+        pthread_join(t, NULL);
+    return rc;
 }
 
 /* Scales to 0 and waits until the task ended (Swarm stops it: SIGTERM,
@@ -884,23 +920,47 @@ static int swarm_stop(struct cass_backend *b, const char *id, int timeout_s,
         return -1;
     }
     int limit = (timeout_s > STOP_GRACE_S ? timeout_s : STOP_GRACE_S) + 15;
+    /* Until its task ended: one still pending would run after the scale-down. */
     for (double waited = 0; waited < limit; waited += POLL_MS / 1000.0) {
-        struct cass_workload_state st;
-        if (swarm_state(b, id, &st, err) < 0)
+        _cleanup_json_ json_t *tasks = NULL;
+        const json_t *task = NULL;
+        _cleanup_error_ struct cass_error *cerr = NULL;
+        if (current(e, id, &tasks, &task, &cerr) < 0) {
+            if (cerr->kind == CASS_ERR_NOT_FOUND)
+                return 0;
+            cass_error_merge(err, &cerr);
             return -1;
-        if (!st.exists || !st.running)
+        }
+        struct cass_workload_state st;
+        if (cass_backend_swarm_state_parse(task, &st, err) < 0)
+            return -1;
+        if (!task || !strcmp(st.status, "exited"))
             return 0;
         if (nap(b, NULL, POLL_MS))
-            break;
+            return 0;
     }
-    return 0;
+    return cass_error_set(err, CASS_ERR_ENGINE,
+                          "service %.12s: its task still runs %d s after it was scaled down", id,
+                          limit);
 }
 
 /* A task on another node cannot be signalled through the manager: it is
- * stopped the same way, within its StopGracePeriod. */
+ * stopped the same way, within its StopGracePeriod; one that does not stop
+ * goes with its service (its logs with it), so that nothing runs on past
+ * its end. */
 static int swarm_kill(struct cass_backend *b, const char *id, struct cass_error **err)
 {
-    return swarm_stop(b, id, 0, err);
+    _cleanup_error_ struct cass_error *serr = NULL;
+    if (swarm_stop(b, id, 0, &serr) == 0)
+        return 0;
+    ENGINE_OR_FAIL(b, err);
+    struct cass_error *rerr = NULL;
+    int rc = gone_is_fine(cass_engine_service_remove(e, id, &rerr), &rerr);
+    if (rc < 0) {
+        cass_error_merge(err, &serr);
+        cass_error_free(rerr);
+    }
+    return rc;
 }
 
 static int swarm_remove(struct cass_backend *b, const char *id, struct cass_error **err)

@@ -152,6 +152,13 @@ if want jobs; then
     st=$(wait_run "$bad" 120)
     check "a job exiting 3 fails with its exit code ($st $(run_field "$bad" .exitCode))" \
         test "$st $(run_field "$bad" .exitCode)" = "failed 3"
+    slow=$(launch "$(job "$P-slow" "'echo started; sleep 120'")
+  timeoutSeconds: 4
+")
+    st=$(wait_run "$slow" 90)
+    check "a job past its timeoutSeconds is stopped: failed, timeout ($st $(run_field "$slow" .reason))" \
+        test "$st $(run_field "$slow" .reason)" = "failed timeout"
+    check "its output is kept" grep -q started <<<"$(c logs "$slow" 2>&1)"
     gone=$(launch "$(printf 'apiVersion: cassiny/v1\nkind: Job\nmetadata: {name: %s}\nspec:\n  image: %s\n  outputs: /outputs\n  inputs: [{source: %s, target: /in}]\n  command: [sh, -c, "ls /in"]\n' \
         "$P-in" "$BUSYBOX" "$WORK/data/in")" 2>/dev/null)
     [ -z "$gone" ] && ok "a job whose input is missing is refused at apply" ||
