@@ -122,6 +122,19 @@ static void print_run(const struct ctl *c, const json_t *run)
     field("  RepoDigests:", digests);
     _cleanup_free_ char *containers = join(json_object_get(run, "containers"), 12);
     field("Containers:", containers);
+    char nodes[512] = "";
+    size_t used_nodes = 0;
+    const char *wid;
+    json_t *node;
+    json_object_foreach(json_object_get(run, "nodes"), wid, node)
+    {
+        int n = snprintf(nodes + used_nodes, sizeof(nodes) - used_nodes, "%s%.12s on %.64s",
+                         used_nodes ? ", " : "", wid, json_string_value(node) ?: "?");
+        if (n < 0 || (size_t)n >= sizeof(nodes) - used_nodes)
+            break;
+        used_nodes += (size_t)n;
+    }
+    field("Nodes:", nodes);
     char ports[512] = "";
     size_t i, used = 0;
     json_t *p;

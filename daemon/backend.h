@@ -30,6 +30,7 @@ struct cass_workload_state {
     char started_at[40];  /* RFC 3339, "" when never */
     char finished_at[40]; /* RFC 3339, "" while running or never */
     char status[32];      /* the engine's word: "created", "running", "exited", ... */
+    char error[256];      /* why the engine could not run it (a rejected task), "" */
 };
 
 /* A workload found by its labels: id and the labels the daemon put on it. */
@@ -106,6 +107,9 @@ struct cass_backend_ops {
     /* Where the daemon reaches container port `port` of the workload. */
     int (*endpoint)(struct cass_backend *b, const char *id, int port, char host[64], int *ret_port,
                     struct cass_error **err);
+    /* The node a workload runs (or ran) on, by its hostname; "" while it
+     * is not placed yet. NULL in a backend of one host. */
+    int (*node)(struct cass_backend *b, const char *id, char ret[64], struct cass_error **err);
     /* The workload's state; a missing workload is exists = false, not an error. */
     int (*state)(struct cass_backend *b, const char *id, struct cass_workload_state *ret,
                  struct cass_error **err);
@@ -155,8 +159,56 @@ int cass_backend_docker_list_parse(const json_t *all, struct cass_workload_ref *
  * borrowed from ev. False when it lacks an action or a run label. */
 bool cass_backend_docker_event_parse(const json_t *ev, struct cass_backend_event *ret);
 
-/* The backend named by the config's engine key ("docker", "auto"); the
- * names of those not built are refused with the reason. Caller owns. */
+/* The Swarm backend over the daemon's engine client, which must be a
+ * manager's (see backend_swarm.c for how a workload maps to a service).
+ * Caller owns. */
+struct cass_backend *cass_backend_swarm_new(struct cass_daemon *d);
+
+/* The parsing halves of the Swarm backend, pure functions over the
+ * engine's replies (fuzzed by tests/fuzz/fuzz_engine.c). */
+/* The ServiceSpec of a workload: one service per workload, a Job (label
+ * io.cassiny.kind) as a ReplicatedJob of one completion, anything else
+ * Replicated with replicas (0 at create, 1 once started); image is the
+ * reference every node pulls; pin_node (may be NULL) a node ID it must run
+ * on (the workload mounts a volume, which lives on that node); gpu_kind
+ * the GenericResources kind the nodes advertise GPUs as (NULL: none does,
+ * and a spec asking for GPUs is refused). Caller owns. */
+json_t *cass_backend_swarm_service_body(const struct cass_container_spec *spec, const char *image,
+                                        int replicas, const char *pin_node, const char *gpu_kind,
+                                        struct cass_error **err);
+/* The task that stands for a service now among tasks (a /tasks array): the
+ * newest one the orchestrator still wants, else the newest. Borrowed from
+ * tasks; NULL when there is none. */
+const json_t *cass_backend_swarm_current_task(const json_t *tasks);
+/* A workload's state from its current task (NULL: none yet); ret is zeroed first. */
+int cass_backend_swarm_state_parse(const json_t *task, struct cass_workload_state *ret,
+                                   struct cass_error **err);
+/* The host port of a running task's host-mode published port
+ * (Status.PortStatus); CASS_ERR_NOT_FOUND when it has none (yet). */
+int cass_backend_swarm_task_port(const json_t *task, int port, int *ret_port,
+                                 struct cass_error **err);
+/* A node's address (Status.Addr, or its manager address when that says
+ * 0.0.0.0) and hostname from a /nodes entry. */
+int cass_backend_swarm_node_parse(const json_t *node, char addr[64], char hostname[64],
+                                  struct cass_error **err);
+/* The GenericResources kind under which some node of a /nodes array
+ * advertises GPUs ("gpu", "NVIDIA-GPU", ...: a kind containing "gpu", any
+ * case), or NULL. Borrowed from nodes. */
+const char *cass_backend_swarm_gpu_kind(const json_t *nodes);
+/* The workloads of a /services array, with their state from tasks (a
+ * /tasks array). Returns the count and *ret (caller frees), or -1. */
+int cass_backend_swarm_list_parse(const json_t *services, const json_t *tasks,
+                                  struct cass_workload_ref **ret, size_t *ret_n,
+                                  struct cass_error **err);
+
+/* The bind mounts of an engine's list of mounts (a container's "Mounts",
+ * target under "Destination"; a service's, under "Target") as an array of
+ * {source, target}, what ops->mounts returns. Caller owns. */
+json_t *cass_backend_bind_mounts(const json_t *mounts, const char *target_key);
+
+/* The backend named by the config's engine key as cass_cfg_backend chose
+ * it ("docker", "swarm"; "auto" and NULL are docker); others are refused
+ * with the reason. Caller owns. */
 struct cass_backend *cass_backend_new(struct cass_daemon *d, const char *name,
                                       struct cass_error **err);
 void cass_backend_free(struct cass_backend *b);

@@ -249,19 +249,24 @@ static int docker_mounts(struct cass_backend *b, const char *id, json_t **ret,
     _cleanup_json_ json_t *ins = cass_engine_container_inspect(e, id, err);
     if (!ins)
         return -1;
+    *ret = cass_backend_bind_mounts(json_object_get(ins, "Mounts"), "Destination");
+    return 0;
+}
+
+json_t *cass_backend_bind_mounts(const json_t *mounts, const char *target_key)
+{
     json_t *out = json_array();
     size_t i;
     json_t *m;
-    json_array_foreach(json_object_get(ins, "Mounts"), i, m)
+    json_array_foreach(mounts, i, m)
     {
         const char *type = json_string_value(json_object_get(m, "Type"));
         const char *src = json_string_value(json_object_get(m, "Source"));
-        const char *dst = json_string_value(json_object_get(m, "Destination"));
+        const char *dst = json_string_value(json_object_get(m, target_key));
         if (type && !strcmp(type, "bind") && src && dst)
             json_array_append_new(out, json_pack("{s:s,s:s}", "source", src, "target", dst));
     }
-    *ret = out;
-    return 0;
+    return out;
 }
 
 static int docker_wait(struct cass_backend *b, const char *id, const atomic_int *cancel,
@@ -464,14 +469,15 @@ struct cass_backend *cass_backend_docker_new(struct cass_daemon *d)
 struct cass_backend *cass_backend_new(struct cass_daemon *d, const char *name,
                                       struct cass_error **err)
 {
-    if (!name || strcmp(name, "docker") == 0 || strcmp(name, "auto") == 0) {
-        struct cass_backend *b = cass_backend_docker_new(d);
+    bool swarm = name && strcmp(name, "swarm") == 0;
+    if (swarm || !name || strcmp(name, "docker") == 0 || strcmp(name, "auto") == 0) {
+        struct cass_backend *b = swarm ? cass_backend_swarm_new(d) : cass_backend_docker_new(d);
         if (!b)
             cass_error_set(err, CASS_ERR_NOMEM, "out of memory");
         return b;
     }
-    cass_error_set(err, CASS_ERR_INVALID,
-                   "engine: %s: this version has no %s backend; use engine: docker", name, name);
+    cass_error_set(err, CASS_ERR_INVALID, "engine: %s: no such backend (docker, swarm or auto)",
+                   name);
     return NULL;
 }
 

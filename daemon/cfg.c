@@ -57,17 +57,6 @@ static char *read_file(const char *path, size_t *ret_len, struct cass_error **er
     return buf;
 }
 
-/* Keys the schema describes that this build cannot honour yet: refused with
- * their line rather than accepted and ignored. value NULL: any value. A row
- * goes when the feature lands. */
-static const struct {
-    const char *key;
-    const char *value;
-    const char *reason;
-} unavailable[] = {
-    {"engine", "swarm", "the Swarm backend is not available in this version; use engine: docker"},
-};
-
 /* Deprecated names: the old key, when it alone is set, gives its value to the
  * new one; both set is refused. */
 static const struct {
@@ -104,18 +93,6 @@ static int key_line(const json_t *pos, const char *path, int *ret_col)
     int line = 0;
     cass_yaml_pos_lookup(pos, path, 1, &line, ret_col);
     return line;
-}
-
-static void refuse_unavailable(const json_t *cfg, const json_t *pos, struct cass_error **e)
-{
-    for (size_t i = 0; i < sizeof(unavailable) / sizeof(unavailable[0]); i++) {
-        const json_t *v = cass_cfg_get(cfg, unavailable[i].key);
-        if (!v || (unavailable[i].value &&
-                   (!json_is_string(v) || strcmp(json_string_value(v), unavailable[i].value))))
-            continue;
-        int col = 0, line = key_line(pos, unavailable[i].key, &col);
-        cass_error_add_item(e, unavailable[i].key, line, col, "%s", unavailable[i].reason);
-    }
 }
 
 /* The TCP listeners (listen, gateway): plain HTTP only on loopback for the
@@ -227,7 +204,6 @@ json_t *cass_cfg_parse(const char *text, size_t len, struct cass_error **ret_war
     if (set_path_defaults(cfg, pos, err) < 0)
         return NULL;
     struct cass_error *e = NULL, *warn = NULL;
-    refuse_unavailable(cfg, pos, &e);
     check_listeners(cfg, pos, &e);
     resolve_aliases(cfg, pos, &warn, &e);
     if (e) {
@@ -314,16 +290,18 @@ const char *cass_cfg_backend(const json_t *cfg, const json_t *info, char **ret_n
                              struct cass_error **err)
 {
     const char *engine = json_string_value(cass_cfg_get(cfg, "engine"));
-    if (!engine || (strcmp(engine, "docker") && strcmp(engine, "auto"))) {
+    if (!engine ||
+        (strcmp(engine, "docker") && strcmp(engine, "auto") && strcmp(engine, "swarm"))) {
         cass_error_set(err, CASS_ERR_INVALID, "engine: %s: no such backend in this version",
                        engine ? engine : "(unset)");
         return NULL;
     }
     *ret_note = NULL;
-    if (!strcmp(engine, "docker"))
-        return "docker";
-    /* auto: docker is the only backend built, so auto never refuses; it
-     * says so when the engine would have wanted Swarm. */
+    if (!strcmp(engine, "docker") || !strcmp(engine, "swarm"))
+        return engine[0] == 'd' ? "docker" : "swarm";
+    /* auto: Swarm on a manager, plain containers anywhere else; a worker
+     * cannot create services, and an engine that does not say is taken as
+     * a plain one, with a note. */
     bool active = false, manager = false;
     _cleanup_error_ struct cass_error *serr = NULL;
     if (!info) {
@@ -337,10 +315,7 @@ const char *cass_cfg_backend(const json_t *cfg, const json_t *info, char **ret_n
                      serr && serr->message ? serr->message : "?") < 0)
             *ret_note = NULL;
     } else if (active && manager) {
-        if (asprintf(ret_note, "engine: auto: this engine is a Swarm manager, but the Swarm "
-                               "backend is not built yet: workloads run as plain containers on "
-                               "this node only") < 0)
-            *ret_note = NULL;
+        return "swarm";
     }
     return "docker";
 }

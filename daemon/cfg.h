@@ -34,10 +34,11 @@ json_t *cass_cfg_parse(const char *text, size_t len, struct cass_error **ret_war
                        struct cass_error **err);
 
 /* The workload backend for a loaded config: the static name of one this
- * build has ("docker"), or NULL with *err. For engine: auto, info is the
- * engine's /info (NULL when it did not answer); *ret_note (caller owns) is
- * set to a sentence to log as a warning when auto could not follow the engine
- * (a Swarm manager, or no /info), else NULL; untouched on failure. */
+ * build has ("docker", "swarm"), or NULL with *err. For engine: auto, info
+ * is the engine's /info (NULL when it did not answer): "swarm" on an active
+ * Swarm manager, else "docker"; *ret_note (caller owns) is set to a
+ * sentence to log as a warning when auto could not tell (no /info, or one
+ * it cannot read), else NULL; untouched on failure. */
 const char *cass_cfg_backend(const json_t *cfg, const json_t *info, char **ret_note,
                              struct cass_error **err);
 

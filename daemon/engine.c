@@ -290,6 +290,25 @@ static char *vpath(struct cass_engine *e, const char *fmt, ...)
     return p;
 }
 
+/* The path of a list call: base ("/volumes?", "/containers/json?all=1&")
+ * with filters on labels, if any. Caller owns the result. */
+static char *list_path(struct cass_engine *e, const char *base, const char *const *labels,
+                       struct cass_error **err)
+{
+    _cleanup_error_ struct cass_error *ferr = NULL;
+    _cleanup_free_ char *f = cass_engine_filters_query(labels, NULL, NULL, &ferr);
+    if (ferr) {
+        move_error(err, &ferr);
+        return NULL;
+    }
+    /* A base without parameters loses its '?' (or '&'). */
+    size_t n = strlen(base) - (f ? 0 : 1);
+    char *p = vpath(e, "%.*s%s%s", (int)n, base, f ? "filters=" : "", f ? f : "");
+    if (!p)
+        cass_error_set(err, CASS_ERR_NOMEM, "out of memory");
+    return p;
+}
+
 /* ---- requests --------------------------------------------------------------- */
 
 /* One buffered request on a pooled handle; any status is a success here. */
@@ -1140,14 +1159,10 @@ json_t *cass_engine_container_inspect(struct cass_engine *e, const char *id,
 json_t *cass_engine_container_list(struct cass_engine *e, const char *const *labels, bool all,
                                    struct cass_error **err)
 {
-    _cleanup_error_ struct cass_error *ferr = NULL;
-    _cleanup_free_ char *f = cass_engine_filters_query(labels, NULL, NULL, &ferr);
-    if (ferr) {
-        move_error(err, &ferr);
-        return NULL;
-    }
     _cleanup_free_ char *p =
-        vpath(e, "/containers/json?all=%d%s%s", all ? 1 : 0, f ? "&filters=" : "", f ? f : "");
+        list_path(e, all ? "/containers/json?all=1&" : "/containers/json?", labels, err);
+    if (!p)
+        return NULL;
     return call_json(e, "GET", p, NULL, JSON_ARRAY, "list containers", err);
 }
 
@@ -1392,13 +1407,47 @@ static int logs_chunk(const char *data, size_t len, void *userdata)
     return r != 0;
 }
 
-int cass_engine_container_logs(struct cass_engine *e, const char *id,
-                               const struct cass_engine_logs_opts *opts, cass_engine_log_fn fn,
-                               void *userdata, struct cass_error **err)
+/* The logs of a container or a service ("containers", "services"),
+ * demultiplexed unless tty. */
+static int logs_stream(struct cass_engine *e, const char *what, const char *id, bool tty,
+                       const struct cass_engine_logs_opts *opts, cass_engine_log_fn fn,
+                       void *userdata, struct cass_error **err)
 {
     static const struct cass_engine_logs_opts defaults = {.tail = -1};
     if (!opts)
         opts = &defaults;
+    char tail[24] = "all";
+    if (opts->tail >= 0)
+        snprintf(tail, sizeof(tail), "%d", opts->tail);
+    _cleanup_free_ char *p =
+        vpath(e, "/%s/%s/logs?stdout=%d&stderr=%d&follow=%d&timestamps=%d&tail=%s&since=%" PRId64,
+              what, id, !opts->no_stdout, !opts->no_stderr, opts->follow, opts->timestamps, tail,
+              opts->since > 0 ? opts->since : 0);
+    struct logs_ctx c = {0};
+    cass_engine_demux_init(&c.demux, tty, fn, userdata);
+    struct stream_result sr = {0};
+    int r = call_stream(e, "GET", p, NULL, opts->cancel, logs_chunk, &c, &sr, err);
+    _cleanup_free_ char *error_body = sr.error_body;
+    _cleanup_error_ struct cass_error *demux_err = c.err;
+    const char *label = strcmp(what, "services") == 0 ? "service logs" : "container logs";
+    if (demux_err)
+        return move_error(err, &demux_err);
+    if (r < 0) {
+        cass_error_prefix(err, "%s", label);
+        return -1;
+    }
+    if (sr.cancelled || c.stopped)
+        return 0;
+    if (!ok_status(sr.status))
+        return cass_engine_error_from_reply(sr.status, error_body,
+                                            error_body ? strlen(error_body) : 0, label, err);
+    return cass_engine_demux_finish(&c.demux, err);
+}
+
+int cass_engine_container_logs(struct cass_engine *e, const char *id,
+                               const struct cass_engine_logs_opts *opts, cass_engine_log_fn fn,
+                               void *userdata, struct cass_error **err)
+{
     _cleanup_json_ json_t *inspect = cass_engine_container_inspect(e, id, err);
     if (!inspect)
         return -1;
@@ -1407,32 +1456,7 @@ int cass_engine_container_logs(struct cass_engine *e, const char *id,
         return -1;
     bool tty = st.tty;
     cass_container_state_clear(&st);
-
-    char tail[24] = "all";
-    if (opts->tail >= 0)
-        snprintf(tail, sizeof(tail), "%d", opts->tail);
-    _cleanup_free_ char *p = vpath(
-        e, "/containers/%s/logs?stdout=%d&stderr=%d&follow=%d&timestamps=%d&tail=%s&since=%" PRId64,
-        id, !opts->no_stdout, !opts->no_stderr, opts->follow, opts->timestamps, tail,
-        opts->since > 0 ? opts->since : 0);
-    struct logs_ctx c = {0};
-    cass_engine_demux_init(&c.demux, tty, fn, userdata);
-    struct stream_result sr = {0};
-    int r = call_stream(e, "GET", p, NULL, opts->cancel, logs_chunk, &c, &sr, err);
-    _cleanup_free_ char *error_body = sr.error_body;
-    _cleanup_error_ struct cass_error *demux_err = c.err;
-    if (demux_err)
-        return move_error(err, &demux_err);
-    if (r < 0) {
-        cass_error_prefix(err, "container logs");
-        return -1;
-    }
-    if (sr.cancelled || c.stopped)
-        return 0;
-    if (!ok_status(sr.status))
-        return cass_engine_error_from_reply(
-            sr.status, error_body, error_body ? strlen(error_body) : 0, "container logs", err);
-    return cass_engine_demux_finish(&c.demux, err);
+    return logs_stream(e, "containers", id, tty, opts, fn, userdata, err);
 }
 
 /* ---- JSON lines ------------------------------------------------------------------- */
@@ -1740,13 +1764,9 @@ int cass_engine_volume_remove(struct cass_engine *e, const char *name, bool forc
 json_t *cass_engine_volume_list(struct cass_engine *e, const char *const *labels,
                                 struct cass_error **err)
 {
-    _cleanup_error_ struct cass_error *ferr = NULL;
-    _cleanup_free_ char *f = cass_engine_filters_query(labels, NULL, NULL, &ferr);
-    if (ferr) {
-        move_error(err, &ferr);
+    _cleanup_free_ char *p = list_path(e, "/volumes?", labels, err);
+    if (!p)
         return NULL;
-    }
-    _cleanup_free_ char *p = vpath(e, "/volumes%s%s", f ? "?filters=" : "", f ? f : "");
     _cleanup_json_ json_t *j = call_json(e, "GET", p, NULL, JSON_OBJECT, "list volumes", err);
     if (!j)
         return NULL;
@@ -1758,4 +1778,81 @@ json_t *cass_engine_volume_list(struct cass_engine *e, const char *const *labels
         return NULL;
     }
     return json_incref(v);
+}
+
+/* ---- swarm ------------------------------------------------------------------ */
+
+char *cass_engine_service_create(struct cass_engine *e, const json_t *spec, struct cass_error **err)
+{
+    _cleanup_free_ char *p = vpath(e, "/services/create");
+    _cleanup_json_ json_t *j = call_json(e, "POST", p, spec, JSON_OBJECT, "create service", err);
+    return j ? name_field(j, "ID", "create service", "service id from the engine", err) : NULL;
+}
+
+json_t *cass_engine_service_inspect(struct cass_engine *e, const char *id, struct cass_error **err)
+{
+    if (check_name(id, "service id", err) < 0)
+        return NULL;
+    _cleanup_free_ char *p = vpath(e, "/services/%s", id);
+    return call_json(e, "GET", p, NULL, JSON_OBJECT, "inspect service", err);
+}
+
+int cass_engine_service_update(struct cass_engine *e, const char *id, json_int_t version,
+                               const json_t *spec, struct cass_error **err)
+{
+    if (check_name(id, "service id", err) < 0)
+        return -1;
+    _cleanup_free_ char *p = vpath(e, "/services/%s/update?version=%lld", id, (long long)version);
+    _cleanup_json_ json_t *j = call_json(e, "POST", p, spec, JSON_OBJECT, "update service", err);
+    return j ? 0 : -1;
+}
+
+int cass_engine_service_remove(struct cass_engine *e, const char *id, struct cass_error **err)
+{
+    if (check_name(id, "service id", err) < 0)
+        return -1;
+    _cleanup_free_ char *p = vpath(e, "/services/%s", id);
+    return call_plain(e, "DELETE", p, DEFAULT_TIMEOUT_MS, "remove service", err);
+}
+
+json_t *cass_engine_service_list(struct cass_engine *e, const char *const *labels,
+                                 struct cass_error **err)
+{
+    _cleanup_free_ char *p = list_path(e, "/services?", labels, err);
+    if (!p)
+        return NULL;
+    return call_json(e, "GET", p, NULL, JSON_ARRAY, "list services", err);
+}
+
+json_t *cass_engine_task_list(struct cass_engine *e, const char *service_id,
+                              struct cass_error **err)
+{
+    _cleanup_free_ char *q = NULL;
+    if (service_id) {
+        if (check_name(service_id, "service id", err) < 0)
+            return NULL;
+        _cleanup_json_ json_t *f = json_pack("{s:[s]}", "service", service_id);
+        _cleanup_free_ char *s = f ? json_dumps(f, JSON_COMPACT) : NULL;
+        if (!s || !(q = cass_http_escape(s))) {
+            cass_error_set(err, CASS_ERR_NOMEM, "out of memory");
+            return NULL;
+        }
+    }
+    _cleanup_free_ char *p = vpath(e, "/tasks%s%s", q ? "?filters=" : "", q ? q : "");
+    return call_json(e, "GET", p, NULL, JSON_ARRAY, "list tasks", err);
+}
+
+json_t *cass_engine_node_list(struct cass_engine *e, struct cass_error **err)
+{
+    _cleanup_free_ char *p = vpath(e, "/nodes");
+    return call_json(e, "GET", p, NULL, JSON_ARRAY, "list nodes", err);
+}
+
+int cass_engine_service_logs(struct cass_engine *e, const char *id, bool tty,
+                             const struct cass_engine_logs_opts *opts, cass_engine_log_fn fn,
+                             void *userdata, struct cass_error **err)
+{
+    if (check_name(id, "service id", err) < 0)
+        return -1;
+    return logs_stream(e, "services", id, tty, opts, fn, userdata, err);
 }

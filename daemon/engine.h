@@ -359,6 +359,33 @@ int cass_engine_volume_remove(struct cass_engine *e, const char *name, bool forc
 json_t *cass_engine_volume_list(struct cass_engine *e, const char *const *labels,
                                 struct cass_error **err);
 
+/* ---- swarm (a manager's engine) --------------------------------------------- */
+
+/* POST /services/create with spec (a ServiceSpec). Returns the new
+ * service's ID (caller owns). */
+char *cass_engine_service_create(struct cass_engine *e, const json_t *spec,
+                                 struct cass_error **err);
+/* GET /services/{id}. Caller owns the object. */
+json_t *cass_engine_service_inspect(struct cass_engine *e, const char *id, struct cass_error **err);
+/* POST /services/{id}/update?version=N with the whole new spec. */
+int cass_engine_service_update(struct cass_engine *e, const char *id, json_int_t version,
+                               const json_t *spec, struct cass_error **err);
+/* DELETE /services/{id}. 404 -> CASS_ERR_NOT_FOUND. */
+int cass_engine_service_remove(struct cass_engine *e, const char *id, struct cass_error **err);
+/* GET /services?filters={"label":[...]}. Caller owns the array. */
+json_t *cass_engine_service_list(struct cass_engine *e, const char *const *labels,
+                                 struct cass_error **err);
+/* GET /tasks, of one service when service_id is not NULL. Caller owns the array. */
+json_t *cass_engine_task_list(struct cass_engine *e, const char *service_id,
+                              struct cass_error **err);
+/* GET /nodes. Caller owns the array. */
+json_t *cass_engine_node_list(struct cass_engine *e, struct cass_error **err);
+/* GET /services/{id}/logs (every task's output), demultiplexed unless tty
+ * (the service's ContainerSpec.TTY), as cass_engine_container_logs. */
+int cass_engine_service_logs(struct cass_engine *e, const char *id, bool tty,
+                             const struct cass_engine_logs_opts *opts, cass_engine_log_fn fn,
+                             void *userdata, struct cass_error **err);
+
 /* ---- pieces exposed for tests ---------------------------------------------- */
 
 /* Maps an engine reply with a non-2xx status to *err: kind by status, the

@@ -119,10 +119,12 @@ static void finish(struct cass_launch *l, const char *cid, bool timed_out)
     }
     if (!st.started) {
         /* An exit code of 0 from a container that never ran is no success. */
-        cass_run_fail(d, run_id, "launch-failed", "its container never started");
+        cass_run_fail(d, run_id, "launch-failed",
+                      st.error[0] ? st.error : "its container never started");
         cass_run_remove_workload(d, l->b, run_id, l->name, cid);
         return;
     }
+    cass_launch_note_node(l, cid);
     CASS_FAILPOINT("job.after-exit-seen");
     int code = st.exit_code;
     bool oom = st.oom_killed;
@@ -315,6 +317,7 @@ static int job_launch(struct cass_launch *l, struct cass_error **err)
         json_object_set_new(ch, "startedAt", json_string(st.started_at));
     if (cass_launch_record(l, json_incref(ch), err) < 0)
         return -1;
+    cass_launch_note_node(l, cid);
     CASS_FAILPOINT("launch.after-record-running");
     l->reason = "failed";
     return follow(l, cid, err);

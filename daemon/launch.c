@@ -583,6 +583,8 @@ int cass_launch_check_running(struct cass_launch *l, const char *id, struct cass
         return 0;
     if (!st.exists)
         return cass_error_set(err, CASS_ERR_ENGINE, "container exited: it was removed");
+    if (!st.started && st.error[0])
+        return cass_error_set(err, CASS_ERR_ENGINE, "it never ran: %s", st.error);
     struct tail_buf t = {.len = 0};
     struct cass_engine_logs_opts o = {.tail = 15};
     _cleanup_error_ struct cass_error *lerr = NULL;
@@ -640,7 +642,33 @@ int cass_launch_start_published(struct cass_launch *l, const char *id, int port,
         }
         return -1;
     }
+    cass_launch_note_node(l, id);
     return 0;
+}
+
+void cass_launch_note_node(struct cass_launch *l, const char *id)
+{
+    char node[64] = "";
+    _cleanup_error_ struct cass_error *err = NULL;
+    if (!l->b->ops->node || l->b->ops->node(l->b, id, node, &err) < 0 || !node[0])
+        return;
+    _cleanup_json_ json_t *cur = cass_store_run_get(l->d->store, l->run_id, NULL);
+    json_t *nodes = json_object_get(cur, "nodes");
+    nodes = json_is_object(nodes) ? json_deep_copy(nodes) : json_object();
+    /* Only the run's workloads of now: a replaced replica's node goes. */
+    json_t *keep = json_object();
+    size_t i;
+    json_t *c;
+    json_array_foreach(json_object_get(cur, "containers"), i, c)
+    {
+        json_t *n = json_object_get(nodes, json_string_value(c));
+        if (n)
+            json_object_set(keep, json_string_value(c), n);
+    }
+    json_decref(nodes);
+    json_object_set_new(keep, id, json_string(node));
+    _cleanup_json_ json_t *ch = json_pack("{s:o}", "nodes", keep);
+    cass_store_run_update(l->d->store, l->run_id, ch, NULL, NULL);
 }
 
 void cass_launch_slot_release(struct cass_launch *l)

@@ -127,6 +127,10 @@ int cass_launch_start(struct cass_launch *l, const char *id, struct cass_error *
 int cass_launch_start_published(struct cass_launch *l, const char *id, int port, char host[64],
                                 int *ret_port, bool *ret_exited, struct cass_error **err);
 
+/* Records in the run's `nodes` ({workload id: node}) where workload id
+ * runs, when the backend places workloads on nodes and it is placed. */
+void cass_launch_note_node(struct cass_launch *l, const char *id);
+
 /* Launch slots bound the runs being created and started at once
  * (limits.maxConcurrentLaunches). A job gives its slot back once its
  * container runs. */

@@ -331,6 +331,35 @@ static void write_run_counts(FILE *f, const json_t *counts)
     }
 }
 
+/* cassiny_tasks: the workloads of live runs by the node they run on, as
+ * the runs recorded it (backends that place workloads on nodes: Swarm). */
+static void write_node_counts(FILE *f, const json_t *active)
+{
+    _cleanup_json_ json_t *per = json_object();
+    size_t i, j;
+    json_t *r, *c;
+    json_array_foreach(active, i, r)
+    {
+        json_t *nodes = json_object_get(r, "nodes");
+        json_array_foreach(json_object_get(r, "containers"), j, c)
+        {
+            const char *node = json_string_value(json_object_get(nodes, json_string_value(c)));
+            if (!node)
+                continue;
+            json_int_t n = json_integer_value(json_object_get(per, node));
+            json_object_set_new(per, node, json_integer(n + 1));
+        }
+    }
+    if (json_object_size(per) == 0)
+        return;
+    cass_metrics_header(f, "cassiny_tasks", "gauge",
+                        "Workloads of live runs, by the Swarm node they run on.");
+    const char *node;
+    json_t *n;
+    json_object_foreach(per, node, n)
+        cass_metrics_sample(f, "cassiny_tasks", (double)json_integer_value(n), "node", node, NULL);
+}
+
 char *cass_metrics_render(struct cass_daemon *d)
 {
     char *text = NULL;
@@ -396,6 +425,9 @@ char *cass_metrics_render(struct cass_daemon *d)
     _cleanup_json_ json_t *counts = cass_store_run_counts(d->store, NULL);
     if (counts)
         write_run_counts(f, counts);
+    _cleanup_json_ json_t *active = cass_store_runs_active(d->store, NULL);
+    if (active)
+        write_node_counts(f, active);
     cass_metrics_write(f);
     if (fclose(f) != 0) {
         free(text);

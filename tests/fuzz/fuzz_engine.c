@@ -11,12 +11,13 @@
  *   p  container list, as the backend reads it
  *   v  version (API negotiation); n: info (Swarm state)
  *   x  an error reply: the next two bytes are the HTTP status
+ *   t  a Swarm task list: the current task, its state and port
+ *   o  a Swarm node list: addresses, GPUs; s: a service list with itself as tasks
  * Any other first byte picks one of these by its value.
  *
  * The streamed ones (events, logs) are fed twice, whole and in pieces of
  * every few bytes, and must give the same result both ways: a stream
- * arrives split wherever the socket splits it. Swarm tasks and services
- * have no parser yet. */
+ * arrives split wherever the socket splits it. */
 
 #include <stdint.h>
 #include <stdio.h>
@@ -231,6 +232,59 @@ static void container_list(const char *body, size_t len)
     free(refs);
 }
 
+static void swarm_tasks(const char *body, size_t len)
+{
+    _cleanup_json_ json_t *j = reply(body, len, JSON_ARRAY, "list tasks");
+    if (!j)
+        return;
+    const json_t *cur = cass_backend_swarm_current_task(j);
+    bool any = false;
+    size_t i;
+    json_t *t;
+    json_array_foreach(j, i, t) any = any || json_is_object(t);
+    check(!cur == !any && (!cur || json_is_object(cur)), "a list of tasks has a current task");
+    _cleanup_error_ struct cass_error *err = NULL;
+    struct cass_workload_state st;
+    if (cass_backend_swarm_state_parse(cur, &st, &err) == 0)
+        check(st.exists && memchr(st.status, '\0', sizeof(st.status)) &&
+                  memchr(st.error, '\0', sizeof(st.error)) && (!st.running || st.started),
+              "a task state is terminated, and running means started");
+    cass_error_free(TAKE_PTR(err));
+    int port = 0;
+    if (cass_backend_swarm_task_port(cur, 8080, &port, &err) == 0)
+        check(port >= 1 && port <= 65535, "a task's port is a port");
+}
+
+static void swarm_nodes(const char *body, size_t len)
+{
+    _cleanup_json_ json_t *j = reply(body, len, JSON_ARRAY, "list nodes");
+    if (!j)
+        return;
+    size_t i;
+    json_t *n;
+    json_array_foreach(j, i, n)
+    {
+        char addr[64], host[64];
+        _cleanup_error_ struct cass_error *err = NULL;
+        if (cass_backend_swarm_node_parse(n, addr, host, &err) == 0)
+            check(addr[0] && !strchr(addr, '/') && memchr(host, '\0', sizeof(host)),
+                  "a node address is a host");
+    }
+    cass_backend_swarm_gpu_kind(j);
+}
+
+static void swarm_services(const char *body, size_t len)
+{
+    _cleanup_json_ json_t *j = reply(body, len, JSON_ARRAY, "list services");
+    if (!j)
+        return;
+    struct cass_workload_ref *refs = NULL;
+    size_t n = 0;
+    int r = cass_backend_swarm_list_parse(j, j, &refs, &n, NULL);
+    check(r < 0 || ((size_t)r == n && n <= json_array_size(j)), "a list has at most what was sent");
+    free(refs);
+}
+
 static void version(const char *body, size_t len)
 {
     _cleanup_json_ json_t *j = reply(body, len, JSON_OBJECT, "version");
@@ -268,7 +322,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size == 0)
         return 0;
-    static const char selectors[] = "ciewlrpvnx";
+    static const char selectors[] = "ciewlrpvnxtos";
     char sel = (char)data[0];
     if (!strchr(selectors, sel) || !sel)
         sel = selectors[data[0] % (sizeof(selectors) - 1)];
@@ -297,6 +351,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         break;
     case 'p':
         container_list(body, len);
+        break;
+    case 't':
+        swarm_tasks(body, len);
+        break;
+    case 'o':
+        swarm_nodes(body, len);
+        break;
+    case 's':
+        swarm_services(body, len);
         break;
     case 'v':
         version(body, len);

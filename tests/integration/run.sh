@@ -2,7 +2,8 @@
 # Runs the integration suites against the real Docker Engine, CASS_IT_JOBS
 # (default 3) at a time: each suite has its own daemons, sockets, state and
 # spec names, so they do not see each other. The suites that measure time
-# (engine outage, hostile clients, load) run alone at the end. Each suite's output goes to its log, printed in
+# (engine outage, hostile clients, load) and the Swarm suite (a lab of
+# Docker-in-Docker nodes) run alone at the end. Each suite's output goes to its log, printed in
 # the order of the list below once all have ended.
 # Usage: run.sh BUILDDIR SRCDIR   (called by `make check-integration`)
 set -u
@@ -39,6 +40,7 @@ alone=(
     "outage|engine outage and full disk (a private engine, a tmpfs state directory)|bash $it/test_outage.sh $build $src"
     "hostile|hostile clients on the API socket: 1,000 idle, 200 streams, trickles|bash $it/test_hostile.sh $build $src"
     "gateway_load|the gateway and the API under 1,100 connections|bash $it/test_gateway_load.sh $build $src"
+    "swarm|the Swarm backend on a 3-node lab Swarm (packaging/swarm/lab.sh up and down): jobs, notebook, model rollouts and a node drain|bash $it/test_swarm.sh $build $src"
 )
 
 status=0

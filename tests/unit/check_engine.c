@@ -850,6 +850,222 @@ START_TEST(wait_replies)
 }
 END_TEST
 
+/* The tasks of one service among a recorded /tasks reply (caller owns). */
+static json_t *service_tasks(const json_t *all, const char *id)
+{
+    json_t *out = json_array();
+    size_t i;
+    json_t *t;
+    json_array_foreach(all, i, t)
+    {
+        if (strcmp(json_string_value(json_object_get(t, "ServiceID")), id) == 0)
+            json_array_append(out, t);
+    }
+    return out;
+}
+
+START_TEST(backend_swarm_tasks)
+{
+    _cleanup_json_ json_t *all = load("swarm-tasks.json");
+    struct cass_workload_state st;
+
+    /* a replaced task (shutdown) and its successor: the one wanted counts */
+    _cleanup_json_ json_t *svc1 = service_tasks(all, "svc1");
+    const json_t *cur = cass_backend_swarm_current_task(svc1);
+    ck_assert_str_eq(json_string_value(json_object_get(cur, "ID")), "t2run");
+    ck_assert_int_eq(cass_backend_swarm_state_parse(cur, &st, NULL), 0);
+    ck_assert(st.exists && st.running && st.started);
+    ck_assert_str_eq(st.status, "running");
+    ck_assert_str_eq(st.started_at, "2026-12-02T06:41:02.999Z");
+    int port = 0;
+    ck_assert_int_eq(cass_backend_swarm_task_port(cur, 8080, &port, NULL), 0);
+    ck_assert_int_eq(port, 30001);
+    _cleanup_error_ struct cass_error *err = NULL;
+    ck_assert_int_eq(cass_backend_swarm_task_port(cur, 8888, &port, &err), -1);
+    ck_assert_int_eq(err->kind, CASS_ERR_NOT_FOUND);
+    cass_error_free(TAKE_PTR(err));
+
+    /* a job that failed: its exit code, when it ended */
+    _cleanup_json_ json_t *svc2 = service_tasks(all, "svc2");
+    ck_assert_int_eq(
+        cass_backend_swarm_state_parse(cass_backend_swarm_current_task(svc2), &st, NULL), 0);
+    ck_assert(st.exists && !st.running && st.started);
+    ck_assert_int_eq(st.exit_code, 3);
+    ck_assert_str_eq(st.status, "exited");
+    ck_assert_str_eq(st.finished_at, "2026-12-02T06:42:09Z");
+
+    /* refused by its node: never started, and why */
+    _cleanup_json_ json_t *svc3 = service_tasks(all, "svc3");
+    ck_assert_int_eq(
+        cass_backend_swarm_state_parse(cass_backend_swarm_current_task(svc3), &st, NULL), 0);
+    ck_assert(st.exists && !st.running && !st.started);
+    ck_assert_str_eq(st.status, "exited");
+    ck_assert_ptr_nonnull(strstr(st.error, "bind source path does not exist"));
+
+    /* waiting for a node, and no task at all yet: made, not started, not ended */
+    _cleanup_json_ json_t *svc4 = service_tasks(all, "svc4");
+    ck_assert_int_eq(
+        cass_backend_swarm_state_parse(cass_backend_swarm_current_task(svc4), &st, NULL), 0);
+    ck_assert(st.exists && !st.running && !st.started);
+    ck_assert_str_eq(st.status, "created");
+    ck_assert_ptr_null(cass_backend_swarm_current_task(NULL));
+    ck_assert_int_eq(cass_backend_swarm_state_parse(NULL, &st, NULL), 0);
+    ck_assert_str_eq(st.status, "created");
+
+    /* malformed: no state, an exit code that is no integer */
+    _cleanup_json_ json_t *bad = json_pack("{s:{s:s}}", "Status", "Message", "x");
+    ck_assert_int_eq(cass_backend_swarm_state_parse(bad, &st, &err), -1);
+    cass_error_free(TAKE_PTR(err));
+    _cleanup_json_ json_t *bad2 = json_pack("{s:{s:s,s:{s:s}}}", "Status", "State", "failed",
+                                            "ContainerStatus", "ExitCode", "1");
+    ck_assert_int_eq(cass_backend_swarm_state_parse(bad2, &st, &err), -1);
+}
+END_TEST
+
+START_TEST(backend_swarm_nodes_and_list)
+{
+    _cleanup_json_ json_t *nodes = load("swarm-nodes.json");
+    char addr[64], host[64];
+    /* a manager that says 0.0.0.0 is reached at its manager address */
+    ck_assert_int_eq(cass_backend_swarm_node_parse(json_array_get(nodes, 0), addr, host, NULL), 0);
+    ck_assert_str_eq(addr, "172.30.0.2");
+    ck_assert_str_eq(host, "node1");
+    ck_assert_int_eq(cass_backend_swarm_node_parse(json_array_get(nodes, 2), addr, host, NULL), 0);
+    ck_assert_str_eq(addr, "172.30.0.4");
+    _cleanup_json_ json_t *evil = json_pack("{s:{s:s}}", "Status", "Addr", "1.2.3.4/../../x");
+    _cleanup_error_ struct cass_error *err = NULL;
+    ck_assert_int_eq(cass_backend_swarm_node_parse(evil, addr, host, &err), -1);
+    _cleanup_json_ json_t *v6 = json_pack("{s:{s:s}}", "Status", "Addr", "fd00::3");
+    ck_assert_int_eq(cass_backend_swarm_node_parse(v6, addr, host, NULL), 0);
+    ck_assert_str_eq(addr, "[fd00::3]");
+
+    ck_assert_str_eq(cass_backend_swarm_gpu_kind(nodes), "NVIDIA-GPU");
+    json_array_remove(nodes, 1);
+    ck_assert_ptr_null(cass_backend_swarm_gpu_kind(nodes));
+
+    _cleanup_json_ json_t *svcs = load("swarm-services.json");
+    _cleanup_json_ json_t *tasks = load("swarm-tasks.json");
+    struct cass_workload_ref *refs = NULL;
+    size_t n = 0;
+    ck_assert_int_eq(cass_backend_swarm_list_parse(svcs, tasks, &refs, &n, NULL), 3);
+    ck_assert_str_eq(refs[0].id, "svc1");
+    ck_assert_str_eq(refs[0].run, "r-1");
+    ck_assert_str_eq(refs[0].name, "iris");
+    ck_assert(refs[0].running);
+    ck_assert_str_eq(refs[1].status, "exited");
+    ck_assert(!refs[1].running);
+    ck_assert_str_eq(refs[2].status, "created");
+    free(refs);
+}
+END_TEST
+
+START_TEST(backend_swarm_service_body)
+{
+    const char *const env[] = {"A=1", NULL};
+    const char *const cmd[] = {"sh", "-c", "exit 0", NULL};
+    struct cass_container_label labels[] = {{CASS_LABEL_KIND, "Job"}, {CASS_LABEL_RUN, "r-1"}};
+    struct cass_container_mount mounts[] = {
+        {.type = CASS_MOUNT_BIND, .source = "/srv/in", .target = "/in", .read_only = true}};
+    struct cass_container_tmpfs tmpfs[] = {{"/tmp", "rw,noexec,size=1048576"}};
+    struct cass_container_spec s = {
+        .name = "cassiny-a-very-long-spec-name-that-goes-on-and-on-and-on-01jd000000",
+        .image = "sha256:nope",
+        .cmd = cmd,
+        .env = env,
+        .labels = labels,
+        .n_labels = 2,
+        .mounts = mounts,
+        .n_mounts = 1,
+        .tmpfs = tmpfs,
+        .n_tmpfs = 1,
+        .nano_cpus = 1500000000,
+        .memory = 1 << 20,
+        .pids_limit = 100,
+        .network_mode = "none",
+        .init = true,
+        .readonly_rootfs = true,
+    };
+    _cleanup_json_ json_t *job =
+        cass_backend_swarm_service_body(&s, "reg:5000/a@sha256:ab", 0, NULL, NULL, NULL);
+    ck_assert_ptr_nonnull(job);
+    const char *name = json_string_value(json_object_get(job, "Name"));
+    ck_assert_uint_le(strlen(name), 63);
+    ck_assert_ptr_nonnull(strstr(name, "01jd000000"));
+    json_t *mode = json_object_get(job, "Mode");
+    ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(mode, "ReplicatedJob"),
+                                                        "TotalCompletions")),
+                     1);
+    json_t *task = json_object_get(job, "TaskTemplate");
+    json_t *cs = json_object_get(task, "ContainerSpec");
+    ck_assert_str_eq(json_string_value(json_object_get(cs, "Image")), "reg:5000/a@sha256:ab");
+    ck_assert_str_eq(json_string_value(json_array_get(json_object_get(cs, "Args"), 2)), "exit 0");
+    ck_assert_str_eq(
+        json_string_value(json_object_get(json_object_get(cs, "Labels"), CASS_LABEL_RUN)), "r-1");
+    json_t *m1 = json_array_get(json_object_get(cs, "Mounts"), 1);
+    ck_assert_str_eq(json_string_value(json_object_get(m1, "Type")), "tmpfs");
+    ck_assert_int_eq(
+        json_integer_value(json_object_get(json_object_get(m1, "TmpfsOptions"), "SizeBytes")),
+        1048576);
+    json_t *res = json_object_get(task, "Resources");
+    ck_assert_int_eq(
+        json_integer_value(json_object_get(json_object_get(res, "Limits"), "NanoCPUs")),
+        1500000000);
+    ck_assert_int_eq(
+        json_integer_value(json_object_get(json_object_get(res, "Reservations"), "MemoryBytes")),
+        1 << 20);
+    ck_assert_str_eq(
+        json_string_value(json_object_get(json_object_get(task, "RestartPolicy"), "Condition")),
+        "none");
+    /* no null network for services on these engines: none asked */
+    ck_assert_ptr_null(json_object_get(task, "Networks"));
+
+    /* a model replica: replicated, a host-mode port, pinned when asked */
+    labels[0].value = "Model";
+    struct cass_container_port ports[] = {{.container_port = 8080}};
+    s.ports = ports;
+    s.n_ports = 1;
+    s.network_mode = NULL;
+    _cleanup_json_ json_t *rep =
+        cass_backend_swarm_service_body(&s, "x@sha256:ab", 0, "node1id", NULL, NULL);
+    ck_assert_int_eq(json_integer_value(json_object_get(
+                         json_object_get(json_object_get(rep, "Mode"), "Replicated"), "Replicas")),
+                     0);
+    json_t *p0 = json_array_get(json_object_get(json_object_get(rep, "EndpointSpec"), "Ports"), 0);
+    ck_assert_str_eq(json_string_value(json_object_get(p0, "PublishMode")), "host");
+    ck_assert_int_eq(json_integer_value(json_object_get(p0, "TargetPort")), 8080);
+    ck_assert_ptr_null(json_object_get(p0, "PublishedPort"));
+    ck_assert_str_eq(
+        json_string_value(json_array_get(
+            json_object_get(json_object_get(json_object_get(rep, "TaskTemplate"), "Placement"),
+                            "Constraints"),
+            0)),
+        "node.id==node1id");
+
+    /* GPUs: a reservation of the kind the nodes advertise, refused when none does */
+    s.gpus = 1;
+    _cleanup_error_ struct cass_error *err = NULL;
+    ck_assert_ptr_null(cass_backend_swarm_service_body(&s, "x", 0, NULL, NULL, &err));
+    ck_assert_ptr_nonnull(strstr(err->message, "no node of this Swarm advertises GPUs"));
+    cass_error_free(TAKE_PTR(err));
+    _cleanup_json_ json_t *gpu = cass_backend_swarm_service_body(&s, "x", 0, NULL, "gpu", NULL);
+    json_t *gr = json_array_get(
+        json_object_get(
+            json_object_get(json_object_get(json_object_get(gpu, "TaskTemplate"), "Resources"),
+                            "Reservations"),
+            "GenericResources"),
+        0);
+    ck_assert_int_eq(
+        json_integer_value(json_object_get(json_object_get(gr, "DiscreteResourceSpec"), "Value")),
+        1);
+    s.gpus = -1;
+    ck_assert_ptr_null(cass_backend_swarm_service_body(&s, "x", 0, NULL, "gpu", &err));
+    cass_error_free(TAKE_PTR(err));
+    s.gpus = 0;
+    ports[0].container_port = 0;
+    ck_assert_ptr_null(cass_backend_swarm_service_body(&s, "x", 0, NULL, NULL, &err));
+}
+END_TEST
+
 START_TEST(backend_docker_parsers)
 {
     _cleanup_json_ json_t *ex = load("container-exited.json");
@@ -1425,6 +1641,9 @@ static Suite *engine_suite(void)
     tcase_add_test(replies, version_negotiation);
     tcase_add_test(replies, wait_replies);
     tcase_add_test(replies, backend_docker_parsers);
+    tcase_add_test(replies, backend_swarm_tasks);
+    tcase_add_test(replies, backend_swarm_nodes_and_list);
+    tcase_add_test(replies, backend_swarm_service_body);
     suite_add_tcase(s, replies);
 
     TCase *misc = tcase_create("requests");
