@@ -65,6 +65,9 @@ struct cass_backend;
 
 struct cass_backend_ops {
     const char *name; /* "docker" */
+    /* Stopping a Job's workload takes its output with it (a Swarm job's
+     * task goes when it is stopped), so it is kept before the stop. */
+    bool stop_loses_logs;
 
     /* Whether the engine answers now. */
     int (*ping)(struct cass_backend *b, struct cass_error **err);

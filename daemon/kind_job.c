@@ -95,6 +95,8 @@ static void *deadline_main(void *arg)
         }
         if (dl->at > 0 && cass_now() >= dl->at && !atomic_load(&dl->done)) {
             atomic_store(&dl->fired, 1);
+            if (dl->l->b->ops->stop_loses_logs)
+                (void)cass_run_keep_log(dl->l->d, dl->l->b, dl->l->run_id, dl->cid);
             _cleanup_error_ struct cass_error *err = NULL;
             if (dl->l->b->ops->kill(dl->l->b, dl->cid, &err) < 0)
                 log_warn("timeout: kill %.12s: %s", dl->cid, err->message);

@@ -716,6 +716,8 @@ int cass_lifecycle_run_stop(struct cass_daemon *d, const char *run_id, const cha
         if (strcmp(kind, "Job") == 0 && cid) {
             /* Its worker (or a new one) records the exit and the outputs. */
             _cleanup_error_ struct cass_error *kerr = NULL;
+            if (b->ops->stop_loses_logs)
+                (void)cass_run_keep_log(d, b, run_id, cid);
             if (b->ops->stop(b, cid, CASS_STOP_TIMEOUT_S, &kerr) < 0)
                 log_warn("stop %.12s: %s", cid, kerr->message);
             if (!cass_lifecycle_held(d->lifecycle, run_id))
