@@ -148,6 +148,29 @@ if want jobs; then
     check "identical to the original" jqe '.comparison.identical == true' <<<"$(run_json "$again")"
     check "with the same image" test "$(run_field "$again" .image.id)" = "$(run_field "$first" .image.id)"
 
+    # A tag moved in the registry: a reproduction runs the digest its
+    # original recorded, not what the tag names now.
+    MOVED=$REG/cassiny/test-busybox:moved-$P
+    mdocker pull -q "$BUSYBOX" >/dev/null 2>&1
+    mdocker tag "$BUSYBOX" "$MOVED" && mdocker push -q "$MOVED" >/dev/null 2>&1
+    tj=$(launch "$(printf 'apiVersion: cassiny/v1\nkind: Job\nmetadata: {name: %s}\nspec:\n  image: %s\n  resources: {cpus: 0.1, memory: 64Mi}\n  outputs: /outputs\n  command: [sh, -c, "if [ -e /moved ]; then echo moved; else echo original; fi > /outputs/which.txt"]\n' "$P-tag" "$MOVED")")
+    st=$([ -n "$tj" ] && wait_run "$tj" 120)
+    pinned=$(run_field "$tj" '.image.repoDigests[0] // ""')
+    check "a job of a registry tag succeeds, pinned by digest ($st, ${pinned:-none})" \
+        bash -c '[ "$1" = succeeded ] && [[ $2 == *@sha256:* ]]' _ "$st" "$pinned"
+    mdocker rm -f "$P-mv" >/dev/null 2>&1
+    mdocker run --user 0 --name "$P-mv" "$MOVED" touch /moved >/dev/null 2>&1 &&
+        mdocker commit "$P-mv" "$MOVED" >/dev/null && mdocker push -q "$MOVED" >/dev/null 2>&1
+    mdocker rm -f "$P-mv" >/dev/null 2>&1
+    now=$(mdocker image inspect -f '{{range .RepoDigests}}{{println .}}{{end}}' "$MOVED" 2>/dev/null | grep -m1 '@sha256:')
+    check "the tag now names another image (${now##*@})" test -n "$now" -a "${now##*@}" != "${pinned##*@}"
+    code=$(api POST "/v1/runs/$tj/reproduce")
+    tr2=$(jq -r .id "$WORK/body")
+    st=$(wait_run "$tr2" 120)
+    check "its reproduction runs the recorded digest (${st}, $(run_field "$tr2" '.image.repoDigests[0] // ""'))" \
+        test "$st $(run_field "$tr2" '.image.repoDigests[0] // ""')" = "succeeded $pinned"
+    check "and its outputs are the original's (not the moved tag's)" jqe '.comparison.identical == true' <<<"$(run_json "$tr2")"
+
     bad=$(launch "$(job "$P-bad" "'exit 3'")")
     st=$(wait_run "$bad" 120)
     check "a job exiting 3 fails with its exit code ($st $(run_field "$bad" .exitCode))" \
