@@ -589,14 +589,14 @@ static int current(struct cass_engine *e, const char *id, json_t **ret_tasks,
     /* A job stopped by the daemon (MaxConcurrent 0) is a new iteration of
      * no tasks: Swarm removes the old one once its container ended, and
      * keeps no record of it. It ended, killed, when the stop took. */
-    json_t *job = json_object_get(json_object_get(json_object_get(svc, "Spec"), "Mode"),
-                                  "ReplicatedJob");
+    json_t *job =
+        json_object_get(json_object_get(json_object_get(svc, "Spec"), "Mode"), "ReplicatedJob");
     if (!*ret_task && job && json_integer_value(json_object_get(job, "MaxConcurrent")) == 0) {
-        json_t *gone = json_pack(
-            "{s:s, s:{s:s, s:s?, s:s, s:{s:s, s:i}}}", "DesiredState", "shutdown", "Status",
-            "State", "shutdown", "Timestamp", json_string_value(json_object_get(svc, "UpdatedAt")),
-            "Err", "stopped by the daemon; Swarm keeps no record of the task", "ContainerStatus",
-            "ContainerID", "(removed)", "ExitCode", 137);
+        json_t *gone = json_pack("{s:s, s:{s:s, s:s?, s:s, s:{s:s, s:i}}}", "DesiredState",
+                                 "shutdown", "Status", "State", "shutdown", "Timestamp",
+                                 json_string_value(json_object_get(svc, "UpdatedAt")), "Err",
+                                 "stopped by the daemon; Swarm keeps no record of the task",
+                                 "ContainerStatus", "ContainerID", "(removed)", "ExitCode", 137);
         if (!gone || json_array_append_new(tasks, gone) < 0)
             return cass_error_set(err, CASS_ERR_NOMEM, "out of memory");
         *ret_task = gone;

@@ -297,13 +297,34 @@ const char *cass_cfg_backend(const json_t *cfg, const json_t *info, char **ret_n
         return NULL;
     }
     *ret_note = NULL;
-    if (!strcmp(engine, "docker") || !strcmp(engine, "swarm"))
-        return engine[0] == 'd' ? "docker" : "swarm";
+    if (!strcmp(engine, "docker"))
+        return "docker";
+    bool active = false, manager = false;
+    _cleanup_error_ struct cass_error *serr = NULL;
+    if (!strcmp(engine, "swarm")) {
+        /* Services are made on a manager only: an engine that says it is
+         * not one is refused now rather than every launch later. One that
+         * does not answer yet is waited for, as for any engine. */
+        if (!info) {
+            if (asprintf(ret_note, "engine: swarm: the engine did not answer /info; whether it "
+                                   "is a Swarm manager is checked by the launches") < 0)
+                *ret_note = NULL;
+            return "swarm";
+        }
+        if (cass_engine_info_swarm(info, &active, &manager, &serr) == 0 && active && manager)
+            return "swarm";
+        const char *state =
+            json_string_value(json_object_get(json_object_get(info, "Swarm"), "LocalNodeState"));
+        cass_error_set(err, CASS_ERR_INVALID,
+                       "engine: swarm: the engine at dockerHost is not an active Swarm manager "
+                       "(%s%s); point dockerHost at a manager, or use engine: docker or auto",
+                       state && *state ? "its Swarm state is " : "it gives no Swarm state",
+                       state && *state ? state : "");
+        return NULL;
+    }
     /* auto: Swarm on a manager, plain containers anywhere else; a worker
      * cannot create services, and an engine that does not say is taken as
      * a plain one, with a note. */
-    bool active = false, manager = false;
-    _cleanup_error_ struct cass_error *serr = NULL;
     if (!info) {
         if (asprintf(ret_note, "engine: auto: the engine did not answer /info, so whether it is "
                                "a Swarm manager is unknown; using plain containers") < 0)

@@ -306,7 +306,7 @@ static int choose_backend(struct cass_daemon *d, struct cass_error **err)
 {
     const char *engine = cass_daemon_config_str(d, "engine");
     _cleanup_json_ json_t *info = NULL;
-    if (d->engine && engine && !strcmp(engine, "auto")) {
+    if (d->engine && engine && (!strcmp(engine, "auto") || !strcmp(engine, "swarm"))) {
         _cleanup_error_ struct cass_error *ierr = NULL;
         info = cass_engine_info(d->engine, &ierr);
         if (!info)

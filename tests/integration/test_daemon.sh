@@ -214,8 +214,15 @@ refused() { # refused DESCRIPTION LINE REASON YAML
         not_ok "$d: expected a non-zero exit naming line $line and \"$reason\", got rc=$rc: $(head -c 400 "$WORK/refused.log")"
     fi
 }
-refused "engine: swarm" 2 "the Swarm backend is not available in this version; use engine: docker" \
-    $'gateway: {port: 0}\nengine: swarm\n'
+# engine: swarm on this engine, which is no Swarm manager: refused at start
+# with the reason rather than at every launch.
+printf 'gateway: {port: 0}\nengine: swarm\n' >"$WORK/refused.yaml"
+timeout 20 "$build/daemon/cassinyd" --config "$WORK/refused.yaml" --state-dir "$WORK/state3" \
+    --socket "$WORK/refused.sock" >"$WORK/refused.log" 2>&1
+rc=$?
+check "engine: swarm on an engine that is no Swarm manager: exit 1 with the reason (rc=$rc)" \
+    bash -c '[ "$1" = 1 ] && grep -q "not an active Swarm manager (its Swarm state is inactive)" "$2" && [ ! -e "$3" ]' \
+    _ "$rc" "$WORK/refused.log" "$WORK/refused.sock"
 refused "listen: on a non-loopback address without tls" 3 \
     "plain HTTP on a non-loopback address would send tokens in the clear" \
     $'gateway: {port: 0}\n\nlisten: {address: 0.0.0.0, port: 8443}\n'

@@ -209,8 +209,21 @@ END_TEST
 START_TEST(backend_swarm)
 {
     _cleanup_free_ char *note = NULL;
+    /* an engine that does not answer yet: swarm, and the launches check */
     ck_assert_str_eq(backend("swarm", NULL, &note), "swarm");
+    ck_assert_ptr_nonnull(strstr(note, "did not answer"));
+    free(note);
+    note = NULL;
+    ck_assert_str_eq(
+        backend("swarm",
+                "{\"Swarm\": {\"LocalNodeState\": \"active\", \"ControlAvailable\": true}}", &note),
+        "swarm");
     ck_assert_ptr_null(note);
+    /* an engine that says it is no manager is refused at start */
+    ck_assert_ptr_null(backend("swarm", "{\"Swarm\": {\"LocalNodeState\": \"inactive\"}}", &note));
+    ck_assert_ptr_null(backend(
+        "swarm", "{\"Swarm\": {\"LocalNodeState\": \"active\", \"ControlAvailable\": false}}",
+        &note));
     /* a value the schema would refuse is refused here too, never run as docker */
     ck_assert_ptr_null(backend("kubernetes", NULL, &note));
 }
