@@ -17,6 +17,13 @@ struct cass_rotation;
 
 enum { CASS_ENGINE_UNKNOWN = 0, CASS_ENGINE_UP, CASS_ENGINE_DOWN };
 
+/* What this process serves (docs/architecture.md, "Restarts"). */
+enum cass_role {
+    CASS_ROLE_ALL = 0, /* the API, the lifecycle and the gateway: one process */
+    CASS_ROLE_CONTROL, /* --no-gateway: all but the gateway, which a gateway process serves */
+    CASS_ROLE_GATEWAY, /* --gateway-only: the gateway, from the table a control process keeps */
+};
+
 struct cass_daemon {
     json_t *config; /* owned; validated, defaults filled, flags applied; as at start */
     /* config's policy, replaced whole by a reload (SIGHUP): read it with
@@ -27,6 +34,7 @@ struct cass_daemon {
     struct cass_lifecycle *lifecycle; /* owned by lifecycle.c */
     struct cass_rotation *rotation;   /* replicas of models taking requests */
     int gateway_port;                 /* where the gateway listens, 0 when it does not */
+    enum cass_role role;              /* set at start, then fixed */
     const char *backend;              /* workload backend chosen at start ("docker"), static */
     time_t started_at;
     char instance[40];       /* this state directory's id, for CASS_LABEL_INSTANCE */

@@ -765,6 +765,8 @@ struct cass_gateway *cass_gateway_start(struct cass_daemon *d, int listen_fd,
         log_warn("the gateway socket passed by the service manager is on port %d, not %lld "
                  "(gateway.port)",
                  g->port, (long long)want);
+    /* No request of a gateway before this one is in flight any more. */
+    cass_rotation_gateway_attach(d->rotation, g->port);
     return g;
 }
 

@@ -24,9 +24,12 @@
 #include "gateway.h"
 #include "lifecycle.h"
 #include "log.h"
+#include "nbgw.h"
+#include "notebook.h"
 #include "pin.h"
 #include "protocol.h"
 #include "reconcile.h"
+#include "rotation.h"
 #include "routes.h"
 #include "server.h"
 #include "store.h"
@@ -41,7 +44,11 @@ static void usage(FILE *f)
             "  -c, --config FILE       config file (default " CASS_DEFAULT_CONFIG " if present)\n"
             "      --check-config      validate the config, print it as JSON, and exit\n"
             "      --list-failpoints   print the steps CASS_FAILPOINT can name, and exit\n"
-            "      --list-routes       print the API's routes (METHOD PATH), and exit\n");
+            "      --list-routes       print the API's routes (METHOD PATH), and exit\n"
+            "      --no-gateway        serve all but the gateway, which a cassinyd\n"
+            "                          --gateway-only on the same state directory serves\n"
+            "      --gateway-only      serve only the gateway (models, notebooks), from the\n"
+            "                          rotation a cassinyd --no-gateway keeps\n");
     for (const struct cass_cfg_flag *fl = cass_cfg_flags; fl->flag; fl++) {
         const char *def = json_string_value(json_object_get(defaults, fl->key));
         fprintf(f, "      --%-18s  %s (config key %s%s%s)\n", fl->flag, fl->help, fl->key,
@@ -162,6 +169,7 @@ static void log_config_warnings(const struct cass_error *w)
 /* What the command line said about the config, kept for a reload. */
 static struct {
     const char *config_path; /* --config, NULL for the default */
+    enum cass_role role;     /* --no-gateway, --gateway-only */
     const char *flag_values[16];
 } args;
 
@@ -242,13 +250,22 @@ static void print_route(const char *method, const char *path, void *f)
 static int parse_args(int argc, char **argv, json_t **ret_cfg, struct cass_error **ret_warnings,
                       int *ret_check_only)
 {
-    enum { OPT_CHECK = 1000, OPT_LIST_FAILPOINTS, OPT_LIST_ROUTES, OPT_FLAG_BASE = 1100 };
+    enum {
+        OPT_CHECK = 1000,
+        OPT_LIST_FAILPOINTS,
+        OPT_LIST_ROUTES,
+        OPT_NO_GATEWAY,
+        OPT_GATEWAY_ONLY,
+        OPT_FLAG_BASE = 1100
+    };
     struct option opts[32];
     size_t n = 0;
     opts[n++] = (struct option){"config", required_argument, NULL, 'c'};
     opts[n++] = (struct option){"check-config", no_argument, NULL, OPT_CHECK};
     opts[n++] = (struct option){"list-failpoints", no_argument, NULL, OPT_LIST_FAILPOINTS};
     opts[n++] = (struct option){"list-routes", no_argument, NULL, OPT_LIST_ROUTES};
+    opts[n++] = (struct option){"no-gateway", no_argument, NULL, OPT_NO_GATEWAY};
+    opts[n++] = (struct option){"gateway-only", no_argument, NULL, OPT_GATEWAY_ONLY};
     opts[n++] = (struct option){"version", no_argument, NULL, 'V'};
     opts[n++] = (struct option){"help", no_argument, NULL, 'h'};
     size_t nflags = 0;
@@ -271,6 +288,16 @@ static int parse_args(int argc, char **argv, json_t **ret_cfg, struct cass_error
         case OPT_LIST_ROUTES:
             cass_routes_foreach(print_route, stdout);
             exit(0);
+        case OPT_NO_GATEWAY:
+        case OPT_GATEWAY_ONLY: {
+            enum cass_role role = c == OPT_NO_GATEWAY ? CASS_ROLE_CONTROL : CASS_ROLE_GATEWAY;
+            if (args.role != CASS_ROLE_ALL && args.role != role) {
+                fprintf(stderr, "cassinyd: --no-gateway and --gateway-only exclude each other\n");
+                return -1;
+            }
+            args.role = role;
+            break;
+        }
         case 'V':
             printf("cassinyd %s (API %s)\n", PACKAGE_VERSION, CASS_API_VERSION);
             exit(0);
@@ -322,6 +349,88 @@ static int choose_backend(struct cass_daemon *d, struct cass_error **err)
     return 0;
 }
 
+/* Waits for a signal for at most ms (0: none came). */
+static int wait_signal(const sigset_t *mask, long ms)
+{
+    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
+    int sig = sigtimedwait(mask, NULL, &ts);
+    return sig > 0 ? sig : 0;
+}
+
+/* What a gateway process (--gateway-only) asked of this daemon through the
+ * rotation's table: a culled notebook to start again, a notebook's new
+ * address to ask the engine for. */
+static void serve_gateway_requests(struct cass_daemon *d)
+{
+    char name[64], run_id[32];
+    int kind;
+    while ((kind = cass_rotation_request_take(d->rotation, name, run_id)) != 0) {
+        _cleanup_error_ struct cass_error *err = NULL;
+        if (kind == CASS_ROTATION_WAKE) {
+            _cleanup_json_ json_t *woken = cass_lifecycle_wake(d, name, run_id, &err);
+            if (!woken && err && err->kind != CASS_ERR_CONFLICT)
+                log_warn("gateway: notebook %s cannot be started again: %s", name, err->message);
+        } else if (kind == CASS_ROTATION_ENDPOINT) {
+            _cleanup_json_ json_t *run = cass_store_run_get(d->store, run_id, &err);
+            char host[64] = "";
+            int port = 0;
+            const char *prefix = NULL;
+            if (run && cass_notebook_endpoint(run, host, &port, &prefix) == 0)
+                cass_nbgw_endpoint_refresh(d, run, host, &port);
+        }
+    }
+}
+
+/* The replicas that kept serving while no daemon ran, back in the rotation
+ * (generation begun before the lifecycle started): those not found again
+ * leave it. 0, or -1 while the engine does not answer (try again). */
+static int restore_rotation(struct cass_daemon *d, unsigned generation)
+{
+    _cleanup_error_ struct cass_error *err = NULL;
+    int back = cass_reconcile_restore(d, &err);
+    if (back < 0) {
+        log_warn("restore: %s; tried again every second",
+                 err && err->message ? err->message : "?");
+        return -1;
+    }
+    cass_rotation_sweep(d->rotation, generation);
+    if (back > 0)
+        log_info("%d model replicas back in the rotation before the gateway answers", back);
+    return 0;
+}
+
+/* --gateway-only: serves the gateway from the shared rotation until
+ * SIGTERM or SIGINT (SIGHUP reloads the log level). The exit status. */
+static int gateway_main(struct cass_daemon *d, struct passed_sockets *passed, const sigset_t *mask)
+{
+    _cleanup_error_ struct cass_error *err = NULL;
+    if (passed->api >= 0 || passed->api_tcp >= 0) {
+        log_error("--gateway-only serves the gateway only, and was passed the API's socket: give "
+                  "that one to cassinyd --no-gateway");
+        return 1;
+    }
+    struct cass_gateway *gateway = cass_gateway_start(d, passed->gateway, &err);
+    if (!gateway) {
+        log_error("%s", err && err->message ? err->message : "the gateway did not start");
+        return 1;
+    }
+    passed->gateway = -1;
+    d->gateway_port = cass_gateway_port(gateway);
+    log_info("cassinyd %s gateway (state in %s): models at %s://%s:%d/models/", PACKAGE_VERSION,
+             cass_daemon_config_str(d, "stateDir"), cass_daemon_gateway_scheme(d),
+             cass_daemon_config_str(d, "gateway.address"), d->gateway_port);
+    sd_notify(0, "READY=1");
+    int sig;
+    while ((sig = wait_signal(mask, 1000)) == 0 || sig == SIGHUP)
+        if (sig == SIGHUP)
+            reload(d);
+    log_info("%s: shutting down", strsignal(sig));
+    sd_notify(0, "STOPPING=1");
+    atomic_store(&d->stopping, true);
+    cass_gateway_stop(gateway);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     json_t *cfg = NULL;
@@ -361,6 +470,7 @@ int main(int argc, char **argv)
     struct cass_daemon *d = cass_daemon_new(cfg);
     if (!d)
         return 1;
+    d->role = args.role;
 
     /* Every thread started from here on inherits this mask; main waits for
      * the signals synchronously. */
@@ -383,21 +493,51 @@ int main(int argc, char **argv)
     if (passed.api >= 0 || passed.gateway >= 0 || passed.api_tcp >= 0)
         log_info("socket-activated: the API socket %s, the gateway's %s%s",
                  passed.api >= 0 ? "passed" : "bound here",
-                 passed.gateway >= 0 ? "passed" : "bound here",
+                 passed.gateway >= 0                 ? "passed"
+                 : d->role == CASS_ROLE_CONTROL      ? "another process's"
+                                                     : "bound here",
                  passed.api_tcp >= 0 ? ", the API's TCP socket passed" : "");
     const char *state_dir = cass_daemon_config_str(d, "stateDir");
     const char *socket_path = cass_daemon_config_str(d, "socket");
     _cleanup_free_ char *socket_copy = strdup(socket_path);
-    _cleanup_free_ char *db_path = NULL;
-    if (asprintf(&db_path, "%s/cassiny.db", state_dir) < 0)
+    _cleanup_free_ char *db_path = NULL, *table_path = NULL;
+    if (asprintf(&db_path, "%s/cassiny.db", state_dir) < 0 ||
+        asprintf(&table_path, "%s/gateway.table", state_dir) < 0)
         goto out;
-    if (mkdir_p(state_dir, 0700, &err) < 0 || mkdir_p(dirname(socket_copy), 0755, &err) < 0)
+    if (mkdir_p(state_dir, 0700, &err) < 0 ||
+        (d->role != CASS_ROLE_GATEWAY && mkdir_p(dirname(socket_copy), 0755, &err) < 0))
         goto fail;
     if (cass_daemon_instance_load(d, &err) < 0 || cass_auth_key_load(d, &err) < 0)
         goto fail;
+    /* The rotation is the state directory's, shared with a gateway process
+     * and kept across restarts of either. */
+    struct cass_rotation *table = cass_rotation_open(table_path, &err);
+    if (!table)
+        goto fail;
+    cass_rotation_free(d->rotation);
+    d->rotation = table;
     d->store = cass_store_open(db_path, &err);
     if (!d->store)
         goto fail;
+    if (d->role == CASS_ROLE_GATEWAY) {
+        rc = gateway_main(d, &passed, &mask);
+        goto out;
+    }
+    if (d->role == CASS_ROLE_CONTROL) {
+        if (passed.gateway >= 0) {
+            cass_error_set(&err, CASS_ERR_INVALID,
+                           "--no-gateway was passed the gateway's socket: give it to cassinyd "
+                           "--gateway-only");
+            goto fail;
+        }
+        d->gateway_port = (int)cass_daemon_config_int(d, "gateway.port");
+        if (d->gateway_port <= 0) {
+            cass_error_set(&err, CASS_ERR_INVALID,
+                           "--no-gateway needs a fixed gateway.port (not 0): the addresses of "
+                           "models and notebooks name it before the gateway process runs");
+            goto fail;
+        }
+    }
 
     if (!cass_daemon_engine(d, &err)) {
         log_warn("Docker Engine not reachable yet (%s); serving anyway and retrying on use",
@@ -412,45 +552,46 @@ int main(int argc, char **argv)
     if (cass_pin_setup(state_dir, cass_daemon_config_str(d, "dockerHost"), &err) < 0)
         goto fail;
 
+    unsigned generation = cass_rotation_generation_begin(d->rotation);
     if (cass_lifecycle_start(d, &err) < 0)
         goto fail;
     /* Before either server accepts: the replicas that kept serving while
      * the daemon was away are in the rotation again, so that the requests
      * waiting in the sockets' backlogs are answered, not refused. */
-    int back = cass_reconcile_restore(d, &err);
-    if (back < 0) {
-        log_warn("restore at start: %s; the engine's watcher does it once the engine answers",
-                 err && err->message ? err->message : "?");
-        cass_error_free(TAKE_PTR(err));
-    } else if (back > 0) {
-        log_info("%d model replicas back in the rotation before the gateway answers", back);
-    }
+    bool restore_pending = restore_rotation(d, generation) < 0;
     struct cass_server *server = cass_server_start(d, passed.api, passed.api_tcp, &err);
     if (!server)
         goto fail;
     passed.api = passed.api_tcp = -1;
-    struct cass_gateway *gateway = cass_gateway_start(d, passed.gateway, &err);
-    if (!gateway) {
-        cass_server_stop(server);
-        goto fail;
+    struct cass_gateway *gateway = NULL;
+    if (d->role == CASS_ROLE_ALL) {
+        gateway = cass_gateway_start(d, passed.gateway, &err);
+        if (!gateway) {
+            cass_server_stop(server);
+            goto fail;
+        }
+        passed.gateway = -1;
+        d->gateway_port = cass_gateway_port(gateway);
     }
-    passed.gateway = -1;
-    d->gateway_port = cass_gateway_port(gateway);
-    log_info("cassinyd %s serving on %s (state in %s), models at %s://%s:%d/models/",
+    log_info("cassinyd %s serving on %s (state in %s), models at %s://%s:%d/models/%s",
              PACKAGE_VERSION, socket_path, state_dir, cass_daemon_gateway_scheme(d),
-             cass_daemon_config_str(d, "gateway.address"), d->gateway_port);
+             cass_daemon_config_str(d, "gateway.address"), d->gateway_port,
+             gateway ? "" : " (served by cassinyd --gateway-only)");
     sd_notify(0, "READY=1");
 
-    for (;;) {
-        int sig = 0;
-        if (sigwait(&mask, &sig) != 0)
-            continue;
+    for (int ticks = 0;; ticks++) {
+        int sig = wait_signal(&mask, 100);
         if (sig == SIGHUP) {
             reload(d);
             continue;
         }
-        log_info("%s: shutting down", strsignal(sig));
-        break;
+        if (sig) {
+            log_info("%s: shutting down", strsignal(sig));
+            break;
+        }
+        serve_gateway_requests(d);
+        if (restore_pending && ticks % 10 == 0)
+            restore_pending = restore_rotation(d, generation) < 0;
     }
     sd_notify(0, "STOPPING=1");
     atomic_store(&d->stopping, true);

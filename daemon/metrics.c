@@ -385,6 +385,9 @@ char *cass_metrics_render(struct cass_daemon *d)
          cass_store_full(d->store)},
     };
     for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++) {
+        /* A gateway process talks to no engine: the daemon's page says. */
+        if (d->role == CASS_ROLE_GATEWAY && strncmp(fixed[i].name, "cassiny_engine_", 15) == 0)
+            continue;
         cass_metrics_header(f, fixed[i].name, fixed[i].type, fixed[i].help);
         cass_metrics_sample(f, fixed[i].name, fixed[i].value, NULL);
     }

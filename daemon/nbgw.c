@@ -27,6 +27,7 @@
 #include "nbgw.h"
 #include "notebook.h"
 #include "protocol.h"
+#include "rotation.h"
 #include "store.h"
 
 /* A token longer than this is refused as malformed before any comparison
@@ -545,11 +546,8 @@ static void login_cookie(struct MHD_Connection *conn, struct MHD_Response *r, co
     MHD_add_response_header(r, MHD_HTTP_HEADER_SET_COOKIE, c);
 }
 
-/* The address of run's notebook as the engine has it now, recorded in the
- * run when it changed: 0 and host, port, or -1. */
-static int endpoint_refresh(struct cass_nbgw *n, const json_t *run, char host[64], int *port)
+int cass_nbgw_endpoint_refresh(struct cass_daemon *d, const json_t *run, char host[64], int *port)
 {
-    struct cass_daemon *d = n->d;
     const char *id = json_string_value(json_object_get(run, "id"));
     const char *cid = json_string_value(json_array_get(json_object_get(run, "containers"), 0));
     struct cass_backend *b = d->lifecycle ? cass_lifecycle_backend(d->lifecycle) : NULL;
@@ -572,6 +570,34 @@ static int endpoint_refresh(struct cass_nbgw *n, const json_t *run, char host[64
     snprintf(host, 64, "%s", h);
     *port = p;
     return 0;
+}
+
+/* The same from a gateway process (--gateway-only), which has no engine:
+ * the daemon is asked through the rotation's table and the run watched for
+ * the address it records, for at most 3 s. */
+static int endpoint_refresh(struct cass_nbgw *n, const json_t *run, char host[64], int *port)
+{
+    struct cass_daemon *d = n->d;
+    if (d->role != CASS_ROLE_GATEWAY)
+        return cass_nbgw_endpoint_refresh(d, run, host, port);
+    const char *id = json_string_value(json_object_get(run, "id"));
+    const char *name = json_string_value(json_object_get(run, "name"));
+    if (!id || cass_rotation_request(d->rotation, CASS_ROTATION_ENDPOINT, name ? name : "", id) < 0)
+        return -1;
+    for (int waited = 0; waited < 3000; waited += 100) {
+        nanosleep(&(struct timespec){.tv_nsec = 100 * 1000000L}, NULL);
+        _cleanup_json_ json_t *now = cass_store_run_get(d->store, id, NULL);
+        char h[64];
+        int p = 0;
+        const char *prefix = NULL;
+        if (now && cass_notebook_endpoint(now, h, &p, &prefix) == 0 &&
+            (strcmp(h, host) != 0 || p != *port)) {
+            snprintf(host, 64, "%s", h);
+            *port = p;
+            return 0;
+        }
+    }
+    return -1;
 }
 
 /* forward_http's answer when the connection to Jupyter could not be made
@@ -967,8 +993,14 @@ enum MHD_Result cass_nbgw_request(struct cass_nbgw *n, struct MHD_Connection *co
     if (status && strcmp(status, "stopped") == 0 && reason && strncmp(reason, "idle", 4) == 0) {
         /* Culled is not gone: its owner's request starts it again. */
         _cleanup_error_ struct cass_error *werr = NULL;
-        _cleanup_json_ json_t *woken = cass_lifecycle_wake(d, name, run_id, &werr);
-        if (!woken && werr->kind != CASS_ERR_CONFLICT) {
+        _cleanup_json_ json_t *woken = NULL;
+        if (d->role == CASS_ROLE_GATEWAY) {
+            /* A gateway process asks the daemon, which starts it as below. */
+            if (cass_rotation_request(d->rotation, CASS_ROTATION_WAKE, name, run_id) < 0)
+                return problem(conn, 503, "the daemon has too many requests queued; try again",
+                               ret_status);
+        } else if (!(woken = cass_lifecycle_wake(d, name, run_id, &werr)) &&
+                   werr->kind != CASS_ERR_CONFLICT) {
             _cleanup_free_ char *msg =
                 cass_xasprintf("notebook %s cannot be started again: %s", name, werr->message);
             return problem(conn, 503, msg, ret_status);

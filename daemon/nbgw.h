@@ -12,6 +12,7 @@
 #define CASS_NBGW_H
 
 #include <microhttpd.h>
+#include <jansson.h>
 #include <stddef.h>
 
 #include "daemon.h"
@@ -42,6 +43,11 @@ unsigned cass_nbgw_websockets(struct cass_nbgw *n);
 enum MHD_Result cass_nbgw_request(struct cass_nbgw *n, struct MHD_Connection *conn, const char *url,
                                   const char *raw_uri, const char *method, const char *body,
                                   size_t len, unsigned *ret_status);
+
+/* The address of run's notebook as the engine has it now, recorded in the
+ * run when it changed: 0 and host, port, or -1 (no engine, no address, or
+ * the same one). For the daemon, also on a gateway process's request. */
+int cass_nbgw_endpoint_refresh(struct cass_daemon *d, const json_t *run, char host[64], int *port);
 
 /* A problem response (RFC 9457) of the gateway's, for the caller to add
  * headers to and queue; NULL when out of memory. Defined in gateway.c. */

@@ -13,10 +13,14 @@ status. SIGTERM or SIGINT is `systemctl stop`: SIGTERM to the daemon, then
 the supervisor exits with the daemon's exit status.
 
 With --self-bind it passes no socket: the daemon binds its own (how cassinyd
-runs without socket activation, and how every daemon before it did).
+runs without socket activation, and how every daemon before it did). With
+--only api or --only gateway it binds and passes that one only (as
+cassinyd.socket to cassinyd.service and cassinyd-gateway.socket to
+cassinyd-gateway.service): one supervisor runs cassinyd --no-gateway, another
+cassinyd --gateway-only.
 
 Usage: activate.py --api PATH --gateway HOST:PORT --pid-file F --exits F
-                   --log F [--self-bind] -- CASSINYD [ARGS...]
+                   --log F [--self-bind | --only api|gateway] -- CASSINYD [ARGS...]
 The daemon's pid is written to the pid file at each start; each exit is one
 line "PID STATUS" of the exits file (STATUS: the exit code, or -SIGNAL).
 """
@@ -30,8 +34,10 @@ import time
 RESTART_SEC = 0.1  # cassinyd.service's RestartSec=
 
 
-def listen_sockets(api_path, gateway):
-    """The sockets the service manager holds: (unix, tcp)."""
+def listen_sockets(api_path, gateway, only):
+    """The sockets the service manager holds: [(name, socket)]."""
+    if only == "gateway":
+        return [("gateway", listen_gateway(gateway))]
     if os.path.exists(api_path):
         os.unlink(api_path)
     api = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -42,12 +48,18 @@ def listen_sockets(api_path, gateway):
         os.umask(old)
     os.chmod(api_path, 0o660)  # SocketMode=0660
     api.listen(128)
+    if only == "api":
+        return [("api", api)]
+    return [("api", api), ("gateway", listen_gateway(gateway))]
+
+
+def listen_gateway(gateway):
     host, port = gateway.rsplit(":", 1)
     gw = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     gw.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     gw.bind((host, int(port)))
     gw.listen(1024)  # Backlog= of cassinyd-gateway.socket
-    return api, gw
+    return gw
 
 
 def spawn(argv, log, sockets):
@@ -61,12 +73,12 @@ def spawn(argv, log, sockets):
         env = dict(os.environ)
         if sockets:
             # Out of the way first, so that dup2 onto 3 cannot close 4's source.
-            high = [os.dup(s.fileno()) for s in sockets]
+            high = [os.dup(s.fileno()) for _, s in sockets]
             for i, fd in enumerate(high):
                 os.dup2(fd, 3 + i, inheritable=True)
             env["LISTEN_FDS"] = str(len(sockets))
             env["LISTEN_PID"] = str(os.getpid())
-            env["LISTEN_FDNAMES"] = "api:gateway"
+            env["LISTEN_FDNAMES"] = ":".join(name for name, _ in sockets)
         else:
             for k in ("LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES"):
                 env.pop(k, None)
@@ -87,9 +99,10 @@ def main():
     ap.add_argument("--exits", required=True)
     ap.add_argument("--log", required=True)
     ap.add_argument("--self-bind", action="store_true")
+    ap.add_argument("--only", choices=("api", "gateway"))
     ap.add_argument("argv", nargs="+")
     a = ap.parse_args()
-    sockets = None if a.self_bind else listen_sockets(a.api, a.gateway)
+    sockets = None if a.self_bind else listen_sockets(a.api, a.gateway, a.only)
 
     state = {"child": 0, "restart": False, "stop": False}
 
@@ -127,7 +140,7 @@ def main():
         if status == 0 and not state["restart"]:
             break  # Restart=on-failure: a clean exit of its own is final
         time.sleep(RESTART_SEC)
-    if sockets and os.path.exists(a.api):
+    if sockets and a.only != "gateway" and os.path.exists(a.api):
         os.unlink(a.api)
     return 0 if status == 0 else 1
 
