@@ -389,8 +389,7 @@ static int restore_rotation(struct cass_daemon *d, unsigned generation)
     _cleanup_error_ struct cass_error *err = NULL;
     int back = cass_reconcile_restore(d, &err);
     if (back < 0) {
-        log_warn("restore: %s; tried again every second",
-                 err && err->message ? err->message : "?");
+        log_warn("restore: %s; tried again every second", err && err->message ? err->message : "?");
         return -1;
     }
     cass_rotation_sweep(d->rotation, generation);
@@ -493,9 +492,9 @@ int main(int argc, char **argv)
     if (passed.api >= 0 || passed.gateway >= 0 || passed.api_tcp >= 0)
         log_info("socket-activated: the API socket %s, the gateway's %s%s",
                  passed.api >= 0 ? "passed" : "bound here",
-                 passed.gateway >= 0                 ? "passed"
-                 : d->role == CASS_ROLE_CONTROL      ? "another process's"
-                                                     : "bound here",
+                 passed.gateway >= 0            ? "passed"
+                 : d->role == CASS_ROLE_CONTROL ? "another process's"
+                                                : "bound here",
                  passed.api_tcp >= 0 ? ", the API's TCP socket passed" : "");
     const char *state_dir = cass_daemon_config_str(d, "stateDir");
     const char *socket_path = cass_daemon_config_str(d, "socket");

@@ -94,8 +94,8 @@ struct cass_rotation *cass_rotation_new(void)
     struct cass_rotation *r = calloc(1, sizeof(*r));
     if (!r)
         return NULL;
-    void *m = mmap(NULL, sizeof(struct table), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
-                   -1, 0);
+    void *m =
+        mmap(NULL, sizeof(struct table), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (m == MAP_FAILED) {
         free(r);
         return NULL;
@@ -258,8 +258,7 @@ int cass_rotation_pick(struct cass_rotation *r, const char *name, const char *co
     for (int pass = 0; pass < 2 && nc == 0; pass++) {
         for (size_t i = 0; i < t->top && nc < 256; i++) {
             struct entry *e = &t->slots[i];
-            if (!e->used || !e->in || strcmp(e->name, name) != 0 ||
-                (pass == 0 && e->out_since > 0))
+            if (!e->used || !e->in || strcmp(e->name, name) != 0 || (pass == 0 && e->out_since > 0))
                 continue;
             bool skipped = false;
             for (size_t k = 0; k < n && !skipped; k++)

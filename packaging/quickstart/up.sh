@@ -51,7 +51,7 @@ elif [ -d /run/systemd/system ]; then
     # The sockets are systemd's, so that a restart refuses no request
     # (make install put the units in place).
     systemctl daemon-reload
-    systemctl enable --now cassinyd.socket cassinyd-gateway.socket cassinyd.service
+    systemctl enable --now cassinyd.socket cassinyd-gateway.socket cassinyd.service cassinyd-gateway.service
 else
     # Its log (/var/log/cassiny) is never world-readable.
     "$src/packaging/quickstart/run-daemon.sh" --config /etc/cassiny/cassinyd.yaml

@@ -13,6 +13,12 @@
 #              per kill and loop (each loop has one request in flight)
 #   replicas   the model's containers are the same ones after all ten: none was
 #              stopped or replaced
+#   split      the gateway in a process of its own (cassinyd --gateway-only, its
+#              socket passed by a second supervisor, as cassinyd-gateway.service
+#              runs) and the daemon without it (--no-gateway): 5 kill -9 of the
+#              daemon fail no request to the model at all (none is held by the
+#              killed process), 2 restarts of the gateway process none either,
+#              and a model applied meanwhile is served
 #
 # Figures (requests, failures, longest latency) are printed per loop and phase.
 # CASS_RESTART_SELF_BIND=1 runs the same against a daemon that binds its own
@@ -41,6 +47,7 @@ cleanup() {
     local p
     for p in "${LOOPS[@]}"; do kill "$p" 2>/dev/null; done
     [ -n "$SUP_PID" ] && kill "$SUP_PID" 2>/dev/null && wait "$SUP_PID" 2>/dev/null
+    [ -n "${GW_SUP:-}" ] && kill "$GW_SUP" 2>/dev/null && wait "$GW_SUP" 2>/dev/null
     local inst
     inst=$(cat "$WORK/state/instance" 2>/dev/null)
     [ -n "$inst" ] && docker rm -f $(docker ps -aq --filter "label=io.cassiny.instance=$inst") >/dev/null 2>&1
@@ -49,6 +56,7 @@ cleanup() {
     if [ "$failed" -gt 0 ] && [ -f "$WORK/cassinyd.log" ]; then
         mkdir -p "$build/tests/integration"
         cp "$WORK/cassinyd.log" "$build/tests/integration/restart-cassinyd.log"
+        [ -f "$WORK/gateway.log" ] && cp "$WORK/gateway.log" "$build/tests/integration/restart-gateway.log"
         echo "# the daemon's warnings (whole log in tests/integration/restart-cassinyd.log):"
         grep -E '^(warn|error):' "$WORK/cassinyd.log" | tail -n 10 | sed 's/^/#   /'
     fi
@@ -102,7 +110,7 @@ report() {
     if [ -n "$SELF_BIND" ]; then
         echo "# $phase, $what loop, first failures: $(jq -c .first "$f")"
         FAILED_TOTAL=$((FAILED_TOTAL + bad))
-    elif [ "$phase" = kill9 ]; then
+    elif [ "$phase" = kill9 ] || [ "$phase" = split-kill9 ]; then
         check "$phase: no request to the $what refused, answered 503 or timed out over $COUNT kills ($((bad - cut)) of $n)" \
             test "$bad" = "$cut"
         check "$phase: at most one request to the $what lost with each killed daemon ($cut in $COUNT kills)" \
@@ -203,10 +211,103 @@ else
         test "$FAILED_TOTAL" -gt 0
 fi
 
-curl -s --unix-socket "$SOCK" -X DELETE -o /dev/null "http://localhost/v1/specs/$P"
+if [ -n "$SELF_BIND" ]; then
+    curl -s --unix-socket "$SOCK" -X DELETE -o /dev/null "http://localhost/v1/specs/$P"
+    kill -TERM "$SUP_PID"
+    wait "$SUP_PID"
+    SUP_PID=
+    summary
+    exit
+fi
+
+# split: the same daemon stopped (SIGTERM), then the two processes of
+# cassinyd.service and cassinyd-gateway.service, each under its own supervisor.
 kill -TERM "$SUP_PID"
 wait "$SUP_PID"
 DAEMON_STATUS=$?
 SUP_PID=
 check "the last cassinyd exits 0 at SIGTERM (status $DAEMON_STATUS)" test "$DAEMON_STATUS" = 0
+GW_SUP=
+gw_pid() { cat "$WORK/gateway.pid" 2>/dev/null; }
+python3 "$it/activate.py" --only gateway --api "$SOCK" --gateway "127.0.0.1:$PORT" \
+    --pid-file "$WORK/gateway.pid" --exits "$WORK/gateway-exits" --log "$WORK/gateway.log" -- \
+    "$build/daemon/cassinyd" --gateway-only --config "$WORK/config.yaml" --state-dir "$WORK/state" \
+    --socket "$SOCK" --log-level debug &
+GW_SUP=$!
+python3 "$it/activate.py" --only api --api "$SOCK" --gateway "127.0.0.1:$PORT" --pid-file "$WORK/daemon.pid" \
+    --exits "$WORK/exits" --log "$WORK/cassinyd.log" -- \
+    "$build/daemon/cassinyd" --no-gateway --config "$WORK/config.yaml" --state-dir "$WORK/state" \
+    --socket "$SOCK" --log-level debug &
+SUP_PID=$!
+up_after "$(daemon_pid)" || not_ok "split: cassinyd --no-gateway comes up"
+for i in $(seq 100); do
+    curl -fsS --max-time 2 -o /dev/null "http://127.0.0.1:$PORT/models/$P/ping.txt" 2>/dev/null && break
+    sleep 0.1
+done
+check "split: the gateway process serves the model" curl -fsS --max-time 5 -o /dev/null "http://127.0.0.1:$PORT/models/$P/ping.txt"
+check "split: the daemon says another process serves the gateway" \
+    grep -q "the gateway's another process's" "$WORK/cassinyd.log"
+check "split: /v1/version names the gateway's port" \
+    test "$(curl -s --unix-socket "$SOCK" http://localhost/v1/version | jq -r .gateway)" = "http://127.0.0.1:$PORT/models/"
+
+start_loops split-kill9
+for i in $(seq "$COUNT"); do
+    old=$(daemon_pid)
+    kill -KILL "$old"
+    up_after "$old" || not_ok "split, kill -9 $i: a new daemon answers within 30 s"
+    sleep 1.5
+done
+stop_loops
+report split-kill9 api
+f=$WORK/split-kill9-gateway.json
+echo "# split-kill9, gateway loop: $(jq -r .requests "$f") requests, $(jq -r .failed "$f") failed," \
+    "longest $(jq -r .max_latency_ms "$f") ms $(jq -c '.errors // {}' "$f")"
+check "split: no request to the model failed over $COUNT kill -9 of the daemon ($(jq -r .failed "$f") of $(jq -r .requests "$f"))" \
+    test "$(jq -r .failed "$f")" = 0 -a "$(jq -r .requests "$f")" -gt 0
+
+start_loops split-gateway
+for i in 1 2; do
+    old=$(gw_pid)
+    kill -HUP "$GW_SUP"
+    for k in $(seq 300); do [ "$(gw_pid)" != "$old" ] && kill -0 "$(gw_pid)" 2>/dev/null && break; sleep 0.1; done
+    sleep 1.5
+done
+stop_loops
+f=$WORK/split-gateway-gateway.json
+echo "# split-gateway (2 restarts of the gateway process), gateway loop: $(jq -r .requests "$f") requests," \
+    "$(jq -r .failed "$f") failed, longest $(jq -r .max_latency_ms "$f") ms $(jq -c '.errors // {}' "$f")"
+check "split: no request to the model failed over 2 restarts of the gateway process ($(jq -r .failed "$f") of $(jq -r .requests "$f"))" \
+    test "$(jq -r .failed "$f")" = 0 -a "$(jq -r .requests "$f")" -gt 0
+
+after2=$(curl -s --unix-socket "$SOCK" "http://localhost/v1/runs/$run" | jq -r '.containers | sort | join(" ")')
+check "split: the model's containers are still the same ones" test "$before" = "$after2"
+# A model applied now reaches the gateway process through the shared rotation.
+spec2=$(printf 'apiVersion: cassiny/v1\nkind: Model\nmetadata: {name: %s-b}\nspec:\n  image: %s\n  artifact: %s\n  version: v1\n  replicas: 1\n  health: {path: /health.txt, intervalSeconds: 1, timeoutSeconds: 1}\n  resources: {cpus: 250m, memory: 64Mi}\n' \
+    "$P" "$HTTPD" "$WORK/data/model.bin")
+run2=$(launch "$spec2")
+st=$(wait_run "$run2" 120 ready)
+check "split: a model applied to the daemon is ready ($st)" test "$st" = ready
+check "split: ... and the gateway process serves it" curl -fsS --max-time 5 -o /dev/null "http://127.0.0.1:$PORT/models/$P-b/ping.txt"
+curl -s --unix-socket "$SOCK" -X DELETE -o /dev/null "http://localhost/v1/specs/$P-b"
+for i in $(seq 100); do
+    code=$(curl -s --max-time 2 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/models/$P-b/ping.txt")
+    [ "$code" = 503 ] && break
+    sleep 0.1
+done
+check "split: deleted, the gateway process answers 503 for it ($code)" test "$code" = 503
+m=$(curl -s "http://127.0.0.1:$PORT/metrics")
+check "split: the gateway process's /metrics counts its requests" \
+    grep -q "cassiny_gateway_requests_total{model=\"$P\",code=\"200\"}" <<<"$m"
+check "split: ... and claims nothing of the engine it does not talk to" \
+    test -z "$(grep cassiny_engine_connected <<<"$m")"
+
+curl -s --unix-socket "$SOCK" -X DELETE -o /dev/null "http://localhost/v1/specs/$P"
+kill -TERM "$SUP_PID" "$GW_SUP"
+wait "$SUP_PID"
+DAEMON_STATUS=$?
+wait "$GW_SUP"
+GW_STATUS=$?
+SUP_PID=
+GW_SUP=
+check "split: both exit 0 at SIGTERM (daemon $DAEMON_STATUS, gateway $GW_STATUS)" test "$DAEMON_STATUS" = 0 -a "$GW_STATUS" = 0
 summary

@@ -177,11 +177,14 @@ conffiles=$(in_root dpkg-query -W -f='${Conffiles}' cassiny)
 check "dpkg registers /etc/cassiny/cassinyd.yaml as a conffile (${conffiles//$'\n'/ })" \
     grep -qE '^ /etc/cassiny/cassinyd.yaml [0-9a-f]{32}$' <<<"$conffiles"
 check "the unit runs the installed daemon with the installed config" \
-    grep -qx 'ExecStart=/usr/sbin/cassinyd --config /etc/cassiny/cassinyd.yaml' \
+    grep -qx 'ExecStart=/usr/sbin/cassinyd --no-gateway --config /etc/cassiny/cassinyd.yaml' \
     "$root/lib/systemd/system/cassinyd.service"
+check "the gateway's unit runs the installed daemon's gateway with the installed config" \
+    grep -qx 'ExecStart=/usr/sbin/cassinyd --gateway-only --config /etc/cassiny/cassinyd.yaml' \
+    "$root/lib/systemd/system/cassinyd-gateway.service"
 check "nothing runs in the root after the install ($(procs_in_root | tr '\n' ';'))" \
     test -z "$(procs_in_root)"
-for u in cassinyd.service cassinyd.socket cassinyd-gateway.socket; do
+for u in cassinyd.service cassinyd-gateway.service cassinyd.socket cassinyd-gateway.socket; do
     state=$(in_root systemctl is-enabled "$u" 2>&1)
     check "$u is not enabled ($state)" test "$state" = disabled
 done
