@@ -320,6 +320,9 @@ before=$(containers)
 echo "# containers of the runs: $before"
 
 # stop and start, held before ready ------------------------------------------
+# The gateway process too: while it has the database open (WAL), the lock
+# below cannot be taken exclusively. cassinyd.service starts it again (Wants=).
+in_ct systemctl stop cassinyd-gateway
 in_ct systemctl stop cassinyd
 rc=$?
 check "systemctl stop exits 0 (rc $rc, Result=$(unit_prop Result), status $(unit_prop ExecMainStatus))" \
