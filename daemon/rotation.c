@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "log.h"
 #include "rotation.h"
 
 #define TABLE_MAGIC 0x52534143u /* "CASR" */
@@ -200,6 +201,9 @@ void cass_rotation_add(struct cass_rotation *r, const char *name, const char *ru
         e = slot_new(r);
     if (!e) {
         unlock(r);
+        /* Said, not silent: the replica runs but takes no request. */
+        log_error("rotation: all %d slots taken; replica %.12s of %s takes no request",
+                  CASS_ROTATION_SLOTS, rep->id, name);
         return;
     }
     snprintf(e->name, sizeof(e->name), "%s", name);

@@ -79,6 +79,19 @@ up_after() {
     return 1
 }
 
+# restarts PHASE HOW: COUNT restarts of the daemon, each by HOW (hup: SIGHUP
+# to the supervisor, systemctl restart; kill: kill -9 of the daemon, started
+# again as after a failure), each waited for
+restarts() {
+    local phase=$1 how=$2 i old
+    for i in $(seq "$COUNT"); do
+        old=$(daemon_pid)
+        if [ "$how" = hup ]; then kill -HUP "$SUP_PID"; else kill -KILL "$old"; fi
+        up_after "$old" || not_ok "$phase, restart $i: a new daemon answers within 30 s"
+        sleep 1.5
+    done
+}
+
 # start_loops PHASE: a loop on the gateway and one on /healthz, in the background
 start_loops() {
     python3 "$it/request_loop.py" --tcp "127.0.0.1:$PORT" --path "/models/$P/ping.txt" \
@@ -175,12 +188,7 @@ before=$(curl -s --unix-socket "$SOCK" "http://localhost/v1/runs/$run" | jq -r '
 FAILED_TOTAL=0
 # graceful: SIGHUP to the supervisor is systemctl restart (SIGTERM, start again)
 start_loops graceful
-for i in $(seq "$COUNT"); do
-    old=$(daemon_pid)
-    kill -HUP "$SUP_PID"
-    up_after "$old" || not_ok "graceful restart $i: a new daemon answers within 30 s"
-    sleep 1.5
-done
+restarts graceful hup
 stop_loops
 report graceful gateway
 report graceful api
@@ -188,12 +196,7 @@ graceful_exits=$(tail -n "$COUNT" "$WORK/exits" | awk '$2 != 0' | wc -l)
 check "each of the $COUNT daemons stopped by SIGTERM exited 0 ($graceful_exits did not)" test "$graceful_exits" = 0
 
 start_loops kill9
-for i in $(seq "$COUNT"); do
-    old=$(daemon_pid)
-    kill -KILL "$old"
-    up_after "$old" || not_ok "kill -9 $i: a new daemon answers within 30 s"
-    sleep 1.5
-done
+restarts kill9 kill
 stop_loops
 report kill9 gateway
 report kill9 api
@@ -251,12 +254,7 @@ check "split: /v1/version names the gateway's port" \
     test "$(curl -s --unix-socket "$SOCK" http://localhost/v1/version | jq -r .gateway)" = "http://127.0.0.1:$PORT/models/"
 
 start_loops split-kill9
-for i in $(seq "$COUNT"); do
-    old=$(daemon_pid)
-    kill -KILL "$old"
-    up_after "$old" || not_ok "split, kill -9 $i: a new daemon answers within 30 s"
-    sleep 1.5
-done
+restarts split-kill9 kill
 stop_loops
 report split-kill9 api
 f=$WORK/split-kill9-gateway.json

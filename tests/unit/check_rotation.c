@@ -172,6 +172,26 @@ START_TEST(requests_queue)
 }
 END_TEST
 
+/* A full table takes no more (and says so in the log), and the rest works. */
+START_TEST(full_table)
+{
+    struct cass_rotation *r = cass_rotation_new();
+    for (int i = 0; i <= CASS_ROTATION_SLOTS; i++) {
+        char id[16];
+        snprintf(id, sizeof(id), "r%d", i);
+        struct cass_replica rep = replica(id, i);
+        cass_rotation_add(r, "iris", "run1", &rep);
+    }
+    ck_assert_int_eq(cass_rotation_count(r, "iris"), CASS_ROTATION_SLOTS);
+    ck_assert(!cass_rotation_has(r, "iris", "r2048"));
+    cass_rotation_remove(r, "iris", "r0");
+    struct cass_replica rep = replica("r2048", 1);
+    cass_rotation_add(r, "iris", "run1", &rep);
+    ck_assert(cass_rotation_has(r, "iris", "r2048"));
+    cass_rotation_free(r);
+}
+END_TEST
+
 /* A file of another layout (an older daemon's, or garbage) is made again. */
 START_TEST(foreign_file_remade)
 {
@@ -199,6 +219,7 @@ int main(void)
     tcase_add_test(tc, generation_sweep_and_attach);
     tcase_add_test(tc, requests_queue);
     tcase_add_test(tc, foreign_file_remade);
+    tcase_add_test(tc, full_table);
     suite_add_tcase(s, tc);
     return cass_check_run(s);
 }
