@@ -118,7 +118,10 @@ fi
 
 step "integration tests (real Docker Engine, real daemon)"
 status=0
-make check-integration >integration.log 2>&1 || status=$?
+# Each suite's start and end are shown as they happen (fd 3 is this stdout).
+exec 3>&1
+CASS_IT_PROGRESS=/dev/fd/3 make check-integration >integration.log 2>&1 || status=$?
+exec 3>&-
 cat integration.log | grep -E '(passed|failed|Checks:|^not ok|^FAIL)' || true
 for l in tests/integration/*.log; do
     [ -e "$l" ] || continue

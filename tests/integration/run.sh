@@ -5,6 +5,13 @@
 # (engine outage, hostile clients, load) and the Swarm suite (a lab of
 # Docker-in-Docker nodes) run alone at the end. Each suite's output goes to its log, printed in
 # the order of the list below once all have ended.
+#
+# Each suite has a deadline (CASS_IT_TIMEOUT seconds, 1,500 unless set; the
+# fault suite twice that): a suite past it is stopped (SIGTERM to its whole
+# session, so its trap cleans up; SIGKILL 30 s later), counted failed, and
+# its log says what it was running then. A suite that hangs thus shows which one it was instead
+# of running CI out of time. A line per start and end goes to the file
+# CASS_IT_PROGRESS names as it happens (run-all.sh passes its stdout).
 # Usage: run.sh BUILDDIR SRCDIR   (called by `make check-integration`)
 set -u
 build=$1
@@ -13,6 +20,8 @@ it="$src/tests/integration"
 logs="$build/tests/integration"
 mkdir -p "$logs"
 jobs=${CASS_IT_JOBS:-3}
+limit=${CASS_IT_TIMEOUT:-1500}
+progress=${CASS_IT_PROGRESS:-/dev/null}
 
 # name|what it is|command, longest first so that the lanes end together
 suites=(
@@ -45,13 +54,51 @@ alone=(
 
 status=0
 declare -A pid_of
-run_one() { # run_one ENTRY: starts it in the background
+say() { echo "$*"; echo "$*" >>"$progress"; }
+# watch NAME PID T: after T s, if PID (the leader of the suite's own
+# session) still runs, writes what its session runs into the suite's log and
+# stops it: SIGTERM to the session (the suite's trap cleans up), SIGKILL 30 s
+# later.
+watch() {
+    local name=$1 p=$2 t=$3
+    sleep "$t" &
+    wait $! 2>/dev/null || return
+    kill -0 "$p" 2>/dev/null || return
+    {
+        echo "$name: stopped at its deadline of $t s; what it ran then:"
+        ps -eo pid,sid,etime,stat,wchan:20,args --forest | awk -v s="$p" 'NR == 1 || $2 == s'
+    } >>"$logs/$name.log"
+    kill -TERM -- "-$p" 2>/dev/null
+    sleep 30
+    kill -KILL -- "-$p" 2>/dev/null
+}
+run_one() { # run_one ENTRY: starts it in the background, under its deadline
     local name=${1%%|*} rest=${1#*|}
-    local cmd=${rest#*|}
-    echo "--- start $name ($(date +%T))"
+    local cmd=${rest#*|} t=$limit
+    [ "$name" = faults ] && t=$((2 * limit))
+    say "--- start $name ($(date +%T), deadline ${t} s)"
     rm -f "$logs/$name.rc"
-    # shellcheck disable=SC2086 # the command is words on purpose
-    ($cmd >"$logs/$name.log" 2>&1; echo $? >"$logs/$name.rc") &
+    (
+        s=$(date +%s)
+        # A session of its own, so that the deadline reaches all it started.
+        # shellcheck disable=SC2086 # the command is words on purpose
+        setsid $cmd >"$logs/$name.log" 2>&1 &
+        p=$!
+        watch "$name" "$p" "$t" &
+        w=$!
+        wait "$p" 2>/dev/null
+        rc=$?
+        pkill -P "$w" sleep 2>/dev/null
+        kill "$w" 2>/dev/null
+        # What a suite leaves running is its defect: said, and stopped.
+        left=$(ps -eo pid,sid,args | awk -v s="$p" '$2 == s && $1 != s')
+        if [ -n "$left" ]; then
+            printf '%s: left running after it ended (stopped now):\n%s\n' "$name" "$left" >>"$logs/$name.log"
+            kill -TERM -- "-$p" 2>/dev/null
+        fi
+        echo $rc >"$logs/$name.rc"
+        say "--- end $name ($(date +%T), $(($(date +%s) - s)) s, exit $rc)"
+    ) &
     pid_of[$name]=$!
 }
 finish() { # finish ENTRY: waits for it, then prints its log

@@ -274,6 +274,9 @@ PY
 check "a silent handshake is shut by the request deadline (2 s) when it is the shorter: ${secs:-?} s, nothing sent ($reply)" \
     awk -v s="${secs:-99}" -v r="$reply" 'BEGIN { exit !(s >= 1.5 && s < 5 && r == "-") }'
 
+stop_daemon
+check "the mutual-TLS daemon exits 0 at SIGTERM (status $DAEMON_STATUS)" test "$DAEMON_STATUS" = 0
+
 # --- socket activation: a TCP socket passed as api-tcp (as a .socket unit
 # with FileDescriptorName=api-tcp would) is served with listen.tls.
 WORK="$ROOT/activated"
