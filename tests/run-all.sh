@@ -138,7 +138,8 @@ fi
 
 step "Debian package (build, lintian, install in a clean Debian 12 root, run, purge)"
 status=0
-bash "$src/tests/package/test_deb.sh" "$build" "$src" >deb.log 2>&1 || status=$?
+timeout -k 30 1200 bash "$src/tests/package/test_deb.sh" "$build" "$src" >deb.log 2>&1 || status=$?
+[ $status != 124 ] || echo "deb: stopped at its deadline of 1200 s" >>deb.log
 grep -E '^(ok|not ok|# )' deb.log || true
 sed -n '/^--- lintian/,/^--- end of lintian/p' deb.log
 tally_plain_log deb deb.log
@@ -159,7 +160,8 @@ fi
 
 if [ $distcheck = 1 ]; then
     step "make distcheck"
-    if make distcheck DISTCHECK_CONFIGURE_FLAGS=--enable-werror >distcheck.log 2>&1; then
+    # A deadline, as every integration suite has (tests/integration/run.sh).
+    if timeout -k 30 1800 make distcheck DISTCHECK_CONFIGURE_FLAGS=--enable-werror >distcheck.log 2>&1; then
         grep -E 'archives ready|\.tar\.gz' distcheck.log | head -n 3
     else
         echo "distcheck failed:"

@@ -28,6 +28,7 @@
 set -u
 build=${1:?usage: run.sh BUILD SRC [--random N] [--seed S] [--parallel P] [--only PATTERN]}
 src=${2:?usage: run.sh BUILD SRC [--random N] [--seed S]}
+. "$src/tests/integration/reap.sh"
 shift 2
 RANDOM_N=20
 SEED=$(date +%s)
@@ -158,10 +159,12 @@ dwait_death() {
     DSTATUS=$?
     return 0
 }
+# dkill [SIG]: the daemon signalled (9 unless said) and waited for: one that
+# has not ended 90 s after a SIGTERM is a problem of the trial, its threads shown
 dkill() {
     kill "-${1:-9}" "$DPID" 2>/dev/null
-    { wait "$DPID"; } 2>/dev/null
-    DSTATUS=$?
+    reap "$DPID" 90 >>"$W/hang.txt" || problem "cassinyd did not end within 90 s of SIG${1:-KILL}: $(head -c 2000 "$W/hang.txt")"
+    DSTATUS=$REAPED
 }
 # apply_file: prints the status code, also kept in $W/apply.code
 apply_file() {

@@ -1,5 +1,6 @@
 # Shared by the integration scripts: assertions with a tally, and a private
 # cassinyd on its own socket and state directory, removed at exit.
+. "$(dirname "${BASH_SOURCE[0]}")/reap.sh"
 passed=0
 failed=0
 ok() { passed=$((passed + 1)); echo "ok - $*"; }
@@ -56,10 +57,12 @@ start_daemon() {
 stop_daemon() {
     [ -n "${DAEMON_PID:-}" ] || return 0
     kill -TERM "$DAEMON_PID" 2>/dev/null || true
-    wait "$DAEMON_PID" 2>/dev/null
-    DAEMON_STATUS=$?
+    reap "$DAEMON_PID" "${CASS_STOP_SECONDS:-90}" ||
+        not_ok "cassinyd ($DAEMON_PID) ends within ${CASS_STOP_SECONDS:-90} s of SIGTERM"
+    DAEMON_STATUS=$REAPED
     DAEMON_PID=
 }
+
 
 cleanup_daemon() {
     stop_daemon

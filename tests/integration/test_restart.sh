@@ -46,8 +46,8 @@ LOOPS=()
 cleanup() {
     local p
     for p in "${LOOPS[@]}"; do kill "$p" 2>/dev/null; done
-    [ -n "$SUP_PID" ] && kill "$SUP_PID" 2>/dev/null && wait "$SUP_PID" 2>/dev/null
-    [ -n "${GW_SUP:-}" ] && kill "$GW_SUP" 2>/dev/null && wait "$GW_SUP" 2>/dev/null
+    [ -n "$SUP_PID" ] && kill "$SUP_PID" 2>/dev/null && reap "$SUP_PID" 60
+    [ -n "${GW_SUP:-}" ] && kill "$GW_SUP" 2>/dev/null && reap "$GW_SUP" 60
     local inst
     inst=$(cat "$WORK/state/instance" 2>/dev/null)
     [ -n "$inst" ] && docker rm -f $(docker ps -aq --filter "label=io.cassiny.instance=$inst") >/dev/null 2>&1
@@ -217,7 +217,7 @@ fi
 if [ -n "$SELF_BIND" ]; then
     curl -s --unix-socket "$SOCK" -X DELETE -o /dev/null "http://localhost/v1/specs/$P"
     kill -TERM "$SUP_PID"
-    wait "$SUP_PID"
+    reap "$SUP_PID" 90 || not_ok "the supervisor and its cassinyd end within 90 s of SIGTERM"
     SUP_PID=
     summary
     exit
@@ -226,8 +226,8 @@ fi
 # split: the same daemon stopped (SIGTERM), then the two processes of
 # cassinyd.service and cassinyd-gateway.service, each under its own supervisor.
 kill -TERM "$SUP_PID"
-wait "$SUP_PID"
-DAEMON_STATUS=$?
+reap "$SUP_PID" 90 || not_ok "the supervisor and its cassinyd end within 90 s of SIGTERM"
+DAEMON_STATUS=$REAPED
 SUP_PID=
 check "the last cassinyd exits 0 at SIGTERM (status $DAEMON_STATUS)" test "$DAEMON_STATUS" = 0
 GW_SUP=
@@ -301,10 +301,10 @@ check "split: ... and claims nothing of the engine it does not talk to" \
 
 curl -s --unix-socket "$SOCK" -X DELETE -o /dev/null "http://localhost/v1/specs/$P"
 kill -TERM "$SUP_PID" "$GW_SUP"
-wait "$SUP_PID"
-DAEMON_STATUS=$?
-wait "$GW_SUP"
-GW_STATUS=$?
+reap "$SUP_PID" 90 || not_ok "split: the daemon's supervisor ends within 90 s of SIGTERM"
+DAEMON_STATUS=$REAPED
+reap "$GW_SUP" 90 || not_ok "split: the gateway's supervisor ends within 90 s of SIGTERM"
+GW_STATUS=$REAPED
 SUP_PID=
 GW_SUP=
 check "split: both exit 0 at SIGTERM (daemon $DAEMON_STATUS, gateway $GW_STATUS)" test "$DAEMON_STATUS" = 0 -a "$GW_STATUS" = 0

@@ -1,0 +1,45 @@
+# Sourced by lib.sh and the fault suite: waiting for a process, bounded.
+# alive PID: PID runs (a zombie, ended but not yet waited for, does not)
+alive() {
+    local st
+    st=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null) || return 1
+    [ -n "$st" ] && [ "${st%% *}" != Z ]
+}
+# descendants PID: the processes under PID, children first
+descendants() {
+    local c
+    for c in $(pgrep -P "$1"); do
+        descendants "$c"
+        echo "$c"
+    done
+}
+# reap PID SECONDS: waits for PID (a child of this shell, asked to end) to
+# end; its exit status in REAPED. One still running after SECONDS hangs: it
+# fails, after it printed what PID and its children run (their threads'
+# stacks, with gdb when there is one) and killed them all, so that a hang is
+# a red test with its evidence instead of a suite that never ends.
+reap() {
+    local pid=$1 t=$2 i p
+    for ((i = 0; i < t * 10; i++)); do
+        alive "$pid" || break
+        sleep 0.1
+    done
+    if alive "$pid"; then
+        echo "# $pid still runs $t s after it was asked to end; what it runs:"
+        local all
+        all="$(descendants "$pid") $pid"
+        # shellcheck disable=SC2086 # a list of pids
+        ps -o pid,etime,stat,wchan:24,args -p "$(tr -s ' \n' ',' <<<"$all" | sed 's/^,//; s/,$//')" | sed 's/^/#   /'
+        for p in $all; do
+            command -v gdb >/dev/null || break
+            echo "#   threads of $p:"
+            timeout 60 gdb -p "$p" -batch -ex 'thread apply all bt 15' 2>/dev/null |
+                grep -E '^(Thread|#[0-9])' | head -n 120 | sed 's/^/#     /'
+        done
+        # shellcheck disable=SC2086
+        kill -KILL $all 2>/dev/null
+    fi
+    wait "$pid" 2>/dev/null
+    REAPED=$?
+    [ "$i" -lt $((t * 10)) ]
+}
