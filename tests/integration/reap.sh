@@ -43,3 +43,16 @@ reap() {
     REAPED=$?
     [ "$i" -lt $((t * 10)) ]
 }
+
+# deadline SECONDS COMMAND...: COMMAND, stopped (SIGTERM, SIGKILL 10 s later)
+# after SECONDS. Not a bare timeout(1) around a sanitized binary: a bare one
+# signals its whole process group and then sends SIGCONT, and a SIGCONT
+# discards the SIGSTOP of LeakSanitizer's ptrace attach at exit, so that
+# LeakSanitizer waits for that stop for ever (seen: cassinyctl events after
+# its SIGINT, in test_cli_jobs). --foreground signals the command alone and
+# sends no SIGCONT.
+deadline() {
+    local t=$1
+    shift
+    timeout --foreground -k 10 "$t" "$@"
+}

@@ -44,6 +44,7 @@ suites=(
     "tls|the API and the gateway over TLS: a throwaway CA, mutual TLS, stalled handshakes|bash $it/test_tls.sh $build $src"
     "completion|shell completion of cassinyctl (bash, zsh) against a live daemon|bash $it/test_completion.sh $build $src"
     "check_engine_live|engine client against the real engine|$build/tests/integration/check_engine_live"
+    "lint|the test scripts: no bare timeout(1) around a sanitized binary, no bare wait for a daemon asked to end|bash $it/lint.sh $src"
 )
 alone=(
     "outage|engine outage and full disk (a private engine, a tmpfs state directory)|bash $it/test_outage.sh $build $src"

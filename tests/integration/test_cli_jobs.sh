@@ -61,9 +61,10 @@ background() {
     BG+=($!)
     BGPID=$!
 }
-stop_background() {
+stop_background() { # its exit status
     kill -INT "$1" 2>/dev/null
-    wait "$1" 2>/dev/null
+    reap "$1" 60 || not_ok "a cassinyctl in the background ($1) ends within 60 s of SIGINT"
+    return "$REAPED"
 }
 mkdir -p "$WORK/data/in"
 echo "one" >"$WORK/data/in/data.txt"
@@ -88,7 +89,7 @@ check "events says it cannot reach the daemon" grep -q "cannot reach cassinyd" "
 det="$p-det"
 job "$det" "sleep 1; cat /in/data.txt > /outputs/copy.txt; mkdir /outputs/sub; echo done > /outputs/sub/status.txt" >"$WORK/det.yaml"
 OUT="$WORK/events.json"
-background timeout 120 "$ctl" --host "$HOST" events -o json --name "$det"
+background deadline 120 "$ctl" --host "$HOST" events -o json --name "$det"
 events_pid=$BGPID
 sleep 0.5 # the stream starts at "now": let it open before the apply
 c apply -f "$WORK/det.yaml" --wait --timeout 60 >"$WORK/out" 2>"$WORK/err"

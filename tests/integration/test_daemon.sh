@@ -204,7 +204,7 @@ refused() { # refused DESCRIPTION LINE REASON YAML
     local d=$1 line=$2 reason=$3
     printf '%s' "$4" >"$WORK/refused.yaml"
     # bounded: a daemon that wrongly accepts the config would serve forever
-    timeout 20 "$build/daemon/cassinyd" --config "$WORK/refused.yaml" --state-dir "$WORK/state3" \
+    deadline 20 "$build/daemon/cassinyd" --config "$WORK/refused.yaml" --state-dir "$WORK/state3" \
         --socket "$WORK/refused.sock" >"$WORK/refused.log" 2>&1
     local rc=$?
     if [ $rc -ne 0 ] && [ $rc -ne 124 ] && grep -qF "refused.yaml:$line:" "$WORK/refused.log" &&
@@ -217,7 +217,7 @@ refused() { # refused DESCRIPTION LINE REASON YAML
 # engine: swarm on this engine, which is no Swarm manager: refused at start
 # with the reason rather than at every launch.
 printf 'gateway: {port: 0}\nengine: swarm\n' >"$WORK/refused.yaml"
-timeout 20 "$build/daemon/cassinyd" --config "$WORK/refused.yaml" --state-dir "$WORK/state3" \
+deadline 20 "$build/daemon/cassinyd" --config "$WORK/refused.yaml" --state-dir "$WORK/state3" \
     --socket "$WORK/refused.sock" >"$WORK/refused.log" 2>&1
 rc=$?
 check "engine: swarm on an engine that is no Swarm manager: exit 1 with the reason (rc=$rc)" \
@@ -228,7 +228,7 @@ refused "listen: on a non-loopback address without tls" 3 \
     $'gateway: {port: 0}\n\nlisten: {address: 0.0.0.0, port: 8443}\n'
 refused "maxConcurrentRuns with maxConcurrentLaunches" 4 "deprecated" \
     $'gateway: {port: 0}\nlimits:\n  maxConcurrentLaunches: 2\n  maxConcurrentRuns: 2\n'
-timeout 20 "$build/daemon/cassinyd" --check-config --config "$WORK/refused.yaml" >/dev/null 2>&1
+deadline 20 "$build/daemon/cassinyd" --check-config --config "$WORK/refused.yaml" >/dev/null 2>&1
 check "--check-config refuses what the daemon would refuse" test $? != 0
 
 # The deprecated name alone still works, with a warning naming its line.

@@ -335,7 +335,7 @@ wait_run "$K1" 30 running >/dev/null
 wait_run "$K2" 30 running >/dev/null
 K1C=$(run_field "$K1" '.containers[0]')
 kill -9 "$DAEMON_PID"
-wait "$DAEMON_PID" 2>/dev/null
+reap "$DAEMON_PID" 30 || not_ok "cassinyd ends at kill -9"
 DAEMON_PID=
 docker wait "$K1C" >/dev/null 2>&1
 start_daemon "$build" --config "$WORK/config.yaml" || not_ok "daemon restarts"

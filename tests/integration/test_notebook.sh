@@ -148,7 +148,7 @@ check "logs of a live run come from the engine" test "$code" = 200 -a -s "$WORK/
 # --- kill -9 of the daemon and a restart keep the run and the URL
 URL2=$(run_field "$RUN2" .url)
 kill -9 "$DAEMON_PID"
-wait "$DAEMON_PID" 2>/dev/null
+reap "$DAEMON_PID" 30 || not_ok "cassinyd ends at kill -9"
 DAEMON_PID=
 start_daemon "$build" --config "$WORK/config.yaml" || not_ok "daemon restarts"
 sleep 1

@@ -327,10 +327,10 @@ refused() {
     WORK="$ROOT/refused"
     mkdir -p "$WORK"
     printf '%s\n' "$4" >"$WORK/refused.yaml"
-    timeout 20 "$build/daemon/cassinyd" --config "$WORK/refused.yaml" --state-dir "$WORK/state" \
+    deadline 20 "$build/daemon/cassinyd" --config "$WORK/refused.yaml" --state-dir "$WORK/state" \
         --socket "$WORK/refused.sock" >"$WORK/refused.log" 2>&1
     local rc=$?
-    timeout 20 "$build/daemon/cassinyd" --check-config --config "$WORK/refused.yaml" >"$WORK/check.log" 2>&1
+    deadline 20 "$build/daemon/cassinyd" --check-config --config "$WORK/refused.yaml" >"$WORK/check.log" 2>&1
     local crc=$?
     if [ $rc -ne 0 ] && [ $rc -ne 124 ] && [ $crc -ne 0 ] && grep -qF "refused.yaml:$line:" "$WORK/refused.log" &&
         grep -qF -- "$reason" "$WORK/refused.log" && [ ! -e "$WORK/refused.sock" ]; then
