@@ -96,6 +96,8 @@ run_one() { # run_one ENTRY: starts it in the background, under its deadline
         if [ -n "$left" ]; then
             printf '%s: left running after it ended (stopped now):\n%s\n' "$name" "$left" >>"$logs/$name.log"
             kill -TERM -- "-$p" 2>/dev/null
+            sleep 5
+            kill -KILL -- "-$p" 2>/dev/null
         fi
         echo $rc >"$logs/$name.rc"
         say "--- end $name ($(date +%T), $(($(date +%s) - s)) s, exit $rc)"
