@@ -1,7 +1,8 @@
 #!/bin/sh
 # Installs everything Cassiny needs to build, test and run on Debian 12.
-# Usage (as root): packaging/install-deps.sh [--with-images] [--with-deb]
+# Usage (as root): packaging/install-deps.sh [--with-images] [--with-deb] [--with-tests]
 #   --with-images  also what the image recipes need (mmdebstrap)
+#   --with-tests   also what the test runner uses to show a hang (ps, gdb)
 #   --with-deb     also what building and testing the Debian package needs
 #                  (packaging/debian/build.sh, tests/package/test_deb.sh)
 set -eu
@@ -12,9 +13,10 @@ scdoc man-db groff-base bash-completion zsh"
 for a in "$@"; do
     case $a in
     --with-images) pkgs="$pkgs mmdebstrap" ;;
+    --with-tests) pkgs="$pkgs procps gdb" ;;
     # systemd: its pkg-config file says where units go (systemd-dev after 12).
     --with-deb) pkgs="$pkgs dpkg-dev debhelper lintian fakeroot mmdebstrap systemd" ;;
-    *) echo "usage: $0 [--with-images] [--with-deb]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--with-images] [--with-deb] [--with-tests]" >&2; exit 2 ;;
     esac
 done
 # node and npm, to build the dashboard (ui/) and for the API contract's

@@ -24,7 +24,7 @@ step() { printf '\n=== %s ===\n' "$*"; }
 started=$(date +%s)
 
 step "dependencies"
-"$src/packaging/install-deps.sh" --with-images --with-deb
+"$src/packaging/install-deps.sh" --with-images --with-deb --with-tests
 
 step "Docker Engine"
 export CASS_ENGINE_PIDFILE=/run/cassiny-test-dockerd.pid
