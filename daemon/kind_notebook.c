@@ -437,14 +437,20 @@ static void notebook_tick(struct cass_lifecycle *lc, const json_t *r)
         if (cass_store_run_update(d->store, id, ch, NULL, &uerr) < 0)
             log_debug("cull: run %s: recording its last activity: %s", id, uerr->message);
     }
+    /* Idle from when it became ready at the earliest: Jupyter's clock
+     * starts when its process does, and a notebook woken by a request must
+     * not be culled for the time it took to start. */
+    double ready = 0;
+    if (cass_notebook_parse_time(json_string_value(json_object_get(r, "readyAt")), &ready) < 0)
+        ready = 0;
     /* Asking for the kernels counts as activity in Jupyter, so ask only
      * once the notebook already looks idle, and decide on that answer. */
-    if (cass_notebook_idle_decide(status, NULL, timeout, cass_now(), &cerr) != 1)
+    if (cass_notebook_idle_decide(status, NULL, timeout, ready, cass_now(), &cerr) != 1)
         return;
     _cleanup_json_ json_t *kernels = cass_notebook_kernels(base, token, 2000, &cerr);
     if (!kernels)
         return;
-    if (cass_notebook_idle_decide(status, kernels, timeout, cass_now(), &cerr) != 1) {
+    if (cass_notebook_idle_decide(status, kernels, timeout, ready, cass_now(), &cerr) != 1) {
         log_debug("cull: run %s idle but a kernel is busy: spared", id);
         return;
     }

@@ -108,12 +108,14 @@ int cass_notebook_parse_time(const char *s, double *ret)
 }
 
 int cass_notebook_idle_decide(const json_t *status, const json_t *kernels, int64_t idle_timeout_s,
-                              double now, struct cass_error **err)
+                              double since, double now, struct cass_error **err)
 {
     double last = 0;
     const char *la = json_string_value(json_object_get(status, "last_activity"));
     if (cass_notebook_parse_time(la, &last) < 0)
         return cass_error_set(err, CASS_ERR_ENGINE, "Jupyter status has no valid last_activity");
+    if (since > last)
+        last = since;
     if (now - last < (double)idle_timeout_s)
         return 0;
     if (!kernels)

@@ -24,12 +24,15 @@ json_t *cass_notebook_kernels(const char *base, const char *token, long timeout_
  * "+00:00") to UNIX seconds; -1 if malformed. */
 int cass_notebook_parse_time(const char *s, double *ret);
 
-/* The culling rule, without I/O: 1 when last_activity of status is older
- * than idle_timeout_s at now and no kernel is busy, 0 when not, -1 when
- * the replies are malformed. kernels may be NULL when not fetched (then
+/* The culling rule, without I/O: 1 when the notebook has been idle for
+ * idle_timeout_s at now and no kernel is busy, 0 when not, -1 when the
+ * replies are malformed. Idle is counted from the later of status's
+ * last_activity and since (when the run became ready; 0 if unknown): a
+ * notebook woken by a request is not culled for the seconds Jupyter took to
+ * start, before it served anyone. kernels may be NULL when not fetched (then
  * only the age is judged). */
 int cass_notebook_idle_decide(const json_t *status, const json_t *kernels, int64_t idle_timeout_s,
-                              double now, struct cass_error **err);
+                              double since, double now, struct cass_error **err);
 
 /* The path the gateway serves notebook name under, and Jupyter's base URL:
  * "/notebooks/NAME/" (caller owns). */

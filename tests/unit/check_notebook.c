@@ -44,22 +44,31 @@ START_TEST(idle_decision)
     _cleanup_error_ struct cass_error *err = NULL;
 
     /* Younger than the timeout: never idle. */
-    ck_assert_int_eq(cass_notebook_idle_decide(status, NULL, 60, last + 30, &err), 0);
-    ck_assert_int_eq(cass_notebook_idle_decide(status, idle, 60, last + 59.9, &err), 0);
+    ck_assert_int_eq(cass_notebook_idle_decide(status, NULL, 60, 0, last + 30, &err), 0);
+    ck_assert_int_eq(cass_notebook_idle_decide(status, idle, 60, 0, last + 59.9, &err), 0);
     /* Old enough: idle unless a kernel works. */
-    ck_assert_int_eq(cass_notebook_idle_decide(status, NULL, 60, last + 61, &err), 1);
-    ck_assert_int_eq(cass_notebook_idle_decide(status, none, 60, last + 61, &err), 1);
-    ck_assert_int_eq(cass_notebook_idle_decide(status, idle, 60, last + 61, &err), 1);
-    ck_assert_int_eq(cass_notebook_idle_decide(status, busy, 60, last + 3600, &err), 0);
-    ck_assert_int_eq(cass_notebook_idle_decide(status, starting, 60, last + 3600, &err), 0);
+    ck_assert_int_eq(cass_notebook_idle_decide(status, NULL, 60, 0, last + 61, &err), 1);
+    ck_assert_int_eq(cass_notebook_idle_decide(status, none, 60, 0, last + 61, &err), 1);
+    ck_assert_int_eq(cass_notebook_idle_decide(status, idle, 60, 0, last + 61, &err), 1);
+    ck_assert_int_eq(cass_notebook_idle_decide(status, busy, 60, 0, last + 3600, &err), 0);
+    ck_assert_int_eq(cass_notebook_idle_decide(status, starting, 60, 0, last + 3600, &err), 0);
+    ck_assert_ptr_null(err);
+
+    /* Woken: ready 10 s after Jupyter's last activity (its start). Idle
+     * counts from the ready time, so the seconds it took to start are not
+     * idleness: 30 s after ready is not idle, though 40 s after last. */
+    ck_assert_int_eq(cass_notebook_idle_decide(status, NULL, 35, last + 10, last + 40, &err), 0);
+    ck_assert_int_eq(cass_notebook_idle_decide(status, none, 35, last + 10, last + 45.5, &err), 1);
+    /* A ready time older than the last activity changes nothing. */
+    ck_assert_int_eq(cass_notebook_idle_decide(status, NULL, 60, last - 100, last + 61, &err), 1);
     ck_assert_ptr_null(err);
 
     /* Malformed replies are errors, never a reason to cull. */
     _cleanup_json_ json_t *nolast = json_object();
-    ck_assert_int_lt(cass_notebook_idle_decide(nolast, NULL, 60, last + 61, &err), 0);
+    ck_assert_int_lt(cass_notebook_idle_decide(nolast, NULL, 60, 0, last + 61, &err), 0);
     cass_error_free(TAKE_PTR(err));
     _cleanup_json_ json_t *notarray = json_object();
-    ck_assert_int_lt(cass_notebook_idle_decide(status, notarray, 60, last + 61, &err), 0);
+    ck_assert_int_lt(cass_notebook_idle_decide(status, notarray, 60, 0, last + 61, &err), 0);
 }
 END_TEST
 

@@ -47,6 +47,9 @@ test('idle time left from the run\'s last activity and the spec\'s timeout', () 
     assert.deepEqual(F.idleLeft({ ...run, status: 'stopped' }, spec, now), { timeout: 3600, left: null });
     assert.deepEqual(F.idleLeft(run, { spec: {} }, now), { timeout: null, left: null });
     assert.deepEqual(F.idleLeft(run, { spec: { idleTimeout: '1h' } }, now), { timeout: 3600, left: 2700 });
+    // Woken: ready after Jupyter's last activity (its start): counted from the ready time.
+    assert.deepEqual(F.idleLeft({ ...run, readyAt: '2026-01-01T11:55:00Z' }, spec, now), { timeout: 3600, left: 3300 });
+    assert.deepEqual(F.idleLeft({ ...run, readyAt: '2026-01-01T11:00:00Z' }, spec, now), { timeout: 3600, left: 2700 });
 });
 
 test('resources', () => {

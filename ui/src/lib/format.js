@@ -76,13 +76,16 @@ export function durationSeconds(v) {
 }
 
 // Idle time left of a ready notebook: its idleTimeout minus the time since Jupyter's last
-// activity, as the run reports it. null when the notebook has no timeout, or the run does not
-// say when it was last active.
+// activity, as the run reports it, or since it became ready when that is later (the daemon's
+// culler counts so). null when the notebook has no timeout, or the run does not say when it
+// was last active.
 export function idleLeft(run, spec, now = Date.now()) {
     const timeout = durationSeconds(spec?.spec?.idleTimeout ?? run?.idleTimeoutSeconds);
     if (!timeout || timeout <= 0) return { timeout: null, left: null };
-    const last = Date.parse(run?.lastActivity);
+    let last = Date.parse(run?.lastActivity);
     if (!run || run.status !== 'ready' || Number.isNaN(last)) return { timeout, left: null };
+    const ready = Date.parse(run.readyAt);
+    if (!Number.isNaN(ready) && ready > last) last = ready;
     return { timeout, left: Math.max(0, timeout - (now - last) / 1000) };
 }
 
