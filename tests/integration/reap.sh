@@ -50,7 +50,9 @@ reap() {
 # discards the SIGSTOP of LeakSanitizer's ptrace attach at exit, so that
 # LeakSanitizer waits for that stop for ever (seen: cassinyctl events after
 # its SIGINT, in test_cli_jobs). --foreground signals the command alone and
-# sends no SIGCONT.
+# sends no SIGCONT. For a command run in the background and stopped with
+# SIGINT, write `timeout --foreground -k 10 N` out: a function in the
+# background is a subshell, and such a subshell ignores SIGINT.
 deadline() {
     local t=$1
     shift

@@ -89,7 +89,9 @@ check "events says it cannot reach the daemon" grep -q "cannot reach cassinyd" "
 det="$p-det"
 job "$det" "sleep 1; cat /in/data.txt > /outputs/copy.txt; mkdir /outputs/sub; echo done > /outputs/sub/status.txt" >"$WORK/det.yaml"
 OUT="$WORK/events.json"
-background deadline 120 "$ctl" --host "$HOST" events -o json --name "$det"
+# timeout(1) itself, not reap.sh's deadline(): a function run in the
+# background is a subshell, which ignores the SIGINT that stops it.
+background timeout --foreground -k 10 120 "$ctl" --host "$HOST" events -o json --name "$det"
 events_pid=$BGPID
 sleep 0.5 # the stream starts at "now": let it open before the apply
 c apply -f "$WORK/det.yaml" --wait --timeout 60 >"$WORK/out" 2>"$WORK/err"
