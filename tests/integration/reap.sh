@@ -13,13 +13,25 @@ descendants() {
         echo "$c"
     done
 }
+# show_procs PID...: what these processes run (ps), and the threads' stacks
+# of the first 8 when gdb is there; each line starts with "#"
+show_procs() {
+    local p
+    ps -o pid,etime,stat,wchan:24,args -p "$(tr -s ' \n' ',' <<<"$*" | sed 's/^,//; s/,$//')" | sed 's/^/#   /'
+    command -v gdb >/dev/null || return 0
+    for p in "${@:1:8}"; do
+        echo "#   threads of $p:"
+        timeout 60 gdb -p "$p" -batch -ex 'thread apply all bt 15' 2>/dev/null |
+            grep -E '^(Thread|#[0-9])' | head -n 120 | sed 's/^/#     /'
+    done
+}
 # reap PID SECONDS: waits for PID (a child of this shell, asked to end) to
 # end; its exit status in REAPED. One still running after SECONDS hangs: it
-# fails, after it printed what PID and its children run (their threads'
-# stacks, with gdb when there is one) and killed them all, so that a hang is
-# a red test with its evidence instead of a suite that never ends.
+# fails, after it printed what PID and its children run (show_procs) and
+# killed them all, so that a hang is a red test with its evidence instead of
+# a suite that never ends.
 reap() {
-    local pid=$1 t=$2 i p
+    local pid=$1 t=$2 i
     for ((i = 0; i < t * 10; i++)); do
         alive "$pid" || break
         sleep 0.1
@@ -29,13 +41,7 @@ reap() {
         local all
         all="$(descendants "$pid") $pid"
         # shellcheck disable=SC2086 # a list of pids
-        ps -o pid,etime,stat,wchan:24,args -p "$(tr -s ' \n' ',' <<<"$all" | sed 's/^,//; s/,$//')" | sed 's/^/#   /'
-        for p in $all; do
-            command -v gdb >/dev/null || break
-            echo "#   threads of $p:"
-            timeout 60 gdb -p "$p" -batch -ex 'thread apply all bt 15' 2>/dev/null |
-                grep -E '^(Thread|#[0-9])' | head -n 120 | sed 's/^/#     /'
-        done
+        show_procs $all
         # shellcheck disable=SC2086
         kill -KILL $all 2>/dev/null
     fi

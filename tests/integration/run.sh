@@ -22,6 +22,7 @@ mkdir -p "$logs"
 jobs=${CASS_IT_JOBS:-3}
 limit=${CASS_IT_TIMEOUT:-1500}
 progress=${CASS_IT_PROGRESS:-/dev/null}
+. "$it/reap.sh"
 
 # name|what it is|command, longest first so that the lanes end together
 suites=(
@@ -68,6 +69,8 @@ watch() {
     {
         echo "$name: stopped at its deadline of $t s; what it ran then:"
         ps -eo pid,sid,etime,stat,wchan:20,args --forest | awk -v s="$p" 'NR == 1 || $2 == s'
+        # shellcheck disable=SC2046 # a list of pids
+        show_procs $(ps -eo pid,sid | awk -v s="$p" '$2 == s && $1 != s { print $1 }')
     } >>"$logs/$name.log"
     kill -TERM -- "-$p" 2>/dev/null
     sleep 30
