@@ -151,7 +151,7 @@ dstart() {
 # dwait_death SECONDS: 0 when the daemon died (its status in DSTATUS) within SECONDS
 dwait_death() {
     local end=$(($(date +%s) + $1))
-    while kill -0 "$DPID" 2>/dev/null; do
+    while alive "$DPID"; do
         [ "$(date +%s)" -ge $end ] && return 1
         sleep 0.1
     done

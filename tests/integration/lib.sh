@@ -63,7 +63,6 @@ stop_daemon() {
     DAEMON_PID=
 }
 
-
 cleanup_daemon() {
     stop_daemon
     if [ "$failed" -gt 0 ] && [ -f "${WORK:-/nonexistent}/cassinyd.log" ]; then
