@@ -87,7 +87,9 @@ ndocker() { # ndocker K ARGS...: the docker CLI against node K's engine
     docker -H "tcp://$(node_ip "$_k"):$api_port" "$@"
 }
 
-wait_engine() { # wait_engine K: node K's engine answers
+# wait_engine K: node K's engine answers, within 3 minutes (a deadline, not a
+# wait: on a machine busy with other suites a node's dockerd is slow to start)
+wait_engine() {
     _i=0
     while :; do
         _ip=$(node_ip "$1") || _ip=
@@ -95,7 +97,7 @@ wait_engine() { # wait_engine K: node K's engine answers
             return 0
         fi
         _i=$((_i + 1))
-        if [ $_i -gt 300 ] || [ "$(docker inspect -f '{{.State.Running}}' "$(node_ctr "$1")" 2>/dev/null)" != true ]; then
+        if [ $_i -gt 900 ] || [ "$(docker inspect -f '{{.State.Running}}' "$(node_ctr "$1")" 2>/dev/null)" != true ]; then
             docker logs --tail 30 "$(node_ctr "$1")" >&2 2>&1 || true
             die "the engine of $(node_ctr "$1") did not come up"
         fi
@@ -274,11 +276,11 @@ EOF
         fi
         k=$((k + 1))
     done
-    # Every node Ready before up returns.
+    # Every node Ready before up returns (within 2 minutes, for a busy machine).
     i=0
     while [ "$(ndocker 1 node ls --format '{{.Status}}' | grep -c '^Ready$')" -lt "$nodes" ]; do
         i=$((i + 1))
-        [ $i -lt 150 ] || { ndocker 1 node ls >&2; die "not all $nodes nodes are Ready"; }
+        [ $i -lt 600 ] || { ndocker 1 node ls >&2; die "not all $nodes nodes are Ready"; }
         sleep 0.2
     done
 

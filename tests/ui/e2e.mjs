@@ -171,13 +171,26 @@ await test('its Open button leads to a Jupyter that answers', async () => {
     const p = alice.page;
     const card = p.locator(`article[data-notebook="${NB}"]`);
     const [tab] = await Promise.all([alice.ctx.waitForEvent('page'), card.locator('a:has-text("Open")').click()]);
+    // What the browser could not fetch, and why (net::ERR_...), and what it was answered: a
+    // failure below then says which request failed and how, not only "Failed to fetch".
+    const netlog = [];
+    tab.on('requestfailed', (r) => netlog.push(`${r.method()} ${r.url().replace(/token=[^&]*/, 'token=…')} failed: ${r.failure()?.errorText}`));
+    tab.on('response', (r) => netlog.push(`${r.request().method()} ${r.url().replace(/token=[^&]*/, 'token=…')} ${r.status()}`));
+    tab.on('framenavigated', (f) => { if (f === tab.mainFrame()) netlog.push(`navigated to ${f.url().replace(/token=[^&]*/, 'token=…')}`); });
+    const explain = (what) => fail(`${what}; the tab's requests: ${netlog.slice(-12).join(' | ')}`);
     await tab.waitForLoadState('domcontentloaded', { timeout: 60000 });
     // Jupyter's page: the classic file list (tree) or JupyterLab's config, whichever the image serves.
     await tab.waitForSelector('#notebook_list, script#jupyter-config-data', { state: 'attached', timeout: 90000 });
     if (!/\/notebooks\/[^/]+\/(lab|tree)/.test(tab.url())) fail(`the tab is at ${tab.url()}`);
     // Jupyter's own API answers through the same address, with the cookie it set.
-    const st = await tab.evaluate(async (url) => (await fetch(new URL('api/status', url))).status, tab.url().replace(/(\/notebooks\/[^/]+\/).*$/, '$1'));
-    if (st !== 200) fail(`Jupyter's api/status answered ${st}`);
+    const st = await tab.evaluate(async (url) => {
+        try {
+            return (await fetch(new URL('api/status', url))).status;
+        } catch (e) {
+            return `${e.name}: ${e.message}`;
+        }
+    }, tab.url().replace(/(\/notebooks\/[^/]+\/).*$/, '$1'));
+    if (st !== 200) explain(`Jupyter's api/status answered ${st}`);
     await tab.waitForTimeout(1500);
     await shot(tab, 'jupyter');
     await tab.close();

@@ -1,4 +1,4 @@
-import { useEffect, useRef, useState } from 'preact/hooks';
+import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
 import { api } from '../api.js';
 import { Link, Status, ErrorBox } from '../ui.js';
 import { mapErrors } from '../lib/yamlerrors.js';
@@ -35,7 +35,9 @@ export function Apply() {
         return () => { gone = true; ed.current?.destroy(); ed.current = null; };
     }, []);
 
-    useEffect(() => {
+    // Before the browser paints: the list of problems and the lines they mark appear together
+    // (an effect would mark them a frame or more later, after the list).
+    useLayoutEffect(() => {
         ed.current?.setErrorLines(errors.filter((e) => e.line).map((e) => e.line));
     }, [errors]);
 
