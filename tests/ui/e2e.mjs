@@ -174,9 +174,10 @@ await test('its Open button leads to a Jupyter that answers', async () => {
     // What the browser could not fetch, and why (net::ERR_...), and what it was answered: a
     // failure below then says which request failed and how, not only "Failed to fetch".
     const netlog = [];
-    tab.on('requestfailed', (r) => netlog.push(`${r.method()} ${r.url().replace(/token=[^&]*/, 'token=…')} failed: ${r.failure()?.errorText}`));
-    tab.on('response', (r) => netlog.push(`${r.request().method()} ${r.url().replace(/token=[^&]*/, 'token=…')} ${r.status()}`));
-    tab.on('framenavigated', (f) => { if (f === tab.mainFrame()) netlog.push(`navigated to ${f.url().replace(/token=[^&]*/, 'token=…')}`); });
+    const masked = (url) => url.replace(/token=[^&]*/, 'token=…');
+    tab.on('requestfailed', (r) => netlog.push(`${r.method()} ${masked(r.url())} failed: ${r.failure()?.errorText}`));
+    tab.on('response', (r) => netlog.push(`${r.request().method()} ${masked(r.url())} ${r.status()}`));
+    tab.on('framenavigated', (f) => { if (f === tab.mainFrame()) netlog.push(`navigated to ${masked(f.url())}`); });
     const explain = (what) => fail(`${what}; the tab's requests: ${netlog.slice(-12).join(' | ')}`);
     await tab.waitForLoadState('domcontentloaded', { timeout: 60000 });
     // Jupyter's page: the classic file list (tree) or JupyterLab's config, whichever the image serves.
